@@ -1,0 +1,50 @@
+/* collector/catchment.h - catchment tracking and event classification: pure
+ * logic (no I/O, the clock is a parameter). Fed with stored results, it keeps
+ * per (agent, service, family) which instance answers and raises events. */
+#ifndef ANYCAST_CATCHMENT_H
+#define ANYCAST_CATCHMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/inventory.h"
+#include "common/result.h"
+#include "collector/event.h"
+
+struct catchment;
+
+typedef void (*catchment_event_fn)(void *ctx, const struct event *ev);
+
+/* Copies services, instances and thresholds from inv. NULL on alloc failure. */
+struct catchment *catchment_new(const struct inventory *inv);
+void catchment_free(struct catchment *c);
+/* Inventory reload: keeps state for services/instances that still exist. */
+void catchment_set_inventory(struct catchment *c, const struct inventory *inv);
+
+/* Feed results (r[i].agent set). Results of one agent round are grouped by
+ * (agent, round); a round is evaluated when a later round of that agent
+ * arrives or by catchment_tick after it is old enough. Events via cb. */
+void catchment_observe(struct catchment *c, const struct result *r, size_t n, int64_t now_ms,
+		       catchment_event_fn cb, void *ctx);
+/* Time-driven evaluation (pending rounds, flapping ending, agents gone silent). */
+void catchment_tick(struct catchment *c, int64_t now_ms, catchment_event_fn cb, void *ctx);
+
+struct catchment_row {
+	char agent[RESULT_NAME_MAX];
+	char service[RESULT_NAME_MAX];
+	int family;
+	char instance[RESULT_NAME_MAX];  /* "" = null */
+	char identity[RESULT_IDENTITY_MAX];
+	char status[20];                 /* ok | outage | unknown_instance | split */
+	int64_t since_ms;
+	int64_t last_seen_ms;
+	double rtt_ms;                   /* < 0 none */
+	int suboptimal, flapping;
+};
+
+/* Snapshot of every tracked (agent, service, family). *rows is malloc'd
+ * (caller frees); returns the count. */
+size_t catchment_snapshot(const struct catchment *c, struct catchment_row **rows);
+/* Seed state after a restart (rows as stored by a previous snapshot). */
+void catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n);
+
+#endif

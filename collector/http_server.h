@@ -1,0 +1,77 @@
+/* collector/http_server.h - HTTP/1.1 server on a libuv loop (http-parser),
+ * with keep-alive, pipelining (answers in request order), limits, timeouts,
+ * optional TLS (OpenSSL memory BIOs) and graceful shutdown. It knows nothing
+ * of the API: every complete request goes to one handler. */
+#ifndef ANYCAST_HTTP_SERVER_H
+#define ANYCAST_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct http_server;
+struct http_exchange; /* one request and its pending answer */
+
+struct http_request {
+	const char *method;   /* "GET", "POST", ... */
+	const char *path;     /* decoded path without query, e.g. "/api/v1/results" */
+	const char *query;    /* raw query string after '?', "" when none */
+	const char *body;     /* NUL-terminated copy, body_len bytes */
+	size_t body_len;
+	const char *peer;     /* client IP as text */
+};
+
+struct http_limits {
+	size_t max_header_bytes;   /* default 16 KiB -> 431 */
+	int max_headers;           /* default 64 -> 431 */
+	size_t max_body_bytes;     /* default 16 MiB -> 413 answered before closing */
+	int max_connections;       /* default 1024; beyond: accept and close at once */
+	int64_t idle_timeout_ms;   /* default 60 s between requests */
+	int64_t request_timeout_ms;/* default 10 s to receive one whole request (slow clients) */
+	double rate_per_client;    /* requests/s per client IP, 0 = unlimited -> 429 */
+	double rate_burst;         /* token bucket size */
+};
+
+struct http_server_options {
+	const char *listen;        /* "127.0.0.1:8053", "[::1]:8053", "0.0.0.0:443" */
+	const char *tls_cert;      /* PEM paths; NULL = plain HTTP */
+	const char *tls_key;
+	struct http_limits limits; /* zero fields take defaults */
+};
+
+/* Called once per complete request, on the loop thread. The handler must
+ * eventually answer with http_exchange_respond(), now or later (e.g. after a
+ * database write). The request strings are valid until it responds. */
+typedef void (*http_handler_fn)(void *ctx, struct http_exchange *ex, const struct http_request *req);
+
+/* Returns NULL with a reason in err (bad address, bind failure, bad cert). */
+struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_options *opt,
+				    http_handler_fn handler, void *ctx, char *err, size_t errlen);
+/* Stop accepting, finish in-flight exchanges, close everything; cb runs when
+ * all handles are closed and the server memory is freed. */
+void http_server_close(struct http_server *srv, void (*cb)(void *arg), void *arg);
+
+/* Header lookup, case-insensitive; NULL when absent. */
+const char *http_request_header(const struct http_exchange *ex, const char *name);
+
+/* Answer. extra_headers is "Name: value\r\n..." or NULL. body is copied.
+ * Safe to call after the client went away (the answer is dropped). Must be
+ * called exactly once per exchange; the exchange is freed afterwards. */
+void http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
+			   const char *extra_headers, const char *body, size_t body_len);
+
+/* Streaming answers (Server-Sent Events): start sends the headers; the
+ * exchange then lives until the client closes or http_exchange_stream_end. */
+void http_exchange_stream_start(struct http_exchange *ex, const char *content_type);
+int http_exchange_stream_write(struct http_exchange *ex, const char *data, size_t len);
+void http_exchange_stream_end(struct http_exchange *ex);
+/* Called when a streaming client goes away; set before stream_start. */
+void http_exchange_on_close(struct http_exchange *ex, void (*cb)(void *arg), void *arg);
+
+struct http_server_stats {
+	uint64_t requests, responses_4xx, responses_5xx, rejected_limit, timeouts;
+	int connections;
+};
+void http_server_get_stats(const struct http_server *srv, struct http_server_stats *st);
+
+#endif
