@@ -1,0 +1,41 @@
+#!/bin/bash
+# scripts/test.sh - the whole test suite: installs what is missing, builds with
+# -Werror and ASan+UBSan, runs the Criterion unit tests, the lab integration
+# tests (network namespaces), the browser tests and short fuzz runs.
+# Usage: scripts/test.sh [unit|lab|web|fuzz ...]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(unit lab web fuzz)
+
+./scripts/install-deps.sh
+
+BUILD=${BUILD:-$ROOT/build-test}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DANYCAST_WERROR=ON -DANYCAST_SANITIZE=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+export ANYCAST_BIN="$BUILD"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=()
+for stage in "${stages[@]}"; do
+	echo "=== stage: $stage"
+	case "$stage" in
+	unit)
+		(cd "$BUILD" && ctest --output-on-failure -j"$(nproc)") || failed+=(unit) ;;
+	lab|web|fuzz)
+		if [ -x "tests/$stage/run.sh" ]; then
+			"tests/$stage/run.sh" || failed+=("$stage")
+		else
+			echo "no tests/$stage/run.sh"
+		fi ;;
+	*) echo "unknown stage $stage" >&2; exit 2 ;;
+	esac
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "=== FAILED stages: ${failed[*]}"
+	exit 1
+fi
+echo "=== all stages passed: ${stages[*]}"
