@@ -1,0 +1,22 @@
+#!/bin/sh
+# web/build.sh - fetch the dashboard's npm assets (uPlot) and copy them into
+# web/vendor/, which the collector serves with the rest of web/. Needs npm
+# only at build time; the served dashboard loads nothing from the internet.
+# Usage: web/build.sh   (idempotent; quiet when vendor/ is up to date)
+set -eu
+cd "$(dirname "$0")"
+
+if [ -f vendor/uPlot.iife.min.js ] && [ -f vendor/uPlot.min.css ] &&
+	[ vendor/uPlot.iife.min.js -nt package-lock.json ]; then
+	exit 0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+	echo "web/build.sh: npm not found (scripts/install-deps.sh installs it)" >&2
+	exit 1
+fi
+npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+	npm install --no-audit --no-fund --loglevel=error >/dev/null
+mkdir -p vendor
+cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css vendor/
+cp node_modules/uplot/LICENSE vendor/uPlot.LICENSE 2>/dev/null || true
+echo "web/build.sh: vendor/ filled (uPlot $(node -p 'require("./node_modules/uplot/package.json").version' 2>/dev/null || echo '?'))"
