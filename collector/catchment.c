@@ -1,0 +1,547 @@
+/* collector/catchment.c - catchment tracking: copies the inventory, groups
+ * results into (agent, service, round), hands complete rounds to the
+ * classifier (catchment_classify.c) and snapshots/restores the state.
+ *
+ * A round is complete when the service's timeout plus a margin has passed
+ * since its first record arrived (every query of a round is sent at nearly
+ * the same moment, so its last record is at most one timeout behind), or
+ * when more than CM_PENDING rounds of that agent and service are open (a
+ * spooled backlog arriving at once). Records of a round already evaluated
+ * are dropped and counted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/catchment_impl.h"
+#include "common/log.h"
+
+#define SEP "\x1f"
+
+static void
+set_thresholds(struct inv_thresholds *th, const struct inv_thresholds *in)
+{
+	*th = *in;
+	/* Zero values mean "not configured": fall back to the documented defaults. */
+	if (th->hysteresis < 1)
+		th->hysteresis = 2;
+	if (th->outage_rounds < 1)
+		th->outage_rounds = 2;
+	if (th->instance_down_agents < 1)
+		th->instance_down_agents = 1;
+	if (th->instance_down_rounds < 1)
+		th->instance_down_rounds = 2;
+	if (th->flap_changes < 2)
+		th->flap_changes = 4;
+	if (th->flap_window_ms <= 0)
+		th->flap_window_ms = 10 * 60 * 1000;
+	if (th->flap_stable_ms <= 0)
+		th->flap_stable_ms = 2 * 60 * 1000;
+	if (th->split_window_ms <= 0)
+		th->split_window_ms = 30 * 1000;
+	if (th->split_min_switches < 1)
+		th->split_min_switches = 3;
+	if (th->suboptimal_ms <= 0)
+		th->suboptimal_ms = 20;
+	if (th->suboptimal_pct <= 0)
+		th->suboptimal_pct = 50;
+	if (th->suboptimal_for_ms <= 0)
+		th->suboptimal_for_ms = 60 * 1000;
+}
+
+static void
+free_services(struct cm_service *s, int n)
+{
+	int i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		free(s[i].instances);
+	free(s);
+}
+
+/* Deep copy of the services; learned identities are carried over from old. */
+static struct cm_service *
+copy_services(const struct inventory *inv, const struct cm_service *old, int n_old)
+{
+	struct cm_service *s;
+	const struct inv_service *is;
+	int i, j, k, l;
+
+	if ((s = calloc(inv->n_services > 0 ? inv->n_services : 1, sizeof(*s))) == NULL)
+		return NULL;
+	for (i = 0; i < inv->n_services; i++) {
+		is = &inv->services[i];
+		snprintf(s[i].name, sizeof(s[i].name), "%s", is->name);
+		s[i].protocol = is->protocol;
+		s[i].timeout_ms = is->timeout_ms > 0 ? is->timeout_ms : 1000;
+		s[i].instances = calloc(is->n_instances > 0 ? is->n_instances : 1,
+					sizeof(*s[i].instances));
+		if (s[i].instances == NULL) {
+			free_services(s, i + 1);
+			return NULL;
+		}
+		s[i].n_instances = is->n_instances;
+		for (j = 0; j < is->n_instances; j++) {
+			snprintf(s[i].instances[j].name, RESULT_NAME_MAX, "%s", is->instances[j].name);
+			snprintf(s[i].instances[j].identity, RESULT_IDENTITY_MAX, "%s",
+				 is->instances[j].identity);
+			for (k = 0; k < n_old; k++) {
+				if (strcmp(old[k].name, is->name) != 0)
+					continue;
+				for (l = 0; l < old[k].n_instances; l++)
+					if (strcmp(old[k].instances[l].name, is->instances[j].name) == 0)
+						memcpy(s[i].instances[j].learned,
+						       old[k].instances[l].learned, RESULT_IDENTITY_MAX);
+			}
+		}
+	}
+	return s;
+}
+
+struct catchment *
+catchment_new(const struct inventory *inv)
+{
+	struct catchment *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->services = copy_services(inv, NULL, 0)) == NULL)
+		goto fail;
+	c->n_services = inv->n_services;
+	set_thresholds(&c->th, &inv->thresholds);
+	if (catchment_map_init(&c->streams) < 0 || catchment_map_init(&c->feeds) < 0 ||
+	    catchment_map_init(&c->mgmt) < 0 || catchment_map_init(&c->insts) < 0)
+		goto fail;
+	return c;
+fail:
+	catchment_free(c);
+	return NULL;
+}
+
+static int
+free_feed(void *ctx, const char *key, void *val)
+{
+	struct cm_feed *f = val;
+	int i;
+
+	(void)ctx;
+	(void)key;
+	for (i = 0; i < f->n_pending; i++)
+		free(f->pending[i].r);
+	free(f);
+	return 1;
+}
+
+static int
+free_value(void *ctx, const char *key, void *val)
+{
+	(void)ctx;
+	(void)key;
+	free(val);
+	return 1;
+}
+
+void
+catchment_free(struct catchment *c)
+{
+	if (c == NULL)
+		return;
+	catchment_map_foreach(&c->streams, free_value, NULL);
+	catchment_map_foreach(&c->feeds, free_feed, NULL);
+	catchment_map_foreach(&c->mgmt, free_value, NULL);
+	catchment_map_foreach(&c->insts, free_value, NULL);
+	catchment_map_clear(&c->streams);
+	catchment_map_clear(&c->feeds);
+	catchment_map_clear(&c->mgmt);
+	catchment_map_clear(&c->insts);
+	free_services(c->services, c->n_services);
+	free(c);
+}
+
+struct cm_service *
+catchment_find_service(struct catchment *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_services; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return &c->services[i];
+	return NULL;
+}
+
+static int
+has_instance(const struct cm_service *s, const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->n_instances; i++)
+		if (strcmp(s->instances[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Drop state of services (and instances) that left the inventory. */
+static int
+prune_stream(void *ctx, const char *key, void *val)
+{
+	struct cm_stream *st = val;
+
+	(void)key;
+	if (catchment_find_service(ctx, st->service) != NULL)
+		return 0;
+	free(st);
+	return 1;
+}
+
+static int
+prune_feed(void *ctx, const char *key, void *val)
+{
+	struct cm_feed *f = val;
+
+	if (catchment_find_service(ctx, f->service) != NULL)
+		return 0;
+	return free_feed(NULL, key, val);
+}
+
+static int
+prune_keyed(void *ctx, const char *key, void *val)
+{
+	struct catchment *c = ctx;
+	char buf[3 * RESULT_NAME_MAX], *svc, *inst;
+	struct cm_service *s;
+
+	/* keys: agent SEP service SEP instance (mgmt) or service SEP instance */
+	snprintf(buf, sizeof(buf), "%s", key);
+	inst = strrchr(buf, SEP[0]);
+	if (inst == NULL)
+		return 0;
+	*inst++ = '\0';
+	svc = strrchr(buf, SEP[0]);
+	svc = svc != NULL ? svc + 1 : buf;
+	if ((s = catchment_find_service(c, svc)) != NULL && has_instance(s, inst))
+		return 0;
+	free(val);
+	return 1;
+}
+
+void
+catchment_set_inventory(struct catchment *c, const struct inventory *inv)
+{
+	struct cm_service *s;
+
+	if ((s = copy_services(inv, c->services, c->n_services)) == NULL) {
+		log_warnx("catchment: out of memory reloading the inventory; keeping the old one");
+		return;
+	}
+	free_services(c->services, c->n_services);
+	c->services = s;
+	c->n_services = inv->n_services;
+	set_thresholds(&c->th, &inv->thresholds);
+	catchment_map_foreach(&c->streams, prune_stream, c);
+	catchment_map_foreach(&c->feeds, prune_feed, c);
+	catchment_map_foreach(&c->mgmt, prune_keyed, c);
+	catchment_map_foreach(&c->insts, prune_keyed, c);
+}
+
+struct cm_stream *
+catchment_stream(struct catchment *c, const char *agent, const char *service, int family)
+{
+	char key[3 * RESULT_NAME_MAX];
+	struct cm_stream *st;
+
+	snprintf(key, sizeof(key), "%s" SEP "%s" SEP "%d", agent, service, family);
+	if ((st = catchment_map_get(&c->streams, key)) != NULL)
+		return st;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	snprintf(st->agent, sizeof(st->agent), "%s", agent);
+	snprintf(st->service, sizeof(st->service), "%s", service);
+	st->family = family;
+	st->rtt_ms = -1;
+	if (catchment_map_put(&c->streams, key, st) < 0) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct cm_mgmt *
+catchment_mgmt(struct catchment *c, const char *agent, const char *service, const char *instance)
+{
+	char key[3 * RESULT_NAME_MAX];
+	struct cm_mgmt *m;
+
+	snprintf(key, sizeof(key), "%s" SEP "%s" SEP "%s", agent, service, instance);
+	if ((m = catchment_map_get(&c->mgmt, key)) != NULL)
+		return m;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->last = -1;
+	m->rtt_ms = -1;
+	if (catchment_map_put(&c->mgmt, key, m) < 0) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct cm_inst *
+catchment_inst(struct catchment *c, const char *service, const char *instance)
+{
+	char key[2 * RESULT_NAME_MAX];
+	struct cm_inst *in;
+
+	snprintf(key, sizeof(key), "%s" SEP "%s", service, instance);
+	if ((in = catchment_map_get(&c->insts, key)) != NULL)
+		return in;
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return NULL;
+	if (catchment_map_put(&c->insts, key, in) < 0) {
+		free(in);
+		return NULL;
+	}
+	return in;
+}
+
+static struct cm_feed *
+get_feed(struct catchment *c, const char *agent, const char *service)
+{
+	char key[2 * RESULT_NAME_MAX];
+	struct cm_feed *f;
+
+	snprintf(key, sizeof(key), "%s" SEP "%s", agent, service);
+	if ((f = catchment_map_get(&c->feeds, key)) != NULL)
+		return f;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	snprintf(f->agent, sizeof(f->agent), "%s", agent);
+	snprintf(f->service, sizeof(f->service), "%s", service);
+	if (catchment_map_put(&c->feeds, key, f) < 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Evaluate and forget the oldest open round of f. */
+static void
+flush_oldest(struct catchment *c, struct cm_feed *f, const struct cm_emit *em)
+{
+	struct cm_round rd = f->pending[0];
+	struct cm_service *svc;
+
+	memmove(&f->pending[0], &f->pending[1], (size_t)(f->n_pending - 1) * sizeof(f->pending[0]));
+	f->n_pending--;
+	f->done[f->done_next] = rd.round;
+	f->done_next = (f->done_next + 1) % CM_DONE;
+	if (f->n_done < CM_DONE)
+		f->n_done++;
+	if ((svc = catchment_find_service(c, f->service)) != NULL && rd.n > 0)
+		catchment_classify_round(c, svc, rd.r, rd.n, em);
+	free(rd.r);
+}
+
+static int
+was_done(const struct cm_feed *f, uint64_t round)
+{
+	int i;
+
+	for (i = 0; i < f->n_done; i++)
+		if (f->done[i] == round)
+			return 1;
+	return 0;
+}
+
+static void
+add_record(struct catchment *c, const struct result *r, int64_t now_ms, const struct cm_emit *em)
+{
+	struct cm_feed *f;
+	struct cm_round *rd = NULL;
+	struct result *nr;
+	size_t cap;
+	int i;
+
+	if (r->agent[0] == '\0' || (r->family != 4 && r->family != 6) ||
+	    catchment_find_service(c, r->service) == NULL) {
+		c->dropped++;
+		return;
+	}
+	if ((f = get_feed(c, r->agent, r->service)) == NULL) {
+		c->dropped++;
+		return;
+	}
+	for (i = 0; i < f->n_pending; i++)
+		if (f->pending[i].round == r->round)
+			rd = &f->pending[i];
+	if (rd == NULL) {
+		if (was_done(f, r->round)) {
+			log_debug("catchment: late record of %s %s round %llu dropped", r->agent,
+				  r->service, (unsigned long long)r->round);
+			c->dropped++;
+			return;
+		}
+		if (f->n_pending == CM_PENDING)
+			flush_oldest(c, f, em);
+		rd = &f->pending[f->n_pending++];
+		memset(rd, 0, sizeof(*rd));
+		rd->round = r->round;
+		rd->first_arrival_ms = now_ms;
+	}
+	if (rd->n == rd->cap) {
+		if (rd->cap >= CM_ROUND_MAX) {
+			c->dropped++;
+			return;
+		}
+		cap = rd->cap == 0 ? 16 : rd->cap * 2;
+		if ((nr = realloc(rd->r, cap * sizeof(*nr))) == NULL) {
+			c->dropped++;
+			return;
+		}
+		rd->r = nr;
+		rd->cap = cap;
+	}
+	rd->r[rd->n++] = *r;
+}
+
+struct due_ctx {
+	struct catchment *c;
+	int64_t now_ms;
+	const struct cm_emit *em;
+};
+
+static int
+flush_due(void *ctx, const char *key, void *val)
+{
+	struct due_ctx *d = ctx;
+	struct cm_feed *f = val;
+	struct cm_service *svc;
+
+	(void)key;
+	if ((svc = catchment_find_service(d->c, f->service)) == NULL)
+		return 0;
+	while (f->n_pending > 0 &&
+	       d->now_ms - f->pending[0].first_arrival_ms >= svc->timeout_ms + CM_SETTLE_MARGIN_MS)
+		flush_oldest(d->c, f, d->em);
+	return 0;
+}
+
+void
+catchment_observe(struct catchment *c, const struct result *r, size_t n, int64_t now_ms,
+		  catchment_event_fn cb, void *ctx)
+{
+	struct cm_emit em = { cb, ctx };
+	struct due_ctx d = { c, now_ms, &em };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		add_record(c, &r[i], now_ms, &em);
+	catchment_map_foreach(&c->feeds, flush_due, &d);
+}
+
+void
+catchment_tick(struct catchment *c, int64_t now_ms, catchment_event_fn cb, void *ctx)
+{
+	struct cm_emit em = { cb, ctx };
+	struct due_ctx d = { c, now_ms, &em };
+
+	catchment_map_foreach(&c->feeds, flush_due, &d);
+}
+
+struct snap_ctx {
+	struct catchment_row *rows;
+	size_t n, cap;
+	int failed;
+};
+
+static int
+snap_stream(void *ctx, const char *key, void *val)
+{
+	struct snap_ctx *s = ctx;
+	const struct cm_stream *st = val;
+	struct catchment_row *row, *nr;
+	size_t cap;
+
+	(void)key;
+	if (s->failed || (st->cur[0] == '\0' && !st->outage && !st->unknown))
+		return 0;
+	if (s->n == s->cap) {
+		cap = s->cap == 0 ? 16 : s->cap * 2;
+		if ((nr = realloc(s->rows, cap * sizeof(*nr))) == NULL) {
+			s->failed = 1;
+			return 0;
+		}
+		s->rows = nr;
+		s->cap = cap;
+	}
+	row = &s->rows[s->n++];
+	memset(row, 0, sizeof(*row));
+	snprintf(row->agent, sizeof(row->agent), "%s", st->agent);
+	snprintf(row->service, sizeof(row->service), "%s", st->service);
+	row->family = st->family;
+	if (st->unknown) {
+		snprintf(row->status, sizeof(row->status), "unknown_instance");
+		snprintf(row->identity, sizeof(row->identity), "%s", st->unknown_identity);
+	} else if (st->outage) {
+		snprintf(row->status, sizeof(row->status), "outage");
+	} else {
+		snprintf(row->status, sizeof(row->status), "%s", st->split ? "split" : "ok");
+		snprintf(row->instance, sizeof(row->instance), "%s", st->cur);
+		snprintf(row->identity, sizeof(row->identity), "%s", st->identity);
+	}
+	row->since_ms = st->since_ms;
+	row->last_seen_ms = st->last_seen_ms;
+	row->rtt_ms = st->outage ? -1 : st->rtt_ms;
+	row->suboptimal = st->suboptimal;
+	row->flapping = st->flapping;
+	return 0;
+}
+
+size_t
+catchment_snapshot(const struct catchment *c, struct catchment_row **rows)
+{
+	struct snap_ctx s = { NULL, 0, 0, 0 };
+
+	/* foreach does not modify the map when the callback returns 0 */
+	catchment_map_foreach((struct catchment_map *)&c->streams, snap_stream, &s);
+	if (s.failed) {
+		free(s.rows);
+		*rows = NULL;
+		return 0;
+	}
+	*rows = s.rows;
+	return s.n;
+}
+
+/* Open incidents survive a restart as far as the row tells: an outage or an
+ * unknown identity stays open (its recovery will be raised); the instance
+ * answering becomes the new home, so no catchment incident is open. */
+void
+catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n)
+{
+	struct cm_stream *st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (catchment_find_service(c, rows[i].service) == NULL ||
+		    (rows[i].family != 4 && rows[i].family != 6))
+			continue;
+		if ((st = catchment_stream(c, rows[i].agent, rows[i].service, rows[i].family)) == NULL)
+			return;
+		snprintf(st->cur, sizeof(st->cur), "%s", rows[i].instance);
+		snprintf(st->home, sizeof(st->home), "%s", rows[i].instance);
+		st->since_ms = rows[i].since_ms;
+		st->last_seen_ms = rows[i].last_seen_ms;
+		st->last_round_ms = rows[i].last_seen_ms;
+		st->rtt_ms = rows[i].rtt_ms;
+		if (strcmp(rows[i].status, "outage") == 0) {
+			st->outage = 1;
+			st->silent = c->th.outage_rounds;
+		} else if (strcmp(rows[i].status, "unknown_instance") == 0) {
+			st->unknown = 1;
+			snprintf(st->unknown_identity, sizeof(st->unknown_identity), "%s",
+				 rows[i].identity);
+		} else {
+			snprintf(st->identity, sizeof(st->identity), "%s", rows[i].identity);
+		}
+	}
+}

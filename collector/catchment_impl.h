@@ -1,0 +1,163 @@
+/* collector/catchment_impl.h - state shared by catchment.c, catchment_map.c,
+ * catchment_classify.c and catchment_detail.c (private to those files).
+ *
+ * Ownership: struct catchment owns its service copies, its maps and every
+ * value stored in them (streams, feeds, management and instance states);
+ * catchment_free() releases all of it. Nothing here is thread-safe: the
+ * collector calls in from its loop thread only. */
+#ifndef ANYCAST_CATCHMENT_IMPL_H
+#define ANYCAST_CATCHMENT_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "collector/catchment.h"
+
+#define CM_HIST 32               /* identified answers kept per stream (split detection) */
+#define CM_CHANGES 32            /* declared change times kept (flap detection) */
+#define CM_PENDING 8             /* open rounds per (agent, service) before forcing the oldest */
+#define CM_DONE 16               /* recently evaluated round numbers per (agent, service) */
+#define CM_ROUND_MAX 256         /* records kept per round; more are dropped */
+#define CM_SETTLE_MARGIN_MS 500  /* a round is complete timeout + this after its first record */
+
+/* --- string-keyed hash map (catchment_map.c); the map never frees values --- */
+struct cm_node;
+struct catchment_map {
+	size_t nb, n;
+	struct cm_node **b;
+};
+
+int catchment_map_init(struct catchment_map *m);
+/* Value for key, or NULL. */
+void *catchment_map_get(const struct catchment_map *m, const char *key);
+/* Insert (key copied). 0 or -ENOMEM. The key must not be present. */
+int catchment_map_put(struct catchment_map *m, const char *key, void *val);
+/* Calls fn for every entry; when fn returns 1 the entry is removed (fn must
+ * then have released the value). */
+void catchment_map_foreach(struct catchment_map *m, int (*fn)(void *ctx, const char *key, void *val),
+			   void *ctx);
+/* Frees the nodes, not the values. */
+void catchment_map_clear(struct catchment_map *m);
+
+/* --- configuration copied from the inventory --- */
+struct cm_instance {
+	char name[RESULT_NAME_MAX];
+	char identity[RESULT_IDENTITY_MAX];     /* configured, "" = learned */
+	char learned[RESULT_IDENTITY_MAX];      /* last identity its management address gave */
+};
+
+struct cm_service {
+	char name[RESULT_NAME_MAX];
+	enum inv_protocol protocol;
+	int64_t timeout_ms;
+	int n_instances;
+	struct cm_instance *instances;          /* owned */
+};
+
+/* --- one (agent, service, family): the catchment state machine --- */
+struct cm_stream {
+	char agent[RESULT_NAME_MAX];
+	char service[RESULT_NAME_MAX];
+	int family;
+	char cur[RESULT_NAME_MAX];      /* declared instance, "" before the first answer */
+	char home[RESULT_NAME_MAX];     /* instance the open catchment incident left */
+	char identity[RESULT_IDENTITY_MAX];
+	int64_t since_ms, last_seen_ms, last_round_ms;
+	double rtt_ms;
+	char cand[RESULT_NAME_MAX];     /* candidate new instance and its streak */
+	int cand_count;
+	int away;                       /* catchment incident open (cur != home) */
+	int silent, answered;           /* consecutive rounds without / with an answer */
+	int outage;
+	char outage_from[RESULT_NAME_MAX];
+	int unknown, unknown_clear;     /* unknown identity open; clean rounds since */
+	char unknown_identity[RESULT_IDENTITY_MAX];
+	struct {
+		int64_t t;
+		char inst[RESULT_NAME_MAX];
+	} hist[CM_HIST];                /* identified answers, oldest first */
+	int n_hist;
+	int split;
+	int64_t last_switch_ms;         /* last time the answering instance differed */
+	int64_t changes[CM_CHANGES];    /* declared change times, oldest first */
+	int n_changes;
+	int flapping;
+	int64_t last_change_ms;
+	int64_t bad_since_ms;           /* suboptimal streak start, 0 = none */
+	int suboptimal, good_rounds;
+	char best[RESULT_NAME_MAX];     /* best instance by management RTT */
+};
+
+/* --- one (agent, service, instance): management address seen by one agent --- */
+struct cm_mgmt {
+	int fail_rounds;                /* consecutive failed rounds */
+	int last;                       /* 1 answered, 0 failed, -1 never seen */
+	int64_t last_ms;
+	double rtt_ms;
+	int counted;                    /* counted in its cm_inst.n_failing */
+};
+
+/* --- one (service, instance): health across agents --- */
+struct cm_inst {
+	int n_failing;                  /* agents with fail_rounds >= instance_down_rounds */
+	int down;
+	int64_t down_since_ms;
+};
+
+/* --- one (agent, service): the rounds still being collected --- */
+struct cm_round {
+	uint64_t round;
+	int64_t first_arrival_ms;
+	size_t n, cap;
+	struct result *r;               /* owned */
+};
+
+struct cm_feed {
+	char agent[RESULT_NAME_MAX];
+	char service[RESULT_NAME_MAX];
+	struct cm_round pending[CM_PENDING]; /* arrival order */
+	int n_pending;
+	uint64_t done[CM_DONE];
+	int n_done, done_next;
+};
+
+struct catchment {
+	int n_services;
+	struct cm_service *services;    /* owned */
+	struct inv_thresholds th;
+	struct catchment_map streams;   /* "agent\x1fservice\x1ffamily" -> cm_stream */
+	struct catchment_map feeds;     /* "agent\x1fservice" -> cm_feed */
+	struct catchment_map mgmt;      /* "agent\x1fservice\x1finstance" -> cm_mgmt */
+	struct catchment_map insts;     /* "service\x1finstance" -> cm_inst */
+	uint64_t dropped;               /* records ignored: unknown service, late, overflow */
+};
+
+/* An event sink and the clock of the round being evaluated. */
+struct cm_emit {
+	catchment_event_fn cb;
+	void *ctx;
+};
+
+struct cm_service *catchment_find_service(struct catchment *c, const char *name);
+/* Get or create; NULL on allocation failure. */
+struct cm_stream *catchment_stream(struct catchment *c, const char *agent, const char *service,
+				   int family);
+struct cm_mgmt *catchment_mgmt(struct catchment *c, const char *agent, const char *service,
+			       const char *instance);
+struct cm_inst *catchment_inst(struct catchment *c, const char *service, const char *instance);
+
+/* Evaluate one complete round of one agent for one service (catchment_classify.c). */
+void catchment_classify_round(struct catchment *c, struct cm_service *svc, const struct result *r,
+			      size_t n, const struct cm_emit *em);
+
+/* Fill the common fields of an event (catchment_detail.c). */
+void catchment_detail_event(struct event *ev, const char *type, int64_t time_ms, const char *agent,
+			    const char *service, int family, const char *from, const char *to,
+			    const char *incident_type, int resolves);
+/* Write detail JSON: {"cause": cause, <extra fields>, "evidence": [...]}.
+ * extra is a JSON object (borrowed, may be NULL). Evidence: the anycast records
+ * of the family (family 0: none) and the management records of from/to. */
+void catchment_detail_write(struct event *ev, const char *cause, json_t *extra,
+			    const struct result *r, size_t n);
+
+#endif
