@@ -16,18 +16,18 @@
 #define RESULT_OFFSET_LIMIT 3e12
 
 static const char *const outcome_names[] = {
-	[RESULT_OK] = "ok",
-	[RESULT_TIMEOUT] = "timeout",
-	[RESULT_UNREACHABLE] = "unreachable",
-	[RESULT_RCODE] = "rcode",
-	[RESULT_MALFORMED] = "malformed",
-	[RESULT_AMBIGUOUS] = "ambiguous",
-	[RESULT_UNKNOWN] = "unknown",
+    [RESULT_OK] = "ok",
+    [RESULT_TIMEOUT] = "timeout",
+    [RESULT_UNREACHABLE] = "unreachable",
+    [RESULT_RCODE] = "rcode",
+    [RESULT_MALFORMED] = "malformed",
+    [RESULT_AMBIGUOUS] = "ambiguous",
+    [RESULT_UNKNOWN] = "unknown",
 };
 #define N_OUTCOMES ((int)(sizeof(outcome_names) / sizeof(outcome_names[0])))
 
-static const char *const identity_sources[] = { "nsid", "id.server", "hostname.bind",
-						"ntp-fingerprint" };
+static const char *const identity_sources[] = {"nsid", "id.server", "hostname.bind",
+                                               "ntp-fingerprint"};
 
 const char *result_outcome_name(enum result_outcome o)
 {
@@ -142,11 +142,11 @@ static void out_jstr(struct out *o, const char *s)
 		if (*u == '\0')
 			break;
 		if (*u == '"' || *u == '\\') {
-			char esc[2] = { '\\', (char)*u };
+			char esc[2] = {'\\', (char)*u};
 			out_raw(o, esc, 2);
 			u++;
 		} else if (*u < 0x20) {
-			char esc[6] = { '\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15] };
+			char esc[6] = {'\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15]};
 			out_raw(o, esc, 6);
 			u++;
 		} else {
@@ -173,13 +173,13 @@ static void out_ms(struct out *o, double v)
 
 int result_to_line(const struct result *r, char *buf, size_t buflen)
 {
-	struct out o = { buf, buf + buflen, 0 };
+	struct out o = {buf, buf + buflen, 0};
 	char ts[32];
 
 	if (buflen == 0)
 		return -1;
 	out_fmt(&o, "{\"seq\":%llu,\"round\":%llu,\"time\":\"%s\",", (unsigned long long)r->seq,
-		(unsigned long long)r->round, time_format_rfc3339(r->time_ms, ts, sizeof(ts)));
+	        (unsigned long long)r->round, time_format_rfc3339(r->time_ms, ts, sizeof(ts)));
 	if (r->agent[0]) {
 		out_str(&o, "\"agent\":");
 		out_jstr(&o, r->agent);
@@ -190,7 +190,7 @@ int result_to_line(const struct result *r, char *buf, size_t buflen)
 	out_str(&o, ",\"address\":");
 	out_jstr(&o, r->address);
 	out_fmt(&o, ",\"family\":%d,\"target\":\"%s\",\"instance\":", r->family,
-		target_name(r->target));
+	        target_name(r->target));
 	out_jstr(&o, r->instance);
 	out_str(&o, ",\"identity\":");
 	out_jstr(&o, r->identity);
@@ -211,7 +211,7 @@ int result_to_line(const struct result *r, char *buf, size_t buflen)
 		out_fmt(&o, ",\"stratum\":%d,\"leap\":%d,\"refid\":", r->stratum, r->leap);
 		out_jstr(&o, r->refid);
 		out_fmt(&o, ",\"reference_time\":\"%s\",\"offset_ms\":",
-			time_format_rfc3339(r->reference_time_ms, ts, sizeof(ts)));
+		        time_format_rfc3339(r->reference_time_ms, ts, sizeof(ts)));
 		out_ms(&o, r->offset_ms);
 		out_str(&o, ",\"root_delay_ms\":");
 		out_ms(&o, r->root_delay_ms);
@@ -267,7 +267,8 @@ json_t *result_to_json(const struct result *r)
 		return NULL;
 	json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
 	json_object_set_new(o, "round", json_integer((json_int_t)r->round));
-	json_object_set_new(o, "time", json_string(time_format_rfc3339(r->time_ms, ts, sizeof(ts))));
+	json_object_set_new(o, "time",
+	                    json_string(time_format_rfc3339(r->time_ms, ts, sizeof(ts))));
 	if (r->agent[0])
 		json_object_set_new(o, "agent", jstr_or_null(r->agent));
 	json_object_set_new(o, "service", jstr_or_null(r->service));
@@ -286,9 +287,9 @@ json_t *result_to_json(const struct result *r)
 		json_object_set_new(o, "stratum", json_integer(r->stratum));
 		json_object_set_new(o, "leap", json_integer(r->leap));
 		json_object_set_new(o, "refid", jstr_or_null(r->refid));
-		json_object_set_new(o, "reference_time",
-				    json_string(time_format_rfc3339(r->reference_time_ms, ts,
-								    sizeof(ts))));
+		json_object_set_new(
+		    o, "reference_time",
+		    json_string(time_format_rfc3339(r->reference_time_ms, ts, sizeof(ts))));
 		json_object_set_new(o, "offset_ms", jms(r->offset_ms));
 		json_object_set_new(o, "root_delay_ms", jms(r->root_delay_ms));
 		json_object_set_new(o, "root_dispersion_ms", jms(r->root_dispersion_ms));
@@ -309,7 +310,7 @@ static int fail(char *err, size_t errlen, const char *field, const char *why)
 /* Copies a string field into dst (size dstlen). required: absent/null is an
  * error; otherwise absent/null gives "". Over-long strings are errors. */
 static int get_str(const json_t *obj, const char *key, char *dst, size_t dstlen, int required,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
 	size_t n;
@@ -331,8 +332,8 @@ static int get_str(const json_t *obj, const char *key, char *dst, size_t dstlen,
 }
 
 /* Integer field in [lo, hi]; absent gives def unless required. */
-static int get_int(const json_t *obj, const char *key, json_int_t lo, json_int_t hi,
-		   json_int_t def, int required, json_int_t *out, char *err, size_t errlen)
+static int get_int(const json_t *obj, const char *key, json_int_t lo, json_int_t hi, json_int_t def,
+                   int required, json_int_t *out, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
 	char why[96];
@@ -346,7 +347,8 @@ static int get_int(const json_t *obj, const char *key, json_int_t lo, json_int_t
 	if (!json_is_integer(v))
 		return fail(err, errlen, key, "must be an integer");
 	if (json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		snprintf(why, sizeof(why), "out of range [%lld, %lld]", (long long)lo, (long long)hi);
+		snprintf(why, sizeof(why), "out of range [%lld, %lld]", (long long)lo,
+		         (long long)hi);
 		return fail(err, errlen, key, why);
 	}
 	*out = json_integer_value(v);
@@ -355,7 +357,7 @@ static int get_int(const json_t *obj, const char *key, json_int_t lo, json_int_t
 
 /* Number (integer or real) in [lo, hi]; absent/null gives null_value. */
 static int get_num(const json_t *obj, const char *key, double lo, double hi, double null_value,
-		   double *out, char *err, size_t errlen)
+                   double *out, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -373,7 +375,7 @@ static int get_num(const json_t *obj, const char *key, double lo, double hi, dou
 }
 
 static int get_time(const json_t *obj, const char *key, int required, int64_t *out, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	char s[64];
 
@@ -401,12 +403,12 @@ static int decode_ntp(const json_t *obj, struct result *r, char *err, size_t err
 	r->leap = (int)v;
 	if (get_str(obj, "refid", r->refid, sizeof(r->refid), 0, err, errlen) < 0 ||
 	    get_time(obj, "reference_time", 0, &r->reference_time_ms, err, errlen) < 0 ||
-	    get_num(obj, "offset_ms", -RESULT_OFFSET_LIMIT, RESULT_OFFSET_LIMIT, 0,
-		    &r->offset_ms, err, errlen) < 0 ||
+	    get_num(obj, "offset_ms", -RESULT_OFFSET_LIMIT, RESULT_OFFSET_LIMIT, 0, &r->offset_ms,
+	            err, errlen) < 0 ||
 	    get_num(obj, "root_delay_ms", -RESULT_MS_LIMIT, RESULT_MS_LIMIT, 0, &r->root_delay_ms,
-		    err, errlen) < 0 ||
+	            err, errlen) < 0 ||
 	    get_num(obj, "root_dispersion_ms", -RESULT_MS_LIMIT, RESULT_MS_LIMIT, 0,
-		    &r->root_dispersion_ms, err, errlen) < 0 ||
+	            &r->root_dispersion_ms, err, errlen) < 0 ||
 	    get_str(obj, "kod", r->kod, sizeof(r->kod), 0, err, errlen) < 0)
 		return -1;
 	return 0;
@@ -454,7 +456,7 @@ int result_from_json(const json_t *obj, struct result *r, char *err, size_t errl
 	if (get_str(obj, "instance", r->instance, sizeof(r->instance), 0, err, errlen) < 0 ||
 	    get_str(obj, "identity", r->identity, sizeof(r->identity), 0, err, errlen) < 0 ||
 	    get_str(obj, "identity_source", r->identity_source, sizeof(r->identity_source), 0, err,
-		    errlen) < 0)
+	            errlen) < 0)
 		return -1;
 	if (r->identity_source[0]) {
 		size_t i;

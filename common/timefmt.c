@@ -74,7 +74,7 @@ char *time_format_rfc3339(int64_t unix_ms, char *buf, size_t buflen)
 	}
 	civil_from_days(days, &y, &mo, &d);
 	snprintf(buf, buflen, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mo, d,
-		 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), (int)ms);
+	         (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), (int)ms);
 	return buf;
 }
 
@@ -95,7 +95,7 @@ static int digits(const char **p, int n)
 
 static int days_in_month(int64_t y, int m)
 {
-	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return m == 2 ? 28 + leap : dm[m - 1];
@@ -147,8 +147,7 @@ int time_parse_rfc3339(const char *s, int64_t *unix_ms)
 	}
 	if (*p != '\0')
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-	    sec > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
 		return -1;
 	if (sec == 60) /* leap second: POSIX time has none, fold into the next */
 		sec = 59, ms = 999;

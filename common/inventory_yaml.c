@@ -1,0 +1,589 @@
+/* common/inventory_yaml.c - reads the YAML inventory with libyaml's document API:
+ * value helpers, the top level, agents, alerts and thresholds. Every error names
+ * file, line and field. Services are in inventory_yaml_services.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "common/inventory_check.h"
+#include "common/inventory_yaml.h"
+#include "common/timefmt.h"
+
+#define TOKEN_FILE_MAX 4096
+
+yaml_node_t *inventory_yaml_node(struct inventory_yaml_ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+int inventory_yaml_bad(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                       const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s:%zu: %s: %s", c->fname, n ? n->start_mark.line + 1 : 0,
+	         path, msg);
+	return -1;
+}
+
+const char *inventory_yaml_kind(const yaml_node_t *n)
+{
+	return n->type == YAML_SEQUENCE_NODE  ? "a list"
+	       : n->type == YAML_MAPPING_NODE ? "a mapping"
+	                                      : "a value";
+}
+
+int inventory_yaml_is_null(const yaml_node_t *n)
+{
+	const char *v = (const char *)n->data.scalar.value;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	return strcmp(v, "") == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+/* A scalar copied into dst; over-long values are errors, never truncated. */
+int inventory_yaml_scalar(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                          char *dst, size_t dstlen)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return inventory_yaml_bad(c, n, path, "expected a string, got %s",
+		                          inventory_yaml_kind(n));
+	if (n->data.scalar.length >= dstlen)
+		return inventory_yaml_bad(c, n, path, "too long (max %zu bytes)", dstlen - 1);
+	if (memchr(n->data.scalar.value, '\0', n->data.scalar.length) != NULL)
+		return inventory_yaml_bad(c, n, path, "contains a NUL byte");
+	memcpy(dst, n->data.scalar.value, n->data.scalar.length + 1);
+	return 0;
+}
+
+int inventory_yaml_integer(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                           long lo, long hi, int *out)
+{
+	char s[32], *end;
+	long v;
+
+	if (inventory_yaml_scalar(c, n, path, s, sizeof(s)) < 0)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0)
+		return inventory_yaml_bad(c, n, path, "not an integer \"%s\"", s);
+	if (v < lo || v > hi)
+		return inventory_yaml_bad(c, n, path, "%ld out of range [%ld, %ld]", v, lo, hi);
+	*out = (int)v;
+	return 0;
+}
+
+int inventory_yaml_number(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                          double lo, double *out)
+{
+	char s[32], *end;
+	double v;
+
+	if (inventory_yaml_scalar(c, n, path, s, sizeof(s)) < 0)
+		return -1;
+	v = strtod(s, &end);
+	if (s[0] == '\0' || *end != '\0' || !isfinite(v))
+		return inventory_yaml_bad(c, n, path, "not a number \"%s\"", s);
+	if (v < lo)
+		return inventory_yaml_bad(c, n, path, "must be >= %g", lo);
+	*out = v;
+	return 0;
+}
+
+int inventory_yaml_duration(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                            int64_t min_ms, int64_t *out)
+{
+	char s[32];
+
+	if (inventory_yaml_scalar(c, n, path, s, sizeof(s)) < 0)
+		return -1;
+	if (duration_parse_ms(s, out) < 0)
+		return inventory_yaml_bad(c, n, path, "bad duration \"%s\"", s);
+	if (*out < min_ms)
+		return inventory_yaml_bad(c, n, path, "must be at least %lldms", (long long)min_ms);
+	return 0;
+}
+
+static int sha256_hex(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                      char out[65])
+{
+	if (inventory_yaml_scalar(c, n, path, out, 65) < 0)
+		return -1;
+	if (strlen(out) != 64 || strspn(out, "0123456789abcdefABCDEF") != 64)
+		return inventory_yaml_bad(c, n, path, "expected 64 hex digits (a SHA-256)");
+	for (char *p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+	return 0;
+}
+
+int inventory_yaml_name(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                        char *dst)
+{
+	const char *why;
+
+	if (inventory_yaml_scalar(c, n, path, dst, RESULT_NAME_MAX) < 0)
+		return -1;
+	if ((why = inventory_check_name(dst)) != NULL)
+		return inventory_yaml_bad(c, n, path, "%s", why);
+	return 0;
+}
+
+int inventory_yaml_each_pair(struct inventory_yaml_ctx *c, yaml_node_t *map, const char *path,
+                             inventory_yaml_pair_fn fn, void *arg)
+{
+	char sub[INV_PATH_MAX + 64];
+
+	if (map->type != YAML_MAPPING_NODE)
+		return inventory_yaml_bad(c, map, path, "expected a mapping, got %s",
+		                          inventory_yaml_kind(map));
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = inventory_yaml_node(c, p->key),
+		            *v = inventory_yaml_node(c, p->value);
+		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+			return inventory_yaml_bad(c, k ? k : map, path,
+			                          "keys must be plain strings");
+		const char *key = (const char *)k->data.scalar.value;
+		if (path[0])
+			snprintf(sub, sizeof(sub), "%s.%.40s", path, key);
+		else
+			snprintf(sub, sizeof(sub), "%.40s", key);
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = inventory_yaml_node(c, q->key);
+			if (k2 && k2->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *)k2->data.scalar.value, key) == 0)
+				return inventory_yaml_bad(c, k, sub, "duplicate key");
+		}
+		int rc = fn(c, key, v, sub, arg);
+		if (rc == 1)
+			return inventory_yaml_bad(c, k, sub, "unknown key");
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A list of strings (a single string counts as a one-element list) into
+ * n_out entries of dst, each of size width. */
+int inventory_yaml_string_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
+                               int max, char *dst, size_t width, int *n_out)
+{
+	char sub[INV_PATH_MAX + 16];
+
+	*n_out = 0;
+	if (n->type == YAML_SCALAR_NODE) {
+		if (inventory_yaml_scalar(c, n, path, dst, width) < 0)
+			return -1;
+		*n_out = 1;
+		return 0;
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return inventory_yaml_bad(c, n, path, "expected a string or a list, got %s",
+		                          inventory_yaml_kind(n));
+	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > max)
+		return inventory_yaml_bad(c, n, path, "too many entries (max %d)", max);
+	for (int i = 0; i < count; i++) {
+		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
+		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		if (item == NULL ||
+		    inventory_yaml_scalar(c, item, sub, dst + (size_t)i * width, width) < 0)
+			return -1;
+		for (int j = 0; j < i; j++)
+			if (strcmp(dst + (size_t)j * width, dst + (size_t)i * width) == 0)
+				return inventory_yaml_bad(c, item, sub, "duplicate \"%s\"",
+				                          dst + (size_t)i * width);
+	}
+	*n_out = count;
+	return 0;
+}
+
+int inventory_yaml_address_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
+                                char dst[INV_MAX_ADDRS][RESULT_ADDR_MAX], int *n_out)
+{
+	const char *why;
+
+	if (inventory_yaml_string_list(c, n, path, INV_MAX_ADDRS, dst[0], RESULT_ADDR_MAX, n_out) <
+	    0)
+		return -1;
+	if (*n_out == 0)
+		return inventory_yaml_bad(c, n, path, "empty list");
+	for (int i = 0; i < *n_out; i++) {
+		if ((why = inventory_check_address(dst[i])) != NULL) {
+			yaml_node_t *item =
+			    n->type == YAML_SEQUENCE_NODE
+			        ? inventory_yaml_node(c, n->data.sequence.items.start[i])
+			        : n;
+			return inventory_yaml_bad(c, item, path, "\"%s\": %s", dst[i], why);
+		}
+	}
+	return 0;
+}
+
+/* ---- agents ---- */
+
+/* Relative token files are relative to the inventory file's directory. */
+static int token_file_hash(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                           char out[65])
+{
+	char file[512], full[1024], buf[TOKEN_FILE_MAX + 1];
+	const char *slash = strrchr(c->fname, '/');
+	FILE *f;
+	size_t len;
+
+	if (inventory_yaml_scalar(c, n, path, file, sizeof(file)) < 0)
+		return -1;
+	if (file[0] == '\0')
+		return inventory_yaml_bad(c, n, path, "empty path");
+	if (file[0] != '/' && slash != NULL)
+		snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - c->fname), c->fname, file);
+	else
+		snprintf(full, sizeof(full), "%s", file);
+	f = fopen(full, "rb");
+	if (f == NULL)
+		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
+		                          strerror(errno));
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (len > TOKEN_FILE_MAX)
+		return inventory_yaml_bad(c, n, path, "\"%s\" too large for a token", full);
+	buf[len] = '\0';
+	if (strspn(buf, " \t\r\n") == len)
+		return inventory_yaml_bad(c, n, path, "\"%s\" holds no token", full);
+	inventory_token_hash(buf, len, out);
+	return 0;
+}
+
+static int agent_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct inv_agent *a = arg;
+
+	if (strcmp(key, "name") == 0)
+		return inventory_yaml_name(c, v, path, a->name);
+	if (strcmp(key, "token_sha256") == 0 || strcmp(key, "token_file") == 0) {
+		if (a->token_sha256[0])
+			return inventory_yaml_bad(c, v, path,
+			                          "give token_sha256 or token_file, not both");
+		if (key[6] == 'f')
+			return token_file_hash(c, v, path, a->token_sha256);
+		return sha256_hex(c, v, path, a->token_sha256);
+	}
+	return 1;
+}
+
+static int agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path)
+{
+	struct inventory *inv = c->inv;
+	char sub[INV_PATH_MAX];
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
+		                          inventory_yaml_kind(n));
+	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > INV_MAX_AGENTS)
+		return inventory_yaml_bad(c, n, path, "too many agents (max %d)", INV_MAX_AGENTS);
+	inv->agents = calloc((size_t)count + 1, sizeof(*inv->agents));
+	if (inv->agents == NULL)
+		return inventory_yaml_bad(c, n, path, "out of memory");
+	for (int i = 0; i < count; i++) {
+		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
+		struct inv_agent *a = &inv->agents[i];
+		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		inv->n_agents = i + 1;
+		if (item == NULL || inventory_yaml_each_pair(c, item, sub, agent_pair, a) < 0)
+			return -1;
+		if (a->name[0] == '\0')
+			return inventory_yaml_bad(c, item, sub, "missing name");
+		if (a->token_sha256[0] == '\0')
+			return inventory_yaml_bad(c, item, sub,
+			                          "missing token_sha256 or token_file");
+		for (int j = 0; j < i; j++) {
+			if (strcmp(inv->agents[j].name, a->name) == 0)
+				return inventory_yaml_bad(c, item, sub,
+				                          "duplicate agent name \"%s\"", a->name);
+			if (strcmp(inv->agents[j].token_sha256, a->token_sha256) == 0)
+				return inventory_yaml_bad(c, item, sub, "same token as agent %s",
+				                          inv->agents[j].name);
+		}
+	}
+	return 0;
+}
+
+/* ---- alerts ---- */
+
+static int alert_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct inv_alert *a = arg;
+	const char *why;
+
+	if (strcmp(key, "name") == 0)
+		return inventory_yaml_name(c, v, path, a->name);
+	if (strcmp(key, "type") == 0) {
+		static const char *const types[] = {"webhook", "slack", "alertmanager", "email"};
+		char t[16];
+		if (inventory_yaml_scalar(c, v, path, t, sizeof(t)) == 0)
+			for (int i = 0; i < 4; i++)
+				if (strcmp(t, types[i]) == 0) {
+					a->type = (enum inv_alert_type)i;
+					return 0;
+				}
+		return inventory_yaml_bad(c, v, path,
+		                          "expected webhook, slack, alertmanager or email");
+	}
+	if (strcmp(key, "url") == 0)
+		return inventory_yaml_scalar(c, v, path, a->url, sizeof(a->url));
+	if (strcmp(key, "mail_from") == 0)
+		return inventory_yaml_scalar(c, v, path, a->mail_from, sizeof(a->mail_from));
+	if (strcmp(key, "mail_to") == 0)
+		return inventory_yaml_scalar(c, v, path, a->mail_to, sizeof(a->mail_to));
+	if (strcmp(key, "events") == 0) {
+		if (inventory_yaml_string_list(c, v, path, INV_MAX_EVENTS, a->events[0],
+		                               sizeof(a->events[0]), &a->n_events) < 0)
+			return -1;
+		for (int i = 0; i < a->n_events; i++)
+			if ((why = inventory_check_event(a->events[i])) != NULL)
+				return inventory_yaml_bad(c, v, path, "\"%s\": %s", a->events[i],
+				                          why);
+		return 0;
+	}
+	if (strcmp(key, "services") == 0) {
+		if (inventory_yaml_string_list(c, v, path, INV_MAX_EVENTS, a->services[0],
+		                               sizeof(a->services[0]), &a->n_services) < 0)
+			return -1;
+		for (int i = 0; i < a->n_services; i++)
+			if (inventory_find_service(c->inv, a->services[i]) == NULL)
+				return inventory_yaml_bad(c, v, path, "no service named \"%s\"",
+				                          a->services[i]);
+		return 0;
+	}
+	return 1;
+}
+
+static int alert_check(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
+                       const struct inv_alert *a)
+{
+	const char *want = a->type == INV_ALERT_EMAIL ? "smtp" : "http";
+
+	if (a->name[0] == '\0')
+		return inventory_yaml_bad(c, n, path, "missing name");
+	if (a->url[0] == '\0')
+		return inventory_yaml_bad(c, n, path, "missing url");
+	if (strncmp(a->url, want, 4) != 0 ||
+	    (strncmp(a->url + 4, "://", 3) != 0 && strncmp(a->url + 4, "s://", 4) != 0))
+		return inventory_yaml_bad(c, n, path, "url must start with %s:// or %ss://", want,
+		                          want);
+	if (a->type == INV_ALERT_EMAIL && a->mail_to[0] == '\0')
+		return inventory_yaml_bad(c, n, path, "email alerts need mail_to");
+	return 0;
+}
+
+static int alerts(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path)
+{
+	struct inventory *inv = c->inv;
+	char sub[INV_PATH_MAX];
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
+		                          inventory_yaml_kind(n));
+	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > INV_MAX_ALERTS)
+		return inventory_yaml_bad(c, n, path, "too many alerts (max %d)", INV_MAX_ALERTS);
+	inv->alerts = calloc((size_t)count + 1, sizeof(*inv->alerts));
+	if (inv->alerts == NULL)
+		return inventory_yaml_bad(c, n, path, "out of memory");
+	for (int i = 0; i < count; i++) {
+		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
+		struct inv_alert *a = &inv->alerts[i];
+		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		inv->n_alerts = i + 1;
+		a->type = INV_ALERT_WEBHOOK;
+		if (item == NULL || inventory_yaml_each_pair(c, item, sub, alert_pair, a) < 0 ||
+		    alert_check(c, item, sub, a) < 0)
+			return -1;
+		for (int j = 0; j < i; j++)
+			if (strcmp(inv->alerts[j].name, a->name) == 0)
+				return inventory_yaml_bad(c, item, sub,
+				                          "duplicate alert name \"%s\"", a->name);
+	}
+	return 0;
+}
+
+/* ---- thresholds ---- */
+
+static int threshold_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
+                          const char *path, void *arg)
+{
+	struct inv_thresholds *t = arg;
+	static const struct {
+		const char *key;
+		size_t off;
+		char kind; /* i: count >= 1, d: duration > 0, f: number >= 0 */
+	} fields[] = {
+	    {"hysteresis", offsetof(struct inv_thresholds, hysteresis), 'i'},
+	    {"outage_rounds", offsetof(struct inv_thresholds, outage_rounds), 'i'},
+	    {"instance_down_agents", offsetof(struct inv_thresholds, instance_down_agents), 'i'},
+	    {"instance_down_rounds", offsetof(struct inv_thresholds, instance_down_rounds), 'i'},
+	    {"flap_changes", offsetof(struct inv_thresholds, flap_changes), 'i'},
+	    {"flap_window", offsetof(struct inv_thresholds, flap_window_ms), 'd'},
+	    {"flap_stable", offsetof(struct inv_thresholds, flap_stable_ms), 'd'},
+	    {"split_window", offsetof(struct inv_thresholds, split_window_ms), 'd'},
+	    {"split_min_switches", offsetof(struct inv_thresholds, split_min_switches), 'i'},
+	    {"suboptimal_ms", offsetof(struct inv_thresholds, suboptimal_ms), 'f'},
+	    {"suboptimal_pct", offsetof(struct inv_thresholds, suboptimal_pct), 'f'},
+	    {"suboptimal_for", offsetof(struct inv_thresholds, suboptimal_for_ms), 'd'},
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(key, fields[i].key) != 0)
+			continue;
+		void *p = (char *)t + fields[i].off;
+		if (fields[i].kind == 'i')
+			return inventory_yaml_integer(c, v, path, 1, 1000000, p);
+		if (fields[i].kind == 'd')
+			return inventory_yaml_duration(c, v, path, 1, p);
+		return inventory_yaml_number(c, v, path, 0, p);
+	}
+	return 1;
+}
+
+/* ---- top level ---- */
+
+static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v, const char *path,
+                    void *arg)
+{
+	struct inventory *inv = c->inv;
+	int pass = *(int *)arg;
+
+	/* alerts refer to services: read them in a second pass */
+	if (strcmp(key, "alerts") == 0)
+		return pass == 2 ? alerts(c, v, path) : 0;
+	if (pass == 2)
+		return 0;
+	if (strcmp(key, "services") == 0)
+		return inventory_yaml_services(c, v, path);
+	if (strcmp(key, "agents") == 0)
+		return agents(c, v, path);
+	if (strcmp(key, "thresholds") == 0)
+		return inventory_yaml_each_pair(c, v, path, threshold_pair, &inv->thresholds);
+	if (strcmp(key, "retention") == 0)
+		return inventory_yaml_duration(c, v, path, 1, &inv->retention_ms);
+	if (strcmp(key, "read_token_sha256") == 0)
+		return sha256_hex(c, v, path, inv->read_token_sha256);
+	if (strcmp(key, "name") == 0)
+		return inventory_yaml_name(c, v, path, inv->name);
+	static const struct {
+		const char *key;
+		size_t off, size;
+	} strings[] = {
+	    {"listen", offsetof(struct inventory, listen), sizeof(inv->listen)},
+	    {"db", offsetof(struct inventory, db), sizeof(inv->db)},
+	    {"tls_cert", offsetof(struct inventory, tls_cert), sizeof(inv->tls_cert)},
+	    {"tls_key", offsetof(struct inventory, tls_key), sizeof(inv->tls_key)},
+	    {"collector", offsetof(struct inventory, collector), sizeof(inv->collector)},
+	    {"token_file", offsetof(struct inventory, token_file), sizeof(inv->token_file)},
+	    {"spool", offsetof(struct inventory, spool), sizeof(inv->spool)},
+	};
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		if (strcmp(key, strings[i].key) != 0)
+			continue;
+		char *dst = (char *)inv + strings[i].off;
+		if (inventory_yaml_scalar(c, v, path, dst, strings[i].size) < 0)
+			return -1;
+		if (dst[0] == '\0')
+			return inventory_yaml_bad(c, v, path, "empty value");
+		return 0;
+	}
+	return 1;
+}
+
+static void syntax_error(const yaml_parser_t *p, const char *fname, char *err, size_t errlen)
+{
+	const char *what = p->error == YAML_MEMORY_ERROR ? "out of memory"
+	                   : p->problem                  ? p->problem
+	                                                 : "syntax error";
+
+	if (p->context)
+		snprintf(err, errlen, "%s:%zu: syntax error: %s %s (line %zu)", fname,
+		         p->problem_mark.line + 1, p->context, what, p->context_mark.line + 1);
+	else
+		snprintf(err, errlen, "%s:%zu: syntax error: %s", fname, p->problem_mark.line + 1,
+		         what);
+}
+
+struct inventory *inventory_parse(const char *text, size_t len, const char *fname, char *err,
+                                  size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	struct inventory *inv = NULL;
+	struct inventory_yaml_ctx c = {
+	    .doc = &doc, .fname = fname ? fname : "inventory", .err = err, .errlen = errlen};
+	int have_doc = 0, ok = 0;
+	char fallback[8];
+
+	if (err == NULL || errlen == 0)
+		c.err = fallback, c.errlen = sizeof(fallback);
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(c.err, c.errlen, "%s: out of memory", c.fname);
+		return NULL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(&parser, c.fname, c.err, c.errlen);
+		goto out;
+	}
+	have_doc = 1;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		snprintf(c.err, c.errlen, "%s:1: empty document", c.fname);
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &extra)) {
+		syntax_error(&parser, c.fname, c.err, c.errlen);
+		goto out;
+	}
+	int more = yaml_document_get_root_node(&extra) != NULL;
+	size_t extra_line = more ? yaml_document_get_root_node(&extra)->start_mark.line + 1 : 0;
+	yaml_document_delete(&extra);
+	if (more) {
+		snprintf(c.err, c.errlen, "%s:%zu: more than one YAML document", c.fname,
+		         extra_line);
+		goto out;
+	}
+	if ((inv = c.inv = inventory_new_defaults()) == NULL) {
+		snprintf(c.err, c.errlen, "%s: out of memory", c.fname);
+		goto out;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		inventory_yaml_bad(&c, root, "(top)", "expected a mapping, got %s",
+		                   inventory_yaml_kind(root));
+		goto out;
+	}
+	for (int pass = 1; pass <= 2; pass++)
+		if (inventory_yaml_each_pair(&c, root, "", top_pair, &pass) < 0)
+			goto out;
+	ok = 1;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (!ok) {
+		inventory_free(inv);
+		return NULL;
+	}
+	return inv;
+}
