@@ -1,0 +1,114 @@
+// tests/web/mock_api.mjs - stand-in for the collector's read API, for working on the dashboard alone
+//
+// Serves web/ at / and answers GET /api/v1/{catchments,events,instances,agents,results}
+// from the recorded fixtures, with a deliberately simple catchment rule (the
+// latest anycast answer wins; no answer = outage; identity of no instance =
+// unknown_instance). POST /mock/phase?name=move adds a recorded phase, so live
+// updates can be watched. The real browser test runs against anycast-collector.
+// Usage: node tests/web/mock_api.mjs [PORT] [phase ...]   (default 8099 initial)
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const webDir = path.resolve(here, '../../web');
+const port = Number(process.argv[2] || 8099);
+const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
+
+let results = [];
+const events = [];
+const cur = new Map(); /* agent|service|family -> row */
+let shift = 0;
+
+function addPhase(name) {
+	const recs = fs.readFileSync(path.join(here, 'fixtures', name + '.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+	if (!results.length) shift = Date.now() - Date.parse(recs[recs.length - 1].time) - 2000;
+	else shift = Math.max(shift, Date.now() - Date.parse(recs[recs.length - 1].time));
+	for (const r of recs) {
+		r.time = new Date(Date.parse(r.time) + shift).toISOString();
+		results.push(r);
+		if (r.target !== 'anycast') continue;
+		const key = `${r.agent}|${r.service}|${r.family}`;
+		const prev = cur.get(key);
+		const status = r.outcome !== 'ok' ? 'outage' : r.instance ? 'ok' : 'unknown_instance';
+		const row = { agent: r.agent, service: r.service, family: r.family, instance: r.instance, identity: r.identity,
+			status, since: r.time, rtt_ms: r.rtt_ms, suboptimal: false, flapping: false };
+		if (prev && prev.status === status && prev.instance === row.instance) row.since = prev.since;
+		if (prev && (prev.status !== status || prev.instance !== row.instance)) {
+			const type = status === 'outage' ? 'outage' : status === 'unknown_instance' ? 'unknown_instance' :
+				prev.status === 'outage' ? 'recovery' : 'catchment_change';
+			events.push({ id: events.length + 1, time: r.time, type, agent: r.agent, service: r.service, family: r.family,
+				from_instance: prev.instance, to_instance: row.instance,
+				detail: type === 'catchment_change' ? { cause: 'route_change' } : type === 'unknown_instance' ? { identity: r.identity } : {} });
+		}
+		cur.set(key, row);
+	}
+}
+
+function send(res, code, obj) {
+	const body = JSON.stringify(obj);
+	res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+	res.end(body);
+}
+
+function api(name, q) {
+	const limit = Math.min(Number(q.get('limit') || 100), 1000);
+	switch (name) {
+	case 'catchments':
+		return { catchments: [...cur.values()] };
+	case 'events': {
+		let ev = events.slice().reverse();
+		for (const k of ['type', 'agent', 'service']) if (q.get(k)) ev = ev.filter((e) => e[k] === q.get(k));
+		if (q.get('since')) ev = ev.filter((e) => e.time >= q.get('since'));
+		return { events: ev.slice(0, limit) };
+	}
+	case 'agents':
+		return { agents: [...new Set(results.map((r) => r.agent))].sort().map((a, i) => ({
+			name: a, last_seen: results.filter((r) => r.agent === a).pop().time, version: '0.1.0',
+			status: { uptime_s: 3600 + i, spool_depth: i === 3 ? 12 : 0, dropped: 0, send_errors: i === 3 ? 2 : 0, clock_offset_ms: 0.4 * i } })) };
+	case 'instances': {
+		const m = new Map();
+		for (const r of results) {
+			if (r.target !== 'management') continue;
+			const k = `${r.instance}|${r.service}`;
+			if (!m.has(k)) m.set(k, { name: r.instance, service: r.service, management: [r.address], agents: new Map() });
+			const a = m.get(k).agents;
+			const prev = a.get(r.agent);
+			a.set(r.agent, { agent: r.agent, outcome: r.outcome, rtt_ms: r.rtt_ms,
+				last_seen: r.outcome === 'ok' ? r.time : prev ? prev.last_seen : null });
+		}
+		return { instances: [...m.values()].map((i) => Object.assign(i, { agents: [...i.agents.values()] })) };
+	}
+	case 'results': {
+		let rs = results;
+		if (q.get('agent')) rs = rs.filter((r) => r.agent === q.get('agent'));
+		if (q.get('service')) rs = rs.filter((r) => r.service === q.get('service'));
+		if (q.get('from')) rs = rs.filter((r) => r.time >= q.get('from'));
+		if (q.get('after_seq')) rs = rs.filter((r) => r.seq > Number(q.get('after_seq')));
+		return { results: rs.slice(0, limit) };
+	}
+	}
+	return null;
+}
+
+const server = http.createServer((req, res) => {
+	const u = new URL(req.url, 'http://x');
+	if (req.method === 'POST' && u.pathname === '/mock/phase') {
+		addPhase(u.searchParams.get('name'));
+		return send(res, 200, { ok: true });
+	}
+	const m = u.pathname.match(/^\/api\/v1\/(\w+)$/);
+	if (m) {
+		const body = api(m[1], u.searchParams);
+		return body ? send(res, 200, body) : send(res, 404, { error: 'not found' });
+	}
+	const file = path.join(webDir, path.normalize(u.pathname === '/' ? '/index.html' : u.pathname));
+	if (!file.startsWith(webDir) || !fs.existsSync(file) || fs.statSync(file).isDirectory())
+		return send(res, 404, { error: 'not found' });
+	res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
+	fs.createReadStream(file).pipe(res);
+});
+
+for (const p of process.argv.slice(3).length ? process.argv.slice(3) : ['initial']) addPhase(p);
+server.listen(port, '127.0.0.1', () => console.log(`mock API on http://127.0.0.1:${port}/`));

@@ -1,0 +1,172 @@
+/* web/app.js - dashboard router (#/matrix, #/events, #/instance/NAME, ...) and live updates (SSE, else polling) */
+'use strict';
+
+(function (AM) {
+	const { h, fill, api, list } = AM;
+
+	const POLL_MS = 2500;        /* without the event stream */
+	const POLL_SSE_MS = 15000;   /* with it: a safety net only */
+
+	const app = {
+		view: null,
+		viewName: '',
+		ctx: { agents: [], services: [] },
+		busy: false,
+		again: false,
+		timer: null,
+		stream: null,
+		streaming: false,
+		lastOk: 0,
+	};
+
+	function parseRoute() {
+		const raw = location.hash.replace(/^#\/?/, '');
+		const [path, q] = raw.split('?');
+		const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+		return { name: parts[0] || 'matrix', arg: parts[1] || '', query: new URLSearchParams(q || '') };
+	}
+
+	function makeView(route) {
+		switch (route.name) {
+		case 'matrix': return ['matrix', AM.views.matrix()];
+		case 'graph': return ['graph', AM.views.graph()];
+		case 'events': return ['events', AM.views.events()];
+		case 'instances': return ['instance', AM.pages.instances()];
+		case 'instance': return route.arg ? ['instance', AM.pages.instance(route.arg)] : ['instance', AM.pages.instances()];
+		case 'agents': return ['agent', AM.pages.agents()];
+		case 'agent': return route.arg ? ['agent', AM.pages.agent(route.arg)] : ['agent', AM.pages.agents()];
+		default: return [null, null];
+		}
+	}
+
+	function route() {
+		const r = parseRoute();
+		if (app.view && app.view.unmount) app.view.unmount();
+		const [nav, view] = makeView(r);
+		const main = document.getElementById('view');
+		if (!view) {
+			app.view = null;
+			fill(main, h('p', { class: 'empty' }, 'No such page. ', h('a', { href: '#/matrix' }, 'Back to the matrix.')));
+			return;
+		}
+		app.view = view;
+		app.viewName = nav;
+		for (const a of document.querySelectorAll('#nav a'))
+			a.classList.toggle('active', a.dataset.view === nav);
+		document.title = view.title + ' · Anycast monitor';
+		view.mount(main, r);
+		refreshNow();
+	}
+
+	/* Agent and service names (filters, rows) and instance colours. */
+	async function loadContext() {
+		const [ab, ib] = await Promise.all([api('agents'), api('instances')]);
+		const agents = list(ab, 'agents').map((a) => a.name).filter(Boolean).sort();
+		const inst = AM.normInstances(ib);
+		AM.setInstanceNames(inst.map((i) => i.name));
+		const services = [...new Set(inst.map((i) => i.service).filter(Boolean))].sort();
+		app.ctx = { agents, services };
+	}
+
+	function setLive(state, title) {
+		const el = document.getElementById('live');
+		el.dataset.state = state;
+		el.textContent = state;
+		el.title = title;
+	}
+
+	function showBanner(content) {
+		const b = document.getElementById('banner');
+		if (!content) { b.hidden = true; b.replaceChildren(); return; }
+		fill(b, content);
+		b.hidden = false;
+	}
+
+	function tokenForm(msg) {
+		const input = h('input', { type: 'password', placeholder: 'read token', autocomplete: 'off', 'aria-label': 'read token' });
+		return h('form', { class: 'token', onsubmit: (e) => {
+			e.preventDefault();
+			localStorage.setItem(AM.TOKEN_KEY, input.value.trim());
+			showBanner(null);
+			refreshNow();
+		} }, h('span', {}, msg), input, h('button', { type: 'submit' }, 'Use token'));
+	}
+
+	async function refresh() {
+		if (app.busy) { app.again = true; return; }
+		app.busy = true;
+		try {
+			await loadContext();
+			if (app.view) await app.view.refresh(app.ctx);
+			app.lastOk = Date.now();
+			showBanner(null);
+			setLive(app.streaming ? 'live' : 'polling', app.streaming ? 'Updates pushed by the collector' : `Polling every ${POLL_MS / 1000} s`);
+			const u = document.getElementById('updated');
+			fill(u, 'Updated ', AM.timeEl(new Date(app.lastOk)));
+		} catch (e) {
+			if (e instanceof AM.ApiError && e.status === 401) {
+				showBanner(tokenForm('This collector needs a read token.'));
+			} else if (e instanceof AM.ApiError && e.status === 0) {
+				setLive('offline', 'The collector does not answer; retrying');
+				showBanner(h('span', {}, 'The collector does not answer; retrying every few seconds. Data shown may be stale.'));
+			} else {
+				showBanner(h('span', {}, 'Error: ' + e.message));
+				console.error(e);
+			}
+		} finally {
+			app.busy = false;
+			schedule(app.again ? 50 : null);
+			app.again = false;
+		}
+	}
+
+	function schedule(ms) {
+		clearTimeout(app.timer);
+		app.timer = setTimeout(refresh, ms !== null ? ms : app.streaming ? POLL_SSE_MS : POLL_MS);
+	}
+	function refreshNow() {
+		schedule(0);
+	}
+
+	/* The collector's event stream, when it has one: every message means
+	 * "something changed", so redraw soon (coalescing bursts). */
+	function openStream() {
+		if (!window.EventSource || localStorage.getItem(AM.TOKEN_KEY)) return;
+		let es;
+		try {
+			es = new EventSource('api/v1/stream');
+		} catch (e) {
+			return;
+		}
+		app.stream = es;
+		let pending = null;
+		const poke = () => {
+			if (pending) return;
+			pending = setTimeout(() => { pending = null; refreshNow(); }, 300);
+		};
+		es.onopen = () => { app.streaming = true; setLive('live', 'Updates pushed by the collector'); };
+		es.onmessage = poke;
+		for (const t of ['result', 'results', 'event', 'catchment', 'update', 'agent'])
+			es.addEventListener(t, poke);
+		es.onerror = () => {
+			app.streaming = false;
+			if (es.readyState === EventSource.CLOSED) {
+				/* no stream here (404) or it broke for good: poll */
+				app.stream = null;
+				schedule(null);
+			}
+		};
+	}
+
+	document.addEventListener('DOMContentLoaded', () => {
+		document.getElementById('tz').textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local';
+		window.addEventListener('hashchange', route);
+		document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshNow(); });
+		if (!location.hash) history.replaceState(null, '', '#/matrix');
+		openStream();
+		route();
+	});
+
+	app.refreshNow = refreshNow;
+	AM.app = app;
+})(window.AM);

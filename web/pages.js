@@ -1,0 +1,273 @@
+/* web/pages.js - instance and agent views: lists, management health, RTT charts, agent state */
+'use strict';
+
+(function (AM) {
+	const { h, fill, api, list, timeEl, fmtMs, family, instanceChip, instanceColour, eventLine } = AM;
+
+	/* /api/v1/instances, flattened to one entry per (instance, service) with a
+	 * list of what each agent sees of its management address. Accepts
+	 * "agents", "health" or "seen_from" as the name of that list. */
+	function normInstances(body) {
+		return list(body, 'instances').map((i) => {
+			const seen = i.agents || i.health || i.seen_from || i.from_agents || [];
+			return {
+				name: i.name || i.instance,
+				service: i.service || '',
+				management: Array.isArray(i.management) ? i.management : i.management ? [i.management] : [],
+				identity: i.identity || '',
+				status: i.status || i.state || '',
+				agents: (Array.isArray(seen) ? seen : Object.entries(seen).map(([a, v]) => Object.assign({ agent: a }, v)))
+					.map((a) => ({
+						agent: a.agent || a.name, outcome: a.outcome || a.status || '',
+						rtt_ms: a.rtt_ms, last_seen: a.last_seen || a.time || a.last_ok || null,
+						address: a.address || '', up: a.up,
+					})),
+			};
+		}).filter((i) => i.name);
+	}
+	function isUp(a) {
+		if (typeof a.up === 'boolean') return a.up;
+		return a.outcome === 'ok' || a.outcome === 'up';
+	}
+
+	/* ---------- instances list ---------- */
+
+	function instancesView() {
+		let box;
+		return {
+			title: 'Instances',
+			mount(root) {
+				box = h('div', {}, h('p', { class: 'muted' }, 'loading…'));
+				fill(root, h('div', { class: 'view-head' }, h('h2', {}, 'Instances')),
+					h('p', { class: 'lede' }, 'Health of each instance’s management (unicast) address, seen from every agent, and the agents in its catchment.'), box);
+			},
+			async refresh() {
+				const [ib, cb] = await Promise.all([api('instances'), api('catchments')]);
+				const inst = normInstances(ib), rows = list(cb, 'catchments');
+				if (!inst.length) return fill(box, h('p', { class: 'empty' }, 'No instances configured.'));
+				fill(box, h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'instances' },
+					h('thead', {}, h('tr', {}, ['instance', 'service', 'management', 'seen up from', 'catchment'].map((t) => h('th', {}, t)))),
+					h('tbody', {}, inst.sort((a, b) => a.name.localeCompare(b.name) || a.service.localeCompare(b.service)).map((i) => {
+						const up = i.agents.filter(isUp).length;
+						const caught = rows.filter((r) => r.instance === i.name && r.service === i.service && r.status !== 'outage').length;
+						return h('tr', { dataset: { instance: i.name } },
+							h('td', {}, instanceChip(i.name)), h('td', {}, i.service),
+							h('td', {}, h('code', {}, i.management.join(', ') || '—')),
+							h('td', { class: i.agents.length && up < i.agents.length ? 'bad' : '' },
+								i.agents.length ? `${up} / ${i.agents.length} agents` : h('span', { class: 'muted' }, 'no reports')),
+							h('td', {}, `${caught} agent${caught === 1 ? '' : 's'}`));
+					})))));
+			},
+		};
+	}
+
+	/* ---------- one instance ---------- */
+
+	const WINDOW_MS = 30 * 60e3;
+
+	function instanceView(name) {
+		let healthBox, chartBox, plot = null, plotSig = '';
+		/* per agent: highest seq fetched, and [t_s, rtt|null, service] samples */
+		const series = new Map();
+
+		async function fetchAgent(agent) {
+			let s = series.get(agent);
+			if (!s) { s = { after: null, pts: [] }; series.set(agent, s); }
+			for (let page = 0; page < 10; page++) {
+				const p = { agent, limit: 1000 };
+				if (s.after !== null) p.after_seq = s.after;
+				else p.from = new Date(Date.now() - WINDOW_MS).toISOString();
+				const recs = list(await api('results', p), 'results');
+				for (const r of recs) {
+					if (typeof r.seq === 'number' && (s.after === null || r.seq > s.after)) s.after = r.seq;
+					if (r.target !== 'management' || r.instance !== name) continue;
+					const t = AM.parseTime(r.time);
+					if (!t) continue;
+					s.pts.push([t.getTime() / 1000, r.outcome === 'ok' && typeof r.rtt_ms === 'number' ? r.rtt_ms : null, r.service]);
+				}
+				if (recs.length < 1000) break;
+			}
+			const cut = (Date.now() - WINDOW_MS) / 1000;
+			s.pts = s.pts.filter((p) => p[0] >= cut);
+		}
+
+		function drawChart() {
+			const agents = [...series.keys()].filter((a) => series.get(a).pts.length).sort();
+			if (!agents.length) {
+				if (plot) { plot.destroy(); plot = null; }
+				plotSig = '';
+				return fill(chartBox, h('p', { class: 'empty' }, 'No management probes in the last 30 minutes.'));
+			}
+			/* uPlot wants one shared x axis: merge the sample times */
+			const xs = [...new Set(agents.flatMap((a) => series.get(a).pts.map((p) => p[0])))].sort((a, b) => a - b);
+			const idx = new Map(xs.map((x, i) => [x, i]));
+			const ys = agents.map((a) => {
+				const y = new Array(xs.length).fill(null);
+				for (const p of series.get(a).pts) y[idx.get(p[0])] = p[1];
+				return y;
+			});
+			const sig = agents.join(',');
+			const width = Math.max(280, chartBox.clientWidth || 600);
+			if (plot && sig === plotSig) {
+				plot.setData([xs, ...ys]);
+				return;
+			}
+			if (plot) plot.destroy();
+			chartBox.replaceChildren();
+			const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+			const axis = { stroke: dark ? '#c9d1d9' : '#333', grid: { stroke: dark ? '#30363d' : '#e5e7eb' }, ticks: { stroke: dark ? '#30363d' : '#e5e7eb' } };
+			const agentPalette = ['#2f6fdf', '#e08a00', '#1f9d55', '#8a4fd8', '#0f9fa8', '#d14fa6', '#a0682f', '#6b8e23'];
+			plot = new uPlot({
+				width, height: 260,
+				series: [{}, ...agents.map((a, i) => ({
+					label: a, stroke: agentPalette[i % agentPalette.length], width: 1.5, spanGaps: true,
+					value: (u, v) => (v === null ? '—' : v.toFixed(2) + ' ms'),
+				}))],
+				axes: [Object.assign({}, axis), Object.assign({ label: 'RTT (ms)', size: 60 }, axis)],
+				scales: { x: { time: true } },
+			}, [xs, ...ys], chartBox);
+			plotSig = sig;
+		}
+
+		function drawHealth(inst) {
+			if (!inst.length) return fill(healthBox, h('p', { class: 'empty' }, `No instance named “${name}” is configured.`));
+			fill(healthBox, inst.map((i) => h('section', { class: 'card' },
+				h('h3', {}, i.service, ' ', h('span', { class: 'muted small' }, 'management ', h('code', {}, i.management.join(', ') || '—'),
+					i.identity ? [' · identity ', h('code', {}, i.identity)] : null)),
+				i.agents.length ? h('div', { class: 'scroll' }, h('table', { class: 'data health', dataset: { service: i.service } },
+					h('thead', {}, h('tr', {}, ['seen from', 'state', 'RTT', 'last seen'].map((t) => h('th', {}, t)))),
+					h('tbody', {}, i.agents.sort((a, b) => String(a.agent).localeCompare(b.agent)).map((a) => h('tr', {},
+						h('td', {}, h('a', { href: '#/agent/' + encodeURIComponent(a.agent) }, a.agent)),
+						h('td', { class: isUp(a) ? 'good' : 'bad' }, isUp(a) ? '● up' : '✕ ' + (a.outcome || 'down')),
+						h('td', { class: 'num' }, fmtMs(a.rtt_ms)),
+						h('td', {}, timeEl(a.last_seen, { rel: true }))))))) :
+					h('p', { class: 'muted' }, 'No agent has probed this address yet.'))));
+		}
+
+		return {
+			title: 'Instance ' + name,
+			mount(root) {
+				healthBox = h('div', {}, h('p', { class: 'muted' }, 'loading…'));
+				chartBox = h('div', { class: 'chart', id: 'rtt-chart' });
+				const bg = instanceColour(name);
+				fill(root, h('div', { class: 'view-head' },
+					h('h2', {}, h('span', { class: 'dot', style: { background: bg } }), 'Instance ', name),
+					h('a', { href: '#/instances', class: 'back' }, '← all instances')),
+				healthBox,
+				h('section', { class: 'card' }, h('h3', {}, 'Management RTT per agent, last 30 minutes'), chartBox));
+			},
+			async refresh(ctx) {
+				const inst = normInstances(await api('instances')).filter((i) => i.name === name);
+				drawHealth(inst);
+				await Promise.all(ctx.agents.map(fetchAgent));
+				drawChart();
+			},
+			unmount() {
+				if (plot) plot.destroy();
+				plot = null;
+			},
+		};
+	}
+
+	/* ---------- agents ---------- */
+
+	const STALE_MS = 60e3;
+
+	function agentState(a) {
+		const d = AM.parseTime(a.last_seen);
+		if (!d) return ['never', 'bad'];
+		return Date.now() - d.getTime() > STALE_MS ? ['silent', 'bad'] : ['reporting', 'good'];
+	}
+	function st(a) {
+		return a.status && typeof a.status === 'object' ? a.status : {};
+	}
+	function num(v, unit) {
+		return typeof v === 'number' && isFinite(v) ? `${Math.round(v * 100) / 100}${unit || ''}` : '—';
+	}
+	function uptime(s) {
+		if (typeof s !== 'number') return '—';
+		if (s < 120) return `${Math.round(s)} s`;
+		if (s < 7200) return `${Math.round(s / 60)} min`;
+		if (s < 172800) return `${Math.round(s / 3600)} h`;
+		return `${Math.round(s / 86400)} d`;
+	}
+
+	function agentsView() {
+		let box;
+		return {
+			title: 'Agents',
+			mount(root) {
+				box = h('div', {}, h('p', { class: 'muted' }, 'loading…'));
+				fill(root, h('div', { class: 'view-head' }, h('h2', {}, 'Agents')),
+					h('p', { class: 'lede' }, 'The vantage points: when each last reported and the state it sent with it.'), box);
+			},
+			async refresh() {
+				const agents = list(await api('agents'), 'agents');
+				if (!agents.length) return fill(box, h('p', { class: 'empty' }, 'No agents configured.'));
+				fill(box, h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'agents' },
+					h('thead', {}, h('tr', {}, ['agent', 'state', 'last seen', 'version', 'uptime', 'spool', 'dropped', 'send errors', 'clock offset'].map((t) => h('th', {}, t)))),
+					h('tbody', {}, agents.sort((a, b) => a.name.localeCompare(b.name)).map((a) => {
+						const [txt, cls] = agentState(a), s = st(a);
+						return h('tr', { dataset: { agent: a.name } },
+							h('td', {}, h('a', { href: '#/agent/' + encodeURIComponent(a.name) }, a.name)),
+							h('td', { class: cls }, txt), h('td', {}, timeEl(a.last_seen, { rel: true })),
+							h('td', {}, a.version || '—'), h('td', { class: 'num' }, uptime(s.uptime_s)),
+							h('td', { class: 'num' + (s.spool_depth > 0 ? ' warn' : '') }, num(s.spool_depth)),
+							h('td', { class: 'num' + (s.dropped > 0 ? ' bad' : '') }, num(s.dropped)),
+							h('td', { class: 'num' + (s.send_errors > 0 ? ' warn' : '') }, num(s.send_errors)),
+							h('td', { class: 'num' + (Math.abs(s.clock_offset_ms) > 100 ? ' warn' : '') }, num(s.clock_offset_ms, ' ms')));
+					})))));
+			},
+		};
+	}
+
+	function agentView(name) {
+		let infoBox, catchBox, evBox;
+		return {
+			title: 'Agent ' + name,
+			mount(root) {
+				infoBox = h('div', {}, h('p', { class: 'muted' }, 'loading…'));
+				catchBox = h('div', {});
+				evBox = h('div', {});
+				fill(root, h('div', { class: 'view-head' }, h('h2', {}, 'Agent ', name),
+					h('a', { href: '#/agents', class: 'back' }, '← all agents')),
+				infoBox,
+				h('section', { class: 'card' }, h('h3', {}, 'Catchments'), catchBox),
+				h('section', { class: 'card' }, h('h3', {}, 'Recent events ', h('a', { class: 'small', href: '#/events?agent=' + encodeURIComponent(name) }, 'all…')), evBox));
+			},
+			async refresh() {
+				const [ab, cb, eb] = await Promise.all([api('agents'), api('catchments'), api('events', { agent: name, limit: 10 })]);
+				const a = list(ab, 'agents').find((x) => x.name === name);
+				if (!a) {
+					fill(infoBox, h('p', { class: 'empty' }, `No agent named “${name}” is configured.`));
+				} else {
+					const [txt, cls] = agentState(a), s = st(a);
+					fill(infoBox, h('section', { class: 'card' }, h('dl', { class: 'kv wide', id: 'agent-info' },
+						h('dt', {}, 'state'), h('dd', { class: cls }, txt),
+						h('dt', {}, 'last seen'), h('dd', {}, timeEl(a.last_seen, { rel: true, full: true })),
+						h('dt', {}, 'version'), h('dd', {}, a.version || '—'),
+						h('dt', {}, 'uptime'), h('dd', {}, uptime(s.uptime_s)),
+						h('dt', {}, 'spool depth'), h('dd', { class: s.spool_depth > 0 ? 'warn' : '' }, num(s.spool_depth)),
+						h('dt', {}, 'dropped'), h('dd', { class: s.dropped > 0 ? 'bad' : '' }, num(s.dropped)),
+						h('dt', {}, 'send errors'), h('dd', {}, num(s.send_errors)),
+						h('dt', {}, 'clock offset'), h('dd', { class: Math.abs(s.clock_offset_ms) > 100 ? 'warn' : '' }, num(s.clock_offset_ms, ' ms')))));
+				}
+				const rows = list(cb, 'catchments').filter((r) => r.agent === name)
+					.sort((x, y) => x.service.localeCompare(y.service) || (x.family || 4) - (y.family || 4));
+				fill(catchBox, rows.length ? h('div', { class: 'scroll' }, h('table', { class: 'data' },
+					h('thead', {}, h('tr', {}, ['service', 'instance', 'status', 'RTT', 'since'].map((t) => h('th', {}, t)))),
+					h('tbody', {}, rows.map((r) => h('tr', {},
+						h('td', {}, `${r.service} ${family(r.family)}`),
+						h('td', {}, r.instance ? instanceChip(r.instance) : h('span', { class: 'muted' }, r.identity ? `unknown: ${r.identity}` : '—')),
+						h('td', { class: r.status === 'ok' ? 'good' : 'bad' }, r.status.replace('_', ' ') + (r.suboptimal ? ', sub-optimal' : '') + (r.flapping ? ', flapping' : '')),
+						h('td', { class: 'num' }, fmtMs(r.rtt_ms)), h('td', {}, timeEl(r.since, { rel: true })))))))
+					: h('p', { class: 'muted' }, 'No catchment data for this agent yet.'));
+				const evs = list(eb, 'events');
+				fill(evBox, evs.length ? h('ul', { class: 'timeline' }, evs.map(eventLine)) : h('p', { class: 'muted' }, 'none'));
+			},
+		};
+	}
+
+	AM.pages = { instances: instancesView, instance: instanceView, agents: agentsView, agent: agentView };
+	AM.normInstances = normInstances;
+})(window.AM);

@@ -1,0 +1,359 @@
+/* web/views.js - catchment matrix, catchment graph and event timeline views */
+'use strict';
+
+(function (AM) {
+	const { h, fill, api, list, timeEl, sinceText, fmtMs, family, instanceChip, instanceColour,
+		inkFor, EVENT_TYPES, EVENT_LABEL } = AM;
+
+	/* A view is {title, mount(el, route), refresh()}: mount draws the frame
+	 * once, refresh (called on live updates) fetches and redraws the data. */
+
+	function columnsOf(rows) {
+		const seen = new Map();
+		for (const r of rows) {
+			const key = r.service + '/' + (r.family || 4);
+			if (!seen.has(key)) seen.set(key, { key, service: r.service, family: r.family || 4 });
+		}
+		const cols = [...seen.values()].sort((a, b) =>
+			a.service.localeCompare(b.service) || a.family - b.family);
+		/* show the family only for services measured on both */
+		const fams = new Map();
+		for (const c of cols) fams.set(c.service, (fams.get(c.service) || 0) + 1);
+		for (const c of cols) c.label = fams.get(c.service) > 1 ? `${c.service} ${family(c.family)}` : c.service;
+		return cols;
+	}
+	function rowKey(r) {
+		return `${r.agent}|${r.service}|${r.family || 4}`;
+	}
+
+	const STATUS_TEXT = {
+		ok: 'answering', outage: 'no answer (outage)', unknown_instance: 'UNKNOWN instance: possible hijack',
+		split: 'split: answers from several instances',
+	};
+
+	function cellTitle(r) {
+		const lines = [`${r.agent} → ${r.service} ${family(r.family)}`];
+		if (r.status === 'unknown_instance') lines.push(`UNKNOWN instance, identity "${r.identity || '?'}"`);
+		else if (r.status === 'outage') lines.push('no answer');
+		else lines.push(`instance ${r.instance || '?'}` + (r.identity ? ` (${r.identity})` : ''));
+		if (r.status === 'split') lines.push('split: consecutive answers from different instances');
+		lines.push('RTT ' + fmtMs(r.rtt_ms));
+		const d = AM.parseTime(r.since);
+		if (d) lines.push(`since ${d.toLocaleString()} (${sinceText(r.since)}) · ${AM.utcText(d)}`);
+		if (r.suboptimal) lines.push('sub-optimal: a faster instance is reachable');
+		if (r.flapping) lines.push('flapping');
+		return lines.join('\n');
+	}
+
+	function cellContent(r) {
+		const marks = [];
+		if (r.suboptimal) marks.push(h('span', { class: 'mark mark-slow', title: 'sub-optimal: a faster instance is reachable' }, '▼ slow'));
+		if (r.flapping) marks.push(h('span', { class: 'mark mark-flap', title: 'flapping' }, '↯ flapping'));
+		let main;
+		switch (r.status) {
+		case 'outage':
+			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '✕'), ' no answer');
+			break;
+		case 'unknown_instance':
+			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '⚠'), ' UNKNOWN',
+				h('span', { class: 'ident' }, r.identity || '?'));
+			break;
+		case 'split':
+			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '⇄'), ' split',
+				r.instance ? h('span', { class: 'ident' }, r.instance) : null);
+			break;
+		default:
+			main = h('span', { class: 'cell-main' }, r.instance || '?');
+		}
+		const sub = r.status === 'outage' ? (r.since ? 'for ' + sinceText(r.since) : '') : fmtMs(r.rtt_ms);
+		return [main, h('span', { class: 'rtt' }, sub), marks.length ? h('span', { class: 'marks' }, marks) : null];
+	}
+
+	function cellStyle(r) {
+		if (r.status === 'ok' && r.instance) {
+			const bg = instanceColour(r.instance);
+			return { background: bg, color: inkFor(bg) };
+		}
+		if (r.status === 'split' && r.instance) {
+			const c = instanceColour(r.instance);
+			return { borderColor: c };
+		}
+		return null;
+	}
+
+	/* ---------- matrix ---------- */
+
+	function matrixView() {
+		let el, tableBox, summary, detail, selected = null, rows = [];
+
+		function drawDetail() {
+			const r = rows.find((x) => rowKey(x) === selected);
+			if (!r) {
+				fill(detail, h('p', { class: 'muted hint' }, 'Click a cell for its RTT, since-when and evidence.'));
+				return;
+			}
+			const evidence = h('div', { class: 'evidence' }, h('p', { class: 'muted' }, 'loading evidence…'));
+			fill(detail,
+				h('div', { class: 'detail-head' },
+					h('h3', {}, `${r.agent} → ${r.service} ${family(r.family)}`),
+					h('button', { class: 'close', title: 'close', onclick: () => { selected = null; drawDetail(); markSelected(); } }, '×')),
+				h('dl', { class: 'kv' },
+					h('dt', {}, 'status'), h('dd', { class: 'st-' + r.status }, STATUS_TEXT[r.status] || r.status),
+					h('dt', {}, 'instance'), h('dd', {}, r.instance ? instanceChip(r.instance) : h('span', { class: 'muted' }, 'none')),
+					h('dt', {}, 'identity'), h('dd', {}, r.identity ? h('code', {}, r.identity) : '—'),
+					h('dt', {}, 'RTT'), h('dd', {}, fmtMs(r.rtt_ms)),
+					h('dt', {}, 'since'), h('dd', {}, timeEl(r.since, { rel: true, full: true })),
+					h('dt', {}, 'flags'), h('dd', {}, [r.suboptimal ? 'sub-optimal' : null, r.flapping ? 'flapping' : null].filter(Boolean).join(', ') || 'none'),
+					h('dt', {}, 'agent'), h('dd', {}, h('a', { href: '#/agent/' + encodeURIComponent(r.agent) }, r.agent))),
+				evidence);
+			loadEvidence(r, evidence);
+		}
+
+		async function loadEvidence(r, box) {
+			try {
+				const from = new Date(Date.now() - 3600e3).toISOString();
+				const [res, ev] = await Promise.all([
+					api('results', { agent: r.agent, service: r.service, from, limit: 1000 }),
+					api('events', { agent: r.agent, service: r.service, limit: 5 }),
+				]);
+				const recs = list(res, 'results').filter((x) => x.target !== 'management' &&
+					(x.family || 4) === (r.family || 4)).slice(-8).reverse();
+				fill(box,
+					h('h4', {}, 'Latest answers'),
+					recs.length ? h('div', { class: 'scroll' }, h('table', { class: 'mini' },
+						h('thead', {}, h('tr', {}, ['time', 'asked', 'identity', 'instance', 'outcome', 'RTT'].map((t) => h('th', {}, t)))),
+						h('tbody', {}, recs.map((x) => h('tr', {},
+							h('td', {}, timeEl(x.time)), h('td', {}, x.identity_source || x.query || ''),
+							h('td', {}, x.identity ? h('code', {}, x.identity) : '—'),
+							h('td', {}, x.instance ? instanceChip(x.instance) : h('span', { class: 'bad' }, x.identity ? 'unknown' : '—')),
+							h('td', { class: x.outcome === 'ok' ? '' : 'bad' }, x.outcome + (x.rcode && x.rcode !== 'NOERROR' ? ' ' + x.rcode : '')),
+							h('td', { class: 'num' }, fmtMs(x.rtt_ms)))))))
+						: h('p', { class: 'muted' }, 'no results in the last hour'),
+					h('h4', {}, 'Recent events'),
+					list(ev, 'events').length ? h('ul', { class: 'mini-events' }, list(ev, 'events').map(eventLine))
+						: h('p', { class: 'muted' }, 'none'));
+			} catch (e) {
+				fill(box, h('p', { class: 'muted' }, 'evidence unavailable: ' + e.message));
+			}
+		}
+
+		function markSelected() {
+			for (const td of tableBox.querySelectorAll('td.cell'))
+				td.classList.toggle('selected', td.dataset.key === selected);
+		}
+
+		function draw(agents) {
+			const cols = columnsOf(rows);
+			const byKey = new Map(rows.map((r) => [rowKey(r), r]));
+			const names = [...new Set([...rows.map((r) => r.agent), ...agents])].sort();
+			const counts = { ok: 0, outage: 0, unknown_instance: 0, split: 0, suboptimal: 0 };
+			for (const r of rows) {
+				counts[r.status] = (counts[r.status] || 0) + 1;
+				if (r.suboptimal) counts.suboptimal++;
+			}
+			fill(summary,
+				h('span', { class: 'pill ok' }, `${counts.ok} answering`),
+				h('span', { class: 'pill ' + (counts.outage ? 'outage' : 'zero') }, `${counts.outage} outage`),
+				h('span', { class: 'pill ' + (counts.unknown_instance ? 'unknown' : 'zero') }, `${counts.unknown_instance} unknown instance`),
+				h('span', { class: 'pill ' + (counts.split ? 'split' : 'zero') }, `${counts.split} split`),
+				h('span', { class: 'pill ' + (counts.suboptimal ? 'slow' : 'zero') }, `${counts.suboptimal} sub-optimal`));
+			if (!rows.length) {
+				fill(tableBox, h('p', { class: 'empty' }, 'No catchment data yet: no agent has reported.'));
+				return;
+			}
+			const table = h('table', { class: 'matrix', id: 'matrix' },
+				h('thead', {}, h('tr', {}, h('th', { class: 'corner' }, 'agent \\ service'),
+					cols.map((c) => h('th', { scope: 'col', dataset: { service: c.service, family: c.family } }, c.label)))),
+				h('tbody', {}, names.map((a) => h('tr', { dataset: { agent: a } },
+					h('th', { scope: 'row' }, h('a', { href: '#/agent/' + encodeURIComponent(a) }, a)),
+					cols.map((c) => {
+						const r = byKey.get(`${a}|${c.service}|${c.family}`);
+						if (!r) return h('td', { class: 'cell cell-none', title: 'not measured' }, '·');
+						const key = rowKey(r);
+						return h('td', {
+							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : ''),
+							style: cellStyle(r), title: cellTitle(r), tabindex: 0,
+							dataset: { key, agent: r.agent, service: r.service, family: r.family || 4, instance: r.instance || '', status: r.status },
+							onclick: () => { selected = key; markSelected(); drawDetail(); },
+							onkeydown: (e) => { if (e.key === 'Enter') { selected = key; markSelected(); drawDetail(); } },
+						}, cellContent(r));
+					})))));
+			fill(tableBox, h('div', { class: 'scroll' }, table));
+			markSelected();
+		}
+
+		function legend() {
+			return h('div', { class: 'legend' },
+				h('span', {}, h('span', { class: 'swatch sw-inst' }), 'instance colour = who answers'),
+				h('span', {}, h('span', { class: 'swatch sw-outage' }, '✕'), 'no answer (outage)'),
+				h('span', {}, h('span', { class: 'swatch sw-unknown' }, '⚠'), 'unknown instance (possible hijack)'),
+				h('span', {}, h('span', { class: 'swatch sw-split' }, '⇄'), 'split (answers alternate)'),
+				h('span', {}, h('span', { class: 'mark mark-slow' }, '▼ slow'), 'sub-optimal'),
+				h('span', {}, h('span', { class: 'mark mark-flap' }, '↯'), 'flapping'));
+		}
+
+		return {
+			title: 'Catchment matrix',
+			mount(root) {
+				el = root;
+				summary = h('div', { class: 'summary' });
+				tableBox = h('div', { class: 'matrix-box' }, h('p', { class: 'muted' }, 'loading…'));
+				detail = h('aside', { class: 'detail', id: 'cell-detail' });
+				fill(el, h('div', { class: 'view-head' }, h('h2', {}, 'Catchment matrix'), summary),
+					h('p', { class: 'lede' }, 'Which instance answers each agent’s queries to each anycast service.'),
+					h('div', { class: 'matrix-layout' }, h('div', {}, tableBox, legend()), detail));
+				drawDetail();
+			},
+			async refresh(ctx) {
+				const body = await api('catchments');
+				rows = list(body, 'catchments');
+				draw(ctx.agents || []);
+				if (selected) {
+					/* keep the detail panel, but only redraw it when its row changed */
+					const r = rows.find((x) => rowKey(x) === selected);
+					const sig = r ? JSON.stringify(r) : '';
+					if (sig !== detail.dataset.sig) { detail.dataset.sig = sig; drawDetail(); }
+				}
+			},
+		};
+	}
+
+	/* ---------- catchment graph (grouped columns) ---------- */
+
+	function graphView() {
+		let box;
+		function group(rows) {
+			const bySvc = new Map();
+			for (const r of rows) {
+				const k = `${r.service} ${family(r.family)}`;
+				if (!bySvc.has(k)) bySvc.set(k, new Map());
+				const g = bySvc.get(k);
+				const dest = r.status === 'outage' ? '✕ no answer' :
+					r.status === 'unknown_instance' ? '⚠ unknown' : r.instance || '?';
+				if (!g.has(dest)) g.set(dest, []);
+				g.get(dest).push(r);
+			}
+			return [...bySvc.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+		}
+		function draw(rows) {
+			if (!rows.length) return fill(box, h('p', { class: 'empty' }, 'No catchment data yet.'));
+			fill(box, group(rows).map(([svc, g]) => {
+				const total = [...g.values()].reduce((n, a) => n + a.length, 0);
+				return h('section', { class: 'card graph-card', dataset: { service: svc } },
+					h('h3', {}, svc, h('span', { class: 'muted small' }, ` · ${total} agents`)),
+					h('div', { class: 'graph-cols' }, [...g.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([dest, rs]) => {
+						const special = dest.startsWith('✕') ? 'outage' : dest.startsWith('⚠') ? 'unknown' : '';
+						const bg = special ? null : instanceColour(dest);
+						return h('div', { class: 'graph-col ' + special, dataset: { instance: special ? '' : dest } },
+							h('div', { class: 'graph-head', style: bg ? { background: bg, color: inkFor(bg) } : null },
+								special ? dest : h('a', { href: '#/instance/' + encodeURIComponent(dest), style: { color: 'inherit' } }, dest),
+								h('span', { class: 'count' }, String(rs.length))),
+							h('div', { class: 'bar' }, h('div', { style: { width: `${(100 * rs.length) / total}%`, background: bg || '' } })),
+							h('ul', {}, rs.sort((a, b) => a.agent.localeCompare(b.agent)).map((r) =>
+								h('li', { title: `RTT ${fmtMs(r.rtt_ms)}` },
+									h('a', { href: '#/agent/' + encodeURIComponent(r.agent) }, r.agent),
+									r.status === 'split' ? h('span', { class: 'mark mark-split' }, '⇄') : null,
+									r.suboptimal ? h('span', { class: 'mark mark-slow' }, '▼') : null,
+									h('span', { class: 'rtt' }, fmtMs(r.rtt_ms))))));
+					})));
+			}));
+		}
+		return {
+			title: 'Catchment graph',
+			mount(root) {
+				box = h('div', { class: 'graph' }, h('p', { class: 'muted' }, 'loading…'));
+				fill(root, h('div', { class: 'view-head' }, h('h2', {}, 'Catchment graph')),
+					h('p', { class: 'lede' }, 'For each service, which agents reach which instance.'), box);
+			},
+			async refresh() {
+				draw(list(await api('catchments'), 'catchments'));
+			},
+		};
+	}
+
+	/* ---------- event timeline ---------- */
+
+	function detailText(ev) {
+		const d = ev.detail && typeof ev.detail === 'object' ? ev.detail : {};
+		const parts = [];
+		if (d.cause) parts.push(`cause: ${String(d.cause).replace('_', ' ')}`);
+		for (const [k, v] of Object.entries(d)) {
+			if (k === 'cause') continue;
+			if (v === null || typeof v === 'object') continue;
+			parts.push(`${k.replace(/_/g, ' ')}: ${v}`);
+		}
+		return parts.join(' · ');
+	}
+	function eventLine(ev) {
+		return h('li', { class: 'ev ev-' + ev.type, dataset: { id: ev.id, type: ev.type } },
+			h('span', { class: 'ev-time' }, timeEl(ev.time)),
+			h('span', { class: 'badge t-' + ev.type }, EVENT_LABEL[ev.type] || ev.type),
+			h('span', { class: 'ev-what' }, ev.agent ? h('a', { href: '#/agent/' + encodeURIComponent(ev.agent) }, ev.agent) : null,
+				ev.agent && ev.service ? ' · ' : '', ev.service || '', ev.family ? ' ' + family(ev.family) : ''),
+			(ev.from_instance || ev.to_instance) ? h('span', { class: 'ev-move' },
+				ev.from_instance ? instanceChip(ev.from_instance) : h('span', { class: 'muted' }, 'none'), ' → ',
+				ev.to_instance ? instanceChip(ev.to_instance) : h('span', { class: 'muted' }, 'none')) : null,
+			h('span', { class: 'ev-detail' }, detailText(ev)));
+	}
+
+	const PERIODS = [['', 'any time'], ['15m', 'last 15 min'], ['1h', 'last hour'], ['6h', 'last 6 h'],
+		['24h', 'last 24 h'], ['7d', 'last 7 days']];
+	const PERIOD_MS = { '15m': 900e3, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+
+	function eventsView() {
+		let listBox, form, filters = {}, maxSeen = null;
+		function select(name, label, options) {
+			return h('label', {}, label, h('select', { name, id: 'f-' + name, onchange: onChange },
+				options.map(([v, t]) => h('option', { value: v, selected: (filters[name] || '') === v }, t))));
+		}
+		function onChange() {
+			const f = {};
+			for (const s of form.querySelectorAll('select')) if (s.value) f[s.name] = s.value;
+			const q = new URLSearchParams(f).toString();
+			/* the router re-mounts on hash change; keep the filters in the URL */
+			history.replaceState(null, '', '#/events' + (q ? '?' + q : ''));
+			filters = f;
+			maxSeen = null;
+			AM.app.refreshNow();
+		}
+		function drawForm(ctx) {
+			const svcs = ctx.services.length ? ctx.services : [];
+			fill(form,
+				select('type', 'type', [['', 'all types'], ...EVENT_TYPES.map((t) => [t, EVENT_LABEL[t]])]),
+				select('service', 'service', [['', 'all services'], ...svcs.map((s) => [s, s])]),
+				select('agent', 'agent', [['', 'all agents'], ...ctx.agents.map((a) => [a, a])]),
+				select('period', 'time', PERIODS),
+				h('button', { type: 'button', class: 'link', onclick: () => { filters = {}; history.replaceState(null, '', '#/events'); drawForm(ctx); maxSeen = null; AM.app.refreshNow(); } }, 'clear'));
+			form.dataset.sig = JSON.stringify([svcs, ctx.agents]);
+		}
+		return {
+			title: 'Events',
+			mount(root, route) {
+				filters = Object.fromEntries(route.query.entries());
+				form = h('form', { class: 'filters', id: 'event-filters', onsubmit: (e) => e.preventDefault() });
+				listBox = h('div', {}, h('p', { class: 'muted' }, 'loading…'));
+				fill(root, h('div', { class: 'view-head' }, h('h2', {}, 'Events'), form),
+					h('p', { class: 'lede' }, 'Newest first. Catchment changes, outages, instance health, unknown instances.'), listBox);
+			},
+			async refresh(ctx) {
+				if (form.dataset.sig !== JSON.stringify([ctx.services, ctx.agents])) drawForm(ctx);
+				const p = { type: filters.type, service: filters.service, agent: filters.agent, limit: 200 };
+				if (filters.period && PERIOD_MS[filters.period])
+					p.since = new Date(Date.now() - PERIOD_MS[filters.period]).toISOString();
+				const evs = list(await api('events', p), 'events');
+				const prev = maxSeen;
+				maxSeen = evs.reduce((m, e) => Math.max(m, Number(e.id) || 0), maxSeen || 0);
+				if (!evs.length) return fill(listBox, h('p', { class: 'empty', id: 'no-events' }, 'No events match.'));
+				fill(listBox, h('ul', { class: 'timeline', id: 'timeline' }, evs.map((ev) => {
+					const li = eventLine(ev);
+					if (prev !== null && Number(ev.id) > prev) li.classList.add('fresh');
+					return li;
+				})), evs.length >= 200 ? h('p', { class: 'muted' }, 'Showing the newest 200; narrow the filters to see older ones.') : null);
+			},
+		};
+	}
+
+	AM.views = { matrix: matrixView, graph: graphView, events: eventsView };
+	AM.eventLine = eventLine;
+	AM.columnsOf = columnsOf;
+})(window.AM);
