@@ -74,4 +74,10 @@ struct http_server_stats {
 };
 void http_server_get_stats(const struct http_server *srv, struct http_server_stats *st);
 
+/* The TCP port the server listens on (useful with "127.0.0.1:0"). */
+int http_server_port(const struct http_server *srv);
+/* Parse "IPv4:port", "[IPv6]:port" ("localhost" and "*" accepted as hosts).
+ * Returns 0 or -EINVAL. */
+int http_server_parse_address(const char *text, struct sockaddr_storage *ss);
+
 #endif

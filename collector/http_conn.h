@@ -1,0 +1,197 @@
+/* collector/http_conn.h - internal to the HTTP server: connections, exchanges,
+ * TLS and rate limiting shared by http_server.c, http_conn.c, http_exchange.c,
+ * http_tls.c and http_limits.c. Nothing outside collector/http_*.c and the
+ * HTTP tests/fuzzer should include it.
+ *
+ * Ownership: the server owns its connections (a list); a connection owns the
+ * exchanges in its queue. An exchange handed to the handler and not yet
+ * answered when its connection goes away is "orphaned" (conn = NULL) and is
+ * freed by http_exchange_respond(). */
+#ifndef ANYCAST_HTTP_CONN_H
+#define ANYCAST_HTTP_CONN_H
+
+#include <http_parser.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "collector/http_server.h"
+
+#define HTTP_MAX_PIPELINE 16             /* queued exchanges before reading pauses */
+#define HTTP_MAX_WRITE_QUEUE (1u << 20)   /* unsent bytes before reading pauses */
+#define HTTP_LINGER_MS 2000               /* read-and-discard after a final error answer */
+#define HTTP_READ_CHUNK 65536
+
+/* A growing byte buffer with a hard maximum. */
+struct http_buf {
+	char *data;
+	size_t len, cap;
+};
+
+struct http_ratelimit;
+
+struct http_server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	bool listening;       /* listener handle initialised and open */
+	bool closing;
+	http_handler_fn handler;
+	void *ctx;
+	struct http_limits limits;
+	SSL_CTX *tls;         /* NULL: plain HTTP */
+	struct http_ratelimit *rate;
+	struct http_conn *conns;  /* doubly linked */
+	int nconns;
+	int port;
+	struct http_server_stats stats;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+	time_t date_sec;
+	char date[40];        /* cached RFC 7231 date for date_sec */
+	char *readbuf;        /* HTTP_READ_CHUNK bytes shared by all reads */
+};
+
+enum http_conn_kind { HTTP_CONN_NULL, HTTP_CONN_TCP };
+
+/* For the null transport: receives every byte the server would send. */
+typedef void (*http_sink_fn)(void *arg, const char *data, size_t len);
+
+struct http_conn {
+	struct http_server *srv;
+	struct http_conn *prev, *next;
+	enum http_conn_kind kind;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	int handles_open;         /* uv handles still to be closed */
+	http_sink_fn sink;        /* null transport only */
+	void *sink_arg;
+	SSL *ssl;                 /* TLS only; owns its memory BIOs */
+	BIO *rbio, *wbio;
+	char peer[64];
+
+	http_parser parser;
+	struct http_exchange *cur;           /* request being received, also in queue */
+	struct http_exchange *head, *tail;   /* exchanges in request order */
+	int queued;
+	int hdr_state;                       /* 0 none, 1 in field, 2 in value */
+	struct http_buf stash;               /* input received but not parsed (paused) */
+	struct http_buf url;                 /* raw request target of cur */
+	struct http_buf out;                 /* plaintext waiting for http_conn_update */
+	uint64_t deadline;                   /* when the timer fires, 0 = stopped */
+	uint64_t requests_seen;
+
+	uint64_t last_activity;   /* uv_now at last progress, for the idle timeout */
+	uint64_t request_start;   /* uv_now when cur began */
+	uint64_t created;
+	int writes_pending;       /* uv_write requests in flight */
+
+	bool paused;              /* parser paused: pipeline full or output backlog */
+	bool reading;             /* uv_read_start active */
+	bool no_more;             /* stop parsing further requests */
+	bool close_after;         /* close once the queue is flushed */
+	bool closing;             /* handles are being closed */
+	bool lingering;           /* final answer sent, discarding input until EOF */
+	bool shut;                /* shutdown requested */
+	bool in_feed, in_flush, flush_again;
+	bool eof;                 /* the client closed its side */
+};
+
+/* --- http_exchange.c: parsing and answering ------------------------------ */
+
+/* Set up the parser state of a new connection. */
+void http_exchange_conn_init(struct http_conn *c);
+/* Parse len bytes of plaintext. Bytes that arrive while the connection is
+ * paused are kept in c->stash (bounded: at most one read's worth). Returns 0,
+ * or a negative errno when the connection must be closed at once. */
+int http_exchange_parse(struct http_conn *c, const char *data, size_t len);
+/* Send every answer that is ready, in request order; resumes parsing when
+ * the pipeline has room again. Safe to call re-entrantly. */
+void http_exchange_flush(struct http_conn *c);
+/* The connection is going away: free queued exchanges, orphan the ones the
+ * handler still holds, tell streaming handlers. */
+void http_exchange_detach_all(struct http_conn *c);
+/* Answer the request being received (if any) with a server error and stop
+ * parsing; used for 408. Returns true when an answer was queued. */
+bool http_exchange_fail_current(struct http_conn *c, int status, const char *msg);
+/* The server is closing: drop the request being received, answer what the
+ * handler still holds with "Connection: close", then close. */
+void http_exchange_shutdown_conn(struct http_conn *c);
+
+/* --- http_conn.c: transport, timers, lifecycle --------------------------- */
+
+/* Accept a TCP client from the server's listener; NULL when it could not be
+ * set up (the socket is then closed). */
+struct http_conn *http_conn_accept(struct http_server *srv);
+/* A connection without a socket: everything it would send goes to sink
+ * (which may be NULL). Used by the fuzzer and unit tests. */
+struct http_conn *http_conn_new_null(struct http_server *srv, const char *peer,
+				     http_sink_fn sink, void *sink_arg);
+/* Feed received plaintext bytes as the read callback does. Returns 0 or a
+ * negative errno (the connection is then being closed). */
+int http_conn_feed(struct http_conn *c, const char *data, size_t len);
+/* Queue bytes for the client; they leave (encrypted under TLS) at the next
+ * http_conn_update(). data is copied. Returns 0 or a negative errno. */
+int http_conn_send(struct http_conn *c, const char *data, size_t len);
+/* Write bytes to the socket as they are (ciphertext under TLS). Takes
+ * ownership of mem (malloc'd). Returns 0 or a negative errno. */
+int http_conn_write_raw(struct http_conn *c, char *mem, size_t len);
+/* Bytes queued in the kernel-side write queue of libuv. */
+size_t http_conn_backlog(const struct http_conn *c);
+/* Re-evaluate reading, timers and whether the connection is done. */
+void http_conn_update(struct http_conn *c);
+/* Close now: the queue is detached at once, memory is released when the
+ * uv handles are closed (for the null transport: by http_conn_free). */
+void http_conn_close(struct http_conn *c);
+/* Close and free a null-transport connection. */
+void http_conn_free(struct http_conn *c);
+
+/* --- http_server.c -------------------------------------------------------- */
+
+/* A server without a listener, for the fuzzer and unit tests; free with
+ * http_server_close (its callback runs at once when nothing is open). */
+struct http_server *http_server_new_detached(uv_loop_t *loop, const struct http_limits *lim,
+					     http_handler_fn handler, void *ctx);
+/* RFC 7231 date of now, cached per second; valid until the next call. */
+const char *http_server_date(struct http_server *srv);
+/* A connection finished closing: unlink it and, when the server is closing
+ * and this was the last one, finish the server. */
+void http_server_conn_gone(struct http_server *srv, struct http_conn *c);
+
+/* --- http_tls.c ----------------------------------------------------------- */
+
+/* Load cert and key; NULL with a reason in err. Caller owns the context. */
+SSL_CTX *http_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen);
+/* Set up c->ssl with memory BIOs. Returns 0 or -ENOMEM. */
+int http_tls_conn_init(struct http_conn *c, SSL_CTX *ctx);
+/* Received ciphertext: decrypt and feed the plaintext. Returns 0 or a
+ * negative errno when the connection must close. */
+int http_tls_input(struct http_conn *c, const char *data, size_t len);
+/* Drain decrypted data kept while paused. Returns 0 or a negative errno. */
+int http_tls_pump(struct http_conn *c);
+/* Encrypt plaintext for the client. Returns 0 or a negative errno. */
+int http_tls_send(struct http_conn *c, const char *data, size_t len);
+/* Queue a close_notify alert. */
+void http_tls_shutdown(struct http_conn *c);
+/* Move ciphertext waiting in the write BIO to the socket. */
+int http_tls_flush(struct http_conn *c);
+
+/* --- http_limits.c -------------------------------------------------------- */
+
+/* Fill zero fields of lim with the defaults documented in http_server.h. */
+void http_limits_defaults(struct http_limits *lim);
+/* A per-client token bucket table with a fixed number of slots; NULL on
+ * allocation failure. Clients beyond the table share evicted slots, so
+ * memory stays bounded whatever the number of addresses. */
+struct http_ratelimit *http_limits_rate_new(double rate, double burst);
+void http_limits_rate_free(struct http_ratelimit *rl);
+/* Take one token for client at now_ms. Returns 0 when allowed, else the
+ * number of whole seconds (>= 1) after which a token will be available. */
+int http_limits_rate_take(struct http_ratelimit *rl, const char *client, uint64_t now_ms);
+
+/* Append to b, never past max bytes in total. Returns 0, -E2BIG or -ENOMEM. */
+int http_limits_buf_append(struct http_buf *b, const char *data, size_t len, size_t max);
+void http_limits_buf_free(struct http_buf *b);
+
+#endif
