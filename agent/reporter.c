@@ -1,0 +1,478 @@
+/* agent/reporter.c - batches spooled results to the collector, one POST at a
+ * time, acknowledges them in the spool, backs off on errors (see reporter.h). */
+#include "agent/reporter.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+
+#define PREFIX "{\"results\":["
+#define ANSWER_MAX (64 * 1024)
+#define AUTH_BACKOFF_MIN_MS 10000
+
+enum timer_mode { T_NONE, T_BATCH, T_NOW, T_BACKOFF };
+enum link_state { L_UNKNOWN, L_UP, L_DOWN, L_AUTH };
+
+struct reporter {
+	uv_loop_t *loop;
+	struct curl_uv *cu;
+	struct spool *sp;
+	struct reporter_options opt;
+	uv_timer_t timer, drain_timer;
+	enum timer_mode mode;
+	int handles_open, closing;
+	void (*close_cb)(void *);
+	void *close_arg;
+	/* the POST in flight */
+	int in_flight;
+	struct reporter_xfer x;
+	char *body;
+	size_t body_cap;
+	size_t batch_n, batch_cur, batch_ceiling; /* ceiling: below the smallest 413 */
+	uint64_t batch_first, batch_last;
+	/* failures */
+	unsigned failures;
+	enum link_state link;
+	int64_t down_since_ms;
+	uint64_t rng;
+	/* shutdown */
+	int draining;
+	void (*drain_cb)(void *);
+	void *drain_arg;
+	uint64_t start_ns;
+	struct reporter_stats st;
+};
+
+static uint64_t next_rand(struct reporter *rep)
+{
+	/* xorshift64*: jitter only, no need for more. */
+	rep->rng ^= rep->rng >> 12;
+	rep->rng ^= rep->rng << 25;
+	rep->rng ^= rep->rng >> 27;
+	return rep->rng * 2685821657736338717ull;
+}
+
+static void arm(struct reporter *rep, enum timer_mode mode, int64_t ms);
+static void send_batch(struct reporter *rep);
+
+static void finish_drain(struct reporter *rep)
+{
+	if (!rep->draining || !rep->drain_cb)
+		return;
+	void (*cb)(void *) = rep->drain_cb;
+	rep->drain_cb = NULL;
+	uv_timer_stop(&rep->drain_timer);
+	cb(rep->drain_arg);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct reporter *rep = t->data;
+
+	rep->mode = T_NONE;
+	send_batch(rep);
+}
+
+static void arm(struct reporter *rep, enum timer_mode mode, int64_t ms)
+{
+	rep->mode = mode;
+	uv_timer_start(&rep->timer, on_timer, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+static uint64_t depth(const struct reporter *rep)
+{
+	struct spool_stats ss;
+	spool_get_stats(rep->sp, &ss);
+	return ss.depth;
+}
+
+void reporter_fill_status(struct reporter *rep, json_t *s)
+{
+	struct spool_stats ss;
+
+	spool_get_stats(rep->sp, &ss);
+	json_object_set_new(s, "version", json_string(ANYCAST_VERSION));
+	json_object_set_new(s, "name", json_string(rep->opt.name ? rep->opt.name : ""));
+	json_object_set_new(s, "uptime_s",
+			    json_integer((json_int_t)((uv_hrtime() - rep->start_ns) / 1000000000u)));
+	json_object_set_new(s, "spool_depth", json_integer((json_int_t)ss.depth));
+	json_object_set_new(s, "spool_bytes", json_integer((json_int_t)ss.bytes));
+	json_object_set_new(s, "dropped", json_integer((json_int_t)ss.dropped));
+	json_object_set_new(s, "corrupt", json_integer((json_int_t)ss.corrupt));
+	json_object_set_new(s, "rejected", json_integer((json_int_t)rep->st.rejected));
+	json_object_set_new(s, "last_seq", json_integer((json_int_t)(ss.next_seq - 1)));
+	json_object_set_new(s, "send_errors", json_integer((json_int_t)rep->st.send_errors));
+	json_object_set_new(s, "last_error", rep->st.last_error[0]
+						     ? json_string(rep->st.last_error)
+						     : json_null());
+	json_object_set_new(s, "clock_offset_ms", rep->st.have_offset
+							  ? json_real(rep->st.clock_offset_ms)
+							  : json_null());
+	if (rep->opt.status_fn)
+		rep->opt.status_fn(rep->opt.status_arg, s);
+}
+
+/* Body: {"results":[<spooled lines>],"status":{...}}. Returns its length or -errno. */
+static long build_body(struct reporter *rep)
+{
+	const size_t plen = sizeof(PREFIX) - 1;
+	size_t n;
+	long len = spool_peek(rep->sp, rep->batch_cur, rep->body + plen, rep->opt.body_max, &n,
+			      &rep->batch_first, &rep->batch_last);
+	if (len <= 0 || n == 0)
+		return len < 0 ? len : 0;
+	memcpy(rep->body, PREFIX, plen);
+	char *p = rep->body + plen, *end = p + len;
+	for (char *q = p; q < end; q++)
+		if (*q == '\n')
+			*q = ',';
+	end[-1] = ']';
+	rep->batch_n = n;
+
+	json_t *status = json_object();
+	reporter_fill_status(rep, status);
+	char *s = json_dumps(status, JSON_COMPACT);
+	json_decref(status);
+	if (!s)
+		return -ENOMEM;
+	size_t used = plen + (size_t)len, sl = strlen(s);
+	if (used + sl + 16 > rep->body_cap) {
+		free(s); /* a status this large is a bug: send the results alone */
+		s = strdup("{}");
+		sl = 2;
+	}
+	used += (size_t)sprintf(rep->body + used, ",\"status\":%s}", s);
+	free(s);
+	return (long)used;
+}
+
+static void note_failure(struct reporter *rep, const char *why, int auth)
+{
+	int64_t now = time_now_ms();
+	enum link_state was = rep->link;
+	uint64_t waiting = depth(rep);
+
+	rep->st.send_errors++;
+	rep->st.reachable = 0;
+	snprintf(rep->st.last_error, sizeof(rep->st.last_error), "%s", why);
+	if (was == L_UP || was == L_UNKNOWN)
+		rep->down_since_ms = now;
+	rep->link = auth ? L_AUTH : L_DOWN;
+	if (auth && was != L_AUTH)
+		log_warnx("collector %s refuses this agent's token (%s): check --token-file; "
+			  "results stay spooled (%" PRIu64 ")",
+			  rep->opt.http.base_url, why, waiting);
+	else if (!auth && was != L_DOWN)
+		log_warnx("collector %s unreachable: %s; spooling (%" PRIu64 " waiting)",
+			  rep->opt.http.base_url, why, waiting);
+	else
+		log_debug("collector %s: %s (%u failures)", rep->opt.http.base_url, why,
+			  rep->failures + 1);
+}
+
+static void note_success(struct reporter *rep)
+{
+	if (rep->link == L_DOWN || rep->link == L_AUTH)
+		log_info("collector %s reachable again after %" PRId64 " s; %" PRIu64
+			 " results waiting",
+			 rep->opt.http.base_url, (time_now_ms() - rep->down_since_ms) / 1000,
+			 depth(rep));
+	else if (rep->link == L_UNKNOWN)
+		log_info("collector %s reachable", rep->opt.http.base_url);
+	rep->link = L_UP;
+	rep->st.reachable = 1;
+	rep->failures = 0;
+}
+
+/* Delay before the next attempt: exponential with full jitter in [d/2, d],
+ * at least what Retry-After asks (capped at an hour). */
+static int64_t backoff_ms(struct reporter *rep, int auth, int64_t retry_after)
+{
+	int64_t lo = rep->opt.backoff_min_ms, hi = rep->opt.backoff_max_ms;
+	if (auth && lo < AUTH_BACKOFF_MIN_MS)
+		lo = AUTH_BACKOFF_MIN_MS;
+	if (hi < lo)
+		hi = lo;
+	int64_t d = lo;
+	for (unsigned i = 0; i < rep->failures && d < hi; i++)
+		d *= 2;
+	if (d > hi)
+		d = hi;
+	d = d / 2 + (int64_t)(next_rand(rep) % (uint64_t)(d / 2 + 1));
+	if (retry_after > d)
+		d = retry_after < 3600000 ? retry_after : 3600000;
+	rep->failures++;
+	return d;
+}
+
+/* A 2xx answer: how far does it acknowledge? Returns the seq, 0 for none. */
+static uint64_t ack_point(struct reporter *rep, json_t *ans)
+{
+	json_t *js = json_object_get(ans, "stored"), *jd = json_object_get(ans, "duplicates"),
+	       *jl = json_object_get(ans, "last_seq");
+	struct spool_stats ss;
+
+	if (json_is_integer(jd))
+		rep->st.duplicates += (uint64_t)json_integer_value(jd);
+	spool_get_stats(rep->sp, &ss);
+	if (json_is_integer(jl) && json_integer_value(jl) > 0 &&
+	    (uint64_t)json_integer_value(jl) >= ss.next_seq) {
+		uint64_t theirs = (uint64_t)json_integer_value(jl);
+		log_warnx("collector holds seq %" PRIu64 " but ours ends at %" PRIu64
+			  " (spool directory lost?): continuing from %" PRIu64,
+			  theirs, ss.next_seq - 1, theirs + 1);
+		spool_raise_seq(rep->sp, theirs);
+	}
+	if (json_is_integer(js) && json_is_integer(jd) &&
+	    (uint64_t)(json_integer_value(js) + json_integer_value(jd)) == rep->batch_n)
+		return rep->batch_last;
+	if (json_is_integer(jl)) {
+		uint64_t l = (uint64_t)json_integer_value(jl);
+		if (l >= rep->batch_last)
+			return rep->batch_last;
+		if (l >= rep->batch_first)
+			return l;
+	}
+	return 0;
+}
+
+static void on_done(void *arg, CURL *easy, CURLcode rc)
+{
+	struct reporter *rep = arg;
+	struct reporter_xfer *x = &rep->x;
+	int64_t retry = -1, next = -1;
+	int auth = 0, ok = 0;
+	char why[256];
+
+	(void)easy;
+	rep->in_flight = 0;
+	x->done_ms = time_now_ms();
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	json_t *ans = NULL;
+	if (rc == CURLE_ABORTED_BY_CALLBACK || rep->closing)
+		goto out; /* shutting down: what was sent stays spooled */
+	ans = (rc == CURLE_OK && x->resp) ? json_loadb(x->resp, x->resp_len, 0, NULL)
+						     : NULL;
+	double off;
+	if (rc == CURLE_OK && reporter_clock_offset(x, ans, &off) == 0) {
+		rep->st.have_offset = 1;
+		rep->st.clock_offset_ms = off;
+	}
+	if (rc == CURLE_OK && x->status >= 200 && x->status < 300) {
+		uint64_t upto = ans ? ack_point(rep, ans) : 0;
+		if (upto) {
+			int e = spool_ack(rep->sp, upto);
+			if (e < 0)
+				log_warnx("spool: acknowledge up to %" PRIu64 ": %s", upto,
+					  strerror(-e));
+			rep->st.posts_ok++;
+			rep->st.results_acked += upto - rep->batch_first + 1;
+			note_success(rep);
+			if (rep->batch_cur < rep->batch_ceiling)
+				rep->batch_cur *= 2;
+			if (rep->batch_cur > rep->batch_ceiling)
+				rep->batch_cur = rep->batch_ceiling;
+			ok = 1;
+		} else {
+			snprintf(why, sizeof(why), "HTTP %ld with an answer that acknowledges nothing",
+				 x->status);
+			note_failure(rep, why, 0);
+		}
+	} else if (rc == CURLE_OK && (x->status == 400 || x->status == 413)) {
+		/* The collector refuses the batch: find the record it chokes on by
+		 * halving, and drop that one record alone. */
+		reporter_xfer_error(x, rc, why, sizeof(why));
+		if (rep->batch_n <= 1) {
+			log_warnx("collector refuses result seq %" PRIu64 " (%s): dropped",
+				  rep->batch_first, why);
+			spool_drop_oldest_record(rep->sp);
+			rep->st.rejected++;
+		} else {
+			log_info("collector refuses a batch of %zu (%s): retrying smaller batches",
+				 rep->batch_n, why);
+			rep->batch_cur = rep->batch_n / 2;
+			if (x->status == 413 && rep->batch_cur < rep->batch_ceiling)
+				rep->batch_ceiling = rep->batch_cur;
+		}
+		next = 0;
+	} else {
+		auth = rc == CURLE_OK && (x->status == 401 || x->status == 403);
+		retry = rc == CURLE_OK ? x->retry_after_ms : -1;
+		note_failure(rep, reporter_xfer_error(x, rc, why, sizeof(why)), auth);
+	}
+out:
+	json_decref(ans);
+	reporter_xfer_cleanup(x);
+	if (rc == CURLE_ABORTED_BY_CALLBACK || rep->closing) {
+		finish_drain(rep);
+		return;
+	}
+	if (rep->draining) {
+		if ((ok || next == 0) && depth(rep) > 0)
+			arm(rep, T_NOW, 0);
+		else
+			finish_drain(rep);
+		return;
+	}
+	if (!ok && next < 0)
+		arm(rep, T_BACKOFF, backoff_ms(rep, auth, retry));
+	else if (next == 0 || depth(rep) >= rep->batch_cur)
+		arm(rep, T_NOW, 0);
+	else if (depth(rep) > 0)
+		arm(rep, T_BATCH, rep->opt.batch_delay_ms);
+}
+
+static void send_batch(struct reporter *rep)
+{
+	long len;
+	int rc;
+	char why[128];
+
+	if (rep->in_flight || rep->closing)
+		return;
+	len = build_body(rep);
+	if (len <= 0) {
+		if (len < 0) {
+			log_warnx("spool: cannot read results: %s", strerror((int)-len));
+			arm(rep, T_BACKOFF, backoff_ms(rep, 0, -1));
+		} else if (rep->draining) {
+			finish_drain(rep);
+		}
+		return;
+	}
+	rc = reporter_xfer_setup(&rep->x, &rep->opt.http, "/api/v1/results",
+				 "Content-Type: application/json", ANSWER_MAX);
+	if (rc == 0) {
+		curl_easy_setopt(rep->x.easy, CURLOPT_POSTFIELDS, rep->body);
+		curl_easy_setopt(rep->x.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		if (curl_uv_add(rep->cu, rep->x.easy, on_done, rep) < 0)
+			rc = -EIO;
+	}
+	if (rc < 0) {
+		reporter_xfer_cleanup(&rep->x);
+		snprintf(why, sizeof(why), "cannot start a request: %s", strerror(-rc));
+		note_failure(rep, why, 0);
+		if (rep->draining)
+			finish_drain(rep);
+		else
+			arm(rep, T_BACKOFF, backoff_ms(rep, 0, -1));
+		return;
+	}
+	rep->in_flight = 1;
+	rep->st.posts++;
+	rep->st.results_sent += rep->batch_n;
+	rep->st.bytes_sent += (uint64_t)len;
+}
+
+struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool *sp,
+			      const struct reporter_options *opt)
+{
+	struct reporter *rep;
+
+	if (!opt->http.base_url || (strncmp(opt->http.base_url, "http://", 7) != 0 &&
+				    strncmp(opt->http.base_url, "https://", 8) != 0)) {
+		log_warnx("collector URL must start with http:// or https://");
+		return NULL;
+	}
+	if (!(rep = calloc(1, sizeof(*rep))))
+		return NULL;
+	rep->loop = loop;
+	rep->cu = cu;
+	rep->sp = sp;
+	rep->opt = *opt;
+	if (!rep->opt.batch_max)
+		rep->opt.batch_max = 500;
+	if (rep->opt.batch_delay_ms <= 0)
+		rep->opt.batch_delay_ms = 1000;
+	if (rep->opt.backoff_min_ms <= 0)
+		rep->opt.backoff_min_ms = 1000;
+	if (rep->opt.backoff_max_ms <= 0)
+		rep->opt.backoff_max_ms = 300000;
+	if (rep->opt.body_max < SPOOL_LINE_MAX)
+		rep->opt.body_max = 4u << 20;
+	rep->batch_cur = rep->batch_ceiling = rep->opt.batch_max;
+	rep->body_cap = sizeof(PREFIX) + rep->opt.body_max + 64 * 1024;
+	if (!(rep->body = malloc(rep->body_cap))) {
+		free(rep);
+		return NULL;
+	}
+	rep->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)rep;
+	if (!rep->rng)
+		rep->rng = 1;
+	rep->start_ns = uv_hrtime();
+	uv_timer_init(loop, &rep->timer);
+	uv_timer_init(loop, &rep->drain_timer);
+	rep->timer.data = rep->drain_timer.data = rep;
+	rep->handles_open = 2;
+	return rep;
+}
+
+void reporter_kick(struct reporter *rep)
+{
+	if (rep->in_flight || rep->draining || rep->mode == T_BACKOFF || rep->mode == T_NOW ||
+	    rep->closing)
+		return;
+	uint64_t d = depth(rep);
+	if (d >= rep->batch_cur)
+		arm(rep, T_NOW, 0);
+	else if (d > 0 && rep->mode == T_NONE)
+		arm(rep, T_BATCH, rep->opt.batch_delay_ms);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+	struct reporter *rep = t->data;
+	uint64_t d = depth(rep);
+
+	if (d > 0)
+		log_warnx("shutdown: %" PRIu64 " results not sent stay spooled", d);
+	finish_drain(rep);
+}
+
+void reporter_drain(struct reporter *rep, int64_t timeout_ms, void (*cb)(void *arg), void *arg)
+{
+	rep->draining = 1;
+	rep->drain_cb = cb;
+	rep->drain_arg = arg;
+	uv_timer_start(&rep->drain_timer, on_drain_timeout, (uint64_t)timeout_ms, 0);
+	if (!rep->in_flight) {
+		/* Even with nothing to send, cb runs from the loop, not from here. */
+		arm(rep, T_NOW, 0);
+	}
+}
+
+void reporter_get_stats(const struct reporter *rep, struct reporter_stats *st)
+{
+	*st = rep->st;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct reporter *rep = h->data;
+
+	if (--rep->handles_open > 0)
+		return;
+	void (*cb)(void *) = rep->close_cb;
+	void *arg = rep->close_arg;
+	reporter_xfer_cleanup(&rep->x);
+	free(rep->body);
+	free(rep);
+	if (cb)
+		cb(arg);
+}
+
+void reporter_close(struct reporter *rep, void (*cb)(void *arg), void *arg)
+{
+	rep->closing = 1;
+	rep->close_cb = cb;
+	rep->close_arg = arg;
+	rep->drain_cb = NULL;
+	uv_close((uv_handle_t *)&rep->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&rep->drain_timer, on_handle_closed);
+}

@@ -1,0 +1,109 @@
+/* agent/reporter.h - sends spooled results to the collector in batches
+ * (POST {collector}/api/v1/results) over libcurl on the agent's loop, removes
+ * them from the spool once the collector acknowledged them, backs off with
+ * jitter on errors (honouring 429/503 and Retry-After) and adds the agent's
+ * self-report ("status") to every POST.
+ *
+ * One POST is in flight at a time: the collector answers with the highest seq
+ * it holds for the agent, which acknowledges a prefix of the spool only when
+ * batches arrive in order. Also holds the HTTP plumbing config_fetch.c shares. */
+#ifndef ANYCAST_REPORTER_H
+#define ANYCAST_REPORTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "agent/spool.h"
+#include "common/curl_uv.h"
+
+/* How to reach the collector. Strings are borrowed: they must outlive every
+ * object that uses them. */
+struct reporter_http {
+	const char *base_url;    /* "http://host:port" or "https://...", no trailing path */
+	const char *token;       /* bearer token, NULL or "" for none */
+	const char *ca_file;     /* NULL: the system's CAs */
+	const char *client_cert; /* NULL: no client certificate */
+	const char *client_key;
+	int64_t timeout_ms;      /* whole transfer, queue time included; 0: 30 s */
+};
+
+/* One HTTP exchange. Embedded in its user; reporter_xfer_start() and
+ * reporter_xfer_finish() bracket the life of easy. */
+struct reporter_xfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	char *resp;                /* response body, NUL-terminated, owned */
+	size_t resp_len, resp_cap, resp_max;
+	long status;               /* HTTP status, 0 when none */
+	int64_t retry_after_ms;    /* from Retry-After, -1 when absent */
+	int64_t date_ms;           /* from Date, -1 when absent */
+	int64_t sent_ms, done_ms;  /* wall clock at start and end */
+	char etag[128];            /* from ETag, "" when absent */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Prepare x for a request to base_url + path: method, headers (token,
+ * extra_header when non-NULL), TLS, timeouts, a response body bounded to
+ * resp_max bytes. Returns 0 or -ENOMEM/-EINVAL. */
+int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, const char *path,
+			const char *extra_header, size_t resp_max);
+/* Release everything in x (safe on a zeroed or finished x). */
+void reporter_xfer_cleanup(struct reporter_xfer *x);
+/* A one-line description of a failed exchange into buf: curl's error or
+ * "HTTP 503: {error}". Returns buf. */
+const char *reporter_xfer_error(const struct reporter_xfer *x, CURLcode rc, char *buf, size_t len);
+
+/* Agent clock minus collector clock (ms) from an answer: the "time" field of
+ * a JSON body (RFC 3339) when present, else the Date header (1 s
+ * resolution). Returns 0 and sets *offset_ms, or -1 when neither is there. */
+int reporter_clock_offset(const struct reporter_xfer *x, const json_t *body, double *offset_ms);
+
+/* Adds fields to the status object of the next POST (called on the loop). */
+typedef void (*reporter_status_fn)(void *arg, json_t *status);
+
+struct reporter_options {
+	struct reporter_http http;
+	const char *name;            /* agent name for the self-report */
+	size_t batch_max;            /* results per POST; 0: 500 */
+	int64_t batch_delay_ms;      /* wait this long to fill a batch; 0: 1000 */
+	int64_t backoff_min_ms;      /* first retry delay; 0: 1000 */
+	int64_t backoff_max_ms;      /* longest retry delay; 0: 300000 */
+	size_t body_max;             /* bytes of results per POST; 0: 4 MB */
+	reporter_status_fn status_fn;
+	void *status_arg;
+};
+
+struct reporter_stats {
+	uint64_t posts, posts_ok, send_errors, results_sent, results_acked, bytes_sent,
+		duplicates, rejected;
+	int reachable;            /* 1 after a successful POST, 0 after a failure */
+	int have_offset;
+	double clock_offset_ms;
+	char last_error[256];
+};
+
+struct reporter;
+
+/* sp and cu are borrowed and must outlive the reporter. NULL on bad options
+ * (logged) or allocation failure. */
+struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool *sp,
+			      const struct reporter_options *opt);
+/* New results are in the spool: send now when a batch is full, else within
+ * batch_delay_ms. Cheap; call after every append. */
+void reporter_kick(struct reporter *rep);
+/* Shutdown: send what is spooled back to back, without delays or retries,
+ * until nothing waits, an error, or timeout_ms; then cb runs once (on the
+ * loop, never from inside this call). What is not sent stays spooled. */
+void reporter_drain(struct reporter *rep, int64_t timeout_ms, void (*cb)(void *arg), void *arg);
+void reporter_get_stats(const struct reporter *rep, struct reporter_stats *st);
+/* Fill the self-report object (also used by tests and the bench). */
+void reporter_fill_status(struct reporter *rep, json_t *status);
+/* Close the timers; cb runs when memory is freed. The curl_uv must have no
+ * transfer of this reporter in flight: close it first (its abort runs our
+ * completion, which then leaves the spool untouched). */
+void reporter_close(struct reporter *rep, void (*cb)(void *arg), void *arg);
+
+#endif

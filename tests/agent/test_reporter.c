@@ -1,0 +1,410 @@
+/* tests/agent/test_reporter.c - the reporter against a fake collector on
+ * 127.0.0.1: every result arrives exactly once through errors and dropped
+ * connections, backoff and Retry-After are honoured, a refused token does not
+ * busy-loop, oversized or refused batches are split, TLS is verified. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "fake_collector.h"
+
+#include "agent/reporter.h"
+#include "agent/spool.h"
+#include "common/curl_uv.h"
+#include "common/log.h"
+
+struct env {
+	char tmp[64], spool_dir[96], url[128];
+	uv_loop_t loop;
+	struct spool *sp;
+	struct curl_uv *cu;
+	struct reporter *rep;
+	struct fake_collector *fc;
+	int drained, closed;
+};
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void env_init(struct env *e)
+{
+	memset(e, 0, sizeof(*e));
+	strcpy(e->tmp, "/tmp/test_reporter.XXXXXX");
+	cr_assert_not_null(mkdtemp(e->tmp));
+	snprintf(e->spool_dir, sizeof(e->spool_dir), "%s/spool", e->tmp);
+	cr_assert_eq(uv_loop_init(&e->loop), 0);
+	e->sp = spool_open(e->spool_dir, 0);
+	cr_assert_not_null(e->sp);
+	e->cu = curl_uv_new(&e->loop, 4);
+	cr_assert_not_null(e->cu);
+}
+
+/* Fast settings so the tests take seconds. */
+static void fast_options(struct reporter_options *o, const char *url)
+{
+	memset(o, 0, sizeof(*o));
+	o->http.base_url = url;
+	o->http.token = "secret-token";
+	o->http.timeout_ms = 5000;
+	o->name = "test-agent";
+	o->batch_max = 100;
+	o->batch_delay_ms = 20;
+	o->backoff_min_ms = 50;
+	o->backoff_max_ms = 200;
+}
+
+static void start_reporter(struct env *e, const struct reporter_options *o)
+{
+	e->rep = reporter_new(&e->loop, e->cu, e->sp, o);
+	cr_assert_not_null(e->rep);
+}
+
+static void with_fake(struct env *e, struct reporter_options *o)
+{
+	e->fc = fc_start();
+	cr_assert_not_null(e->fc);
+	e->fc->token = "secret-token";
+	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", e->fc->port);
+	fast_options(o, e->url);
+}
+
+static void append_n(struct env *e, int n)
+{
+	char line[256];
+	for (int i = 0; i < n; i++) {
+		uint64_t seq = spool_next_seq(e->sp);
+		int len = snprintf(line, sizeof(line),
+				   "{\"seq\":%" PRIu64 ",\"service\":\"dns\",\"outcome\":\"ok\"}", seq);
+		cr_assert_eq(spool_append(e->sp, seq, line, (size_t)len), 0);
+	}
+	if (e->rep)
+		reporter_kick(e->rep);
+}
+
+static uint64_t depth(struct env *e)
+{
+	struct spool_stats ss;
+	spool_get_stats(e->sp, &ss);
+	return ss.depth;
+}
+
+struct waiter {
+	uv_timer_t t;
+	struct env *e;
+	int (*done)(struct env *e);
+};
+
+static void on_poll(uv_timer_t *t)
+{
+	struct waiter *w = t->data;
+	if (w->done && w->done(w->e))
+		uv_stop(t->loop);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
+/* Run the loop until done(e) or ms elapse; returns done(e) (or 1 with no done). */
+static int run_for(struct env *e, int (*done)(struct env *e), int ms)
+{
+	struct waiter w = {.e = e, .done = done};
+	uv_timer_t deadline;
+	uv_timer_init(&e->loop, &w.t);
+	uv_timer_init(&e->loop, &deadline);
+	w.t.data = &w;
+	deadline.data = NULL;
+	uv_timer_start(&w.t, on_poll, 5, 5);
+	uv_timer_start(&deadline, on_deadline, (uint64_t)ms, 0);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&w.t, NULL);
+	uv_close((uv_handle_t *)&deadline, NULL);
+	uv_run(&e->loop, UV_RUN_NOWAIT);
+	return done ? done(e) : 1;
+}
+
+static int empty(struct env *e)
+{
+	return depth(e) == 0;
+}
+
+static void on_closed(void *arg)
+{
+	((struct env *)arg)->closed++;
+}
+
+static void on_cu_closed(void *arg)
+{
+	struct env *e = arg;
+	e->closed++;
+	if (e->rep)
+		reporter_close(e->rep, on_closed, e);
+}
+
+static void env_fini(struct env *e)
+{
+	curl_uv_close(e->cu, on_cu_closed, e);
+	while (e->closed < (e->rep ? 2 : 1))
+		uv_run(&e->loop, UV_RUN_ONCE);
+	uv_run(&e->loop, UV_RUN_NOWAIT);
+	cr_assert_eq(uv_loop_close(&e->loop), 0, "every handle closed");
+	spool_close(e->sp);
+	if (e->fc)
+		fc_stop(e->fc);
+	nftw(e->tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Every seq 1..n arrived (sent is 1: exactly once on the wire) and the
+ * collector stored n results. */
+static void assert_all_stored(struct fake_collector *fc, int n, int sent_once)
+{
+	for (int i = 1; i <= n; i++) {
+		cr_assert_geq(fc->seen[i], 1, "seq %d never arrived", i);
+		if (sent_once)
+			cr_assert_eq(fc->seen[i], 1, "seq %d sent %d times", i, fc->seen[i]);
+	}
+	cr_assert_eq(fc->seen[n + 1], 0);
+	cr_assert_eq(fc->stored, (uint64_t)n);
+}
+
+TestSuite(reporter);
+
+Test(reporter, every_result_arrives_once_through_failures)
+{
+	struct env e;
+	struct reporter_options o;
+	static const enum fc_reply script[] = {FC_OK, FC_500, FC_CLOSE, FC_503, FC_OK, FC_429, FC_OK};
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->retry_after_s = 0;
+	fc_script(e.fc, 7, script);
+	start_reporter(&e, &o);
+	append_n(&e, 1000);
+	cr_assert(run_for(&e, empty, 15000), "spool emptied: %" PRIu64 " left", depth(&e));
+	assert_all_stored(e.fc, 1000, 1);
+	struct reporter_stats st;
+	reporter_get_stats(e.rep, &st);
+	/* curl itself retries a request on a reused connection that died
+	 * before answering: the close may not count. */
+	cr_assert(st.send_errors >= 3 && st.send_errors <= 4, "500, 503 and 429 are errors: %" PRIu64,
+		  st.send_errors);
+	cr_assert_eq(st.results_acked, 1000);
+	env_fini(&e);
+}
+
+Test(reporter, lost_answer_is_resent_and_deduplicated)
+{
+	struct env e;
+	struct reporter_options o;
+	static const enum fc_reply script[] = {FC_STORE_CLOSE, FC_STORE_CLOSE};
+
+	env_init(&e);
+	with_fake(&e, &o);
+	fc_script(e.fc, 2, script);
+	start_reporter(&e, &o);
+	append_n(&e, 250);
+	cr_assert(run_for(&e, empty, 10000));
+	assert_all_stored(e.fc, 250, 0);
+	cr_assert_gt(e.fc->duplicates, 0, "the batch whose answer was lost came again");
+	env_fini(&e);
+}
+
+Test(reporter, results_spooled_while_collector_down_arrive_later)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->dflt = FC_CLOSE;
+	start_reporter(&e, &o);
+	for (int i = 0; i < 5; i++) {
+		append_n(&e, 100);
+		run_for(&e, NULL, 100);
+	}
+	cr_assert_eq(depth(&e), 500, "nothing acknowledged while the collector is down");
+	pthread_mutex_lock(&e.fc->mu);
+	e.fc->dflt = FC_OK;
+	pthread_mutex_unlock(&e.fc->mu);
+	cr_assert(run_for(&e, empty, 10000));
+	assert_all_stored(e.fc, 500, 1);
+	env_fini(&e);
+}
+
+Test(reporter, retry_after_is_honoured)
+{
+	struct env e;
+	struct reporter_options o;
+	static const enum fc_reply script[] = {FC_503};
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->retry_after_s = 2;
+	fc_script(e.fc, 1, script);
+	start_reporter(&e, &o);
+	append_n(&e, 10);
+	cr_assert(run_for(&e, empty, 6000));
+	cr_assert_eq(e.fc->nreq, 2);
+	int64_t gap = e.fc->req_ms[1] - e.fc->req_ms[0];
+	cr_assert_geq(gap, 1900, "waited %" PRId64 " ms after Retry-After: 2", gap);
+	env_fini(&e);
+}
+
+Test(reporter, backoff_grows_without_busy_loop)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->dflt = FC_500;
+	o.backoff_min_ms = 100;
+	o.backoff_max_ms = 800;
+	start_reporter(&e, &o);
+	append_n(&e, 10);
+	run_for(&e, NULL, 3000);
+	/* delays of at least 50, 100, 200, 400, 400 ... ms: at most 10 in 3 s */
+	cr_assert_geq(e.fc->posts, 4, "it keeps retrying (%d)", e.fc->posts);
+	cr_assert_leq(e.fc->posts, 10, "%d POSTs in 3 s", e.fc->posts);
+	for (int i = 3; i < e.fc->nreq; i++)
+		cr_assert_geq(e.fc->req_ms[i] - e.fc->req_ms[i - 1], 190);
+	cr_assert_eq(depth(&e), 10);
+	env_fini(&e);
+}
+
+Test(reporter, bad_token_logs_once_and_waits, .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_options o;
+	char buf[8192];
+
+	log_init("test", 0, 0);
+	env_init(&e);
+	with_fake(&e, &o);
+	o.http.token = "wrong-token";
+	start_reporter(&e, &o);
+	append_n(&e, 10);
+	run_for(&e, NULL, 3000);
+	cr_assert_eq(e.fc->unauthorized, 1, "%d requests in 3 s with a refused token",
+		     e.fc->unauthorized);
+	cr_assert_str_eq(e.fc->last_auth, "Bearer wrong-token");
+	cr_assert_eq(depth(&e), 10, "results stay spooled");
+	env_fini(&e);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	cr_assert_not_null(strstr(buf, "refuses this agent's token"), "log: %s", buf);
+	cr_assert_not_null(strstr(buf, "HTTP 401: bad token"), "log: %s", buf);
+}
+
+Test(reporter, oversized_batches_are_split_refused_record_dropped)
+{
+	struct env e;
+	struct reporter_options o;
+	struct reporter_stats st;
+	struct spool_stats ss;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->max_results = 30; /* 413 above 30 results */
+	e.fc->bad_seq = 57;     /* 400 for any batch holding seq 57 */
+	start_reporter(&e, &o);
+	append_n(&e, 200);
+	cr_assert(run_for(&e, empty, 10000), "%" PRIu64 " left", depth(&e));
+	for (int i = 1; i <= 200; i++)
+		cr_assert_eq(e.fc->seen[i], i == 57 ? 0 : 1, "seq %d seen %d", i, e.fc->seen[i]);
+	reporter_get_stats(e.rep, &st);
+	spool_get_stats(e.sp, &ss);
+	cr_assert_eq(st.rejected, 1);
+	cr_assert_eq(ss.dropped, 1, "the refused record is counted as dropped");
+	env_fini(&e);
+}
+
+Test(reporter, status_self_report)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	fc_script(e.fc, 1, (enum fc_reply[]){FC_500});
+	start_reporter(&e, &o);
+	append_n(&e, 5);
+	cr_assert(run_for(&e, empty, 5000));
+	json_t *s = json_loads(e.fc->last_status, 0, NULL);
+	cr_assert_not_null(s, "status: %s", e.fc->last_status);
+	cr_assert_str_eq(json_string_value(json_object_get(s, "version")), ANYCAST_VERSION);
+	cr_assert_str_eq(json_string_value(json_object_get(s, "name")), "test-agent");
+	cr_assert(json_is_integer(json_object_get(s, "uptime_s")));
+	cr_assert_eq(json_integer_value(json_object_get(s, "spool_depth")), 5,
+		     "the batch in flight is still waiting");
+	cr_assert_gt(json_integer_value(json_object_get(s, "spool_bytes")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(s, "dropped")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(s, "send_errors")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(s, "last_error")), "HTTP 500: boom");
+	/* The first answer carried a Date header: the offset is known and small. */
+	json_t *off = json_object_get(s, "clock_offset_ms");
+	cr_assert(json_is_number(off));
+	cr_assert_lt(fabs(json_number_value(off)), 1500.0);
+	json_decref(s);
+	env_fini(&e);
+}
+
+static void on_drained(void *arg)
+{
+	((struct env *)arg)->drained++;
+}
+
+static int drained(struct env *e)
+{
+	return e->drained > 0;
+}
+
+Test(reporter, drain_sends_everything_before_exit)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	o.batch_delay_ms = 60000; /* only the drain sends */
+	o.batch_max = 1000;
+	start_reporter(&e, &o);
+	append_n(&e, 300);
+	reporter_drain(e.rep, 3000, on_drained, &e);
+	cr_assert_eq(e.drained, 0, "the callback never runs inside reporter_drain()");
+	cr_assert(run_for(&e, drained, 5000));
+	cr_assert_eq(depth(&e), 0);
+	assert_all_stored(e.fc, 300, 1);
+	env_fini(&e);
+}
+
+Test(reporter, drain_gives_up_at_its_deadline)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->dflt = FC_503;
+	start_reporter(&e, &o);
+	append_n(&e, 50);
+	uint64_t t0 = uv_hrtime();
+	reporter_drain(e.rep, 500, on_drained, &e);
+	cr_assert(run_for(&e, drained, 5000));
+	cr_assert_lt((uv_hrtime() - t0) / 1000000, 1000);
+	cr_assert_eq(depth(&e), 50, "what was not acknowledged stays spooled");
+	env_fini(&e);
+}
