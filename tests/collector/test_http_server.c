@@ -1,0 +1,924 @@
+/* tests/collector/test_http_server.c - the HTTP server seen from real clients (sockets, libcurl, TLS). */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "collector/http_conn.h"
+#include "collector/http_server.h"
+
+/* --- a server in its own thread, with a trivial handler ------------------ */
+
+struct tsrv {
+	uv_loop_t loop;
+	uv_async_t stop;
+	pthread_t thread;
+	struct http_server *srv;
+	struct http_server_options opt;
+	int port;
+	int closed;
+	struct http_server_stats final;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int ready;
+	char err[256];
+};
+
+struct deferred {
+	uv_timer_t timer;
+	struct http_exchange *ex;
+	int n;
+	char body[512];
+};
+
+static void
+deferred_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+deferred_fire(uv_timer_t *t)
+{
+	struct deferred *d = t->data;
+
+	http_exchange_respond(d->ex, 200, "text/plain", NULL, d->body, strlen(d->body));
+	uv_close((uv_handle_t *)t, deferred_closed);
+}
+
+static void
+stream_tick(uv_timer_t *t)
+{
+	struct deferred *d = t->data;
+	char ev[64];
+	int n;
+
+	n = snprintf(ev, sizeof(ev), "data: %d\n\n", d->n);
+	http_exchange_stream_write(d->ex, ev, (size_t)n);
+	if (++d->n == 3) {
+		http_exchange_stream_end(d->ex);
+		uv_timer_stop(t);
+		uv_close((uv_handle_t *)t, deferred_closed);
+	}
+}
+
+static void
+handler(void *ctx, struct http_exchange *ex, const struct http_request *req)
+{
+	struct tsrv *ts = ctx;
+	struct deferred *d;
+	char *body;
+	const char *v;
+	int ms;
+
+	if (strcmp(req->path, "/slow") == 0) {
+		d = calloc(1, sizeof(*d));
+		d->ex = ex;
+		ms = atoi(req->query + 3); /* "ms=N&id=..." */
+		snprintf(d->body, sizeof(d->body), "slow %s", req->query);
+		uv_timer_init(&ts->loop, &d->timer);
+		d->timer.data = d;
+		uv_timer_start(&d->timer, deferred_fire, (uint64_t)ms, 0);
+		return;
+	}
+	if (strcmp(req->path, "/stream") == 0) {
+		d = calloc(1, sizeof(*d));
+		d->ex = ex;
+		http_exchange_stream_start(ex, "text/event-stream");
+		uv_timer_init(&ts->loop, &d->timer);
+		d->timer.data = d;
+		uv_timer_start(&d->timer, stream_tick, 20, 20);
+		return;
+	}
+	if (strcmp(req->path, "/header") == 0) {
+		v = http_request_header(ex, req->query);
+		http_exchange_respond(ex, v ? 200 : 404, "text/plain", NULL, v ? v : "", v ? strlen(v) : 0);
+		return;
+	}
+	if (asprintf(&body, "%s %s ?%s %zu:%s", req->method, req->path, req->query, req->body_len,
+		     req->body) < 0)
+		abort();
+	http_exchange_respond(ex, 200, "text/plain", "X-Test: yes\r\n", body, strlen(body));
+	free(body);
+}
+
+static void
+server_closed(void *arg)
+{
+	struct tsrv *ts = arg;
+
+	ts->closed = 1;
+}
+
+static void
+on_stop(uv_async_t *a)
+{
+	struct tsrv *ts = a->data;
+
+	http_server_get_stats(ts->srv, &ts->final);
+	http_server_close(ts->srv, server_closed, ts);
+	uv_close((uv_handle_t *)a, NULL);
+}
+
+static void *
+server_thread(void *arg)
+{
+	struct tsrv *ts = arg;
+
+	uv_loop_init(&ts->loop);
+	uv_async_init(&ts->loop, &ts->stop, on_stop);
+	ts->stop.data = ts;
+	ts->srv = http_server_new(&ts->loop, &ts->opt, handler, ts, ts->err, sizeof(ts->err));
+	pthread_mutex_lock(&ts->mu);
+	ts->port = ts->srv != NULL ? http_server_port(ts->srv) : -1;
+	ts->ready = 1;
+	pthread_cond_signal(&ts->cv);
+	pthread_mutex_unlock(&ts->mu);
+	if (ts->srv == NULL)
+		uv_close((uv_handle_t *)&ts->stop, NULL);
+	uv_run(&ts->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&ts->loop);
+	return NULL;
+}
+
+static struct tsrv *
+start(const struct http_limits *lim, const char *cert, const char *key)
+{
+	struct tsrv *ts = calloc(1, sizeof(*ts));
+
+	ts->opt.listen = "127.0.0.1:0";
+	ts->opt.tls_cert = cert;
+	ts->opt.tls_key = key;
+	if (lim != NULL)
+		ts->opt.limits = *lim;
+	pthread_mutex_init(&ts->mu, NULL);
+	pthread_cond_init(&ts->cv, NULL);
+	pthread_create(&ts->thread, NULL, server_thread, ts);
+	pthread_mutex_lock(&ts->mu);
+	while (!ts->ready)
+		pthread_cond_wait(&ts->cv, &ts->mu);
+	pthread_mutex_unlock(&ts->mu);
+	cr_assert_gt(ts->port, 0, "server did not start: %s", ts->err);
+	return ts;
+}
+
+/* Close gracefully and wait; returns the stats seen just before closing. */
+static struct http_server_stats
+stop(struct tsrv *ts)
+{
+	struct http_server_stats st;
+
+	uv_async_send(&ts->stop);
+	pthread_join(ts->thread, NULL);
+	cr_assert(ts->closed, "close callback did not run");
+	st = ts->final;
+	pthread_mutex_destroy(&ts->mu);
+	pthread_cond_destroy(&ts->cv);
+	free(ts);
+	return st;
+}
+
+/* --- clients ------------------------------------------------------------ */
+
+static double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int
+dial(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0, "connect: %s",
+		     strerror(errno));
+	return fd;
+}
+
+static void
+send_str(int fd, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+		cr_assert_gt(n, 0, "send: %s", strerror(errno));
+		off += (size_t)n;
+	}
+}
+
+struct resp {
+	int status;
+	char head[4096];
+	char body[8192];
+	size_t body_len;
+};
+
+/* Read one whole answer (Content-Length framed) from fd, keeping leftovers
+ * in buf/len for the next call. Returns 0, or -1 on EOF/timeout first. */
+static int
+read_resp_x(int fd, char *buf, size_t *len, size_t cap, struct resp *r, int is_head)
+{
+	char *end, *cl;
+	size_t hlen, blen;
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		buf[*len] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+			hlen = (size_t)(end - buf) + 4;
+			cl = strcasestr(buf, "\r\nContent-Length: ");
+			blen = cl != NULL && cl < end ? strtoul(cl + 18, NULL, 10) : 0;
+			if (strncmp(buf, "HTTP/1.1 100 ", 13) == 0) {
+				memmove(buf, buf + hlen, *len - hlen);
+				*len -= hlen;
+				continue;
+			}
+			if (is_head)
+				blen = 0;
+			if (*len >= hlen + blen && hlen < sizeof(r->head)) {
+				memcpy(r->head, buf, hlen);
+				r->status = atoi(buf + 9);
+				r->body_len = blen < sizeof(r->body) - 1 ? blen : sizeof(r->body) - 1;
+				memcpy(r->body, buf + hlen, r->body_len);
+				memmove(buf, buf + hlen + blen, *len - hlen - blen);
+				*len -= hlen + blen;
+				return 0;
+			}
+		}
+		if (*len + 1 >= cap)
+			return -1;
+		n = recv(fd, buf + *len, cap - *len - 1, 0);
+		if (n <= 0)
+			return -1;
+		*len += (size_t)n;
+	}
+}
+
+static int
+read_resp(int fd, char *buf, size_t *len, size_t cap, struct resp *r)
+{
+	return read_resp_x(fd, buf, len, cap, r, 0);
+}
+
+/* One request on a fresh connection. */
+static struct resp
+request_once(int port, const char *raw)
+{
+	static __thread char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	int fd = dial(port);
+
+	send_str(fd, raw);
+	if (read_resp(fd, buf, &len, sizeof(buf), &r) != 0)
+		r.status = -1;
+	close(fd);
+	return r;
+}
+
+/* True when the server closes fd (EOF or reset) within timeout_ms. */
+static int
+closed_within(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char junk[4096];
+	double until = now_s() + timeout_ms / 1000.0;
+
+	while (now_s() < until) {
+		if (poll(&p, 1, 50) == 1) {
+			ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* --- the cases ------------------------------------------------------------ */
+
+TestSuite(http_server, .timeout = 60);
+
+Test(http_server, keep_alive_reuses_one_connection)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+	char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	int fd = dial(ts->port);
+
+	send_str(fd, "GET /echo/a%20b?x=%41&y HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_eq(r.status, 200);
+	/* %XX decoded in the path only; the query stays raw */
+	cr_assert_str_eq(r.body, "GET /echo/a b ?x=%41&y 0:");
+	cr_assert(strstr(r.head, "\r\nConnection: keep-alive\r\n") != NULL, "%s", r.head);
+	cr_assert(strstr(r.head, "\r\nDate: ") != NULL && strstr(r.head, " GMT\r\n") != NULL);
+	cr_assert(strstr(r.head, "\r\nX-Test: yes\r\n") != NULL);
+	send_str(fd, "POST /second HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0, "second request on same socket");
+	cr_assert_str_eq(r.body, "POST /second ? 5:hello");
+	send_str(fd, "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert(strstr(r.head, "\r\nConnection: close\r\n") != NULL, "%s", r.head);
+	cr_assert(closed_within(fd, 2000), "server kept the connection after Connection: close");
+	close(fd);
+	stop(ts);
+}
+
+static size_t
+curl_sink(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = sz * n, room = sizeof(r->body) - 1 - r->body_len;
+
+	memcpy(r->body + r->body_len, p, len < room ? len : room);
+	r->body_len += len < room ? len : room;
+	return len;
+}
+
+/* Two POSTs with libcurl: one connection, and bodies over 1 KB (curl sends
+ * "Expect: 100-continue") must not wait for curl's 1 s fallback. */
+static void
+curl_two_posts(int port, const char *scheme, const char *cainfo)
+{
+	CURL *h = curl_easy_init();
+	char url[128], *big = malloc(20001);
+	struct resp r;
+	long code, conns;
+	double t0;
+	int i;
+
+	memset(big, 'x', 20000);
+	big[20000] = '\0';
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d/post", scheme, port);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, big);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_sink);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	if (cainfo != NULL) {
+		curl_easy_setopt(h, CURLOPT_CAINFO, cainfo);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	for (i = 0; i < 2; i++) {
+		memset(&r, 0, sizeof(r));
+		t0 = now_s();
+		cr_assert_eq(curl_easy_perform(h), CURLE_OK, "curl request %d", i);
+		cr_assert_lt(now_s() - t0, 0.8, "POST took %.2f s (100-continue not sent?)", now_s() - t0);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns);
+		cr_assert_eq(code, 200);
+		cr_assert(strncmp(r.body, "POST /post ? 20000:xxxx", 23) == 0, "%.40s", r.body);
+		if (i == 1)
+			cr_assert_eq(conns, 0, "second request opened a new connection");
+	}
+	curl_easy_cleanup(h);
+	free(big);
+}
+
+Test(http_server, curl_keep_alive_and_expect_continue)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+
+	curl_two_posts(ts->port, "http", NULL);
+	stop(ts);
+}
+
+Test(http_server, pipelined_answers_keep_request_order)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+	char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	int fd = dial(ts->port);
+
+	/* The first and third answers are produced later than the others. */
+	send_str(fd, "GET /slow?ms=300&id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+		     "GET /fast/2 HTTP/1.1\r\nHost: t\r\n\r\n"
+		     "GET /slow?ms=100&id=3 HTTP/1.1\r\nHost: t\r\n\r\n"
+		     "POST /fast/4 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok"
+		     "HEAD /fast/5 HTTP/1.1\r\nHost: t\r\n\r\n"
+		     "GET /fast/6 HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_str_eq(r.body, "slow ms=300&id=1");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_str_eq(r.body, "GET /fast/2 ? 0:");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_str_eq(r.body, "slow ms=100&id=3");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_str_eq(r.body, "POST /fast/4 ? 2:ok");
+	/* HEAD: the length of the GET answer, no body */
+	cr_assert_eq(read_resp_x(fd, buf, &len, sizeof(buf), &r, 1), 0);
+	cr_assert(strstr(r.head, "Content-Length: 17\r\n") != NULL, "%s", r.head); /* "HEAD /fast/5 ? 0:" */
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_str_eq(r.body, "GET /fast/6 ? 0:", "HEAD answer carried a body");
+	close(fd);
+	stop(ts);
+}
+
+Test(http_server, oversized_content_length_gets_413_before_body)
+{
+	struct http_limits lim = { .max_body_bytes = 1000 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	int fd = dial(ts->port);
+
+	send_str(fd, "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0, "no answer without the body");
+	cr_assert_eq(r.status, 413);
+	cr_assert_str_eq(r.body, "{\"error\":\"request body too large\"}");
+	cr_assert(strstr(r.head, "Connection: close") != NULL);
+	cr_assert(closed_within(fd, 4000));
+	close(fd);
+
+	/* chunked bodies are counted while they stream in */
+	fd = dial(ts->port);
+	len = 0;
+	send_str(fd, "POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (int i = 0; i < 3; i++)
+		send_str(fd, "190\r\n" /* 400 bytes */
+			     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_eq(r.status, 413);
+	close(fd);
+	/* a body within the limit still works */
+	r = request_once(ts->port, "POST /ok HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+				   "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+	cr_assert_str_eq(r.body, "POST /ok ? 5:abcde");
+	cr_assert_geq(stop(ts).rejected_limit, 2);
+}
+
+Test(http_server, huge_or_too_many_headers_get_431)
+{
+	struct http_limits lim = { .max_header_bytes = 4096, .max_headers = 20 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	char *req = malloc(20000), *p;
+	struct resp r;
+	int i;
+
+	p = req + sprintf(req, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
+	memset(p, 'a', 8000);
+	strcpy(p + 8000, "\r\n\r\n");
+	r = request_once(ts->port, req);
+	cr_assert_eq(r.status, 431);
+	cr_assert(strstr(r.body, "\"error\"") != NULL);
+
+	p = req + sprintf(req, "GET / HTTP/1.1\r\n");
+	for (i = 0; i < 30; i++)
+		p += sprintf(p, "X-H%d: v\r\n", i);
+	strcpy(p, "\r\n");
+	r = request_once(ts->port, req);
+	cr_assert_eq(r.status, 431);
+	cr_assert_str_eq(r.body, "{\"error\":\"too many header fields\"}");
+
+	r = request_once(ts->port, "GET /header?x-custom HTTP/1.1\r\nX-Custom: v1\r\nx-empty:\r\n\r\n");
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "v1");
+	free(req);
+	stop(ts);
+}
+
+Test(http_server, garbage_gets_400_json)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+	struct resp r;
+
+	r = request_once(ts->port, "HELLO THERE\r\n\r\n");
+	cr_assert_eq(r.status, 400);
+	cr_assert_str_eq(r.body, "{\"error\":\"malformed request\"}");
+	cr_assert(strstr(r.head, "Content-Type: application/json") != NULL);
+	r = request_once(ts->port, "GET /a%zz HTTP/1.1\r\n\r\n");
+	cr_assert_eq(r.status, 400, "bad %%-escape accepted");
+	r = request_once(ts->port, "GET /a%00b HTTP/1.1\r\n\r\n");
+	cr_assert_eq(r.status, 400, "NUL in path accepted");
+	r = request_once(ts->port, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
+	cr_assert_eq(r.status, 400, "duplicate Content-Length accepted");
+	/* the server is still fine */
+	r = request_once(ts->port, "GET /fine HTTP/1.0\r\n\r\n");
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.head, "Connection: close") != NULL, "HTTP/1.0 without keep-alive");
+	stop(ts);
+}
+
+Test(http_server, rate_limit_answers_429_with_retry_after)
+{
+	struct http_limits lim = { .rate_per_client = 2, .rate_burst = 3 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	int fd = dial(ts->port), i, ok = 0, limited = 0;
+
+	for (i = 0; i < 6; i++) {
+		send_str(fd, "POST /r HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+		cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+		if (r.status == 200)
+			ok++;
+		if (r.status == 429) {
+			limited++;
+			cr_assert(strstr(r.head, "\r\nRetry-After: 1\r\n") != NULL, "%s", r.head);
+			cr_assert_str_eq(r.body, "{\"error\":\"too many requests\"}");
+		}
+	}
+	cr_assert_eq(ok, 3, "burst of 3 allowed, got %d", ok);
+	cr_assert_eq(limited, 3);
+	/* the connection survived the 429s and the bucket refills */
+	usleep(600 * 1000);
+	send_str(fd, "GET /again HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_eq(r.status, 200);
+	close(fd);
+	stop(ts);
+}
+
+Test(http_server, slow_clients_are_cut_off_while_others_are_served)
+{
+	struct http_limits lim = { .request_timeout_ms = 1000 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	enum { NSLOW = 120 };
+	int slow[NSLOW], i, cut = 0, fast = 0;
+	double t0, worst = 0, t;
+	struct http_server_stats st;
+	struct resp r;
+
+	for (i = 0; i < NSLOW; i++) {
+		slow[i] = dial(ts->port);
+		send_str(slow[i], "GET /slow-loris HTTP/1.1\r\nHost: t\r\n");
+	}
+	t0 = now_s();
+	while (now_s() - t0 < 2.0) {
+		/* one header byte per client every 100 ms: never finishes */
+		for (i = 0; i < NSLOW; i++)
+			(void)send(slow[i], "X", 1, MSG_NOSIGNAL);
+		t = now_s();
+		r = request_once(ts->port, "GET /normal HTTP/1.1\r\nHost: t\r\n\r\n");
+		t = now_s() - t;
+		cr_assert_eq(r.status, 200);
+		fast++;
+		if (t > worst)
+			worst = t;
+		usleep(100 * 1000);
+	}
+	cr_assert_lt(worst, 0.5, "a normal request took %.3f s beside slow clients", worst);
+	for (i = 0; i < NSLOW; i++) {
+		char b[4096];
+		ssize_t n = recv(slow[i], b, sizeof(b) - 1, MSG_DONTWAIT);
+
+		if (n > 0) {
+			b[n] = '\0';
+			cr_assert(strncmp(b, "HTTP/1.1 408 ", 13) == 0, "%s", b);
+		}
+		if (n >= 0 || errno == ECONNRESET)
+			cut++;
+		close(slow[i]);
+	}
+	cr_assert_eq(cut, NSLOW, "only %d of %d slow clients were cut off", cut, NSLOW);
+	st = stop(ts);
+	cr_assert_geq(st.timeouts, NSLOW);
+	cr_assert_geq(st.requests, (uint64_t)fast);
+}
+
+Test(http_server, idle_keep_alive_connection_is_closed)
+{
+	struct http_limits lim = { .idle_timeout_ms = 300 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	int fd = dial(ts->port);
+	double t0;
+
+	send_str(fd, "GET / HTTP/1.1\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	t0 = now_s();
+	cr_assert(closed_within(fd, 2000));
+	cr_assert_geq(now_s() - t0, 0.25, "closed before the idle timeout");
+	close(fd);
+	stop(ts);
+}
+
+Test(http_server, over_max_connections_gets_503)
+{
+	struct http_limits lim = { .max_connections = 3 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	char buf[4096];
+	int fds[3], fd, i;
+	ssize_t n;
+
+	for (i = 0; i < 3; i++)
+		fds[i] = dial(ts->port);
+	usleep(100 * 1000);
+	fd = dial(ts->port);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	cr_assert(strncmp(buf, "HTTP/1.1 503 ", 13) == 0, "%s", buf);
+	cr_assert(strstr(buf, "{\"error\":\"too many connections\"}") != NULL);
+	close(fd);
+	close(fds[0]);
+	usleep(100 * 1000);
+	cr_assert_eq(request_once(ts->port, "GET / HTTP/1.1\r\n\r\n").status, 200, "slot not freed");
+	close(fds[1]);
+	close(fds[2]);
+	stop(ts);
+}
+
+struct closer {
+	struct tsrv *ts;
+	int delay_ms;
+};
+
+static void *
+close_later(void *arg)
+{
+	struct closer *c = arg;
+
+	usleep((useconds_t)c->delay_ms * 1000);
+	uv_async_send(&c->ts->stop);
+	return NULL;
+}
+
+Test(http_server, graceful_close_answers_requests_in_flight)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+	struct closer cl = { ts, 100 };
+	char buf[65536];
+	size_t len = 0;
+	struct resp r;
+	pthread_t th;
+	int fd = dial(ts->port), fd2 = dial(ts->port), port = ts->port;
+
+	send_str(fd, "GET /slow?ms=400 HTTP/1.1\r\nHost: t\r\n\r\n");
+	pthread_create(&th, NULL, close_later, &cl);
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0, "in-flight request lost");
+	cr_assert_str_eq(r.body, "slow ms=400");
+	cr_assert(strstr(r.head, "Connection: close") != NULL, "%s", r.head);
+	cr_assert(closed_within(fd, 3000));
+	cr_assert(closed_within(fd2, 3000), "idle connection left open");
+	pthread_join(th, NULL);
+	pthread_join(ts->thread, NULL);
+	cr_assert(ts->closed);
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		cr_assert_neq(connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0, "still accepting");
+		close(s);
+	}
+	close(fd);
+	close(fd2);
+	free(ts);
+}
+
+Test(http_server, client_leaving_before_answer_is_harmless)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+	int fd = dial(ts->port), i;
+
+	send_str(fd, "GET /slow?ms=200 HTTP/1.1\r\n\r\nGET /slow?ms=100 HTTP/1.1\r\n\r\n");
+	close(fd);
+	for (i = 0; i < 5; i++) { /* a burst of clients that vanish mid-request */
+		fd = dial(ts->port);
+		send_str(fd, "POST /x HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc");
+		close(fd);
+	}
+	usleep(400 * 1000);
+	cr_assert_eq(request_once(ts->port, "GET / HTTP/1.1\r\n\r\n").status, 200);
+	stop(ts);
+}
+
+Test(http_server, server_sent_events_stream)
+{
+	struct tsrv *ts = start(NULL, NULL, NULL);
+	char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+	int fd = dial(ts->port);
+
+	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+	while (strstr(buf, "GET /after") == NULL && len < sizeof(buf) - 1) {
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		cr_assert_gt(n, 0);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	cr_assert(strstr(buf, "Content-Type: text/event-stream\r\n") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "Transfer-Encoding: chunked\r\n") != NULL);
+	cr_assert(strstr(buf, "\r\n9\r\ndata: 0\n\n\r\n9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"
+			      "HTTP/1.1 200 OK\r\n") != NULL, "%s", buf);
+	close(fd);
+	stop(ts);
+}
+
+Test(http_server, tls_with_self_signed_certificate)
+{
+	char dir[] = "/tmp/http-tls-XXXXXX", cmd[1024], cert[256], key[256];
+	struct tsrv *ts;
+	struct resp r;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 2>/dev/null", key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl req failed");
+	ts = start(NULL, cert, key);
+	curl_two_posts(ts->port, "https", cert);
+	/* plain HTTP to the TLS port is refused without harm */
+	r = request_once(ts->port, "GET / HTTP/1.1\r\n\r\n");
+	cr_assert_neq(r.status, 200);
+	fd = dial(ts->port);
+	close(fd);
+	stop(ts);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(http_server, bad_addresses_and_certificates_are_refused)
+{
+	struct sockaddr_storage ss;
+	struct http_server_options opt = { .listen = "127.0.0.1:0" };
+	char err[256] = "";
+	uv_loop_t loop;
+
+	cr_assert_eq(http_server_parse_address("127.0.0.1:8053", &ss), 0);
+	cr_assert_eq(ss.ss_family, AF_INET);
+	cr_assert_eq(http_server_parse_address("[::1]:8053", &ss), 0);
+	cr_assert_eq(ss.ss_family, AF_INET6);
+	cr_assert_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 8053);
+	cr_assert_neq(http_server_parse_address("::1:8053", &ss), 0);
+	cr_assert_neq(http_server_parse_address("127.0.0.1", &ss), 0);
+	cr_assert_neq(http_server_parse_address("127.0.0.1:70000", &ss), 0);
+	cr_assert_neq(http_server_parse_address("127.0.0.1:-1", &ss), 0);
+	cr_assert_neq(http_server_parse_address("[::1]8053", &ss), 0);
+	cr_assert_neq(http_server_parse_address("host.example:80", &ss), 0);
+
+	uv_loop_init(&loop);
+	opt.tls_cert = "/nonexistent/cert.pem";
+	opt.tls_key = "/nonexistent/key.pem";
+	cr_assert_null(http_server_new(&loop, &opt, handler, NULL, err, sizeof(err)));
+	cr_assert(strstr(err, "cert") != NULL, "%s", err);
+	opt.tls_cert = opt.tls_key = NULL;
+	opt.listen = "bogus";
+	cr_assert_null(http_server_new(&loop, &opt, handler, NULL, err, sizeof(err)));
+	cr_assert(strstr(err, "bogus") != NULL, "%s", err);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* --- the parser without sockets (the path the fuzzer takes) ------------- */
+
+struct nullctx {
+	int defer;
+	struct http_exchange *held[64];
+	char paths[64][32];
+	int nheld;
+	char out[65536];
+	size_t out_len;
+};
+
+static void
+null_handler(void *ctx, struct http_exchange *ex, const struct http_request *req)
+{
+	struct nullctx *nc = ctx;
+
+	if (nc->defer && nc->nheld < 64) {
+		snprintf(nc->paths[nc->nheld], sizeof(nc->paths[0]), "%s", req->path);
+		nc->held[nc->nheld++] = ex;
+		return;
+	}
+	http_exchange_respond(ex, 200, "text/plain", NULL, req->path, strlen(req->path));
+}
+
+/* Keep what the server sends, minus the Date lines (they change). */
+static void
+null_sink(void *arg, const char *data, size_t len)
+{
+	struct nullctx *nc = arg;
+
+	cr_assert_lt(nc->out_len + len, sizeof(nc->out));
+	memcpy(nc->out + nc->out_len, data, len);
+	nc->out_len += len;
+	nc->out[nc->out_len] = '\0';
+}
+
+static void
+strip_dates(char *s)
+{
+	char *d, *e;
+
+	while ((d = strstr(s, "Date: ")) != NULL && (e = strstr(d, "\r\n")) != NULL)
+		memmove(d, e + 2, strlen(e + 2) + 1);
+}
+
+static const char pipelined[] =
+	"GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
+	"POST /two HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+	"POST /three HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+	"GET /f%6Fur?q=%20 HTTP/1.1\r\nConnection: close\r\n\r\n"
+	"GET /never HTTP/1.1\r\n\r\n";
+
+Test(http_server, byte_by_byte_input_parses_like_one_read)
+{
+	uv_loop_t loop;
+	struct nullctx whole = { 0 }, split = { 0 };
+	struct http_server *srv;
+	struct http_conn *c;
+	size_t i;
+
+	uv_loop_init(&loop);
+	srv = http_server_new_detached(&loop, NULL, null_handler, &whole);
+	c = http_conn_new_null(srv, "198.18.0.1", null_sink, &whole);
+	http_conn_feed(c, pipelined, sizeof(pipelined) - 1);
+	http_conn_free(c);
+	http_server_close(srv, NULL, NULL);
+
+	srv = http_server_new_detached(&loop, NULL, null_handler, &split);
+	c = http_conn_new_null(srv, "198.18.0.1", null_sink, &split);
+	for (i = 0; i < sizeof(pipelined) - 1; i++)
+		http_conn_feed(c, pipelined + i, 1);
+	http_conn_free(c);
+	http_server_close(srv, NULL, NULL);
+	uv_loop_close(&loop);
+
+	strip_dates(whole.out);
+	strip_dates(split.out);
+	cr_assert_str_eq(split.out, whole.out);
+	cr_assert(strstr(whole.out, "\r\n\r\n/one") != NULL);
+	cr_assert(strstr(whole.out, "\r\n\r\n/two") != NULL);
+	cr_assert(strstr(whole.out, "\r\n\r\n/three") != NULL);
+	cr_assert(strstr(whole.out, "Connection: close\r\n\r\n/four") != NULL, "%s", whole.out);
+	cr_assert(strstr(whole.out, "/never") == NULL, "request after Connection: close served");
+}
+
+Test(http_server, deep_pipeline_pauses_and_resumes_in_order)
+{
+	uv_loop_t loop;
+	struct nullctx nc = { .defer = 1 };
+	struct http_server *srv;
+	struct http_conn *c;
+	char req[4096], *p = req, want[32], *at;
+	int i, answered = 0;
+
+	for (i = 0; i < 40; i++)
+		p += sprintf(p, "GET /r%d HTTP/1.1\r\n\r\n", i);
+	uv_loop_init(&loop);
+	srv = http_server_new_detached(&loop, NULL, null_handler, &nc);
+	c = http_conn_new_null(srv, "198.18.0.1", null_sink, &nc);
+	http_conn_feed(c, req, (size_t)(p - req));
+	cr_assert_eq(nc.nheld, HTTP_MAX_PIPELINE, "parser did not pause at the pipeline limit");
+	/* answer newest first: output must still come oldest first */
+	while (nc.nheld > 0) {
+		struct http_exchange *batch[64];
+		char paths[64][32];
+		int n = nc.nheld;
+
+		memcpy(batch, nc.held, sizeof(batch));
+		memcpy(paths, nc.paths, sizeof(paths));
+		nc.nheld = 0; /* answering resumes parsing, which refills held[] */
+		for (i = n - 1; i >= 0; i--)
+			http_exchange_respond(batch[i], 200, NULL, NULL, paths[i], strlen(paths[i]));
+		answered += n;
+	}
+	cr_assert_eq(answered, 40);
+	at = nc.out;
+	for (i = 0; i < 40; i++) {
+		snprintf(want, sizeof(want), "\r\n\r\n/r%d", i);
+		cr_assert_not_null(at = strstr(at, want), "answer %d missing or out of order", i);
+	}
+	http_conn_free(c);
+	http_server_close(srv, NULL, NULL);
+	uv_loop_close(&loop);
+}
