@@ -16,16 +16,32 @@ struct alerter;
 typedef void (*alert_delivery_fn)(void *ctx, const char *route, const struct event *ev,
 				  int attempt, int ok, const char *error);
 
+/* Copies the routes of inv. on_delivery (may be NULL) runs on the loop after
+ * every attempt. NULL on allocation failure. */
 struct alerter *alerter_new(uv_loop_t *loop, const struct inventory *inv,
 			    alert_delivery_fn on_delivery, void *ctx);
+/* Replace the routes; queued deliveries keep the route they were made for. */
 void alerter_set_inventory(struct alerter *a, const struct inventory *inv);
-/* Queue ev for every matching route (copied). Returns at once. */
+/* Queue ev for every matching route (copied). Returns at once. A route
+ * matches by service and by type; a resolution (ev->resolves) also matches
+ * when the incident's opening type (the key's first component) is listed.
+ * An incident already firing on a route is not sent again; its resolution is
+ * sent once, after the firing alert. */
 void alerter_dispatch(struct alerter *a, const struct event *ev);
+/* Abort requests in flight, drop the queue; cb runs once memory is freed. */
 void alerter_close(struct alerter *a, void (*cb)(void *arg), void *arg);
 
 struct alerter_stats {
 	uint64_t queued, delivered, failed_attempts, deduplicated, pending;
+	uint64_t given_up;   /* deliveries abandoned: retry time over, permanent error, queue full */
+	uint64_t in_flight;  /* requests on the wire now */
 };
 void alerter_get_stats(const struct alerter *a, struct alerter_stats *st);
+
+/* Retry policy: first retry after base_ms, doubling up to max_ms, abandoned
+ * give_up_ms after the first attempt (defaults 1 s, 5 min, 1 h); request
+ * timeout timeout_ms (default 10 s). Zero keeps a value. Tests shorten them. */
+void alerter_set_retry(struct alerter *a, int64_t base_ms, int64_t max_ms, int64_t give_up_ms,
+		       int64_t timeout_ms);
 
 #endif

@@ -1,0 +1,610 @@
+/* collector/alert.c - alert delivery: route matching, one alert per incident
+ * and route, a bounded queue of deliveries sent with libcurl multi on the
+ * loop (common/curl_uv.h), retried with exponential backoff and abandoned
+ * after a while. Payloads come from alert_format.c.
+ *
+ * A delivery waits while an earlier delivery of the same route and incident
+ * is queued, so a resolution never overtakes its firing alert. At most
+ * ROUTE_IN_FLIGHT requests per route and TOTAL_IN_FLIGHT in all are on the
+ * wire, each with a timeout: a dead receiver holds only its own route.
+ * Alertmanager forgets alerts that are not re-sent (resolve_timeout), so
+ * firing alerts on Alertmanager routes are re-sent every AM_RESEND_MS. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/alert.h"
+#include "collector/alert_format.h"
+#include "common/curl_uv.h"
+#include "common/log.h"
+
+#define QUEUE_MAX 1000
+#define INCIDENTS_MAX 4096
+#define ROUTE_IN_FLIGHT 2
+#define TOTAL_IN_FLIGHT 8
+#define AM_RESEND_MS 60000
+#define RESOLVED_KEEP_MS (3600 * 1000)
+
+struct delivery {
+	struct delivery *next;
+	struct alerter *a;
+	struct inv_alert route;     /* copy: a reload does not change queued work */
+	struct event ev;
+	struct event open;          /* the event that opened the incident */
+	int resolved;
+	int attempt, in_flight, resend;
+	uint64_t first_ms, next_ms; /* uv_now() */
+	CURL *easy;
+	struct curl_slist *hdrs, *rcpt;
+	char *payload;
+	size_t len, off;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What a route has been told about an incident. */
+struct incident {
+	struct incident *next;
+	char route[RESULT_NAME_MAX];
+	enum inv_alert_type type;
+	char key[sizeof(((struct event *)0)->incident)];
+	int firing;
+	struct event open;
+	uint64_t updated_ms, sent_ms;
+};
+
+struct alerter {
+	uv_loop_t *loop;
+	struct curl_uv *cu;
+	uv_timer_t timer;
+	struct inv_alert *routes;
+	int n_routes;
+	alert_delivery_fn on_delivery;
+	void *ctx;
+	struct delivery *head;
+	size_t n_queue;
+	struct incident *incidents;
+	size_t n_incidents;
+	struct alerter_stats st;
+	int64_t base_ms, max_ms, give_up_ms, timeout_ms;
+	int closing;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+};
+
+static void kick(struct alerter *a);
+
+static int
+copy_routes(struct alerter *a, const struct inventory *inv)
+{
+	struct inv_alert *r = NULL;
+
+	if (inv->n_alerts > 0) {
+		if ((r = calloc((size_t)inv->n_alerts, sizeof(*r))) == NULL)
+			return -ENOMEM;
+		memcpy(r, inv->alerts, (size_t)inv->n_alerts * sizeof(*r));
+	}
+	free(a->routes);
+	a->routes = r;
+	a->n_routes = inv->n_alerts;
+	return 0;
+}
+
+struct alerter *
+alerter_new(uv_loop_t *loop, const struct inventory *inv, alert_delivery_fn on_delivery, void *ctx)
+{
+	struct alerter *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->loop = loop;
+	a->on_delivery = on_delivery;
+	a->ctx = ctx;
+	a->base_ms = 1000;
+	a->max_ms = 5 * 60 * 1000;
+	a->give_up_ms = 3600 * 1000;
+	a->timeout_ms = 10000;
+	if (copy_routes(a, inv) < 0 || (a->cu = curl_uv_new(loop, 2 * TOTAL_IN_FLIGHT)) == NULL) {
+		free(a->routes);
+		free(a);
+		return NULL;
+	}
+	uv_timer_init(loop, &a->timer);
+	a->timer.data = a;
+	return a;
+}
+
+void
+alerter_set_retry(struct alerter *a, int64_t base_ms, int64_t max_ms, int64_t give_up_ms,
+		  int64_t timeout_ms)
+{
+	if (base_ms > 0)
+		a->base_ms = base_ms;
+	if (max_ms > 0)
+		a->max_ms = max_ms;
+	if (give_up_ms > 0)
+		a->give_up_ms = give_up_ms;
+	if (timeout_ms > 0)
+		a->timeout_ms = timeout_ms;
+}
+
+void
+alerter_set_inventory(struct alerter *a, const struct inventory *inv)
+{
+	if (copy_routes(a, inv) < 0)
+		log_warnx("alert: out of memory reloading routes; keeping the old ones");
+}
+
+void
+alerter_get_stats(const struct alerter *a, struct alerter_stats *st)
+{
+	*st = a->st;
+	st->pending = a->n_queue;
+	st->in_flight = (uint64_t)curl_uv_in_flight(a->cu);
+}
+
+static int
+listed(const char list[][RESULT_NAME_MAX], int n, const char *s)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+route_matches(const struct inv_alert *r, const struct event *ev)
+{
+	char type[32];
+	int i;
+
+	if (r->n_services > 0 && !listed(r->services, r->n_services, ev->service))
+		return 0;
+	if (r->n_events == 0)
+		return 1;
+	snprintf(type, sizeof(type), "%.*s", (int)strcspn(ev->incident, "/"), ev->incident);
+	for (i = 0; i < r->n_events; i++)
+		if (strcmp(r->events[i], ev->type) == 0 ||
+		    (ev->resolves && strcmp(r->events[i], type) == 0))
+			return 1;
+	return 0;
+}
+
+static struct incident *
+find_incident(struct alerter *a, const char *route, const char *key)
+{
+	struct incident *in;
+
+	for (in = a->incidents; in != NULL; in = in->next)
+		if (strcmp(in->key, key) == 0 && strcmp(in->route, route) == 0)
+			return in;
+	return NULL;
+}
+
+/* Forget resolutions older than RESOLVED_KEEP_MS; when still full, the
+ * oldest entry. */
+static void
+prune_incidents(struct alerter *a, uint64_t now)
+{
+	struct incident **pp = &a->incidents, *in, **oldest = NULL;
+
+	while ((in = *pp) != NULL) {
+		if (!in->firing && now - in->updated_ms > RESOLVED_KEEP_MS) {
+			*pp = in->next;
+			free(in);
+			a->n_incidents--;
+			continue;
+		}
+		if (oldest == NULL || in->updated_ms < (*oldest)->updated_ms)
+			oldest = pp;
+		pp = &in->next;
+	}
+	if (a->n_incidents >= INCIDENTS_MAX && oldest != NULL) {
+		in = *oldest;
+		*oldest = in->next;
+		free(in);
+		a->n_incidents--;
+	}
+}
+
+static void
+free_delivery(struct delivery *d)
+{
+	if (d->hdrs != NULL)
+		curl_slist_free_all(d->hdrs);
+	if (d->rcpt != NULL)
+		curl_slist_free_all(d->rcpt);
+	free(d->payload);
+	free(d);
+}
+
+static void
+unlink_delivery(struct alerter *a, struct delivery *d)
+{
+	struct delivery **pp;
+
+	for (pp = &a->head; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			a->n_queue--;
+			return;
+		}
+	}
+}
+
+static void
+enqueue(struct alerter *a, const struct inv_alert *r, const struct event *ev,
+	const struct event *open, int resolved, int resend)
+{
+	struct delivery *d, **pp, *victim = NULL;
+
+	if (a->n_queue >= QUEUE_MAX) {
+		for (d = a->head; d != NULL && victim == NULL; d = d->next)
+			if (!d->in_flight)
+				victim = d;
+		if (victim == NULL)
+			return;
+		log_warnx("alert: queue full, dropping %s for route %s", victim->ev.incident,
+			  victim->route.name);
+		unlink_delivery(a, victim);
+		free_delivery(victim);
+		a->st.given_up++;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		a->st.given_up++;
+		return;
+	}
+	d->a = a;
+	d->route = *r;
+	d->ev = *ev;
+	d->open = *open;
+	d->resolved = resolved;
+	d->resend = resend;
+	d->first_ms = d->next_ms = uv_now(a->loop);
+	for (pp = &a->head; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = d;
+	a->n_queue++;
+	if (!resend)
+		a->st.queued++;
+}
+
+void
+alerter_dispatch(struct alerter *a, const struct event *ev)
+{
+	const struct inv_alert *r;
+	struct incident *in;
+	uint64_t now = uv_now(a->loop);
+	int i;
+
+	if (a->closing)
+		return;
+	for (i = 0; i < a->n_routes; i++) {
+		r = &a->routes[i];
+		if (!route_matches(r, ev))
+			continue;
+		if (ev->incident[0] == '\0') { /* no incident: nothing to dedupe on */
+			enqueue(a, r, ev, ev, ev->resolves, 0);
+			continue;
+		}
+		in = find_incident(a, r->name, ev->incident);
+		if (!ev->resolves) {
+			if (in != NULL && in->firing) {
+				a->st.deduplicated++;
+				continue;
+			}
+			if (in == NULL) {
+				prune_incidents(a, now);
+				if ((in = calloc(1, sizeof(*in))) == NULL)
+					continue;
+				snprintf(in->route, sizeof(in->route), "%s", r->name);
+				snprintf(in->key, sizeof(in->key), "%s", ev->incident);
+				in->next = a->incidents;
+				a->incidents = in;
+				a->n_incidents++;
+			}
+			in->type = r->type;
+			in->firing = 1;
+			in->open = *ev;
+			in->updated_ms = in->sent_ms = now;
+			enqueue(a, r, ev, ev, 0, 0);
+			continue;
+		}
+		if (in != NULL && !in->firing) {
+			a->st.deduplicated++;
+			continue;
+		}
+		/* Unknown incident: opened before a restart; tell the receiver anyway. */
+		enqueue(a, r, ev, in != NULL ? &in->open : ev, 1, 0);
+		if (in != NULL) {
+			in->firing = 0;
+			in->updated_ms = now;
+		}
+	}
+	kick(a);
+}
+
+static int64_t
+backoff(const struct alerter *a, int attempt)
+{
+	int64_t ms = a->base_ms;
+
+	while (--attempt > 0 && ms < a->max_ms)
+		ms *= 2;
+	return ms < a->max_ms ? ms : a->max_ms;
+}
+
+static void
+done_cb(void *arg, CURL *easy, CURLcode res)
+{
+	struct delivery *d = arg;
+	struct alerter *a = d->a;
+	char err[CURL_ERROR_SIZE + 32];
+	long code = 0;
+	int ok, permanent = 0;
+
+	d->in_flight = 0;
+	d->easy = NULL;
+	if (d->route.type != INV_ALERT_EMAIL)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	if (a->closing || res == CURLE_ABORTED_BY_CALLBACK) {
+		unlink_delivery(a, d);
+		free_delivery(d);
+		return;
+	}
+	d->attempt++;
+	ok = res == CURLE_OK && (d->route.type == INV_ALERT_EMAIL || (code >= 200 && code < 300));
+	if (res != CURLE_OK)
+		snprintf(err, sizeof(err), "%s", d->errbuf[0] != '\0' ? d->errbuf :
+						 curl_easy_strerror(res));
+	else if (!ok)
+		snprintf(err, sizeof(err), "HTTP %ld", code);
+	else
+		err[0] = '\0';
+	/* 4xx other than timeout/rate limit: the payload is refused, retrying will not help */
+	if (res == CURLE_OK && code >= 400 && code < 500 && code != 408 && code != 429)
+		permanent = 1;
+	if (a->on_delivery != NULL)
+		a->on_delivery(a->ctx, d->route.name, &d->ev, d->attempt, ok, ok ? NULL : err);
+	if (ok) {
+		a->st.delivered++;
+		unlink_delivery(a, d);
+		free_delivery(d);
+	} else {
+		a->st.failed_attempts++;
+		if (permanent || uv_now(a->loop) - d->first_ms >= (uint64_t)a->give_up_ms) {
+			log_warnx("alert: route %s: giving up on %s after %d attempts: %s", d->route.name,
+				  d->ev.incident, d->attempt, err);
+			a->st.given_up++;
+			unlink_delivery(a, d);
+			free_delivery(d);
+		} else {
+			log_debug("alert: route %s: attempt %d for %s failed: %s", d->route.name,
+				  d->attempt, d->ev.incident, err);
+			d->next_ms = uv_now(a->loop) + (uint64_t)backoff(a, d->attempt);
+		}
+	}
+	kick(a);
+}
+
+static size_t
+read_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct delivery *d = arg;
+	size_t n = size * nmemb;
+
+	if (n > d->len - d->off)
+		n = d->len - d->off;
+	memcpy(buf, d->payload + d->off, n);
+	d->off += n;
+	return n;
+}
+
+/* Build the payload once (first attempt) and the easy handle each time. */
+static int
+prepare(struct alerter *a, struct delivery *d)
+{
+	char url[600], *p, *tok, *save, to[sizeof(d->route.mail_to)];
+	CURL *e;
+
+	if (d->payload == NULL) {
+		switch (d->route.type) {
+		case INV_ALERT_SLACK:
+			d->payload = alert_format_slack(&d->ev, d->resolved);
+			break;
+		case INV_ALERT_ALERTMANAGER:
+			d->payload = alert_format_alertmanager(&d->open, &d->ev, d->resolved);
+			break;
+		case INV_ALERT_EMAIL:
+			d->payload = alert_format_email(&d->ev, d->resolved, d->route.mail_from,
+							d->route.mail_to, &d->len);
+			break;
+		default:
+			d->payload = alert_format_webhook(&d->ev, d->resolved, d->route.name);
+		}
+		if (d->payload == NULL)
+			return -ENOMEM;
+		if (d->route.type != INV_ALERT_EMAIL)
+			d->len = strlen(d->payload);
+	}
+	if ((e = curl_easy_init()) == NULL)
+		return -ENOMEM;
+	d->errbuf[0] = '\0';
+	d->off = 0;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(a->timeout_ms < 5000 ? a->timeout_ms : 5000));
+	curl_easy_setopt(e, CURLOPT_PRIVATE, d);
+	if (d->route.type == INV_ALERT_EMAIL) {
+		if (d->rcpt == NULL) {
+			snprintf(to, sizeof(to), "%s", d->route.mail_to);
+			for (tok = strtok_r(to, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
+				d->rcpt = curl_slist_append(d->rcpt, tok);
+		}
+		curl_easy_setopt(e, CURLOPT_URL, d->route.url);
+		curl_easy_setopt(e, CURLOPT_MAIL_FROM, d->route.mail_from);
+		curl_easy_setopt(e, CURLOPT_MAIL_RCPT, d->rcpt);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, d);
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)d->len);
+	} else {
+		snprintf(url, sizeof(url), "%s", d->route.url);
+		if (d->route.type == INV_ALERT_ALERTMANAGER) {
+			/* the base URL; tolerate a trailing slash or the full path */
+			if (strstr(url, "/api/v2/alerts") == NULL) {
+				p = url + strlen(url);
+				while (p > url && p[-1] == '/')
+					*--p = '\0';
+				snprintf(p, sizeof(url) - (size_t)(p - url), "/api/v2/alerts");
+			}
+		}
+		if (d->hdrs == NULL) {
+			d->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+			d->hdrs = curl_slist_append(d->hdrs, "Expect:");
+		}
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->payload);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)d->len);
+		curl_easy_setopt(e, CURLOPT_USERAGENT, "anycast-collector/" ANYCAST_VERSION);
+	}
+	d->easy = e;
+	return 0;
+}
+
+static int
+earlier_pending(const struct alerter *a, const struct delivery *d)
+{
+	const struct delivery *x;
+
+	for (x = a->head; x != NULL && x != d; x = x->next)
+		if (strcmp(x->ev.incident, d->ev.incident) == 0 &&
+		    strcmp(x->route.name, d->route.name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+route_in_flight(const struct alerter *a, const char *route)
+{
+	const struct delivery *x;
+	int n = 0;
+
+	for (x = a->head; x != NULL; x = x->next)
+		n += x->in_flight && strcmp(x->route.name, route) == 0;
+	return n;
+}
+
+/* Re-send firing alerts to Alertmanager before it forgets them. */
+static void
+resend_firing(struct alerter *a, uint64_t now)
+{
+	struct incident *in;
+	int i;
+
+	for (in = a->incidents; in != NULL; in = in->next) {
+		if (!in->firing || in->type != INV_ALERT_ALERTMANAGER || now - in->sent_ms < AM_RESEND_MS)
+			continue;
+		for (i = 0; i < a->n_routes; i++)
+			if (strcmp(a->routes[i].name, in->route) == 0 &&
+			    a->routes[i].type == INV_ALERT_ALERTMANAGER)
+				break;
+		in->sent_ms = now;
+		if (i < a->n_routes)
+			enqueue(a, &a->routes[i], &in->open, &in->open, 0, 1);
+	}
+}
+
+static void
+run_queue(uv_timer_t *t)
+{
+	struct alerter *a = t->data;
+	struct delivery *d, *next;
+	uint64_t now = uv_now(a->loop), wake = 0;
+	int total = curl_uv_in_flight(a->cu);
+
+	resend_firing(a, now);
+	for (d = a->head; d != NULL; d = next) {
+		next = d->next;
+		if (d->in_flight || earlier_pending(a, d))
+			continue;
+		if (d->next_ms > now) {
+			if (wake == 0 || d->next_ms < wake)
+				wake = d->next_ms;
+			continue;
+		}
+		if (total >= TOTAL_IN_FLIGHT || route_in_flight(a, d->route.name) >= ROUTE_IN_FLIGHT)
+			continue; /* a done callback will run the queue again */
+		if (prepare(a, d) < 0 || curl_uv_add(a->cu, d->easy, done_cb, d) < 0) {
+			if (d->easy != NULL)
+				curl_easy_cleanup(d->easy);
+			d->easy = NULL;
+			d->attempt++;
+			a->st.failed_attempts++;
+			d->next_ms = now + (uint64_t)backoff(a, d->attempt);
+			continue;
+		}
+		d->in_flight = 1;
+		total++;
+	}
+	if (wake == 0 && a->incidents != NULL)
+		wake = now + AM_RESEND_MS;
+	if (wake != 0)
+		uv_timer_start(&a->timer, run_queue, wake > now ? wake - now : 0, 0);
+}
+
+/* Run the queue from the loop, never from the caller's stack. */
+static void
+kick(struct alerter *a)
+{
+	if (!a->closing)
+		uv_timer_start(&a->timer, run_queue, 0, 0);
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+	struct alerter *a = h->data;
+	struct incident *in;
+
+	while ((in = a->incidents) != NULL) {
+		a->incidents = in->next;
+		free(in);
+	}
+	free(a->routes);
+	if (a->close_cb != NULL)
+		a->close_cb(a->close_arg);
+	free(a);
+}
+
+static void
+cu_closed(void *arg)
+{
+	struct alerter *a = arg;
+
+	uv_close((uv_handle_t *)&a->timer, timer_closed);
+}
+
+void
+alerter_close(struct alerter *a, void (*cb)(void *arg), void *arg)
+{
+	struct delivery *d, *next;
+
+	a->closing = 1;
+	a->close_cb = cb;
+	a->close_arg = arg;
+	uv_timer_stop(&a->timer);
+	for (d = a->head; d != NULL; d = next) {
+		next = d->next;
+		if (!d->in_flight) {
+			unlink_delivery(a, d);
+			free_delivery(d);
+		}
+	}
+	curl_uv_close(a->cu, cu_closed, a);
+}

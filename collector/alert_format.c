@@ -1,0 +1,230 @@
+/* collector/alert_format.c - payloads for the webhook, Slack, Alertmanager
+ * and email channels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "collector/alert_format.h"
+#include "common/timefmt.h"
+
+static const char *
+nz(const char *s, const char *dflt)
+{
+	return s[0] != '\0' ? s : dflt;
+}
+
+/* The incident's opening type: the key's first component. */
+static void
+incident_type(const struct event *ev, char *buf, size_t len)
+{
+	size_t n = strcspn(ev->incident, "/");
+
+	if (ev->incident[0] == '\0') {
+		snprintf(buf, len, "%s", ev->type);
+		return;
+	}
+	snprintf(buf, len, "%.*s", (int)n, ev->incident);
+}
+
+const char *
+alert_format_severity(const char *type)
+{
+	if (strcmp(type, "outage") == 0 || strcmp(type, "unknown_instance") == 0 ||
+	    strcmp(type, "instance_down") == 0)
+		return "critical";
+	if (strcmp(type, "suboptimal") == 0)
+		return "info";
+	return "warning";
+}
+
+static const char *
+detail_str(const struct event *ev, const char *key, char *buf, size_t len)
+{
+	json_t *d = json_loads(ev->detail, 0, NULL), *v;
+
+	buf[0] = '\0';
+	if (d != NULL && (v = json_object_get(d, key)) != NULL) {
+		if (json_is_string(v))
+			snprintf(buf, len, "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	}
+	json_decref(d);
+	return buf;
+}
+
+char *
+alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len)
+{
+	char fam[16], cause[64], extra[RESULT_IDENTITY_MAX], what[400];
+	char *p;
+
+	snprintf(fam, sizeof(fam), "IPv%d", ev->family);
+	detail_str(ev, "cause", cause, sizeof(cause));
+	if (strcmp(ev->type, "catchment_change") == 0)
+		snprintf(what, sizeof(what), "agent %s reaches %s (%s) at %s instead of %s (%s)",
+			 ev->agent, ev->service, fam, nz(ev->to_instance, "?"),
+			 nz(ev->from_instance, "?"), cause);
+	else if (strcmp(ev->type, "outage") == 0)
+		snprintf(what, sizeof(what), "agent %s gets no answer from %s (%s); last instance %s",
+			 ev->agent, ev->service, fam, nz(ev->from_instance, "none"));
+	else if (strcmp(ev->type, "unknown_instance") == 0)
+		snprintf(what, sizeof(what),
+			 "agent %s gets %s (%s) answers from unknown identity \"%s\" (possible hijack)",
+			 ev->agent, ev->service, fam, detail_str(ev, "identity", extra, sizeof(extra)));
+	else if (strcmp(ev->type, "instance_down") == 0)
+		snprintf(what, sizeof(what),
+			 "%s instance %s: management address unreachable from %s agent(s)", ev->service,
+			 ev->from_instance, detail_str(ev, "failing_agents", extra, sizeof(extra)));
+	else if (strcmp(ev->type, "instance_up") == 0)
+		snprintf(what, sizeof(what), "%s instance %s: management address answers again",
+			 ev->service, ev->to_instance);
+	else if (strcmp(ev->type, "flapping") == 0)
+		snprintf(what, sizeof(what), "agent %s: %s (%s) catchment flapping (%s changes)",
+			 ev->agent, ev->service, fam, detail_str(ev, "changes", extra, sizeof(extra)));
+	else if (strcmp(ev->type, "split") == 0)
+		snprintf(what, sizeof(what),
+			 "agent %s: %s (%s) answers alternate between %s and %s (load sharing)",
+			 ev->agent, ev->service, fam, nz(ev->from_instance, "?"),
+			 nz(ev->to_instance, "?"));
+	else if (strcmp(ev->type, "suboptimal") == 0)
+		snprintf(what, sizeof(what), "agent %s: %s (%s) answered by %s, clearly slower than %s",
+			 ev->agent, ev->service, fam, ev->from_instance, ev->to_instance);
+	else if (strcmp(ev->type, "recovery") == 0)
+		snprintf(what, sizeof(what), "%s over: agent %s, %s (%s) answered by %s (%s)",
+			 detail_str(ev, "resolved", extra, sizeof(extra)), ev->agent, ev->service, fam,
+			 nz(ev->to_instance, "?"), cause);
+	else
+		snprintf(what, sizeof(what), "agent %s, %s (%s): %s -> %s", nz(ev->agent, "-"),
+			 ev->service, fam, nz(ev->from_instance, "-"), nz(ev->to_instance, "-"));
+	snprintf(buf, len, "[%s] %s: %s", resolved ? "RESOLVED" : "FIRING", ev->type, what);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return buf;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static char *
+dump(json_t *o)
+{
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+char *
+alert_format_webhook(const struct event *ev, int resolved, const char *route)
+{
+	char t[32], line[600];
+	json_t *o = json_object(), *d = json_loads(ev->detail, 0, NULL);
+
+	time_format_rfc3339(ev->time_ms, t, sizeof(t));
+	json_object_set_new(o, "status", json_string(resolved ? "resolved" : "firing"));
+	json_object_set_new(o, "id", json_integer(ev->id));
+	json_object_set_new(o, "time", json_string(t));
+	json_object_set_new(o, "type", json_string(ev->type));
+	json_object_set_new(o, "agent", str_or_null(ev->agent));
+	json_object_set_new(o, "service", json_string(ev->service));
+	json_object_set_new(o, "family", ev->family != 0 ? json_integer(ev->family) : json_null());
+	json_object_set_new(o, "from_instance", str_or_null(ev->from_instance));
+	json_object_set_new(o, "to_instance", str_or_null(ev->to_instance));
+	json_object_set_new(o, "incident", json_string(ev->incident));
+	json_object_set_new(o, "resolves", json_boolean(ev->resolves));
+	json_object_set_new(o, "detail", d != NULL ? d : json_object());
+	json_object_set_new(o, "summary",
+			    json_string(alert_format_summary(ev, resolved, line, sizeof(line))));
+	json_object_set_new(o, "route", json_string(route));
+	return dump(o);
+}
+
+char *
+alert_format_slack(const struct event *ev, int resolved)
+{
+	char line[600];
+
+	return dump(json_pack("{ss}", "text", alert_format_summary(ev, resolved, line, sizeof(line))));
+}
+
+char *
+alert_format_alertmanager(const struct event *open, const struct event *ev, int resolved)
+{
+	char t[32], type[32], line[600];
+	json_t *labels = json_object(), *ann = json_object(), *a = json_object(), *arr;
+	const char *inst = open->from_instance[0] != '\0' ? open->from_instance : open->to_instance;
+
+	incident_type(open, type, sizeof(type));
+	json_object_set_new(labels, "alertname", json_string(type));
+	if (open->agent[0] != '\0')
+		json_object_set_new(labels, "agent", json_string(open->agent));
+	json_object_set_new(labels, "service", json_string(open->service));
+	if (inst[0] != '\0')
+		json_object_set_new(labels, "instance", json_string(inst));
+	if (open->family != 0) {
+		snprintf(t, sizeof(t), "%d", open->family);
+		json_object_set_new(labels, "family", json_string(t));
+	}
+	json_object_set_new(labels, "severity", json_string(alert_format_severity(type)));
+	json_object_set_new(labels, "incident", json_string(open->incident));
+	json_object_set_new(ann, "summary",
+			    json_string(alert_format_summary(ev, resolved, line, sizeof(line))));
+	json_object_set_new(ann, "description", json_string(ev->detail));
+	json_object_set_new(a, "labels", labels);
+	json_object_set_new(a, "annotations", ann);
+	json_object_set_new(a, "startsAt", json_string(time_format_rfc3339(open->time_ms, t, sizeof(t))));
+	if (resolved)
+		json_object_set_new(a, "endsAt",
+				    json_string(time_format_rfc3339(ev->time_ms, t, sizeof(t))));
+	json_object_set_new(a, "generatorURL", json_string("/api/v1/events"));
+	arr = json_array();
+	json_array_append_new(arr, a);
+	return dump(arr);
+}
+
+char *
+alert_format_email(const struct event *ev, int resolved, const char *from, const char *to,
+		   size_t *len)
+{
+	char line[600], date[64], t[32], hdr_to[256], *out = NULL, *p;
+	struct tm tm;
+	time_t secs = (time_t)(ev->time_ms / 1000);
+	size_t cap;
+	int n;
+
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	alert_format_summary(ev, resolved, line, sizeof(line));
+	snprintf(hdr_to, sizeof(hdr_to), "%s", to);
+	for (p = hdr_to; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	time_format_rfc3339(ev->time_ms, t, sizeof(t));
+	cap = 1024 + strlen(line) + strlen(ev->detail) + strlen(hdr_to) + strlen(from) +
+	      sizeof(ev->incident) * 2 + 4 * RESULT_NAME_MAX;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	n = snprintf(out, cap,
+		     "Date: %s\r\nFrom: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+		     "Message-ID: <%lld.%s.%d@anycast-monitor>\r\nMIME-Version: 1.0\r\n"
+		     "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+		     "%s\r\n\r\ntime: %s\r\ntype: %s\r\nagent: %s\r\nservice: %s\r\nfamily: %d\r\n"
+		     "from: %s\r\nto: %s\r\nincident: %s\r\nstatus: %s\r\n\r\n%s\r\n",
+		     date, from, hdr_to, line, (long long)ev->time_ms, ev->type, resolved, line, t,
+		     ev->type, nz(ev->agent, "-"), ev->service, ev->family, nz(ev->from_instance, "-"),
+		     nz(ev->to_instance, "-"), ev->incident, resolved ? "resolved" : "firing",
+		     ev->detail);
+	if (n < 0 || (size_t)n >= cap) {
+		free(out);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return out;
+}
