@@ -1,0 +1,308 @@
+/* agent/main.c - anycast-agent: command line, standalone mode (JSON lines or
+ * the --once table on stdout) and hand-over to central mode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "agent/central.h"
+#include "agent/output.h"
+#include "agent/prober.h"
+#include "common/inventory.h"
+#include "common/log.h"
+
+#define SEQ_BLOCK 1000 /* seqs reserved on disk at a time */
+
+struct agent {
+	uv_loop_t *loop;
+	struct inventory *inv;
+	struct prober *prober;
+	uv_signal_t sigterm, sigint;
+	struct output_table *table;
+	int once, json;
+	int rounds_left;
+	int anycast_failed;
+	int stopping;
+	uint64_t next_seq;
+	uint64_t reserved;        /* highest seq persisted as possibly used */
+	char seq_path[1024];      /* "" when --spool was not given */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: anycast-agent --config FILE [--once [--json]] [--spool DIR] [-v] [--syslog]\n"
+		"       anycast-agent --collector URL --name NAME --token-file FILE [--spool DIR]\n"
+		"                     [--spool-max BYTES] [--ca-file F] [--cert F] [--key F]\n"
+		"Probes DNS/NTP anycast addresses and each instance's management address and\n"
+		"tells which instance answered. Without a collector, prints one JSON line per\n"
+		"probe on stdout.\n"
+		"  --config FILE      services (same format as the collector inventory)\n"
+		"  --once             one round, a table on stdout; exit 1 when an anycast\n"
+		"                     address answered nothing\n"
+		"  --json             with --once: JSON lines instead of the table\n"
+		"  --collector URL    central mode: report to this collector\n"
+		"  --name NAME        agent name (central mode)\n"
+		"  --token-file FILE  bearer token (central mode)\n"
+		"  --spool DIR        spool (central) or seq state (standalone); default ./spool\n"
+		"  --spool-max BYTES  spool size bound (central mode)\n"
+		"  --ca-file, --cert, --key  TLS to the collector\n"
+		"  -v, --verbose      debug logging\n"
+		"  --syslog           log to syslog instead of stderr\n"
+		"  --version, --help\n");
+}
+
+/* Central mode lives in agent/central.c; until it is part of the build the
+ * agent says so instead of failing to link. */
+static int start_central(const struct central_options *co)
+{
+	(void)co;
+	fatalx("central mode is not available in this build");
+}
+
+/* ---- seq: from 1, never back, across restarts when a directory is given ---- */
+
+static int seq_write(const char *path, uint64_t v)
+{
+	char tmp[1100], buf[32];
+	int fd, n, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", v);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	return rc;
+}
+
+static int seq_open(struct agent *a, const char *dir)
+{
+	FILE *f;
+	unsigned long long v = 0;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(a->seq_path, sizeof(a->seq_path), "%s/seq", dir);
+	f = fopen(a->seq_path, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	a->next_seq = (uint64_t)v + 1;
+	a->reserved = (uint64_t)v;
+	return 0;
+}
+
+static uint64_t seq_take(struct agent *a)
+{
+	if (a->seq_path[0] != '\0' && a->next_seq > a->reserved) {
+		/* Reserve a block ahead: a crash skips seqs but never reuses one. */
+		int rc = seq_write(a->seq_path, a->next_seq - 1 + SEQ_BLOCK);
+
+		if (rc < 0)
+			log_warnx("cannot persist seq in %s: %s", a->seq_path, strerror(-rc));
+		else
+			a->reserved = a->next_seq - 1 + SEQ_BLOCK;
+	}
+	return a->next_seq++;
+}
+
+/* ---- the loop ---- */
+
+static void on_prober_closed(void *arg)
+{
+	struct agent *a = arg;
+
+	a->prober = NULL;
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+}
+
+static void stop(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	a->stopping = 1;
+	prober_close(a->prober, on_prober_closed, a);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+
+	log_info("signal %d: stopping", signum);
+	stop(a);
+}
+
+static void on_result(void *ctx, struct result *r)
+{
+	struct agent *a = ctx;
+	int rc;
+
+	r->seq = seq_take(a);
+	if (a->once && !a->json) {
+		output_table_add(a->table, r);
+		return;
+	}
+	rc = output_json_line(stdout, r);
+	if (rc < 0 && !a->stopping) {
+		log_warnx("stdout: %s", strerror(-rc));
+		stop(a);
+	}
+}
+
+static void on_round(void *ctx, const char *service, uint64_t round, int anycast_ok)
+{
+	struct agent *a = ctx;
+
+	if (!anycast_ok) {
+		a->anycast_failed = 1;
+		log_debug("service %s round %" PRIu64 ": an anycast address answered nothing",
+			  service, round);
+	}
+	if (a->once && --a->rounds_left == 0)
+		stop(a);
+}
+
+static int run_standalone(struct agent *a, const char *spool_dir)
+{
+	int rc;
+
+	a->next_seq = 1;
+	if (spool_dir != NULL && (rc = seq_open(a, spool_dir)) < 0)
+		fatalx("--spool %s: %s", spool_dir, strerror(-rc));
+	if (a->inv->n_services == 0)
+		fatalx("%s: no services to probe", a->inv->path);
+	a->loop = uv_default_loop();
+	if (a->once && !a->json && (a->table = output_table_new()) == NULL)
+		fatalx("out of memory");
+	a->prober = prober_new(a->loop, a->inv, on_result, on_round, a);
+	if (a->prober == NULL)
+		fatalx("%s: cannot set up the probes (see above)", a->inv->path);
+	uv_signal_init(a->loop, &a->sigterm);
+	uv_signal_init(a->loop, &a->sigint);
+	a->sigterm.data = a->sigint.data = a;
+	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&a->sigint, on_signal, SIGINT);
+	a->rounds_left = a->inv->n_services;
+	prober_start(a->prober, a->once);
+	log_info("probing %d service(s)%s", a->inv->n_services, a->once ? " once" : "");
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	uv_loop_close(a->loop);
+	if (a->table != NULL) {
+		output_table_print(a->table, stdout);
+		output_table_free(a->table);
+	}
+	fflush(stdout);
+	return a->once && a->anycast_failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_COLLECTOR = 256, O_NAME, O_TOKEN, O_SPOOL, O_SPOOL_MAX, O_CA, O_CERT, O_KEY,
+	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "collector", required_argument, NULL, O_COLLECTOR },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "spool", required_argument, NULL, O_SPOOL },
+		{ "spool-max", required_argument, NULL, O_SPOOL_MAX },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "syslog", no_argument, NULL, O_SYSLOG },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct central_options co = { 0 };
+	struct agent a = { 0 };
+	const char *config = NULL, *spool = NULL;
+	int verbose = 0, use_syslog = 0, ch, rc;
+	char err[1024];
+
+	while ((ch = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case O_COLLECTOR: co.collector_url = optarg; break;
+		case O_NAME: co.name = optarg; break;
+		case O_TOKEN: co.token_file = optarg; break;
+		case O_SPOOL: spool = optarg; break;
+		case O_SPOOL_MAX: {
+			char *end;
+
+			errno = 0;
+			co.spool_max_bytes = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || co.spool_max_bytes == 0) {
+				fprintf(stderr, "anycast-agent: --spool-max: not a byte count: %s\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case O_CA: co.ca_file = optarg; break;
+		case O_CERT: co.client_cert = optarg; break;
+		case O_KEY: co.client_key = optarg; break;
+		case O_ONCE: a.once = 1; break;
+		case O_JSON: a.json = 1; break;
+		case O_VERSION: printf("anycast-agent %s\n", ANYCAST_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		case 'v': verbose = 1; break;
+		case O_SYSLOG: use_syslog = 1; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "anycast-agent: unexpected argument: %s\n", argv[optind]);
+		return 2;
+	}
+	log_init("anycast-agent", use_syslog, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (config != NULL) {
+		a.inv = inventory_load(config, err, sizeof(err));
+		if (a.inv == NULL)
+			fatalx("%s", err);
+		if (co.collector_url == NULL && a.inv->collector[0] != '\0')
+			co.collector_url = a.inv->collector;
+		if (co.name == NULL && a.inv->name[0] != '\0')
+			co.name = a.inv->name;
+		if (co.token_file == NULL && a.inv->token_file[0] != '\0')
+			co.token_file = a.inv->token_file;
+		if (spool == NULL && a.inv->spool[0] != '\0')
+			spool = a.inv->spool;
+	}
+	if (co.collector_url != NULL) {
+		if (a.once)
+			fatalx("--once is a standalone option: drop --collector");
+		co.spool_dir = spool != NULL ? spool : "./spool";
+		co.local = a.inv;
+		rc = start_central(&co);
+		inventory_free(a.inv);
+		return rc;
+	}
+	if (config == NULL) {
+		fprintf(stderr, "anycast-agent: --config FILE or --collector URL is required\n");
+		usage(stderr);
+		return 2;
+	}
+	rc = run_standalone(&a, spool);
+	inventory_free(a.inv);
+	return rc;
+}

@@ -1,0 +1,760 @@
+/* agent/prober.c - the round scheduler: every service's anycast addresses and
+ * every instance's management addresses probed at nearly the same moment, on
+ * one libuv loop, with jitter, never piling up rounds. Records of a round are
+ * held until the round ends, so that anycast answers are identified against
+ * the management answers of the same round. */
+#include "agent/prober.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/dns_wire.h"
+#include "agent/identify.h"
+#include "agent/ntp_wire.h"
+#include "agent/udp_probe.h"
+#include "common/log.h"
+
+#define MAX_PENDING 4096        /* records held per service round */
+#define CHAOS_MIN_GAP_MS 1000   /* BIND drops CHAOS beyond ~3/s per client /24 */
+
+struct svc;
+
+struct target {
+	struct svc *svc;
+	char address[RESULT_ADDR_MAX];
+	struct sockaddr_storage sa;
+	int family;
+	int anycast;
+	int instance;               /* management: owner index; anycast: -1 */
+	int answered;               /* this round */
+	int64_t last_chaos_ms;      /* pacing of CHAOS follow-ups */
+	struct identify_fp fp[3];   /* NTP: before, anycast, after of this pass */
+};
+
+struct pending {
+	struct result r;
+	struct target *t;
+	struct identify_fp fp;      /* NTP anycast: for identification */
+	int ntp_pass_done;          /* NTP anycast record already identified */
+};
+
+struct query {
+	struct query *next, *prev;
+	struct svc *svc;
+	struct target *t;
+	enum dns_wire_kind kind;
+	int ntp;
+	int ntp_phase;
+	int tcp;
+	struct dns_wire_question q;
+	struct dns_wire_reply dr;
+	uint64_t nonce;
+	struct ntp_wire_packet np;
+	int verdict;
+	struct udp_probe *probe;
+};
+
+struct svc {
+	struct prober *p;
+	struct inv_service cfg;     /* instances owned */
+	struct target *targets;
+	int n_targets;
+	char (*learned)[RESULT_IDENTITY_MAX]; /* per instance, from management answers */
+	uv_timer_t timer;
+	int timer_open;
+	uint64_t round;
+	int in_round;
+	int in_flight;
+	int ntp_phase, ntp_retried;
+	struct pending *pend;
+	int n_pend;
+	uint64_t skipped;
+	int retired;
+	struct svc *next;
+};
+
+struct prober {
+	uv_loop_t *loop;
+	struct svc *svcs;
+	struct query *queries;      /* in flight */
+	prober_result_fn on_result;
+	prober_round_fn on_round;
+	void *ctx;
+	int once;
+	int closing;
+	int open_timers;
+	void (*close_cb)(void *);
+	void *close_arg;
+	struct prober_stats st;
+};
+
+static void maybe_free_prober(struct prober *p);
+static void on_timer_closed(uv_handle_t *h);
+
+static uint32_t rnd(void)
+{
+	return arc4random();
+}
+
+/* Next round in interval ± 10 %, so that a fleet of agents never locks step. */
+static uint64_t jittered(int64_t interval_ms)
+{
+	int64_t span = interval_ms / 5;
+	int64_t d = interval_ms - interval_ms / 10 + (span > 0 ? (int64_t)(rnd() % (uint64_t)span) : 0);
+
+	return d > 0 ? (uint64_t)d : 1;
+}
+
+static int add_target(struct svc *s, const char *addr, int port, int anycast, int instance)
+{
+	struct target *t = &s->targets[s->n_targets];
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&t->sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&t->sa;
+
+	memset(t, 0, sizeof(*t));
+	if (uv_ip4_addr(addr, port, in4) == 0) {
+		t->family = 4;
+	} else if (uv_ip6_addr(addr, port, in6) == 0) {
+		t->family = 6;
+	} else {
+		log_warnx("service %s: %s is not an IP address", s->cfg.name, addr);
+		return -EINVAL;
+	}
+	t->svc = s;
+	snprintf(t->address, sizeof(t->address), "%s", addr);
+	t->anycast = anycast;
+	t->instance = instance;
+	t->last_chaos_ms = INT64_MIN / 2;
+	s->n_targets++;
+	return 0;
+}
+
+static void svc_free(struct svc *s)
+{
+	if (s == NULL)
+		return;
+	free(s->cfg.instances);
+	free(s->targets);
+	free(s->learned);
+	free(s->pend);
+	free(s);
+}
+
+static struct svc *svc_new(struct prober *p, const struct inv_service *cfg)
+{
+	struct svc *s = calloc(1, sizeof(*s));
+	int n = cfg->n_address;
+
+	if (s == NULL)
+		return NULL;
+	s->p = p;
+	s->cfg = *cfg;
+	s->cfg.instances = NULL;
+	for (int i = 0; i < cfg->n_instances; i++)
+		n += cfg->instances[i].n_management;
+	s->cfg.instances = calloc((size_t)cfg->n_instances + 1, sizeof(*cfg->instances));
+	s->targets = calloc((size_t)n + 1, sizeof(*s->targets));
+	s->learned = calloc((size_t)cfg->n_instances + 1, sizeof(*s->learned));
+	s->pend = calloc(MAX_PENDING, sizeof(*s->pend));
+	if (s->cfg.instances == NULL || s->targets == NULL || s->learned == NULL || s->pend == NULL)
+		goto fail;
+	memcpy(s->cfg.instances, cfg->instances, (size_t)cfg->n_instances * sizeof(*cfg->instances));
+	if (s->cfg.interval_ms < 500)
+		s->cfg.interval_ms = 500;
+	if (s->cfg.timeout_ms <= 0)
+		s->cfg.timeout_ms = 1000;
+	for (int i = 0; i < cfg->n_address; i++)
+		if (add_target(s, cfg->address[i], cfg->port, 1, -1) < 0)
+			goto fail;
+	for (int i = 0; i < cfg->n_instances; i++)
+		for (int j = 0; j < cfg->instances[i].n_management; j++)
+			if (add_target(s, cfg->instances[i].management[j], cfg->port, 0, i) < 0)
+				goto fail;
+	return s;
+fail:
+	svc_free(s);
+	return NULL;
+}
+
+/* ---- records ---- */
+
+static struct pending *new_record(struct query *qr, const struct udp_probe_result *res)
+{
+	struct svc *s = qr->svc;
+	struct pending *pe;
+	struct result *r;
+
+	if (s->n_pend >= MAX_PENDING)
+		return NULL;
+	pe = &s->pend[s->n_pend++];
+	memset(pe, 0, sizeof(*pe));
+	pe->t = qr->t;
+	r = &pe->r;
+	r->round = s->round;
+	r->time_ms = res->sent_real_ns / 1000000;
+	snprintf(r->service, sizeof(r->service), "%s", s->cfg.name);
+	snprintf(r->address, sizeof(r->address), "%s", qr->t->address);
+	r->family = qr->t->family;
+	r->target = qr->t->anycast ? RESULT_TARGET_ANYCAST : RESULT_TARGET_MANAGEMENT;
+	if (!qr->t->anycast)
+		snprintf(r->instance, sizeof(r->instance), "%s",
+			 s->cfg.instances[qr->t->instance].name);
+	snprintf(r->query, sizeof(r->query), "%s", qr->ntp ? "ntp" : dns_wire_kind_name(qr->kind));
+	snprintf(r->transport, sizeof(r->transport), "%s", qr->tcp ? "tcp" : "udp");
+	r->rtt_ms = res->status == UDP_PROBE_REPLY ? res->rtt_ms : -1;
+	switch (res->status) {
+	case UDP_PROBE_REPLY:
+		r->outcome = RESULT_OK;
+		break;
+	case UDP_PROBE_UNREACHABLE:
+		r->outcome = RESULT_UNREACHABLE;
+		break;
+	default:
+		r->outcome = RESULT_TIMEOUT;
+		break;
+	}
+	return pe;
+}
+
+static void fill_dns(struct query *qr, struct pending *pe)
+{
+	struct svc *s = qr->svc;
+	struct result *r = &pe->r;
+	const char *txt_id = NULL, *txt_host = NULL;
+	int src;
+
+	if (qr->verdict == DNS_WIRE_MALFORMED) {
+		r->outcome = RESULT_MALFORMED;
+		return;
+	}
+	snprintf(r->rcode, sizeof(r->rcode), "%s", qr->dr.rcode_name);
+	if (qr->verdict == DNS_WIRE_RCODE)
+		r->outcome = RESULT_RCODE;
+	if (qr->dr.has_txt) {
+		if (qr->kind == DNS_WIRE_HOSTNAME_BIND)
+			txt_host = qr->dr.txt;
+		else if (qr->kind != DNS_WIRE_SERVICE)
+			txt_id = qr->dr.txt;
+	}
+	src = identify_pick_source((const char(*)[16])s->cfg.identify, s->cfg.n_identify,
+				   qr->dr.has_nsid ? qr->dr.nsid : NULL, txt_id, txt_host);
+	if (src < 0)
+		return;
+	snprintf(r->identity_source, sizeof(r->identity_source), "%s", s->cfg.identify[src]);
+	if (strcmp(s->cfg.identify[src], "nsid") == 0)
+		snprintf(r->identity, sizeof(r->identity), "%s", qr->dr.nsid);
+	else
+		snprintf(r->identity, sizeof(r->identity), "%s", txt_id ? txt_id : txt_host);
+}
+
+static void fill_ntp(struct query *qr, struct pending *pe, const struct udp_probe_result *res)
+{
+	struct result *r = &pe->r;
+	const struct ntp_wire_packet *np = &qr->np;
+
+	if (qr->verdict == NTP_WIRE_MALFORMED) {
+		r->outcome = RESULT_MALFORMED;
+		return;
+	}
+	r->has_ntp = 1;
+	r->stratum = np->stratum;
+	r->leap = np->leap;
+	ntp_wire_refid_text(np->stratum, np->refid, r->refid, sizeof(r->refid));
+	r->reference_time_ms = np->reference ? ntp_wire_to_unix_ns(np->reference) / 1000000 : 0;
+	r->root_delay_ms = ntp_wire_short_ms(np->root_delay);
+	r->root_dispersion_ms = ntp_wire_short_ms(np->root_dispersion);
+	if (qr->verdict == NTP_WIRE_KOD) {
+		snprintf(r->kod, sizeof(r->kod), "%.4s", r->refid);
+		return;
+	}
+	{
+		double delay;
+
+		ntp_wire_offset_delay(res->sent_real_ns, np, res->recv_real_ns, &r->offset_ms,
+				      &delay);
+	}
+	pe->fp.valid = 1;
+	pe->fp.stratum = np->stratum;
+	pe->fp.refid = np->refid;
+	pe->fp.reference = np->reference;
+	{
+		char text[64];
+
+		snprintf(r->identity, sizeof(r->identity), "%s",
+			 identify_fp_format(&pe->fp, text, sizeof(text)));
+		snprintf(r->identity_source, sizeof(r->identity_source), "ntp-fingerprint");
+	}
+}
+
+/* ---- queries ---- */
+
+static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct query *qr = ctx;
+
+	if (qr->ntp) {
+		qr->verdict = ntp_wire_check(pkt, len, qr->nonce, &qr->np);
+		return qr->verdict != NTP_WIRE_DROP;
+	}
+	qr->verdict = dns_wire_classify(pkt, len, &qr->q, &qr->dr);
+	return qr->verdict != DNS_WIRE_DROP;
+}
+
+static void query_done(void *ctx, const struct udp_probe_result *res);
+
+static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_kind kind, int tcp,
+		      int ntp_phase)
+{
+	struct prober *p = s->p;
+	struct query *qr = calloc(1, sizeof(*qr));
+	uint8_t buf[DNS_WIRE_MAX_QUERY];
+	struct udp_probe_opts o = { 0 };
+	int len, rc;
+
+	if (qr == NULL)
+		return -ENOMEM;
+	qr->svc = s;
+	qr->t = t;
+	qr->ntp = ntp;
+	qr->kind = kind;
+	qr->tcp = tcp;
+	qr->ntp_phase = ntp_phase;
+	if (ntp) {
+		arc4random_buf(&qr->nonce, sizeof(qr->nonce));
+		len = ntp_wire_encode_request(qr->nonce, buf);
+	} else {
+		len = dns_wire_build_query(kind, s->cfg.query_name, s->cfg.query_type,
+					   (uint16_t)rnd(), buf, sizeof(buf), &qr->q);
+	}
+	if (len < 0) {
+		free(qr);
+		return len;
+	}
+	o.dst = (struct sockaddr *)&t->sa;
+	o.query = buf;
+	o.query_len = (size_t)len;
+	o.timeout_ms = s->cfg.timeout_ms;
+	o.tcp = tcp;
+	o.accept = accept_reply;
+	o.done = query_done;
+	o.ctx = qr;
+	o.dropped = &p->st.dropped_unmatched;
+	rc = udp_probe_start(p->loop, &o, &qr->probe);
+	if (rc < 0) {
+		log_warnx("%s %s: cannot send: %s", s->cfg.name, t->address, uv_strerror(rc));
+		free(qr);
+		return rc;
+	}
+	p->st.sent++;
+	s->in_flight++;
+	qr->next = p->queries;
+	if (p->queries)
+		p->queries->prev = qr;
+	p->queries = qr;
+	return 0;
+}
+
+/* A CHAOS query after the primary one, when the primary's answer did not
+ * carry the most preferred identity: one per target, at most every second. */
+static void maybe_chaos_followup(struct query *qr, const struct pending *pe)
+{
+	struct svc *s = qr->svc;
+	int64_t now = (int64_t)uv_now(s->p->loop);
+	int best = -1;
+
+	if (pe->r.outcome != RESULT_OK && pe->r.outcome != RESULT_RCODE)
+		return;
+	if (pe->r.identity_source[0] != '\0')
+		for (int i = 0; i < s->cfg.n_identify; i++)
+			if (strcmp(s->cfg.identify[i], pe->r.identity_source) == 0)
+				best = i;
+	if (best == 0 || now - qr->t->last_chaos_ms < CHAOS_MIN_GAP_MS)
+		return;
+	for (int i = 0; i < (best < 0 ? s->cfg.n_identify : best); i++) {
+		enum dns_wire_kind k;
+
+		if (strcmp(s->cfg.identify[i], "id.server") == 0)
+			k = DNS_WIRE_ID_SERVER;
+		else if (strcmp(s->cfg.identify[i], "hostname.bind") == 0)
+			k = DNS_WIRE_HOSTNAME_BIND;
+		else
+			continue;
+		/* The nsid query already asked id.server. */
+		if (k == DNS_WIRE_ID_SERVER && qr->kind == DNS_WIRE_NSID)
+			continue;
+		qr->t->last_chaos_ms = now;
+		send_query(s, qr->t, 0, k, 0, 0);
+		return;
+	}
+}
+
+static void end_round(struct svc *s);
+static void ntp_next_phase(struct svc *s);
+
+static void unlink_query(struct prober *p, struct query *qr)
+{
+	if (qr->prev)
+		qr->prev->next = qr->next;
+	else
+		p->queries = qr->next;
+	if (qr->next)
+		qr->next->prev = qr->prev;
+}
+
+static void query_done(void *ctx, const struct udp_probe_result *res)
+{
+	struct query *qr = ctx;
+	struct svc *s = qr->svc;
+	struct prober *p = s->p;
+	struct pending *pe = NULL;
+
+	unlink_query(p, qr);
+	s->in_flight--;
+	if (res->status != UDP_PROBE_CANCELLED) {
+		if (res->status == UDP_PROBE_REPLY)
+			p->st.answered++;
+		else if (res->status == UDP_PROBE_UNREACHABLE)
+			p->st.unreachable++;
+		else
+			p->st.timeouts++;
+		if (res->status == UDP_PROBE_REPLY &&
+		    (qr->verdict == DNS_WIRE_MALFORMED || (qr->ntp && qr->verdict == NTP_WIRE_MALFORMED)))
+			p->st.malformed++;
+		pe = new_record(qr, res);
+	}
+	if (pe != NULL && res->status == UDP_PROBE_REPLY) {
+		if (qr->ntp)
+			fill_ntp(qr, pe, res);
+		else
+			fill_dns(qr, pe);
+	}
+	if (pe != NULL && (pe->r.outcome == RESULT_OK || pe->r.outcome == RESULT_RCODE))
+		qr->t->answered = 1;
+	if (pe != NULL && qr->ntp)
+		qr->t->fp[qr->ntp_phase] = pe->fp;
+	if (pe != NULL && !qr->ntp && !p->closing) {
+		if (qr->verdict == DNS_WIRE_TRUNCATED && !qr->tcp && res->status == UDP_PROBE_REPLY)
+			send_query(s, qr->t, 0, qr->kind, 1, 0);
+		else if (qr->kind == DNS_WIRE_SERVICE || qr->kind == DNS_WIRE_NSID)
+			maybe_chaos_followup(qr, pe);
+	}
+	free(qr);
+	if (s->in_flight == 0 && s->in_round) {
+		if (s->cfg.protocol == INV_PROTO_NTP && !p->closing && s->ntp_phase < 2)
+			ntp_next_phase(s);
+		else
+			end_round(s);
+	}
+}
+
+/* ---- NTP: management before, anycast, management after ---- */
+
+static void ntp_send_phase(struct svc *s)
+{
+	for (int i = 0; i < s->n_targets; i++) {
+		struct target *t = &s->targets[i];
+
+		if (t->anycast == (s->ntp_phase == 1)) {
+			t->fp[s->ntp_phase].valid = 0;
+			send_query(s, t, 1, 0, 0, s->ntp_phase);
+		}
+	}
+}
+
+static void ntp_next_phase(struct svc *s)
+{
+	s->ntp_phase++;
+	ntp_send_phase(s);
+	if (s->in_flight == 0) /* nothing to send in that phase */
+		(s->ntp_phase < 2) ? ntp_next_phase(s) : end_round(s);
+}
+
+/* Identify this pass's anycast NTP records. Returns 1 when one was unstable. */
+static int ntp_identify_pass(struct svc *s)
+{
+	struct identify_ntp_candidate c[64];
+	int owner[64], n = 0, unstable = 0;
+
+	for (int i = 0; i < s->cfg.n_instances && n < 64; i++) {
+		/* One management target per instance: its first with replies. */
+		for (int j = 0; j < s->n_targets; j++) {
+			struct target *t = &s->targets[j];
+
+			if (!t->anycast && t->instance == i && t->fp[0].valid) {
+				c[n].before = t->fp[0];
+				c[n].after = t->fp[2];
+				owner[n++] = i;
+				break;
+			}
+		}
+	}
+	for (int k = 0; k < s->n_pend; k++) {
+		struct pending *pe = &s->pend[k];
+		int idx;
+
+		if (pe->ntp_pass_done || !pe->t->anycast || pe->r.outcome != RESULT_OK)
+			continue;
+		pe->ntp_pass_done = 1;
+		if (!pe->fp.valid) /* KoD: answered, but no fingerprint */
+			continue;
+		switch (identify_ntp(&pe->fp, c, n, &idx)) {
+		case IDENTIFY_MATCH:
+			snprintf(pe->r.instance, sizeof(pe->r.instance), "%s",
+				 s->cfg.instances[owner[idx]].name);
+			break;
+		case IDENTIFY_AMBIGUOUS:
+			pe->r.outcome = RESULT_AMBIGUOUS;
+			break;
+		case IDENTIFY_UNSTABLE:
+			/* A clock update between our queries: not a match, not
+			 * a stranger either. */
+			pe->r.outcome = RESULT_AMBIGUOUS;
+			unstable = 1;
+			break;
+		case IDENTIFY_UNKNOWN:
+			pe->r.outcome = RESULT_UNKNOWN;
+			break;
+		}
+	}
+	return unstable;
+}
+
+/* ---- rounds ---- */
+
+static void identify_dns_records(struct svc *s)
+{
+	struct identify_dns_candidate c[64];
+	int n = s->cfg.n_instances < 64 ? s->cfg.n_instances : 64;
+
+	/* Learn first, so that an anycast answer can use a management answer
+	 * of the same round. */
+	for (int k = 0; k < s->n_pend; k++) {
+		const struct pending *pe = &s->pend[k];
+
+		if (!pe->t->anycast && pe->r.outcome == RESULT_OK && pe->r.identity[0] != '\0')
+			snprintf(s->learned[pe->t->instance], RESULT_IDENTITY_MAX, "%s",
+				 pe->r.identity);
+	}
+	for (int i = 0; i < n; i++) {
+		c[i].configured = s->cfg.instances[i].identity;
+		c[i].learned = s->learned[i];
+	}
+	for (int k = 0; k < s->n_pend; k++) {
+		struct pending *pe = &s->pend[k];
+		int idx;
+
+		if (!pe->t->anycast || pe->r.identity[0] == '\0')
+			continue;
+		idx = identify_dns(pe->r.identity, c, n);
+		if (idx >= 0)
+			snprintf(pe->r.instance, sizeof(pe->r.instance), "%s",
+				 s->cfg.instances[idx].name);
+	}
+}
+
+static void end_round(struct svc *s)
+{
+	struct prober *p = s->p;
+	int anycast_ok = 1;
+
+	if (s->cfg.protocol == INV_PROTO_NTP && !p->closing) {
+		if (ntp_identify_pass(s) && !s->ntp_retried) {
+			s->ntp_retried = 1;
+			s->ntp_phase = 0;
+			ntp_send_phase(s);
+			if (s->in_flight > 0)
+				return;
+		}
+	} else if (s->cfg.protocol == INV_PROTO_DNS) {
+		identify_dns_records(s);
+	}
+	s->in_round = 0;
+	for (int k = 0; k < s->n_pend; k++)
+		p->on_result(p->ctx, &s->pend[k].r);
+	s->n_pend = 0;
+	for (int i = 0; i < s->n_targets; i++)
+		if (s->targets[i].anycast && !s->targets[i].answered)
+			anycast_ok = 0;
+	if (!p->closing && p->on_round)
+		p->on_round(p->ctx, s->cfg.name, s->round, anycast_ok);
+	if (s->retired && s->timer_open) {
+		s->timer_open = 0;
+		uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+	}
+}
+
+static void start_round(struct svc *s)
+{
+	s->round++;
+	s->in_round = 1;
+	s->n_pend = 0;
+	for (int i = 0; i < s->n_targets; i++)
+		s->targets[i].answered = 0;
+	if (s->cfg.protocol == INV_PROTO_NTP) {
+		s->ntp_phase = 0;
+		s->ntp_retried = 0;
+		ntp_send_phase(s);
+		if (s->in_flight == 0)
+			ntp_next_phase(s);
+		return;
+	}
+	for (int i = 0; i < s->n_targets; i++)
+		send_query(s, &s->targets[i], 0,
+			   s->cfg.query_name[0] != '\0' ? DNS_WIRE_SERVICE : DNS_WIRE_NSID, 0, 0);
+	if (s->in_flight == 0)
+		end_round(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct svc *s = t->data;
+
+	if (s->in_round) {
+		/* The previous round is still waiting on slow targets: skip
+		 * this one rather than stacking rounds. */
+		s->skipped++;
+		log_debug("service %s: round %llu still running, skipped (%llu so far)",
+			  s->cfg.name, (unsigned long long)s->round, (unsigned long long)s->skipped);
+	} else {
+		start_round(s);
+	}
+	if (!s->p->once && !s->retired)
+		uv_timer_start(&s->timer, on_timer, jittered(s->cfg.interval_ms), 0);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct svc *s = h->data;
+	struct prober *p = s->p;
+
+	p->open_timers--;
+	svc_free(s);
+	maybe_free_prober(p);
+}
+
+static int add_services(struct prober *p, const struct inventory *inv, int start)
+{
+	for (int i = 0; i < inv->n_services; i++) {
+		struct svc *s = svc_new(p, &inv->services[i]);
+
+		if (s == NULL)
+			return -EINVAL;
+		uv_timer_init(p->loop, &s->timer);
+		s->timer.data = s;
+		s->timer_open = 1;
+		p->open_timers++;
+		s->next = p->svcs;
+		p->svcs = s;
+		if (start)
+			uv_timer_start(&s->timer, on_timer, rnd() % 100, 0);
+	}
+	return 0;
+}
+
+struct prober *prober_new(uv_loop_t *loop, const struct inventory *inv, prober_result_fn on_result,
+			  prober_round_fn on_round, void *ctx)
+{
+	struct prober *p;
+
+	if (loop == NULL || inv == NULL || on_result == NULL)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->loop = loop;
+	p->on_result = on_result;
+	p->on_round = on_round;
+	p->ctx = ctx;
+	if (add_services(p, inv, 0) < 0) {
+		for (struct svc *s = p->svcs; s; s = s->next)
+			s->retired = 1;
+		prober_close(p, NULL, NULL);
+		return NULL;
+	}
+	return p;
+}
+
+static void retire(struct svc *s)
+{
+	s->retired = 1;
+	uv_timer_stop(&s->timer);
+	if (!s->in_round && s->timer_open) {
+		s->timer_open = 0;
+		uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+	}
+}
+
+int prober_set_services(struct prober *p, const struct inventory *inv)
+{
+	struct svc *old = p->svcs;
+
+	p->svcs = NULL;
+	if (add_services(p, inv, 1) < 0) {
+		log_warnx("prober: new services rejected, keeping the old ones");
+		while (p->svcs) {
+			struct svc *s = p->svcs;
+
+			p->svcs = s->next;
+			s->next = NULL;
+			retire(s);
+		}
+		p->svcs = old;
+		return -EINVAL;
+	}
+	/* Old services finish their round in flight, then go. */
+	while (old) {
+		struct svc *s = old;
+
+		old = s->next;
+		retire(s);
+	}
+	return 0;
+}
+
+int prober_start(struct prober *p, int once)
+{
+	p->once = once;
+	for (struct svc *s = p->svcs; s; s = s->next)
+		uv_timer_start(&s->timer, on_timer, once ? 0 : rnd() % 100, 0);
+	return 0;
+}
+
+static void maybe_free_prober(struct prober *p)
+{
+	if (p->closing && p->open_timers == 0 && p->queries == NULL) {
+		void (*cb)(void *) = p->close_cb;
+		void *arg = p->close_arg;
+
+		free(p);
+		if (cb)
+			cb(arg);
+	}
+}
+
+void prober_close(struct prober *p, void (*cb)(void *arg), void *arg)
+{
+	p->closing = 1;
+	p->close_cb = cb;
+	p->close_arg = arg;
+	/* Cancelled queries call back synchronously and produce no record. */
+	while (p->queries)
+		udp_probe_cancel(p->queries->probe);
+	for (struct svc *s = p->svcs; s; s = s->next) {
+		s->in_round = 0;
+		s->retired = 1;
+		uv_timer_stop(&s->timer);
+		if (s->timer_open) {
+			s->timer_open = 0;
+			uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+		}
+	}
+	p->svcs = NULL;
+	if (p->open_timers == 0)
+		maybe_free_prober(p);
+}
+
+void prober_get_stats(const struct prober *p, struct prober_stats *st)
+{
+	*st = p->st;
+}
