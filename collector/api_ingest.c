@@ -1,0 +1,236 @@
+/* collector/api_ingest.c - the agent side of the API: POST /api/v1/results
+ * (validated on the loop, committed by the writer thread, answered after the
+ * commit) and GET /api/v1/agent/config (with a strong ETag). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "collector/api_int.h"
+
+/* Longest agent self-report kept (bytes of JSON). */
+#define STATUS_MAX 8192
+
+struct ingest_ctx {
+	struct collector *c;
+	struct http_exchange *ex;
+};
+
+static void
+ingest_done(void *arg, struct store_job *job)
+{
+	struct ingest_ctx *ic = arg;
+	struct collector *c = ic->c;
+
+	if (job->rc != 0) {
+		metrics_count_ingest(c->metrics, 0, 0, job->n_results);
+		api_error(c, ic->ex, 503, "database unavailable, retry later");
+	} else {
+		metrics_count_ingest(c->metrics, job->out.stored, job->out.duplicates, 0);
+		api_json(c, ic->ex, 200,
+			 json_pack("{s:I,s:I,s:I}", "stored", (json_int_t)job->out.stored,
+				   "duplicates", (json_int_t)job->out.duplicates, "last_seq",
+				   (json_int_t)job->out.last_seq),
+			 NULL);
+		/* After the answer: catchment tracking must never delay the agent. */
+		collector_results_stored(c, job->results, job->stored, job->n_results);
+	}
+	free(ic);
+	store_job_free(job);
+}
+
+/* Agent named in the URL (path or ?agent=) must be the token's. */
+static int
+url_agent_ok(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+	     const char *url_agent, const struct inv_agent *a)
+{
+	char q[RESULT_NAME_MAX * 3];
+	int r;
+
+	if (url_agent != NULL && strcmp(url_agent, a->name) != 0) {
+		api_error(c, ex, 403, "token belongs to agent %s, not %s", a->name, url_agent);
+		return 0;
+	}
+	r = api_query_get(req->query, "agent", q, sizeof(q));
+	if (r < 0 || (r == 1 && strcmp(q, a->name) != 0)) {
+		api_error(c, ex, 403, "token belongs to agent %s", a->name);
+		return 0;
+	}
+	return 1;
+}
+
+/* Parse and validate the whole body into job; on error fill msg. */
+static int
+parse_body(const struct http_request *req, const char *agent, struct store_job *job, char *msg,
+	   size_t msglen)
+{
+	json_error_t jerr;
+	json_t *root, *arr, *status;
+	char why[256];
+	int rc = -1;
+
+	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(msg, msglen, "invalid JSON at line %d column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		snprintf(msg, msglen, "body must be a JSON object");
+		goto out;
+	}
+	arr = json_object_get(root, "results");
+	if (!json_is_array(arr)) {
+		snprintf(msg, msglen, "results: must be an array");
+		goto out;
+	}
+	status = json_object_get(root, "status");
+	if (status != NULL && !json_is_object(status) && !json_is_null(status)) {
+		snprintf(msg, msglen, "status: must be an object");
+		goto out;
+	}
+	job->n_results = json_array_size(arr);
+	if (job->n_results > 0) {
+		job->results = malloc(job->n_results * sizeof(*job->results));
+		job->stored = calloc(job->n_results, 1);
+		if (job->results == NULL || job->stored == NULL) {
+			snprintf(msg, msglen, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < job->n_results; i++) {
+		if (result_from_json(json_array_get(arr, i), &job->results[i], why, sizeof(why)) !=
+		    0) {
+			snprintf(msg, msglen, "results[%zu]: %s", i, why);
+			goto out;
+		}
+		snprintf(job->results[i].agent, sizeof(job->results[i].agent), "%s", agent);
+	}
+	if (json_is_object(status)) {
+		char *txt = json_dumps(status, JSON_COMPACT);
+
+		/* An oversized self-report is dropped, not an error: results matter. */
+		if (txt != NULL && strlen(txt) <= STATUS_MAX)
+			job->status_json = txt;
+		else
+			free(txt);
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+void
+api_post_results(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+		 const char *url_agent)
+{
+	const struct inv_agent *a = api_auth_agent(c, ex);
+	struct store_job *job = NULL;
+	struct ingest_ctx *ic = NULL;
+	char msg[512];
+
+	if (a == NULL) {
+		api_error(c, ex, 401, "missing or unknown agent token");
+		return;
+	}
+	if (!url_agent_ok(c, ex, req, url_agent, a))
+		return;
+	metrics_agent_report(c->metrics, a->name, time_now_ms());
+	if (store_writer_backlog(c->writer) > API_BACKLOG_MAX) {
+		api_error(c, ex, 503, "ingest backlog full, retry later");
+		return;
+	}
+	if ((job = store_job_new(STORE_JOB_INGEST)) == NULL ||
+	    (ic = calloc(1, sizeof(*ic))) == NULL) {
+		store_job_free(job);
+		api_error(c, ex, 503, "out of memory");
+		return;
+	}
+	snprintf(job->agent, sizeof(job->agent), "%s", a->name);
+	if (parse_body(req, a->name, job, msg, sizeof(msg)) != 0) {
+		log_debug("ingest from %s (%s): %s", a->name, req->peer, msg);
+		metrics_count_ingest(c->metrics, 0, 0, job->n_results);
+		store_job_free(job);
+		free(ic);
+		api_error(c, ex, 400, "%s", msg);
+		return;
+	}
+	ic->c = c;
+	ic->ex = ex;
+	job->done = ingest_done;
+	job->arg = ic;
+	store_writer_submit(c->writer, job);
+}
+
+/* Does an If-None-Match header name etag ("*" or a list, W/ ignored for
+ * the weak comparison RFC 9110 prescribes for GET)? */
+static int
+etag_matches(const char *inm, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *p = inm;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, etag, elen) == 0 &&
+		    (p[elen] == '\0' || p[elen] == ',' || p[elen] == ' '))
+			return 1;
+		while (*p && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+void
+api_agent_config(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+		 const char *url_agent)
+{
+	const struct inv_agent *a = api_auth_agent(c, ex);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char etag[2 * 20 + 3], hdr[128];
+	const char *inm;
+	json_t *body;
+	char *txt;
+
+	if (a == NULL) {
+		api_error(c, ex, 401, "missing or unknown agent token");
+		return;
+	}
+	if (!url_agent_ok(c, ex, req, url_agent, a))
+		return;
+	body = inventory_services_to_json(c->inv);
+	if (body == NULL) {
+		api_error(c, ex, 503, "out of memory");
+		return;
+	}
+	json_object_set_new(body, "agent", json_string(a->name));
+	txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(body);
+	if (txt == NULL) {
+		api_error(c, ex, 503, "out of memory");
+		return;
+	}
+	/* Strong validator: the same bytes always give the same tag. */
+	SHA256((const unsigned char *)txt, strlen(txt), md);
+	etag[0] = '"';
+	for (int i = 0; i < 20; i++)
+		snprintf(etag + 1 + 2 * i, 3, "%02x", md[i]);
+	snprintf(etag + 41, 2, "\"");
+	snprintf(hdr, sizeof(hdr), "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
+	inm = http_request_header(ex, "If-None-Match");
+	if (inm != NULL && etag_matches(inm, etag))
+		api_respond(c, ex, 304, NULL, hdr, NULL, 0);
+	else
+		api_respond(c, ex, 200, "application/json", hdr, txt, strlen(txt));
+	free(txt);
+}

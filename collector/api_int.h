@@ -1,0 +1,62 @@
+/* collector/api_int.h - helpers shared by collector/api*.c: answers, query
+ * strings and authentication. Not for use outside the API files. */
+#ifndef ANYCAST_API_INT_H
+#define ANYCAST_API_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "collector/collector.h"
+#include "collector/http_server.h"
+
+#define API_LIMIT_DEFAULT 100
+#define API_LIMIT_MAX 1000
+/* Results waiting for the writer beyond which ingest answers 503. */
+#define API_BACKLOG_MAX 500000
+
+/* Answer with body (reference stolen; NULL sends {}), counting the status. */
+void api_json(struct collector *c, struct http_exchange *ex, int status, json_t *body,
+	      const char *extra_headers);
+/* Answer {"error": msg} with status. */
+void api_error(struct collector *c, struct http_exchange *ex, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Any answer, counting the status. */
+void api_respond(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
+		 const char *extra_headers, const char *body, size_t len);
+
+/* The URL-decoded value of name in a query string into out. Returns 1 when
+ * present, 0 when absent, -1 when malformed or too long. */
+int api_query_get(const char *query, const char *name, char *out, size_t outlen);
+
+/* Agent for the request's "Authorization: Bearer" token (constant-time
+ * comparison of SHA-256 hashes), or NULL. */
+const struct inv_agent *api_auth_agent(struct collector *c, struct http_exchange *ex);
+/* 1 when the read API may be used (no read token configured, or the request
+ * carries it as a Bearer token or ?token=), else 0. */
+int api_auth_read(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+
+/* Handlers (api_ingest.c, api_read.c). */
+void api_post_results(struct collector *c, struct http_exchange *ex,
+		      const struct http_request *req, const char *url_agent);
+void api_agent_config(struct collector *c, struct http_exchange *ex,
+		      const struct http_request *req, const char *url_agent);
+void api_get_catchments(struct collector *c, struct http_exchange *ex,
+			const struct http_request *req);
+void api_get_events(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_instances(struct collector *c, struct http_exchange *ex,
+		       const struct http_request *req);
+void api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_results(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_rollups(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_metrics(struct collector *c, struct http_exchange *ex);
+void api_get_healthz(struct collector *c, struct http_exchange *ex);
+void api_static(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+
+/* JSON of one catchment row, as the API and the event stream serve it. */
+json_t *api_catchment_json(const struct catchment_row *r);
+/* JSON of one event, as /api/v1/events serves it. */
+json_t *api_event_json(const struct event *ev);
+
+#endif

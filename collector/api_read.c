@@ -1,0 +1,448 @@
+/* collector/api_read.c - the dashboard side of the API: catchments (from
+ * memory), events, results, rollups, agents and instances (from the read
+ * connection), the event stream, metrics and health. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "collector/api_int.h"
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+static json_t *
+time_json(int64_t ms)
+{
+	char buf[40];
+
+	if (ms <= 0)
+		return json_null();
+	return json_string(time_format_rfc3339(ms, buf, sizeof(buf)));
+}
+
+json_t *
+api_catchment_json(const struct catchment_row *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "agent", json_string(r->agent));
+	json_object_set_new(o, "service", json_string(r->service));
+	json_object_set_new(o, "family", json_integer(r->family));
+	json_object_set_new(o, "instance", str_or_null(r->instance));
+	json_object_set_new(o, "identity", str_or_null(r->identity));
+	json_object_set_new(o, "status", json_string(r->status));
+	json_object_set_new(o, "since", time_json(r->since_ms));
+	json_object_set_new(o, "last_seen", time_json(r->last_seen_ms));
+	json_object_set_new(o, "rtt_ms", r->rtt_ms >= 0 ? json_real(r->rtt_ms) : json_null());
+	json_object_set_new(o, "suboptimal", json_boolean(r->suboptimal));
+	json_object_set_new(o, "flapping", json_boolean(r->flapping));
+	return o;
+}
+
+json_t *
+api_event_json(const struct event *ev)
+{
+	json_t *o = json_object(), *detail = NULL;
+
+	json_object_set_new(o, "id", json_integer(ev->id));
+	json_object_set_new(o, "time", time_json(ev->time_ms));
+	json_object_set_new(o, "type", json_string(ev->type));
+	json_object_set_new(o, "agent", str_or_null(ev->agent));
+	json_object_set_new(o, "service", str_or_null(ev->service));
+	json_object_set_new(o, "family", ev->family ? json_integer(ev->family) : json_null());
+	json_object_set_new(o, "from_instance", str_or_null(ev->from_instance));
+	json_object_set_new(o, "to_instance", str_or_null(ev->to_instance));
+	json_object_set_new(o, "incident", str_or_null(ev->incident));
+	json_object_set_new(o, "resolves", json_boolean(ev->resolves));
+	if (ev->detail[0])
+		detail = json_loads(ev->detail, 0, NULL);
+	json_object_set_new(o, "detail", detail ? detail : json_object());
+	return o;
+}
+
+/* ?name= as text into out (NULL result when absent). -1 after answering 400. */
+static int
+param(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+      const char *name, char *out, size_t outlen, const char **val)
+{
+	int r = api_query_get(req->query, name, out, outlen);
+
+	*val = NULL;
+	if (r < 0) {
+		api_error(c, ex, 400, "%s: malformed or too long", name);
+		return -1;
+	}
+	if (r == 1 && out[0] != '\0')
+		*val = out;
+	return 0;
+}
+
+static int
+param_int(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+	  const char *name, int64_t min, int64_t max, int64_t *v)
+{
+	char buf[32], *end;
+	const char *s;
+	long long x;
+
+	if (param(c, ex, req, name, buf, sizeof(buf), &s) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || x < min || x > max) {
+		api_error(c, ex, 400, "%s: must be an integer from %" PRId64 " to %" PRId64, name,
+			  min, max);
+		return -1;
+	}
+	*v = x;
+	return 0;
+}
+
+static int
+param_time(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+	   const char *name, int64_t *ms)
+{
+	char buf[64];
+	const char *s;
+
+	if (param(c, ex, req, name, buf, sizeof(buf), &s) != 0)
+		return -1;
+	if (s != NULL && time_parse_rfc3339(s, ms) != 0) {
+		api_error(c, ex, 400, "%s: not an RFC 3339 time", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+param_limit(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+	    int *limit)
+{
+	int64_t v = API_LIMIT_DEFAULT;
+
+	if (param_int(c, ex, req, "limit", 1, API_LIMIT_MAX, &v) != 0)
+		return -1;
+	*limit = (int)v;
+	return 0;
+}
+
+static void
+answer_list(struct collector *c, struct http_exchange *ex, const char *key, json_t *arr)
+{
+	if (arr == NULL) {
+		api_error(c, ex, 503, "database query failed");
+		return;
+	}
+	api_json(c, ex, 200, json_pack("{s:o}", key, arr), NULL);
+}
+
+void
+api_get_catchments(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	char abuf[RESULT_NAME_MAX * 3], sbuf[RESULT_NAME_MAX * 3];
+	const char *agent, *service;
+	struct catchment_row *rows = NULL;
+	int64_t offset = 0;
+	size_t n, total = 0;
+	int limit;
+	json_t *arr;
+
+	if (param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
+	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
+	    param_limit(c, ex, req, &limit) != 0 ||
+	    param_int(c, ex, req, "offset", 0, INT32_MAX, &offset) != 0)
+		return;
+	n = catchment_snapshot(c->catchment, &rows);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if ((agent && strcmp(agent, rows[i].agent) != 0) ||
+		    (service && strcmp(service, rows[i].service) != 0))
+			continue;
+		if (total++ < (size_t)offset || json_array_size(arr) >= (size_t)limit)
+			continue;
+		json_array_append_new(arr, api_catchment_json(&rows[i]));
+	}
+	free(rows);
+	api_json(c, ex, 200, json_pack("{s:o,s:I}", "catchments", arr, "total", (json_int_t)total),
+		 NULL);
+}
+
+void
+api_get_events(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	char tbuf[64], sbuf[RESULT_NAME_MAX * 3], abuf[RESULT_NAME_MAX * 3];
+	struct store_events_query q = { .since_ms = INT64_MIN };
+
+	if (param_time(c, ex, req, "since", &q.since_ms) != 0 ||
+	    param(c, ex, req, "type", tbuf, sizeof(tbuf), &q.type) != 0 ||
+	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
+	    param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
+	    param_int(c, ex, req, "before_id", 0, INT64_MAX, &q.before_id) != 0 ||
+	    param_limit(c, ex, req, &q.limit) != 0)
+		return;
+	answer_list(c, ex, "events", store_query_events(c->reader, &q));
+}
+
+void
+api_get_results(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	char sbuf[RESULT_NAME_MAX * 3], abuf[RESULT_NAME_MAX * 3];
+	struct store_results_query q = { .from_ms = INT64_MIN, .to_ms = INT64_MAX };
+	int64_t after = 0;
+
+	if (param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
+	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
+	    param_time(c, ex, req, "from", &q.from_ms) != 0 ||
+	    param_time(c, ex, req, "to", &q.to_ms) != 0 ||
+	    param_int(c, ex, req, "after_seq", 0, INT64_MAX, &after) != 0 ||
+	    param_limit(c, ex, req, &q.limit) != 0)
+		return;
+	q.after_seq = (uint64_t)after;
+	answer_list(c, ex, "results", store_query_results(c->reader, &q));
+}
+
+void
+api_get_rollups(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	char sbuf[RESULT_NAME_MAX * 3], abuf[RESULT_NAME_MAX * 3];
+	const char *agent, *service;
+	int64_t from = INT64_MIN, to = INT64_MAX;
+	int limit;
+
+	if (param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
+	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
+	    param_time(c, ex, req, "from", &from) != 0 || param_time(c, ex, req, "to", &to) != 0 ||
+	    param_limit(c, ex, req, &limit) != 0)
+		return;
+	answer_list(c, ex, "rollups",
+		    store_query_rollups(c->reader, agent, service, from, to, limit));
+}
+
+/* Agents go stale after missing three rounds of the slowest service. */
+static int64_t
+stale_after_ms(const struct inventory *inv)
+{
+	int64_t m = 10000;
+
+	for (int i = 0; i < inv->n_services; i++)
+		if (inv->services[i].interval_ms + inv->services[i].timeout_ms > m)
+			m = inv->services[i].interval_ms + inv->services[i].timeout_ms;
+	return 3 * m + 5000;
+}
+
+void
+api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	json_t *rows = store_query_agents(c->reader), *out, *row;
+	int64_t now = time_now_ms(), stale = stale_after_ms(c->inv);
+	size_t i;
+	int limit;
+
+	if (param_limit(c, ex, req, &limit) != 0) {
+		json_decref(rows);
+		return;
+	}
+	if (rows == NULL) {
+		api_error(c, ex, 503, "database query failed");
+		return;
+	}
+	out = json_array();
+	json_array_foreach (rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		json_t *seen = json_object_get(row, "last_seen_ms");
+		int configured = 0;
+		const char *state = "never";
+
+		for (int k = 0; name && k < c->inv->n_agents; k++)
+			configured |= strcmp(c->inv->agents[k].name, name) == 0;
+		if (json_is_integer(seen))
+			state = now - json_integer_value(seen) <= stale ? "ok" : "stale";
+		if (!configured && !json_is_integer(seen))
+			continue;
+		json_object_del(row, "last_seen_ms");
+		json_object_set_new(row, "configured", json_boolean(configured));
+		json_object_set_new(row, "state", json_string(state));
+		if (json_array_size(out) < (size_t)limit)
+			json_array_append(out, row);
+	}
+	json_decref(rows);
+	api_json(c, ex, 200, json_pack("{s:o}", "agents", out), NULL);
+}
+
+void
+api_get_instances(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	json_t *latest = store_query_management(c->reader), *out, *row;
+	int limit;
+	size_t k;
+
+	if (param_limit(c, ex, req, &limit) != 0) {
+		json_decref(latest);
+		return;
+	}
+	if (latest == NULL) {
+		api_error(c, ex, 503, "database query failed");
+		return;
+	}
+	out = json_array();
+	for (int i = 0; i < c->inv->n_services; i++) {
+		const struct inv_service *s = &c->inv->services[i];
+
+		for (int j = 0; j < s->n_instances && json_array_size(out) < (size_t)limit; j++) {
+			const struct inv_instance *in = &s->instances[j];
+			json_t *o = json_object(), *mgmt = json_array(), *agents = json_array();
+			int ok = 0, failed = 0;
+
+			for (int m = 0; m < in->n_management; m++)
+				json_array_append_new(mgmt, json_string(in->management[m]));
+			json_array_foreach (latest, k, row) {
+				const char *svc = json_string_value(json_object_get(row, "service"));
+				const char *addr = json_string_value(json_object_get(row, "address"));
+
+				if (svc == NULL || addr == NULL || strcmp(svc, s->name) != 0 ||
+				    inventory_instance_by_management(s, addr) != in)
+					continue;
+				if (strcmp(json_string_value(json_object_get(row, "outcome")), "ok") == 0)
+					ok++;
+				else
+					failed++;
+				json_t *a = json_deep_copy(row);
+
+				json_object_del(a, "service");
+				json_object_del(a, "instance");
+				json_array_append_new(agents, a);
+			}
+			json_object_set_new(o, "service", json_string(s->name));
+			json_object_set_new(o, "instance", json_string(in->name));
+			json_object_set_new(o, "management", mgmt);
+			json_object_set_new(o, "identity", str_or_null(in->identity));
+			json_object_set_new(o, "status", json_string(ok > 0	  ? (failed ? "partial" : "up")
+								     : failed > 0 ? "down"
+										  : "unknown"));
+			json_object_set_new(o, "agents_ok", json_integer(ok));
+			json_object_set_new(o, "agents_failed", json_integer(failed));
+			json_object_set_new(o, "agents", agents);
+			json_array_append_new(out, o);
+		}
+	}
+	json_decref(latest);
+	api_json(c, ex, 200, json_pack("{s:o}", "instances", out), NULL);
+}
+
+static void
+sse_gone(void *arg)
+{
+	struct sse_client *cl = arg;
+	struct collector *c = cl->c;
+
+	if (cl->prev != NULL)
+		cl->prev->next = cl->next;
+	else
+		c->sse = cl->next;
+	if (cl->next != NULL)
+		cl->next->prev = cl->prev;
+	c->n_sse--;
+	free(cl);
+}
+
+void
+api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	static const char hello[] = "retry: 3000\n\nevent: hello\ndata: {}\n\n";
+	struct sse_client *cl;
+
+	(void)req;
+	if (c->n_sse >= 256 || (cl = calloc(1, sizeof(*cl))) == NULL) {
+		api_error(c, ex, 503, "too many stream clients");
+		return;
+	}
+	cl->c = c;
+	cl->ex = ex;
+	cl->next = c->sse;
+	if (c->sse != NULL)
+		c->sse->prev = cl;
+	c->sse = cl;
+	c->n_sse++;
+	metrics_count_http(c->metrics, 200);
+	http_exchange_on_close(ex, sse_gone, cl);
+	http_exchange_stream_start(ex, "text/event-stream");
+	http_exchange_stream_write(ex, hello, sizeof(hello) - 1);
+}
+
+void
+api_get_metrics(struct collector *c, struct http_exchange *ex)
+{
+	struct http_server_stats hs;
+	struct alerter_stats as;
+	struct store_writer_stats ws;
+	struct metrics_inputs in = { .start_ms = c->start_ms };
+	char *txt;
+	size_t len;
+
+	in.n_rows = catchment_snapshot(c->catchment, (struct catchment_row **)&in.rows);
+	if (c->server != NULL) {
+		http_server_get_stats(c->server, &hs);
+		in.http = &hs;
+	}
+	if (c->alerter != NULL) {
+		alerter_get_stats(c->alerter, &as);
+		in.alerts = &as;
+	}
+	store_writer_get_stats(c->writer, &ws);
+	in.writer = &ws;
+	in.writer_backlog = store_writer_backlog(c->writer);
+	txt = metrics_render(c->metrics, &in, &len);
+	free((void *)in.rows);
+	if (txt == NULL) {
+		api_error(c, ex, 503, "out of memory");
+		return;
+	}
+	api_respond(c, ex, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, txt, len);
+	free(txt);
+}
+
+struct health_ctx {
+	struct collector *c;
+	struct http_exchange *ex;
+};
+
+static void
+health_done(void *arg, struct store_job *job)
+{
+	struct health_ctx *h = arg;
+
+	if (job->rc == 0)
+		api_json(h->c, h->ex, 200, json_pack("{s:s}", "status", "ok"), NULL);
+	else
+		api_error(h->c, h->ex, 503, "database not writable: %s", strerror(-job->rc));
+	free(h);
+	store_job_free(job);
+}
+
+void
+api_get_healthz(struct collector *c, struct http_exchange *ex)
+{
+	struct store_job *job = store_job_new(STORE_JOB_WRITABLE);
+	struct health_ctx *h = calloc(1, sizeof(*h));
+
+	if (job == NULL || h == NULL) {
+		free(h);
+		store_job_free(job);
+		api_error(c, ex, 503, "out of memory");
+		return;
+	}
+	h->c = c;
+	h->ex = ex;
+	job->done = health_done;
+	job->arg = h;
+	store_writer_submit(c->writer, job);
+}

@@ -1,0 +1,99 @@
+/* collector/collector.h - the collector process: one struct collector owns the
+ * loop's handles, the HTTP server, the store (writer thread + read
+ * connection), catchment tracking, the alerter, metrics and the inventory.
+ * Everything here runs on the loop thread. */
+#ifndef ANYCAST_COLLECTOR_H
+#define ANYCAST_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/inventory.h"
+#include "collector/alert.h"
+#include "collector/catchment.h"
+#include "collector/event.h"
+#include "collector/http_server.h"
+#include "collector/metrics.h"
+#include "collector/store.h"
+#include "collector/store_writer.h"
+
+#define COLLECTOR_DEFAULT_LISTEN "127.0.0.1:8053"
+#define COLLECTOR_DEFAULT_DB "anycast.db"
+#define COLLECTOR_PATH_MAX 4096
+
+/* Start-up settings; flags override the inventory's listen:, db:, tls_*. */
+struct collector_options {
+	const char *config_path;  /* required */
+	const char *listen;       /* NULL: inventory's, else COLLECTOR_DEFAULT_LISTEN */
+	const char *db;           /* NULL: inventory's, else COLLECTOR_DEFAULT_DB */
+	const char *web_dir;      /* NULL: ANYCAST_SOURCE_DIR "/web" */
+	const char *tls_cert, *tls_key;
+	enum store_sync sync;     /* default FULL */
+	size_t max_body_bytes;    /* 0: 16 MiB */
+	double rate_per_client;   /* 0: unlimited */
+};
+
+/* One Server-Sent Events client (GET /api/v1/stream). */
+struct sse_client {
+	struct sse_client *next, *prev;
+	struct http_exchange *ex;
+	struct collector *c;
+};
+
+struct collector {
+	uv_loop_t *loop;
+	char config_path[COLLECTOR_PATH_MAX];
+	char listen[128];
+	char db_path[COLLECTOR_PATH_MAX];
+	char web_dir[COLLECTOR_PATH_MAX];     /* realpath, "" when missing */
+	size_t max_body_bytes;
+
+	struct inventory *inv;                /* owned; replaced on SIGHUP */
+	struct http_server *server;
+	struct store *reader;                 /* loop-thread read connection */
+	struct store_writer *writer;
+	struct catchment *catchment;
+	struct alerter *alerter;
+	struct metrics *metrics;
+
+	uv_timer_t tick_timer;                /* 1 s: catchment_tick, snapshots, SSE pings */
+	uv_timer_t retention_timer;           /* 60 s */
+	uv_signal_t sighup, sigterm, sigint;
+
+	int64_t start_ms;
+	int64_t next_event_id;
+	uint64_t catchment_sig;               /* signature of the last snapshot */
+	int64_t snapshot_saved_ms;
+	int snapshot_dirty;
+	int64_t sse_ping_ms;
+	int retention_running;
+	struct sse_client *sse;               /* list */
+	int n_sse;
+
+	int stopping;
+	int exit_code;
+	void (*stopped_cb)(struct collector *c);
+};
+
+/* Load the inventory, open the database (migrating it), restore catchment
+ * state, start the writer, the HTTP server, timers and signal handlers.
+ * Returns 0, or -1 with a one-line reason in err (everything undone). */
+int collector_start(struct collector *c, uv_loop_t *loop, const struct collector_options *opt,
+		    char *err, size_t errlen);
+
+/* Graceful stop: end streams, stop accepting, finish in-flight requests and
+ * writes, save catchment state, close everything. stopped runs at the end
+ * (the loop then has no handles of ours). Idempotent. */
+void collector_stop(struct collector *c, void (*stopped)(struct collector *c));
+
+/* Re-read the inventory. On error the old one stays and the reason is logged
+ * and copied to err. 0 or -1. */
+int collector_reload(struct collector *c, char *err, size_t errlen);
+
+/* A batch was committed: feed the new results to metrics and catchment
+ * tracking (events follow from there). stored[i] != 0 marks new results. */
+void collector_results_stored(struct collector *c, const struct result *r,
+			      const unsigned char *stored, size_t n);
+
+#endif

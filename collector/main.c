@@ -1,0 +1,206 @@
+/* collector/main.c - anycast-collector: flags, the daemon, and the
+ * "backup" and "status" subcommands. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "collector/collector.h"
+#include "collector/status_cli.h"
+#include "collector/store.h"
+
+#define PROG "anycast-collector"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " --config FILE [options]\n"
+		"       " PROG " --config FILE --check-config\n"
+		"       " PROG " backup --db FILE OUT\n"
+		"       " PROG " status [--url URL] [--json] [--token-file F] [--events N]\n"
+		"\n"
+		"options:\n"
+		"  --config FILE      inventory (YAML): services, instances, agents, alerts\n"
+		"  --listen ADDR:PORT listen address (default: the inventory's listen:, else "
+		COLLECTOR_DEFAULT_LISTEN ")\n"
+		"  --db FILE          SQLite database (default: the inventory's db:, else "
+		COLLECTOR_DEFAULT_DB " in the working directory)\n"
+		"  --web-dir DIR      dashboard files served at / (default " ANYCAST_SOURCE_DIR
+		"/web)\n"
+		"  --tls-cert FILE    serve HTTPS with this certificate (PEM) ...\n"
+		"  --tls-key FILE     ... and key\n"
+		"  --sync full|normal durability of commits (default full: fsync per commit)\n"
+		"  --max-body BYTES   largest request body accepted (default 16 MiB)\n"
+		"  --rate N           requests per second per client IP (default unlimited)\n"
+		"  --check-config     validate the inventory and exit 0 (valid) or 1\n"
+		"  --syslog           log to syslog instead of stderr\n"
+		"  -v, --verbose      debug logging\n"
+		"  --version          print the version and exit\n"
+		"  --help             this text\n");
+}
+
+static int
+backup_main(int argc, char **argv)
+{
+	const char *db = NULL, *out = NULL;
+	char err[512];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+			db = argv[++i];
+		else if (strncmp(argv[i], "--db=", 5) == 0)
+			db = argv[i] + 5;
+		else if (argv[i][0] != '-' && out == NULL)
+			out = argv[i];
+		else {
+			fprintf(stderr, PROG " backup: unexpected argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (db == NULL || out == NULL) {
+		fprintf(stderr, PROG " backup: usage: " PROG " backup --db FILE OUT\n");
+		return 2;
+	}
+	if (access(out, F_OK) == 0) {
+		fprintf(stderr, PROG " backup: %s already exists\n", out);
+		return 1;
+	}
+	if (access(db, R_OK) != 0) {
+		fprintf(stderr, PROG " backup: %s: %s\n", db, strerror(errno));
+		return 1;
+	}
+	if (store_backup(db, out, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG " backup: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, PROG " backup: %s -> %s done\n", db, out);
+	return 0;
+}
+
+static int
+check_config(const char *path)
+{
+	char err[512];
+	struct inventory *inv = inventory_load(path, err, sizeof(err));
+
+	if (inv == NULL) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	printf("%s: ok (%d services, %d agents, %d alert routes)\n", path, inv->n_services,
+	       inv->n_agents, inv->n_alerts);
+	inventory_free(inv);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_CHECK,
+	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "web-dir", required_argument, NULL, OPT_WEB },
+		{ "tls-cert", required_argument, NULL, OPT_CERT },
+		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "sync", required_argument, NULL, OPT_SYNC },
+		{ "max-body", required_argument, NULL, OPT_BODY },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct collector_options o = { .sync = STORE_SYNC_FULL };
+	struct collector c;
+	int ch, verbose = 0, use_syslog = 0, check = 0;
+	char err[1024], *end;
+
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_cli_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return backup_main(argc - 1, argv + 1);
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_CONFIG: o.config_path = optarg; break;
+		case OPT_LISTEN: o.listen = optarg; break;
+		case OPT_DB: o.db = optarg; break;
+		case OPT_WEB: o.web_dir = optarg; break;
+		case OPT_CERT: o.tls_cert = optarg; break;
+		case OPT_KEY: o.tls_key = optarg; break;
+		case OPT_SYNC:
+			if (strcmp(optarg, "full") == 0)
+				o.sync = STORE_SYNC_FULL;
+			else if (strcmp(optarg, "normal") == 0)
+				o.sync = STORE_SYNC_NORMAL;
+			else {
+				fprintf(stderr, PROG ": --sync: expected full or normal, got %s\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_BODY:
+			errno = 0;
+			o.max_body_bytes = strtoull(optarg, &end, 10);
+			if (errno || *end || o.max_body_bytes < 1024) {
+				fprintf(stderr, PROG ": --max-body: expected a byte count >= 1024\n");
+				return 2;
+			}
+			break;
+		case OPT_RATE:
+			o.rate_per_client = strtod(optarg, &end);
+			if (*end || o.rate_per_client < 0) {
+				fprintf(stderr, PROG ": --rate: expected requests per second\n");
+				return 2;
+			}
+			break;
+		case OPT_CHECK: check = 1; break;
+		case OPT_SYSLOG: use_syslog = 1; break;
+		case 'v': verbose = 1; break;
+		case OPT_VERSION: printf(PROG " " ANYCAST_VERSION "\n"); return 0;
+		case OPT_HELP: usage(stdout); return 0;
+		case ':':
+			fprintf(stderr, PROG ": %s needs a value (see --help)\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, PROG ": unknown option %s (see --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument %s (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (o.config_path == NULL) {
+		fprintf(stderr, PROG ": --config FILE is required (see --help)\n");
+		return 2;
+	}
+	if (check)
+		return check_config(o.config_path);
+	if ((o.tls_cert == NULL) != (o.tls_key == NULL)) {
+		fprintf(stderr, PROG ": --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+
+	log_init(PROG, use_syslog, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (collector_start(&c, uv_default_loop(), &o, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+	if (uv_loop_close(uv_default_loop()) != 0)
+		log_debug("loop closed with handles left");
+	return 0;
+}

@@ -1,0 +1,502 @@
+/* collector/store.c - SQLite connection: open, WAL, migrations under
+ * PRAGMA user_version, transactions, prepared statements, inventory mirror
+ * and online backup. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "collector/store.h"
+#include "collector/store_int.h"
+#include "collector/store_schema.h"
+
+static const char *const stmt_sql[STMT_COUNT] = {
+	[STMT_INSERT_RESULT] =
+		"INSERT OR IGNORE INTO results (agent_id, seq, round, time_ms, service_id, address,"
+		" family, target, instance, identity, identity_source, query, transport, outcome,"
+		" rcode, rtt_ms, stratum, leap, refid, reference_time_ms, offset_ms, root_delay_ms,"
+		" root_dispersion_ms, kod) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+		" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+	[STMT_UPSERT_LATEST] =
+		"INSERT INTO latest (agent_id, service_id, target, address, seq, time_ms, instance,"
+		" identity, outcome, rcode, rtt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		" ON CONFLICT DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms,"
+		" instance = excluded.instance, identity = excluded.identity,"
+		" outcome = excluded.outcome, rcode = excluded.rcode, rtt_ms = excluded.rtt_ms"
+		" WHERE excluded.seq > latest.seq",
+	[STMT_UPSERT_ROLLUP] =
+		"INSERT INTO rollups (minute_ms, agent_id, service_id, target, address, count,"
+		" ok_count, rtt_n, rtt_min, rtt_sum, rtt_max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		" ?9, ?10, ?11) ON CONFLICT DO UPDATE SET count = count + excluded.count,"
+		" ok_count = ok_count + excluded.ok_count, rtt_n = rtt_n + excluded.rtt_n,"
+		" rtt_min = CASE WHEN rtt_min IS NULL THEN excluded.rtt_min"
+		"   WHEN excluded.rtt_min IS NULL THEN rtt_min ELSE min(rtt_min, excluded.rtt_min) END,"
+		" rtt_sum = coalesce(rtt_sum, 0) + coalesce(excluded.rtt_sum, 0),"
+		" rtt_max = CASE WHEN rtt_max IS NULL THEN excluded.rtt_max"
+		"   WHEN excluded.rtt_max IS NULL THEN rtt_max ELSE max(rtt_max, excluded.rtt_max) END",
+	[STMT_AGENT_UPDATE] =
+		"UPDATE agents SET first_seen_ms = coalesce(first_seen_ms, ?2), last_seen_ms = ?2,"
+		" last_seq = max(last_seq, ?3), version = coalesce(?4, version),"
+		" status = coalesce(?5, status) WHERE id = ?1",
+	[STMT_AGENT_LAST_SEQ] = "SELECT last_seq FROM agents WHERE id = ?1",
+	[STMT_INSERT_EVENT] =
+		"INSERT INTO events (id, time_ms, type, agent, service, family, from_instance,"
+		" to_instance, incident, resolves, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		" ?10, ?11)",
+	[STMT_INSERT_DELIVERY] =
+		"INSERT INTO alert_deliveries (time_ms, route, event_id, incident, attempt, ok, error)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_NAME_INSERT_AGENT] = "INSERT OR IGNORE INTO agents (name) VALUES (?1)",
+	[STMT_NAME_SELECT_AGENT] = "SELECT id FROM agents WHERE name = ?1",
+	[STMT_NAME_INSERT_SERVICE] = "INSERT OR IGNORE INTO services (name) VALUES (?1)",
+	[STMT_NAME_SELECT_SERVICE] = "SELECT id FROM services WHERE name = ?1",
+};
+
+int
+store_rc_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+const char *
+store_errmsg(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+sqlite3_stmt *
+store_stmt(struct store *st, enum store_stmt_id id)
+{
+	sqlite3_stmt *s = st->stmt[id];
+
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("store: prepare: %s", sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	st->stmt[id] = s;
+	return s;
+}
+
+int
+store_exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		snprintf(st->err, sizeof(st->err), "%s", msg ? msg : sqlite3_errstr(rc));
+		log_debug("store: %s: %s", sql, st->err);
+		sqlite3_free(msg);
+		return store_rc_errno(rc) ? store_rc_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+int
+store_bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static void
+cache_clear(struct store_name_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].name);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+name_id(struct store *st, struct store_name_cache *c, enum store_stmt_id ins,
+	enum store_stmt_id sel, const char *name, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->v[i].name, name) == 0) {
+			*id = c->v[i].id;
+			return 0;
+		}
+	}
+	if ((s = store_stmt(st, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if ((s = store_stmt(st, ins)) == NULL)
+			return -EIO;
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			return store_rc_errno(rc) ? store_rc_errno(rc) : -EIO;
+		/* Not cached: the row would vanish if the transaction rolls back. */
+		*id = sqlite3_last_insert_rowid(st->db);
+		return 0;
+	}
+	*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct store_name_id *v = realloc(c->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return 0; /* uncached is fine */
+		c->v = v;
+		c->cap = cap;
+	}
+	if ((c->v[c->n].name = strdup(name)) != NULL)
+		c->v[c->n++].id = *id;
+	return 0;
+}
+
+int
+store_agent_id(struct store *st, const char *name, int64_t *id)
+{
+	return name_id(st, &st->agents, STMT_NAME_INSERT_AGENT, STMT_NAME_SELECT_AGENT, name, id);
+}
+
+int
+store_service_id(struct store *st, const char *name, int64_t *id)
+{
+	return name_id(st, &st->services, STMT_NAME_INSERT_SERVICE, STMT_NAME_SELECT_SERVICE, name,
+		       id);
+}
+
+int
+store_schema_latest(void)
+{
+	return (int)store_schema_n_files;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int
+migrate(struct store *st, char *err, size_t errlen)
+{
+	int have = store_schema_version(st);
+	int want = store_schema_latest();
+	char sql[64];
+
+	if (have < 0) {
+		snprintf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	if (have > want) {
+		snprintf(err, errlen, "database schema version %d is newer than this program's (%d)",
+			 have, want);
+		return -EINVAL;
+	}
+	for (int v = have; v < want; v++) {
+		/* One transaction per migration: a failure leaves the previous version. */
+		if (store_exec(st, "BEGIN IMMEDIATE") != 0 ||
+		    store_exec(st, store_schema_files[v].sql) != 0) {
+			snprintf(err, errlen, "migration %s: %s", store_schema_files[v].name, st->err);
+			store_exec(st, "ROLLBACK");
+			return -EIO;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (store_exec(st, sql) != 0 || store_exec(st, "COMMIT") != 0) {
+			snprintf(err, errlen, "migration %s: %s", store_schema_files[v].name, st->err);
+			store_exec(st, "ROLLBACK");
+			return -EIO;
+		}
+		log_info("store: applied migration %s", store_schema_files[v].name);
+	}
+	return 0;
+}
+
+struct store *
+store_open(const char *path, const struct store_options *opt, char *err, size_t errlen)
+{
+	static const struct store_options defaults = { .sync = STORE_SYNC_FULL };
+	struct store *st;
+	int rc;
+
+	if (opt == NULL)
+		opt = &defaults;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||
+	    store_exec(st, opt->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+							: "PRAGMA synchronous = NORMAL") != 0 ||
+	    store_exec(st, "PRAGMA foreign_keys = OFF") != 0 ||
+	    store_exec(st, "PRAGMA cache_size = -32768") != 0) {
+		snprintf(err, errlen, "%s: %s", path, st->err);
+		goto fail;
+	}
+	if (!opt->no_migrate && migrate(st, err, errlen) != 0)
+		goto fail;
+	if (opt->no_migrate && store_schema_version(st) != store_schema_latest()) {
+		snprintf(err, errlen, "%s: schema version %d, expected %d", path,
+			 store_schema_version(st), store_schema_latest());
+		goto fail;
+	}
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	cache_clear(&st->agents);
+	cache_clear(&st->services);
+	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
+	free(st);
+}
+
+int
+store_begin(struct store *st)
+{
+	return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+int
+store_commit(struct store *st)
+{
+	int rc = store_exec(st, "COMMIT");
+
+	if (rc != 0) {
+		store_exec(st, "ROLLBACK");
+		/* Cached ids may name rows that were never committed. */
+		cache_clear(&st->agents);
+		cache_clear(&st->services);
+	}
+	return rc;
+}
+
+int
+store_rollback(struct store *st)
+{
+	cache_clear(&st->agents);
+	cache_clear(&st->services);
+	return store_exec(st, "ROLLBACK");
+}
+
+int
+store_savepoint(struct store *st)
+{
+	return store_exec(st, "SAVEPOINT job");
+}
+
+int
+store_savepoint_release(struct store *st)
+{
+	return store_exec(st, "RELEASE job");
+}
+
+int
+store_savepoint_rollback(struct store *st)
+{
+	int rc = store_exec(st, "ROLLBACK TO job");
+
+	cache_clear(&st->agents);
+	cache_clear(&st->services);
+	if (rc == 0)
+		rc = store_exec(st, "RELEASE job");
+	return rc;
+}
+
+int
+store_check_writable(struct store *st)
+{
+	int rc = store_exec(st, "BEGIN IMMEDIATE");
+
+	if (rc != 0)
+		return rc;
+	/* A write that touches the file, undone: catches a read-only or full disk. */
+	rc = store_exec(st, "UPDATE agents SET id = id WHERE id = -1");
+	store_exec(st, "ROLLBACK");
+	return rc;
+}
+
+static int
+sync_service(struct store *st, const struct inv_service *s)
+{
+	sqlite3_stmt *q = NULL;
+	json_t *js;
+	char *txt;
+	int64_t sid;
+	int rc;
+
+	if ((rc = store_service_id(st, s->name, &sid)) != 0)
+		return rc;
+	js = json_object();
+	json_object_set_new(js, "port", json_integer(s->port));
+	json_object_set_new(js, "interval_ms", json_integer(s->interval_ms));
+	json_object_set_new(js, "timeout_ms", json_integer(s->timeout_ms));
+	json_t *addrs = json_array();
+	for (int i = 0; i < s->n_address; i++)
+		json_array_append_new(addrs, json_string(s->address[i]));
+	json_object_set_new(js, "address", addrs);
+	txt = json_dumps(js, JSON_COMPACT);
+	json_decref(js);
+	rc = sqlite3_prepare_v2(st->db, "UPDATE services SET protocol = ?2, config = ?3 WHERE id = ?1",
+				-1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, sid);
+		sqlite3_bind_text(q, 2, s->protocol == INV_PROTO_NTP ? "ntp" : "dns", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, txt, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	free(txt);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	rc = sqlite3_prepare_v2(st->db,
+				"INSERT INTO instances (service_id, name, management, identity)"
+				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET"
+				" management = excluded.management, identity = excluded.identity",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return -EIO;
+	for (int i = 0; i < s->n_instances && rc != -EIO; i++) {
+		const struct inv_instance *in = &s->instances[i];
+		json_t *m = json_array();
+
+		for (int k = 0; k < in->n_management; k++)
+			json_array_append_new(m, json_string(in->management[k]));
+		txt = json_dumps(m, JSON_COMPACT);
+		json_decref(m);
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, sid);
+		sqlite3_bind_text(q, 2, in->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, txt, -1, SQLITE_STATIC);
+		store_bind_text_or_null(q, 4, in->identity);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			rc = -EIO;
+		free(txt);
+	}
+	sqlite3_finalize(q);
+	return rc == -EIO ? -EIO : 0;
+}
+
+int
+store_sync_inventory(struct store *st, const struct inventory *inv)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t aid;
+	int rc;
+
+	for (int i = 0; i < inv->n_services; i++)
+		if ((rc = sync_service(st, &inv->services[i])) != 0)
+			return rc;
+	if (sqlite3_prepare_v2(st->db, "UPDATE agents SET token_sha256 = ?2 WHERE id = ?1", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	rc = 0;
+	for (int i = 0; i < inv->n_agents && rc == 0; i++) {
+		if ((rc = store_agent_id(st, inv->agents[i].name, &aid)) != 0)
+			break;
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, aid);
+		sqlite3_bind_text(q, 2, inv->agents[i].token_sha256, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			rc = -EIO;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_backup(const char *src, const char *dst, char *err, size_t errlen)
+{
+	sqlite3 *from = NULL, *to = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	rc = sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", src, from ? sqlite3_errmsg(from) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_busy_timeout(from, 5000);
+	rc = sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", dst, to ? sqlite3_errmsg(to) : sqlite3_errstr(rc));
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(to, "main", from, "main")) == NULL) {
+		snprintf(err, errlen, "%s: %s", dst, sqlite3_errmsg(to));
+		rc = SQLITE_ERROR;
+		goto out;
+	}
+	/* Copy in steps so a busy writer is not locked out for the whole copy. */
+	do {
+		rc = sqlite3_backup_step(b, 1024);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(50);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		snprintf(err, errlen, "backup: %s", sqlite3_errstr(rc));
+	else
+		rc = SQLITE_OK;
+out:
+	sqlite3_close(from);
+	sqlite3_close(to);
+	return rc == SQLITE_OK ? 0 : (store_rc_errno(rc) ? store_rc_errno(rc) : -EIO);
+}

@@ -1,0 +1,136 @@
+/* collector/store.h - the SQLite store: schema migrations, the writes the
+ * writer thread batches into transactions, and the read queries behind the
+ * JSON API. Only collector/store*.c include sqlite3.h.
+ *
+ * A struct store is one database connection and must be used by one thread at
+ * a time: the writer thread owns a read-write one (collector/store_writer.h),
+ * the loop thread another one for reads. WAL mode lets both run at once. */
+#ifndef ANYCAST_STORE_H
+#define ANYCAST_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/inventory.h"
+#include "common/result.h"
+#include "collector/catchment.h"
+#include "collector/event.h"
+
+struct store;
+
+/* Durability of commits: FULL fsyncs the WAL at every commit, so a result the
+ * collector acknowledged survives a power cut; NORMAL only survives a process
+ * crash (see bench/collector/RESULTS.md). */
+enum store_sync { STORE_SYNC_FULL = 0, STORE_SYNC_NORMAL = 1 };
+
+struct store_options {
+	enum store_sync sync;
+	int no_migrate; /* 1: do not apply migrations (reader connections) */
+};
+
+/* Open or create the database at path, set WAL mode and apply pending
+ * migrations. NULL with a one-line reason in err. Caller frees with store_close. */
+struct store *store_open(const char *path, const struct store_options *opt, char *err,
+			 size_t errlen);
+void store_close(struct store *st);
+
+/* PRAGMA user_version of the open database; the version this program knows. */
+int store_schema_version(struct store *st);
+int store_schema_latest(void);
+
+/* The last SQLite error message of this connection (valid until the next call). */
+const char *store_errmsg(struct store *st);
+
+/* Transactions. store_begin takes the write lock at once (BEGIN IMMEDIATE).
+ * Savepoints nest inside: the writer wraps each job in one so that a failing
+ * job is undone alone while the others of the batch commit. 0 or -EIO/-EBUSY. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+int store_savepoint(struct store *st);
+int store_savepoint_release(struct store *st);
+int store_savepoint_rollback(struct store *st);
+
+/* Mirror the inventory's agents, services and instances into their tables
+ * (rows for names no longer configured are kept: results refer to them). */
+int store_sync_inventory(struct store *st, const struct inventory *inv);
+
+struct store_ingest_out {
+	size_t stored, duplicates;
+	uint64_t last_seq; /* highest seq stored for the agent, ever */
+};
+
+/* Insert one agent's batch (inside a transaction): results are inserted or
+ * ignored by (agent, seq); latest state and per-minute rollups are updated for
+ * the new ones; the agent's last_seen, last_seq, version and status are
+ * updated. status_json (may be NULL) is the agent's self-report object text.
+ * stored[i] is set to 1 for results that were new, 0 for duplicates. */
+int store_insert_results(struct store *st, const char *agent, const struct result *r, size_t n,
+			 const char *status_json, int64_t now_ms, unsigned char *stored,
+			 struct store_ingest_out *out);
+
+/* Insert an event with the id the caller assigned (ev->id > 0). */
+int store_insert_event(struct store *st, const struct event *ev);
+/* Highest event id stored, 0 when none, negative on error. */
+int64_t store_max_event_id(struct store *st);
+
+/* Replace the stored catchment snapshot with rows. */
+int store_save_catchments(struct store *st, const struct catchment_row *rows, size_t n);
+/* The stored snapshot: *rows malloc'd (caller frees), *n rows. */
+int store_load_catchments(struct store *st, struct catchment_row **rows, size_t *n);
+
+/* One alert delivery attempt. */
+int store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
+			  const struct event *ev, int attempt, int ok, const char *error);
+
+/* Delete at most chunk raw results older than raw_before_ms and at most one
+ * minute of rollups older than rollup_before_ms. *deleted counts rows. */
+int store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms,
+		    int chunk, size_t *deleted);
+
+/* 0 when the database accepts a write lock now, negative otherwise. */
+int store_check_writable(struct store *st);
+
+/* Online backup of the database at src into the new file dst (SQLite backup
+ * API: safe while a collector is writing). 0, or negative with err set. */
+int store_backup(const char *src, const char *dst, char *err, size_t errlen);
+
+/* ---- reads (collector/store_query.c); answers are new references ---- */
+
+struct store_results_query {
+	const char *agent;   /* NULL = any */
+	const char *service; /* NULL = any */
+	int64_t from_ms;     /* INT64_MIN = open */
+	int64_t to_ms;       /* INT64_MAX = open */
+	uint64_t after_seq;  /* exclusive; 0 = from the start */
+	int limit;
+};
+/* Array of result records (with "agent"), ascending seq. NULL on error. */
+json_t *store_query_results(struct store *st, const struct store_results_query *q);
+
+struct store_events_query {
+	int64_t since_ms;    /* INT64_MIN = all */
+	const char *type;    /* NULL = any */
+	const char *service;
+	const char *agent;
+	int64_t before_id;   /* 0 = newest; else only ids below (paging) */
+	int limit;
+};
+/* Array of events, newest first. NULL on error. */
+json_t *store_query_events(struct store *st, const struct store_events_query *q);
+
+/* Array of agents known to the database: name, first_seen, last_seen,
+ * last_seq, version, status (object). NULL on error. */
+json_t *store_query_agents(struct store *st);
+
+/* Array of the latest management-target results: agent, service, address,
+ * instance, time, outcome, rcode, rtt_ms. NULL on error. */
+json_t *store_query_management(struct store *st);
+
+/* Per-minute rollups for charts: array of {minute, agent, service, target,
+ * address, count, ok, rtt_min, rtt_avg, rtt_max}. NULL on error. */
+json_t *store_query_rollups(struct store *st, const char *agent, const char *service,
+			    int64_t from_ms, int64_t to_ms, int limit);
+
+#endif

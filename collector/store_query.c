@@ -1,0 +1,327 @@
+/* collector/store_query.c - read queries behind the JSON API: raw results,
+ * events, agents, latest management state and rollups. Every query walks an
+ * index and stops at its limit, so it may run on the loop thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "collector/store.h"
+#include "collector/store_int.h"
+
+#define SQL_MAX 1024
+
+static const char *
+col_text(sqlite3_stmt *s, int col)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+
+	return v ? (const char *)v : "";
+}
+
+static json_t *
+json_text_or_null(sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return json_null();
+	return json_string(col_text(s, col));
+}
+
+static json_t *
+json_time_or_null(sqlite3_stmt *s, int col)
+{
+	char buf[40];
+
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return json_null();
+	return json_string(time_format_rfc3339(sqlite3_column_int64(s, col), buf, sizeof(buf)));
+}
+
+static json_t *
+json_real_or_null(sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return json_null();
+	return json_real(sqlite3_column_double(s, col));
+}
+
+static sqlite3_stmt *
+prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		log_warnx("store: query: %s", sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	return s;
+}
+
+/* Rebuild the record as ingested and encode it with the shared codec, so
+ * exports look exactly like agent output (plus "agent"). */
+static json_t *
+result_row(sqlite3_stmt *s)
+{
+	struct result r;
+	enum result_outcome o = RESULT_OK;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.agent, sizeof(r.agent), "%s", col_text(s, 0));
+	r.seq = (uint64_t)sqlite3_column_int64(s, 1);
+	r.round = (uint64_t)sqlite3_column_int64(s, 2);
+	r.time_ms = sqlite3_column_int64(s, 3);
+	snprintf(r.service, sizeof(r.service), "%s", col_text(s, 4));
+	snprintf(r.address, sizeof(r.address), "%s", col_text(s, 5));
+	r.family = sqlite3_column_int(s, 6);
+	r.target = sqlite3_column_int(s, 7) ? RESULT_TARGET_MANAGEMENT : RESULT_TARGET_ANYCAST;
+	snprintf(r.instance, sizeof(r.instance), "%s", col_text(s, 8));
+	snprintf(r.identity, sizeof(r.identity), "%s", col_text(s, 9));
+	snprintf(r.identity_source, sizeof(r.identity_source), "%s", col_text(s, 10));
+	snprintf(r.query, sizeof(r.query), "%s", col_text(s, 11));
+	snprintf(r.transport, sizeof(r.transport), "%s", col_text(s, 12));
+	result_outcome_parse(col_text(s, 13), &o);
+	r.outcome = o;
+	snprintf(r.rcode, sizeof(r.rcode), "%s", col_text(s, 14));
+	r.rtt_ms = sqlite3_column_type(s, 15) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 15);
+	if (sqlite3_column_type(s, 16) != SQLITE_NULL) {
+		r.has_ntp = 1;
+		r.stratum = sqlite3_column_int(s, 16);
+		r.leap = sqlite3_column_int(s, 17);
+		snprintf(r.refid, sizeof(r.refid), "%s", col_text(s, 18));
+		r.reference_time_ms = sqlite3_column_int64(s, 19);
+		r.offset_ms = sqlite3_column_double(s, 20);
+		r.root_delay_ms = sqlite3_column_double(s, 21);
+		r.root_dispersion_ms = sqlite3_column_double(s, 22);
+		snprintf(r.kod, sizeof(r.kod), "%s", col_text(s, 23));
+	}
+	return result_to_json(&r);
+}
+
+json_t *
+store_query_results(struct store *st, const struct store_results_query *q)
+{
+	char sql[SQL_MAX];
+	sqlite3_stmt *s;
+	json_t *arr;
+	int rc;
+
+	/* With an agent, (agent_id, seq) orders and bounds the walk; without one,
+	 * results of every agent come by seq, then agent. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"
+		 " r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"
+		 " r.rcode, r.rtt_ms, r.stratum, r.leap, r.refid, r.reference_time_ms, r.offset_ms,"
+		 " r.root_delay_ms, r.root_dispersion_ms, r.kod"
+		 " FROM results r JOIN agents a ON a.id = r.agent_id"
+		 " JOIN services s ON s.id = r.service_id"
+		 " WHERE r.seq > ?1 AND r.time_ms >= ?2 AND r.time_ms <= ?3"
+		 "%s%s ORDER BY r.seq, r.agent_id LIMIT ?6",
+		 q->agent ? " AND r.agent_id = (SELECT id FROM agents WHERE name = ?4)" : "",
+		 q->service ? " AND r.service_id = (SELECT id FROM services WHERE name = ?5)" : "");
+	if ((s = prepare(st, sql)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)q->after_seq);
+	sqlite3_bind_int64(s, 2, q->from_ms);
+	sqlite3_bind_int64(s, 3, q->to_ms);
+	if (q->agent)
+		sqlite3_bind_text(s, 4, q->agent, -1, SQLITE_STATIC);
+	if (q->service)
+		sqlite3_bind_text(s, 5, q->service, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, q->limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(arr, result_row(s));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+static json_t *
+event_row(sqlite3_stmt *s)
+{
+	json_t *o = json_object(), *detail = NULL;
+
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(s, 0)));
+	json_object_set_new(o, "time", json_time_or_null(s, 1));
+	json_object_set_new(o, "type", json_string(col_text(s, 2)));
+	json_object_set_new(o, "agent", json_text_or_null(s, 3));
+	json_object_set_new(o, "service", json_text_or_null(s, 4));
+	json_object_set_new(o, "family", sqlite3_column_int(s, 5) ? json_integer(sqlite3_column_int(s, 5))
+								  : json_null());
+	json_object_set_new(o, "from_instance", json_text_or_null(s, 6));
+	json_object_set_new(o, "to_instance", json_text_or_null(s, 7));
+	json_object_set_new(o, "incident", json_text_or_null(s, 8));
+	json_object_set_new(o, "resolves", json_boolean(sqlite3_column_int(s, 9)));
+	if (sqlite3_column_type(s, 10) != SQLITE_NULL)
+		detail = json_loads(col_text(s, 10), 0, NULL);
+	json_object_set_new(o, "detail", detail ? detail : json_object());
+	return o;
+}
+
+json_t *
+store_query_events(struct store *st, const struct store_events_query *q)
+{
+	char sql[SQL_MAX];
+	sqlite3_stmt *s;
+	json_t *arr;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, time_ms, type, agent, service, family, from_instance, to_instance,"
+		 " incident, resolves, detail FROM events WHERE time_ms >= ?1 AND id < ?2"
+		 "%s%s%s ORDER BY id DESC LIMIT ?6",
+		 q->type ? " AND type = ?3" : "", q->service ? " AND service = ?4" : "",
+		 q->agent ? " AND agent = ?5" : "");
+	if ((s = prepare(st, sql)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(s, 1, q->since_ms);
+	sqlite3_bind_int64(s, 2, q->before_id > 0 ? q->before_id : INT64_MAX);
+	if (q->type)
+		sqlite3_bind_text(s, 3, q->type, -1, SQLITE_STATIC);
+	if (q->service)
+		sqlite3_bind_text(s, 4, q->service, -1, SQLITE_STATIC);
+	if (q->agent)
+		sqlite3_bind_text(s, 5, q->agent, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, q->limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(arr, event_row(s));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+json_t *
+store_query_agents(struct store *st)
+{
+	sqlite3_stmt *s;
+	json_t *arr;
+	int rc;
+
+	s = prepare(st, "SELECT name, first_seen_ms, last_seen_ms, last_seq, version, status"
+			" FROM agents ORDER BY name");
+	if (s == NULL)
+		return NULL;
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object(), *status = NULL;
+
+		json_object_set_new(o, "name", json_string(col_text(s, 0)));
+		json_object_set_new(o, "first_seen", json_time_or_null(s, 1));
+		json_object_set_new(o, "last_seen", json_time_or_null(s, 2));
+		json_object_set_new(o, "last_seen_ms", sqlite3_column_type(s, 2) == SQLITE_NULL
+							       ? json_null()
+							       : json_integer(sqlite3_column_int64(s, 2)));
+		json_object_set_new(o, "last_seq", json_integer(sqlite3_column_int64(s, 3)));
+		json_object_set_new(o, "version", json_text_or_null(s, 4));
+		if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+			status = json_loads(col_text(s, 5), 0, NULL);
+		json_object_set_new(o, "status", status ? status : json_object());
+		json_array_append_new(arr, o);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+json_t *
+store_query_management(struct store *st)
+{
+	sqlite3_stmt *s;
+	json_t *arr;
+	int rc;
+
+	s = prepare(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
+			" l.rcode, l.rtt_ms, l.identity FROM latest l"
+			" JOIN agents a ON a.id = l.agent_id JOIN services s ON s.id = l.service_id"
+			" WHERE l.target = 1 ORDER BY s.name, l.instance, a.name");
+	if (s == NULL)
+		return NULL;
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "agent", json_string(col_text(s, 0)));
+		json_object_set_new(o, "service", json_string(col_text(s, 1)));
+		json_object_set_new(o, "address", json_string(col_text(s, 2)));
+		json_object_set_new(o, "instance", json_text_or_null(s, 3));
+		json_object_set_new(o, "time", json_time_or_null(s, 4));
+		json_object_set_new(o, "outcome", json_string(col_text(s, 5)));
+		json_object_set_new(o, "rcode", json_text_or_null(s, 6));
+		json_object_set_new(o, "rtt_ms", json_real_or_null(s, 7));
+		json_object_set_new(o, "identity", json_text_or_null(s, 8));
+		json_array_append_new(arr, o);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+json_t *
+store_query_rollups(struct store *st, const char *agent, const char *service, int64_t from_ms,
+		    int64_t to_ms, int limit)
+{
+	char sql[SQL_MAX];
+	sqlite3_stmt *s;
+	json_t *arr;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.minute_ms, a.name, s.name, r.target, r.address, r.count, r.ok_count,"
+		 " r.rtt_n, r.rtt_min, r.rtt_sum, r.rtt_max FROM rollups r"
+		 " JOIN agents a ON a.id = r.agent_id JOIN services s ON s.id = r.service_id"
+		 " WHERE r.minute_ms >= ?1 AND r.minute_ms <= ?2%s%s"
+		 " ORDER BY r.minute_ms, a.name, s.name LIMIT ?5",
+		 agent ? " AND a.name = ?3" : "", service ? " AND s.name = ?4" : "");
+	if ((s = prepare(st, sql)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(s, 1, from_ms);
+	sqlite3_bind_int64(s, 2, to_ms);
+	if (agent)
+		sqlite3_bind_text(s, 3, agent, -1, SQLITE_STATIC);
+	if (service)
+		sqlite3_bind_text(s, 4, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+		int64_t n = sqlite3_column_int64(s, 7);
+
+		json_object_set_new(o, "minute", json_time_or_null(s, 0));
+		json_object_set_new(o, "agent", json_string(col_text(s, 1)));
+		json_object_set_new(o, "service", json_string(col_text(s, 2)));
+		json_object_set_new(o, "target", json_string(sqlite3_column_int(s, 3) ? "management"
+										       : "anycast"));
+		json_object_set_new(o, "address", json_string(col_text(s, 4)));
+		json_object_set_new(o, "count", json_integer(sqlite3_column_int64(s, 5)));
+		json_object_set_new(o, "ok", json_integer(sqlite3_column_int64(s, 6)));
+		json_object_set_new(o, "rtt_min", json_real_or_null(s, 8));
+		json_object_set_new(o, "rtt_avg",
+				    n > 0 ? json_real(sqlite3_column_double(s, 9) / (double)n)
+					  : json_null());
+		json_object_set_new(o, "rtt_max", json_real_or_null(s, 10));
+		json_array_append_new(arr, o);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
