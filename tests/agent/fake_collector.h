@@ -327,7 +327,7 @@ static void fc_stop(struct fake_collector *fc)
 }
 
 /* Script the next replies (appended to what is left of the script). */
-static void fc_script(struct fake_collector *fc, int n, const enum fc_reply *r)
+static __attribute__((unused)) void fc_script(struct fake_collector *fc, int n, const enum fc_reply *r)
 {
 	pthread_mutex_lock(&fc->mu);
 	for (int i = 0; i < n && fc->nscript < FC_SCRIPT; i++)
