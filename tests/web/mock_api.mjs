@@ -5,7 +5,8 @@
 // latest anycast answer wins; no answer = outage; identity of no instance =
 // unknown_instance). POST /mock/phase?name=move adds a recorded phase, so live
 // updates can be watched. The real browser test runs against anycast-collector.
-// Usage: node tests/web/mock_api.mjs [PORT] [phase ...]   (default 8099 initial)
+// Usage: node tests/web/mock_api.mjs [PORT] [phase ...]   (default port 8099, no data)
+// POST /api/v1/results is accepted too, agents told apart by TOKENS_DIR/<agent>.token.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,13 +21,28 @@ let results = [];
 const events = [];
 const cur = new Map(); /* agent|service|family -> row */
 let shift = 0;
+const statusOf = new Map(); /* agent -> last posted status */
 
 function addPhase(name) {
 	const recs = fs.readFileSync(path.join(here, 'fixtures', name + '.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 	if (!results.length) shift = Date.now() - Date.parse(recs[recs.length - 1].time) - 2000;
 	else shift = Math.max(shift, Date.now() - Date.parse(recs[recs.length - 1].time));
+	for (const r of recs) r.time = new Date(Date.parse(r.time) + shift).toISOString();
+	addRecords(recs);
+}
+
+/* agent name by Bearer token: TOKENS_DIR holds <agent>.token files */
+function agentOf(req) {
+	const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+	const dir = process.env.TOKENS_DIR;
+	if (!m || !dir) return null;
+	for (const f of fs.readdirSync(dir))
+		if (f.endsWith('.token') && fs.readFileSync(path.join(dir, f), 'utf8').trim() === m[1].trim()) return f.slice(0, -6);
+	return null;
+}
+
+function addRecords(recs) {
 	for (const r of recs) {
-		r.time = new Date(Date.parse(r.time) + shift).toISOString();
 		results.push(r);
 		if (r.target !== 'anycast') continue;
 		const key = `${r.agent}|${r.service}|${r.family}`;
@@ -66,7 +82,7 @@ function api(name, q) {
 	case 'agents':
 		return { agents: [...new Set(results.map((r) => r.agent))].sort().map((a, i) => ({
 			name: a, last_seen: results.filter((r) => r.agent === a).pop().time, version: '0.1.0',
-			status: { uptime_s: 3600 + i, spool_depth: i === 3 ? 12 : 0, dropped: 0, send_errors: i === 3 ? 2 : 0, clock_offset_ms: 0.4 * i } })) };
+			status: statusOf.get(a) || { uptime_s: 3600 + i, spool_depth: i === 3 ? 12 : 0, dropped: 0, send_errors: i === 3 ? 2 : 0, clock_offset_ms: 0.4 * i } })) };
 	case 'instances': {
 		const m = new Map();
 		for (const r of results) {
@@ -94,6 +110,21 @@ function api(name, q) {
 
 const server = http.createServer((req, res) => {
 	const u = new URL(req.url, 'http://x');
+	if (req.method === 'POST' && u.pathname === '/api/v1/results') {
+		const agent = agentOf(req);
+		if (!agent) return send(res, 401, { error: 'no or bad token' });
+		let body = '';
+		req.on('data', (d) => { body += d; });
+		req.on('end', () => {
+			const parsed = JSON.parse(body);
+			if (parsed.status) statusOf.set(agent, parsed.status);
+			const recs = parsed.results.map((r) => Object.assign(r, { agent }));
+			addRecords(recs);
+			send(res, 200, { stored: recs.length, duplicates: 0, last_seq: recs.length ? recs[recs.length - 1].seq : 0 });
+		});
+		return;
+	}
+	if (req.method === 'GET' && u.pathname === '/healthz') return send(res, 200, { ok: true });
 	if (req.method === 'POST' && u.pathname === '/mock/phase') {
 		addPhase(u.searchParams.get('name'));
 		return send(res, 200, { ok: true });
@@ -110,5 +141,5 @@ const server = http.createServer((req, res) => {
 	fs.createReadStream(file).pipe(res);
 });
 
-for (const p of process.argv.slice(3).length ? process.argv.slice(3) : ['initial']) addPhase(p);
+for (const p of process.argv.slice(3)) if (p !== '--empty') addPhase(p);
 server.listen(port, '127.0.0.1', () => console.log(`mock API on http://127.0.0.1:${port}/`));

@@ -1,0 +1,336 @@
+// tests/web/dashboard.test.mjs - the dashboard in Debian's chromium, fed with recorded results
+//
+// Run by tests/web/run.sh, which starts the collector and sets BASE_URL,
+// TOKENS_DIR (one <agent>.token per branch) and ARTIFACTS (screenshots).
+// Tests run in order and share one browser and one growing data set.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BASE = process.env.BASE_URL;
+const TOKENS = process.env.TOKENS_DIR;
+const ARTIFACTS = process.env.ARTIFACTS || path.join(here, 'artifacts');
+assert.ok(BASE && TOKENS, 'run through tests/web/run.sh (BASE_URL and TOKENS_DIR)');
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+	'--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let ctx, userDir, lastFed = -Infinity;
+const pageErrors = [];
+const foreignRequests = [];
+
+/* ---- feeding recorded results ---- */
+
+function loadPhase(name) {
+	return fs.readFileSync(path.join(here, 'fixtures', `${name}.jsonl`), 'utf8')
+		.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/* POST one phase, round by round, as the agents would. Times are moved so the
+ * phase ends just now and starts after whatever was fed before (rounds are
+ * squeezed when the test runs faster than the recording). */
+async function feed(name) {
+	const recs = loadPhase(name);
+	const rounds = [...new Set(recs.map((r) => r.round))].sort((a, b) => a - b);
+	const start = new Map();
+	for (const r of recs) {
+		const t = Date.parse(r.time);
+		if (!start.has(r.round) || t < start.get(r.round)) start.set(r.round, t);
+	}
+	const now = Date.now() - 300;
+	const step = Math.min(5000, (now - lastFed) / rounds.length);
+	const tokens = {};
+	for (const f of fs.readdirSync(TOKENS)) tokens[f.replace(/\.token$/, '')] = fs.readFileSync(path.join(TOKENS, f), 'utf8').trim();
+	for (const [i, n] of rounds.entries()) {
+		const at = now - (rounds.length - 1 - i) * step;
+		const byAgent = new Map();
+		for (const r of recs.filter((x) => x.round === n)) {
+			const rec = Object.assign({}, r, { time: new Date(at + Date.parse(r.time) - start.get(n)).toISOString() });
+			delete rec.agent; /* the token says who we are */
+			if (!byAgent.has(r.agent)) byAgent.set(r.agent, []);
+			byAgent.get(r.agent).push(rec);
+		}
+		for (const [agent, results] of byAgent) {
+			const status = { uptime_s: 3600 + n * 5, spool_depth: agent === 'branch-4' ? 12 : 0, dropped: 0,
+				send_errors: agent === 'branch-4' ? 3 : 0, clock_offset_ms: 0.42, version: '0.1.0' };
+			const res = await fetch(`${BASE}/api/v1/results`, {
+				method: 'POST', body: JSON.stringify({ results, status }),
+				headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[agent]}`,
+					'User-Agent': 'anycast-agent/0.1.0' },
+			});
+			const body = await res.json().catch(() => null);
+			assert.equal(res.status, 200, `ingest ${agent} round ${n}: ${res.status} ${JSON.stringify(body)}`);
+			assert.equal(body.stored + body.duplicates, results.length);
+		}
+		lastFed = at;
+	}
+}
+
+async function api(p) {
+	const res = await fetch(`${BASE}/api/v1/${p}`);
+	assert.equal(res.status, 200, p);
+	return res.json();
+}
+
+/* Poll fn until it returns something truthy (or throw after ms). */
+async function until(fn, ms, what) {
+	const end = Date.now() + ms;
+	let last;
+	while (Date.now() < end) {
+		try {
+			last = await fn();
+			if (last) return last;
+		} catch (e) {
+			last = e;
+		}
+		await new Promise((r) => setTimeout(r, 250));
+	}
+	throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+function row(cs, agent, service) {
+	return cs.catchments.find((c) => c.agent === agent && c.service === service && (c.family || 4) === 4);
+}
+
+async function newPage(opts = {}) {
+	const page = await ctx.newPage();
+	page.on('pageerror', (e) => pageErrors.push(e.message));
+	page.on('request', (r) => {
+		const u = r.url();
+		if (!u.startsWith(BASE) && !u.startsWith('data:')) foreignRequests.push(u);
+	});
+	if (opts.viewport) await page.setViewportSize(opts.viewport);
+	await page.emulateMedia({ colorScheme: opts.scheme || 'light' });
+	return page;
+}
+
+const cell = (page, agent, service) => page.locator(`#matrix td[data-key="${agent}|${service}|4"]`);
+
+before(async () => {
+	userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'anycast-chromium-'));
+	ctx = await chromium.launchPersistentContext(userDir, {
+		executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+		viewport: { width: 1366, height: 820 }, timezoneId: 'Europe/Berlin', locale: 'en-GB',
+	});
+	fs.mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+	if (ctx) await ctx.close();
+	fs.rmSync(userDir, { recursive: true, force: true });
+});
+
+test('the collector serves the dashboard and its uPlot copy at /', async () => {
+	const html = await (await fetch(`${BASE}/`)).text();
+	assert.match(html, /<title>Anycast monitor<\/title>/);
+	assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org)/, 'no external URL in the page');
+	const js = await fetch(`${BASE}/vendor/uPlot.iife.min.js`);
+	assert.equal(js.status, 200, 'web/vendor filled by web/build.sh and served');
+});
+
+test('matrix shows which instance answers each branch', async () => {
+	await feed('initial');
+	/* the collector evaluates the last round when it is old enough */
+	await until(async () => {
+		const cs = await api('catchments');
+		const b2 = row(cs, 'branch-2', 'dns'), b4 = row(cs, 'branch-4', 'ntp');
+		return b2 && b2.instance === 'site-b' && b4 && b4.status === 'outage';
+	}, 20000, 'branch-2 dns on site-b and branch-4 ntp in outage');
+
+	const page = await newPage();
+	await page.goto(`${BASE}/#/matrix`);
+	const want = { 'branch-1': ['site-a', 'site-a'], 'branch-2': ['site-b', 'site-a'], 'branch-3': ['site-b', 'site-b'], 'branch-4': ['site-c', null] };
+	for (const [agent, [dns, ntp]] of Object.entries(want)) {
+		await assert.doesNotReject(cell(page, agent, 'dns').and(page.locator(`[data-instance="${dns}"]`)).waitFor({ timeout: 8000 }),
+			`${agent} dns should show ${dns}`);
+		assert.match(await cell(page, agent, 'dns').innerText(), new RegExp(dns));
+		if (ntp) assert.equal(await cell(page, agent, 'ntp').getAttribute('data-instance'), ntp, `${agent} ntp`);
+	}
+	const outage = cell(page, 'branch-4', 'ntp');
+	assert.equal(await outage.getAttribute('data-status'), 'outage');
+	assert.match(await outage.innerText(), /no answer/);
+
+	/* one colour per instance, a different one for each instance */
+	const bg = (a, s) => cell(page, a, s).evaluate((e) => getComputedStyle(e).backgroundColor);
+	assert.equal(await bg('branch-1', 'dns'), await bg('branch-2', 'ntp'), 'site-a twice, same colour');
+	assert.equal(await bg('branch-2', 'dns'), await bg('branch-3', 'ntp'), 'site-b twice, same colour');
+	const colours = new Set([await bg('branch-1', 'dns'), await bg('branch-2', 'dns'), await bg('branch-4', 'dns')]);
+	assert.equal(colours.size, 3, 'site-a, site-b, site-c look different');
+	await page.close();
+});
+
+test('a cell tells RTT, since-when (UTC on hover) and evidence', async () => {
+	const page = await newPage();
+	await page.goto(`${BASE}/#/matrix`);
+	const c = cell(page, 'branch-2', 'dns');
+	await c.waitFor();
+	assert.match(await c.getAttribute('title'), /RTT \d+(\.\d+)? ms[\s\S]*since .* UTC/);
+	await c.click();
+	const detail = page.locator('#cell-detail');
+	await detail.getByText('ns1.site-b.lab').first().waitFor();
+	assert.match(await detail.innerText(), /RTT\s+\d+(\.\d+)? ms/);
+	const since = detail.locator('dd time').first();
+	assert.match(await since.getAttribute('title'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+	/* evidence: the latest answers, identified as site-b */
+	await detail.locator('table.mini tbody tr').first().waitFor({ timeout: 8000 });
+	assert.match(await detail.locator('table.mini').innerText(), /ns1\.site-b\.lab[\s\S]*site-b/);
+	/* and the event that moved it */
+	await detail.locator('.ev-catchment_change').first().waitFor({ timeout: 8000 });
+	await page.close();
+});
+
+test('timeline lists the catchment change and the outage, and filters work', async () => {
+	const page = await newPage();
+	await page.goto(`${BASE}/#/events`);
+	const items = page.locator('#timeline li');
+	await page.locator('#timeline li[data-type="catchment_change"]').first().waitFor({ timeout: 10000 });
+	const change = page.locator('#timeline li[data-type="catchment_change"]', { hasText: 'branch-2' });
+	await change.first().waitFor({ timeout: 10000 });
+	assert.match(await change.first().innerText(), /site-a[\s\S]*→[\s\S]*site-b/);
+	await page.locator('#timeline li[data-type="outage"]', { hasText: 'branch-4' }).first().waitFor({ timeout: 10000 });
+
+	/* newest first */
+	const times = await items.locator('time').evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute('datetime'))));
+	assert.deepEqual(times, [...times].sort((a, b) => b - a));
+
+	const types = () => items.evaluateAll((li) => li.map((e) => e.dataset.type));
+	await page.selectOption('#f-type', 'outage');
+	await until(async () => { const t = await types(); return t.length && t.every((x) => x === 'outage'); }, 8000, 'only outages');
+	assert.match(page.url(), /type=outage/, 'filters are kept in the URL');
+
+	await page.selectOption('#f-type', '');
+	await page.selectOption('#f-agent', 'branch-2');
+	await until(async () => {
+		const txt = await items.allInnerTexts();
+		return txt.length && txt.every((t) => t.includes('branch-2'));
+	}, 8000, 'only branch-2 events');
+
+	await page.selectOption('#f-agent', '');
+	await page.selectOption('#f-service', 'ntp');
+	await until(async () => {
+		const txt = await items.allInnerTexts();
+		return txt.length && txt.every((t) => /ntp/.test(t)) && !txt.some((t) => /· dns/.test(t));
+	}, 8000, 'only ntp events');
+
+	await page.selectOption('#f-service', 'dns');
+	await page.selectOption('#f-period', '15m');
+	await until(async () => (await items.count()) > 0, 8000, 'recent dns events');
+	await page.close();
+});
+
+test('a branch that moves changes the matrix and the timeline without a reload', async () => {
+	const matrix = await newPage();
+	const timeline = await newPage();
+	await matrix.goto(`${BASE}/#/matrix`);
+	await timeline.goto(`${BASE}/#/events`);
+	await cell(matrix, 'branch-1', 'dns').and(matrix.locator('[data-instance="site-a"]')).waitFor();
+	await timeline.locator('#timeline li').first().waitFor();
+	for (const p of [matrix, timeline]) await p.evaluate(() => { window.__sameDocument = true; });
+	const before = await timeline.locator('#timeline li[data-type="catchment_change"]', { hasText: 'branch-1' }).count();
+
+	await feed('move');
+	await cell(matrix, 'branch-1', 'dns').and(matrix.locator('[data-instance="site-c"]')).waitFor({ timeout: 20000 });
+	const moved = timeline.locator('#timeline li[data-type="catchment_change"]', { hasText: 'branch-1' });
+	await until(async () => (await moved.count()) > before, 20000, 'a branch-1 catchment_change in the timeline');
+	assert.match(await moved.first().innerText(), /site-a[\s\S]*→[\s\S]*site-c/);
+	for (const p of [matrix, timeline])
+		assert.equal(await p.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
+	await matrix.close();
+	await timeline.close();
+});
+
+test('instance page: management health from every agent and an RTT chart', async () => {
+	const page = await newPage();
+	await page.goto(`${BASE}/#/instance/site-a`);
+	const health = page.locator('table.health').first();
+	await health.waitFor({ timeout: 10000 });
+	for (const a of ['branch-1', 'branch-2', 'branch-3', 'branch-4'])
+		await health.locator('tr', { hasText: a }).first().waitFor();
+	/* after the move site-a's management address stopped answering */
+	await until(async () => /✕/.test(await health.innerText()), 15000, 'site-a seen down');
+	await page.locator('#rtt-chart canvas').waitFor({ timeout: 15000 });
+	const legend = await page.locator('#rtt-chart .u-legend').innerText();
+	for (const a of ['branch-1', 'branch-4']) assert.match(legend, new RegExp(a));
+	await page.screenshot({ path: path.join(ARTIFACTS, 'instance-light.png'), fullPage: true });
+	await page.close();
+});
+
+test('agent page: last seen, version, spool depth, dropped, clock offset', async () => {
+	const page = await newPage();
+	await page.goto(`${BASE}/#/agent/branch-4`);
+	const info = page.locator('#agent-info');
+	await info.waitFor({ timeout: 10000 });
+	const text = await info.innerText();
+	assert.match(text, /last seen\s+\S/);
+	assert.match(text, /reporting/);
+	assert.match(text, /spool depth\s+12/);
+	assert.match(text, /dropped\s+0/);
+	assert.match(text, /clock offset\s+0\.42 ms/);
+	await page.close();
+});
+
+test('an unknown instance is red and unmistakable; screenshots', async () => {
+	await feed('hijack');
+	const page = await newPage();
+	await page.goto(`${BASE}/#/matrix`);
+	const c = cell(page, 'branch-3', 'dns');
+	await c.and(page.locator('[data-status="unknown_instance"]')).waitFor({ timeout: 20000 });
+	assert.match(await c.innerText(), /UNKNOWN[\s\S]*cache7\.evil\.example/);
+	const [r, g, b] = (await c.evaluate((e) => getComputedStyle(e).backgroundColor)).match(/\d+/g).map(Number);
+	assert.ok(r > 180 && g < 80 && b < 90, `red background, got rgb(${r},${g},${b})`);
+	await page.locator('.pill.unknown').waitFor();
+
+	await cell(page, 'branch-1', 'dns').click();
+	await page.locator('#cell-detail table.mini').waitFor({ timeout: 8000 });
+	await page.screenshot({ path: path.join(ARTIFACTS, 'matrix-desktop-light.png'), fullPage: true });
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await page.waitForTimeout(300);
+	await page.screenshot({ path: path.join(ARTIFACTS, 'matrix-desktop-dark.png'), fullPage: true });
+	await page.goto(`${BASE}/#/events`);
+	await page.locator('#timeline li').first().waitFor();
+	await page.screenshot({ path: path.join(ARTIFACTS, 'events-desktop-dark.png'), fullPage: true });
+	await page.close();
+
+	const phone = await newPage({ viewport: { width: 390, height: 844 } });
+	await phone.goto(`${BASE}/#/matrix`);
+	await cell(phone, 'branch-3', 'dns').waitFor();
+	const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+	assert.ok(overflow <= 1, `no sideways scrolling on a phone (${overflow}px too wide)`);
+	await phone.screenshot({ path: path.join(ARTIFACTS, 'matrix-phone.png'), fullPage: true });
+	await phone.goto(`${BASE}/#/events`);
+	await phone.locator('#timeline li').first().waitFor();
+	await phone.screenshot({ path: path.join(ARTIFACTS, 'events-phone.png'), fullPage: true });
+	await phone.close();
+});
+
+test('the page made no request outside the collector and raised no script error', () => {
+	assert.deepEqual(foreignRequests, []);
+	assert.deepEqual(pageErrors, []);
+});
+
+const MOCK = process.env.MOCK === '1';
+test('terminal view: anycast-collector status', { skip: MOCK && 'mock API run' }, async () => {
+	const bin = path.join(process.env.ANYCAST_BIN, 'anycast-collector');
+	const run = (args) => new Promise((resolve) => execFile(bin, args, { timeout: 20000 },
+		(err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr })));
+	const r = await run(['status', '--url', BASE, '--no-color']);
+	assert.equal(r.code, 0, r.stderr);
+	const line = (a) => r.stdout.split('\n').find((l) => l.startsWith(a + ' ')) || '';
+	assert.match(line('branch-1'), /site-c/);
+	assert.match(line('branch-3'), /!! UNKNOWN cache7\.evil\.example/);
+	assert.match(line('branch-4'), /xx OUTAGE/);
+	assert.match(r.stdout, /catchment_change\s+branch-1\s+dns\S*\s+site-a -> site-c/);
+	const j = await run(['status', '--url', BASE, '--json']);
+	assert.equal(j.code, 0, j.stderr);
+	const parsed = JSON.parse(j.stdout);
+	assert.ok(Array.isArray(parsed.catchments) && Array.isArray(parsed.events));
+	const down = await run(['status', '--url', 'http://127.0.0.1:1']);
+	assert.notEqual(down.code, 0);
+	assert.match(down.stderr, /^anycast-collector status: cannot reach the collector[^\n]*\n$/);
+});

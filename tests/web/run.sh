@@ -1,0 +1,103 @@
+#!/bin/bash
+# tests/web/run.sh - the web stage: starts the real collector on 127.0.0.1 with
+# a temporary database and a test inventory, then drives Debian's chromium
+# (playwright-core, no downloaded browser) through the dashboard while feeding
+# recorded results over the ingest API. Screenshots go to tests/web/artifacts/.
+# Env: ANYCAST_BIN (build dir; built into build-web when unset),
+#      MOCK=1 (use tests/web/mock_api.mjs instead of the collector: dashboard work only).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+HERE=$ROOT/tests/web
+
+if [ -z "${ANYCAST_BIN:-}" ]; then
+	ANYCAST_BIN=$ROOT/build-web
+	cmake -S . -B "$ANYCAST_BIN" -DANYCAST_WERROR=ON -DANYCAST_SANITIZE=ON >/dev/null
+	cmake --build "$ANYCAST_BIN" -j"$(nproc)" --target anycast-collector >/dev/null
+fi
+export ANYCAST_BIN
+
+web/build.sh
+if [ ! -d "$HERE/node_modules/playwright-core" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules" ]; then
+	(cd "$HERE" && { npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+		npm install --no-audit --no-fund --loglevel=error >/dev/null; })
+fi
+[ -x /usr/bin/chromium ] || { echo "tests/web: /usr/bin/chromium missing (scripts/install-deps.sh)" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/anycast-web.XXXXXX)
+pid=""
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+mkdir -p "$tmp/tokens" "$tmp/run"
+
+# The lab's services and instances (tests/web/make_fixtures.mjs records them) and one token per branch.
+inv=$tmp/inventory.yaml
+cat > "$inv" <<'EOF'
+services:
+  - name: dns
+    protocol: dns
+    address: [198.18.255.53]
+    port: 53
+    interval: 5s
+    timeout: 1s
+    identify: [nsid, id.server]
+    instances:
+      - { name: site-a, management: 198.18.1.2, identity: ns1.site-a.lab }
+      - { name: site-b, management: 198.18.2.2, identity: ns1.site-b.lab }
+      - { name: site-c, management: 198.18.3.2, identity: ns1.site-c.lab }
+  - name: ntp
+    protocol: ntp
+    address: [198.18.255.123]
+    interval: 5s
+    instances:
+      - { name: site-a, management: 198.18.1.2 }
+      - { name: site-b, management: 198.18.2.2 }
+      - { name: site-c, management: 198.18.3.2 }
+agents:
+EOF
+for a in branch-1 branch-2 branch-3 branch-4; do
+	tok=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	printf '%s\n' "$tok" > "$tmp/tokens/$a.token"
+	printf '  - name: %s\n    token_sha256: %s\n' "$a" "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >> "$inv"
+done
+
+if [ "${MOCK:-0}" = 1 ]; then
+	TOKENS_DIR=$tmp/tokens node "$HERE/mock_api.mjs" "$port" --empty > "$tmp/collector.log" 2>&1 &
+	pid=$!
+else
+	(cd "$tmp/run" && exec "$ANYCAST_BIN/anycast-collector" --config "$inv" --listen "127.0.0.1:$port" \
+		--db "$tmp/run/web.db" --web-dir "$ROOT/web") 2> "$tmp/collector.log" &
+	pid=$!
+fi
+
+up=0
+for _ in $(seq 100); do
+	if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+if [ "$up" != 1 ]; then
+	echo "tests/web: the collector did not come up on 127.0.0.1:$port; its log:" >&2
+	cat "$tmp/collector.log" >&2
+	exit 1
+fi
+
+mkdir -p "$HERE/artifacts"
+rc=0
+BASE_URL="http://127.0.0.1:$port" TOKENS_DIR="$tmp/tokens" ARTIFACTS="$HERE/artifacts" \
+	node --test --test-reporter=spec "$HERE/dashboard.test.mjs" || rc=$?
+if [ "$rc" != 0 ]; then
+	echo "--- collector log (last 40 lines)" >&2
+	tail -n 40 "$tmp/collector.log" >&2
+fi
+exit "$rc"
