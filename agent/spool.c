@@ -194,6 +194,13 @@ static void load_state(struct spool *sp)
 			sp->corrupt = v;
 	}
 	fclose(f);
+	/* Standalone mode keeps its last seq in "seq": never go below it. */
+	snprintf(path, sizeof(path), "%s/seq", sp->dir);
+	if ((f = fopen(path, "re"))) {
+		if (fscanf(f, "%" SCNu64, &v) == 1 && v + 1 > sp->next_seq)
+			sp->next_seq = v + 1;
+		fclose(f);
+	}
 }
 
 static int cmp_seg(const void *a, const void *b)

@@ -5,6 +5,7 @@
  * Layout of the directory (all files owned by the spool):
  *   seg-<first seq, 20 digits>.jsonl  one record per line, seq strictly increasing
  *   state                             "next_seq N\nacked A\ndropped D\ncorrupt C\n"
+ *   seq                               read only: standalone mode's last seq, never gone below
  * A record is appended to a memory buffer by spool_append(), written with one
  * write() per spool_flush() (the agent calls it once per loop iteration) and
  * made durable by spool_sync() (fdatasync), which spool_peek() calls before it

@@ -1,0 +1,351 @@
+/* agent/central.c - central mode: probes configured by the collector, every
+ * result spooled durably and reported in batches, clean stop on SIGTERM. */
+#include "agent/central.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "agent/config_fetch.h"
+#include "agent/prober.h"
+#include "agent/reporter.h"
+#include "agent/spool.h"
+#include "common/curl_uv.h"
+#include "common/log.h"
+#include "common/result.h"
+
+#define TOKEN_MAX 4096
+#define SYNC_INTERVAL_MS 1000
+#define DRAIN_TIMEOUT_MS 3000
+
+struct central {
+	const struct central_options *opt;
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	uv_check_t check;
+	uv_timer_t sync_timer;
+	struct spool *sp;
+	struct curl_uv *cu;
+	struct reporter *rep;
+	struct config_fetch *cf;
+	struct prober *prober;
+	int stopping, finishing, services;
+	uint64_t append_errors;
+	char token[TOKEN_MAX];
+};
+
+/* Read the bearer token: a regular file nobody else can read, surrounding
+ * whitespace stripped, printable ASCII without spaces (it goes in a header). */
+static int read_token(const char *path, char *out, size_t outlen)
+{
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		log_warn("token file %s", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		log_warnx("token file %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
+		log_warnx("token file %s is group- or world-accessible (mode %04o): "
+			  "chmod 600 it",
+			  path, (unsigned)(sb.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n < 0) {
+		log_warn("token file %s", path);
+		return -1;
+	}
+	out[n] = '\0';
+	char *p = out, *e = out + n;
+	while (p < e && isspace((unsigned char)*p))
+		p++;
+	while (e > p && isspace((unsigned char)e[-1]))
+		e--;
+	*e = '\0';
+	memmove(out, p, (size_t)(e - p) + 1);
+	if (out[0] == '\0') {
+		log_warnx("token file %s is empty", path);
+		return -1;
+	}
+	for (p = out; *p; p++) {
+		if (*p < 0x21 || *p > 0x7e) {
+			log_warnx("token file %s: the token must be one word of printable ASCII",
+				  path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void on_result(void *ctx, struct result *r)
+{
+	struct central *c = ctx;
+	char line[SPOOL_LINE_MAX];
+	int len, rc;
+
+	r->seq = spool_next_seq(c->sp);
+	len = result_to_line(r, line, sizeof(line));
+	if (len < 0)
+		rc = -E2BIG;
+	else
+		rc = spool_append(c->sp, r->seq, line, (size_t)len);
+	if (rc < 0) {
+		/* The disk refuses: count, and say so now and then, not per result. */
+		if (c->append_errors++ % 1000 == 0)
+			log_warnx("spool: result not stored: %s (%" PRIu64 " so far)",
+				  strerror(-rc), c->append_errors);
+		return;
+	}
+	reporter_kick(c->rep);
+}
+
+static void on_round(void *ctx, const char *service, uint64_t round, int anycast_ok)
+{
+	(void)ctx;
+	if (!anycast_ok)
+		log_debug("service %s round %" PRIu64 ": an anycast address answered nothing",
+			  service, round);
+}
+
+static void start_prober(struct central *c, const struct inventory *inv)
+{
+	if (c->stopping)
+		return;
+	c->services = inv->n_services;
+	if (c->prober) {
+		int rc = prober_set_services(c->prober, inv);
+		if (rc < 0)
+			log_warnx("cannot apply the new configuration: %s", strerror(-rc));
+		return;
+	}
+	c->prober = prober_new(&c->loop, inv, on_result, on_round, c);
+	if (!c->prober) {
+		log_warnx("cannot set up the probes of this configuration: waiting for another");
+		return;
+	}
+	if (prober_start(c->prober, 0) < 0)
+		log_warnx("cannot start probing");
+	else
+		log_info("probing %d services", inv->n_services);
+}
+
+static void on_config(void *ctx, const struct inventory *inv)
+{
+	start_prober(ctx, inv);
+}
+
+static void add_status(void *arg, json_t *s)
+{
+	struct central *c = arg;
+	struct config_fetch_stats cs;
+
+	json_object_set_new(s, "services", json_integer(c->services));
+	json_object_set_new(s, "spool_append_errors", json_integer((json_int_t)c->append_errors));
+	if (c->cf) {
+		config_fetch_get_stats(c->cf, &cs);
+		json_object_set_new(s, "config_etag", json_string(cs.etag));
+	}
+	if (c->prober) {
+		struct prober_stats ps;
+		prober_get_stats(c->prober, &ps);
+		json_t *p = json_object();
+		json_object_set_new(p, "sent", json_integer((json_int_t)ps.sent));
+		json_object_set_new(p, "answered", json_integer((json_int_t)ps.answered));
+		json_object_set_new(p, "timeouts", json_integer((json_int_t)ps.timeouts));
+		json_object_set_new(p, "unreachable", json_integer((json_int_t)ps.unreachable));
+		json_object_set_new(p, "malformed", json_integer((json_int_t)ps.malformed));
+		json_object_set_new(p, "dropped_unmatched",
+				    json_integer((json_int_t)ps.dropped_unmatched));
+		json_object_set_new(s, "prober", p);
+	}
+}
+
+static void on_check(uv_check_t *h)
+{
+	struct central *c = h->data;
+	int rc = spool_flush(c->sp); /* one write() for this iteration's results */
+
+	if (rc < 0)
+		log_debug("spool: write: %s (kept in memory, retried)", strerror(-rc));
+}
+
+static void on_sync_timer(uv_timer_t *t)
+{
+	struct central *c = t->data;
+	int rc = spool_sync(c->sp);
+
+	if (rc < 0)
+		log_warnx("spool: sync: %s", strerror(-rc));
+}
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_part_closed(void *arg)
+{
+	(void)arg;
+}
+
+static void on_cu_closed(void *arg)
+{
+	struct central *c = arg;
+
+	c->cu = NULL;
+	reporter_close(c->rep, on_part_closed, c);
+	config_fetch_close(c->cf, on_part_closed, c);
+	close_handle((uv_handle_t *)&c->check);
+	close_handle((uv_handle_t *)&c->sync_timer);
+	close_handle((uv_handle_t *)&c->sigterm);
+	close_handle((uv_handle_t *)&c->sigint);
+}
+
+static void finish(void *arg)
+{
+	struct central *c = arg;
+	struct spool_stats ss;
+
+	if (c->finishing)
+		return; /* the drain ends after a second signal */
+	c->finishing = 1;
+	spool_get_stats(c->sp, &ss);
+	log_info("stopped: %" PRIu64 " results stay spooled for the next start", ss.depth);
+	curl_uv_close(c->cu, on_cu_closed, c);
+}
+
+static void on_prober_closed(void *arg)
+{
+	struct central *c = arg;
+
+	c->prober = NULL;
+	spool_flush(c->sp);
+	reporter_drain(c->rep, DRAIN_TIMEOUT_MS, finish, c);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct central *c = h->data;
+
+	if (c->stopping) {
+		log_info("signal %d again: stopping without waiting for the collector", signum);
+		finish(c);
+		return;
+	}
+	c->stopping = 1;
+	log_info("signal %d: stopping, sending what is spooled (at most %d s)", signum,
+		 DRAIN_TIMEOUT_MS / 1000);
+	if (c->prober)
+		prober_close(c->prober, on_prober_closed, c);
+	else
+		on_prober_closed(c);
+}
+
+static int setup(struct central *c)
+{
+	const struct central_options *o = c->opt;
+	const char *dir = o->spool_dir && o->spool_dir[0] ? o->spool_dir : "./spool";
+	struct reporter_options ro = {0};
+	struct config_fetch_options fo = {0};
+
+	if (!o->collector_url || (strncmp(o->collector_url, "http://", 7) != 0 &&
+				  strncmp(o->collector_url, "https://", 8) != 0)) {
+		log_warnx("--collector must be an http:// or https:// URL");
+		return -1;
+	}
+	if (!o->token_file) {
+		log_warnx("--token-file is required with --collector");
+		return -1;
+	}
+	if (read_token(o->token_file, c->token, sizeof(c->token)) < 0)
+		return -1;
+	if (uv_loop_init(&c->loop) < 0)
+		return -1;
+	if (!(c->sp = spool_open(dir, o->spool_max_bytes))) {
+		log_warnx("cannot use the spool directory %s", dir);
+		return -1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    !(c->cu = curl_uv_new(&c->loop, 4))) {
+		log_warnx("cannot set up libcurl");
+		return -1;
+	}
+	ro.http = (struct reporter_http){.base_url = o->collector_url,
+					 .token = c->token,
+					 .ca_file = o->ca_file,
+					 .client_cert = o->client_cert,
+					 .client_key = o->client_key};
+	ro.name = o->name;
+	ro.status_fn = add_status;
+	ro.status_arg = c;
+	if (!(c->rep = reporter_new(&c->loop, c->cu, c->sp, &ro)))
+		return -1;
+	fo.http = ro.http;
+	fo.cache_dir = dir;
+	if (!(c->cf = config_fetch_new(&c->loop, c->cu, &fo, on_config, c)))
+		return -1;
+	uv_check_init(&c->loop, &c->check);
+	uv_timer_init(&c->loop, &c->sync_timer);
+	uv_signal_init(&c->loop, &c->sigterm);
+	uv_signal_init(&c->loop, &c->sigint);
+	c->check.data = c->sync_timer.data = c->sigterm.data = c->sigint.data = c;
+	return 0;
+}
+
+int central_run(const struct central_options *opt)
+{
+	struct central *c = calloc(1, sizeof(*c));
+	int rc = 1;
+
+	if (!c)
+		fatalx("out of memory");
+	c->opt = opt;
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(c) < 0)
+		fatalx("central mode: cannot start (see above)");
+	log_info("central mode: agent %s reporting to %s", opt->name ? opt->name : "(unnamed)",
+		 opt->collector_url);
+	uv_check_start(&c->check, on_check);
+	uv_timer_start(&c->sync_timer, on_sync_timer, SYNC_INTERVAL_MS, SYNC_INTERVAL_MS);
+	uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&c->sigint, on_signal, SIGINT);
+
+	/* Measure from the first second: the collector's last configuration from
+	 * disk, else the local one, while the collector is asked for a new one. */
+	struct inventory *cached = config_fetch_load_cached(c->cf);
+	if (cached || (opt->local && opt->local->n_services > 0))
+		start_prober(c, cached ? cached : opt->local);
+	else
+		log_info("waiting for a configuration from %s", opt->collector_url);
+	inventory_free(cached);
+	config_fetch_start(c->cf);
+	reporter_kick(c->rep); /* results left from the last run */
+
+	uv_run(&c->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&c->loop) == 0)
+		rc = 0;
+	else
+		log_warnx("central mode: handles left open at exit");
+	spool_close(c->sp);
+	curl_global_cleanup();
+	free(c);
+	return rc;
+}
