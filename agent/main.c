@@ -59,14 +59,6 @@ static void usage(FILE *f)
 		"  --version, --help\n");
 }
 
-/* Central mode lives in agent/central.c; until it is part of the build the
- * agent says so instead of failing to link. */
-static int start_central(const struct central_options *co)
-{
-	(void)co;
-	fatalx("central mode is not available in this build");
-}
-
 /* ---- seq: from 1, never back, across restarts when a directory is given ---- */
 
 static int seq_write(const char *path, uint64_t v)
@@ -293,7 +285,7 @@ int main(int argc, char **argv)
 			fatalx("--once is a standalone option: drop --collector");
 		co.spool_dir = spool != NULL ? spool : "./spool";
 		co.local = a.inv;
-		rc = start_central(&co);
+		rc = central_run(&co);
 		inventory_free(a.inv);
 		return rc;
 	}
