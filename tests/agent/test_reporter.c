@@ -408,3 +408,142 @@ Test(reporter, drain_gives_up_at_its_deadline)
 	cr_assert_eq(depth(&e), 50, "what was not acknowledged stays spooled");
 	env_fini(&e);
 }
+
+/* ---- TLS: a CA, a server and a client certificate made with openssl, and a
+ * python3 HTTPS collector that requires the client certificate. ---- */
+
+static const char tls_server_py[] =
+	"import http.server, json, ssl, sys\n"
+	"d = sys.argv[1]\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    protocol_version = 'HTTP/1.1'\n"
+	"    def log_message(self, *a): pass\n"
+	"    def do_POST(self):\n"
+	"        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+	"        seqs = [r['seq'] for r in body['results']]\n"
+	"        out = json.dumps({'stored': len(seqs), 'duplicates': 0, 'last_seq': max(seqs)}).encode()\n"
+	"        self.send_response(200)\n"
+	"        self.send_header('Content-Type', 'application/json')\n"
+	"        self.send_header('Content-Length', str(len(out)))\n"
+	"        self.end_headers()\n"
+	"        self.wfile.write(out)\n"
+	"s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"ctx.load_cert_chain(d + '/server.pem', d + '/server.key')\n"
+	"ctx.load_verify_locations(d + '/ca.pem')\n"
+	"ctx.verify_mode = ssl.CERT_REQUIRED\n"
+	"s.socket = ctx.wrap_socket(s.socket, server_side=True)\n"
+	"open(d + '/port.tmp', 'w').write(str(s.server_address[1]))\n"
+	"import os; os.rename(d + '/port.tmp', d + '/port')\n"
+	"s.serve_forever()\n";
+
+static void sh(const char *fmt, const char *dir)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), fmt, dir, dir, dir, dir, dir, dir, dir, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void make_certs(const char *d)
+{
+	const char *q = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=%s "
+			"-keyout %s/%s.key -out %s/%s.pem 2>/dev/null";
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), q, "test-ca", d, "ca", d, "ca");
+	cr_assert_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), q, "wrong-ca", d, "wrong", d, "wrong");
+	cr_assert_eq(system(cmd), 0);
+	sh("cd %s && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+	   "-out server.csr 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+	   "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+	   "-extfile san.ext -out server.pem 2>/dev/null && "
+	   "openssl req -newkey rsa:2048 -nodes -subj /CN=agent -keyout client.key "
+	   "-out client.csr 2>/dev/null && openssl x509 -req -in client.csr -CA ca.pem "
+	   "-CAkey ca.key -CAcreateserial -days 2 -out client.pem 2>/dev/null",
+	   d);
+}
+
+static pid_t start_tls_server(const char *d, int *port)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/server.py", d);
+	FILE *f = fopen(path, "w");
+	fputs(tls_server_py, f);
+	fclose(f);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("python3", "python3", path, d, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(path, sizeof(path), "%s/port", d);
+	for (int i = 0; i < 500; i++) {
+		if ((f = fopen(path, "r"))) {
+			cr_assert_eq(fscanf(f, "%d", port), 1);
+			fclose(f);
+			return pid;
+		}
+		usleep(10000);
+	}
+	kill(pid, SIGTERM);
+	cr_assert_fail("the TLS test server did not start");
+	return -1;
+}
+
+static int settled(struct env *e)
+{
+	struct reporter_stats st;
+	reporter_get_stats(e->rep, &st);
+	return depth(e) == 0 || st.send_errors > 0;
+}
+
+/* Send 20 results over TLS with these files; returns what is left spooled. */
+static uint64_t tls_try(const char *d, int port, const char *ca, const char *cert, char *err,
+			size_t errlen)
+{
+	struct env e;
+	struct reporter_options o;
+	char url[64], ca_path[256], cert_path[256], key_path[256];
+
+	env_init(&e);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	fast_options(&o, url);
+	snprintf(ca_path, sizeof(ca_path), "%s/%s.pem", d, ca);
+	o.http.ca_file = ca_path;
+	if (cert) {
+		snprintf(cert_path, sizeof(cert_path), "%s/%s.pem", d, cert);
+		snprintf(key_path, sizeof(key_path), "%s/%s.key", d, cert);
+		o.http.client_cert = cert_path;
+		o.http.client_key = key_path;
+	}
+	start_reporter(&e, &o);
+	append_n(&e, 20);
+	run_for(&e, settled, 3000);
+	uint64_t left = depth(&e);
+	struct reporter_stats st;
+	reporter_get_stats(e.rep, &st);
+	snprintf(err, errlen, "%s", st.last_error);
+	env_fini(&e);
+	return left;
+}
+
+Test(reporter, tls_verifies_the_collector_and_presents_a_client_certificate)
+{
+	char d[64] = "/tmp/test_reporter_tls.XXXXXX", err[256];
+	int port;
+
+	cr_assert_not_null(mkdtemp(d));
+	make_certs(d);
+	pid_t pid = start_tls_server(d, &port);
+
+	cr_assert_eq(tls_try(d, port, "ca", "client", err, sizeof(err)), 0,
+		     "the right CA and a client certificate: delivered (%s)", err);
+	cr_assert_eq(tls_try(d, port, "wrong", "client", err, sizeof(err)), 20,
+		     "a server certificate from another CA is refused");
+	cr_assert_not_null(strstr(err, "certificate"), "error: %s", err);
+	cr_assert_eq(tls_try(d, port, "ca", NULL, err, sizeof(err)), 20,
+		     "the server requires a client certificate");
+
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	nftw(d, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
