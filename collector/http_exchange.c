@@ -613,15 +613,19 @@ void
 http_exchange_detach_all(struct http_conn *c)
 {
 	struct http_exchange *ex;
+	bool held;
 
 	c->cur = NULL;
 	while ((ex = c->head) != NULL) {
 		exchange_unlink(c, ex);
-		if (ex->on_close != NULL && (ex->dispatched || ex->streaming)) {
+		/* Does the handler still hold it (no answer, or a live stream)? */
+		held = ex->dispatched &&
+		       (!ex->responded || (ex->streaming && !ex->stream_ended));
+		if (held && ex->on_close != NULL) {
 			ex->on_close(ex->on_close_arg);
 			exchange_free(ex);
-		} else if (ex->dispatched && !(ex->responded && !ex->streaming)) {
-			ex->conn = NULL; /* the handler still holds it */
+		} else if (held) {
+			ex->conn = NULL; /* freed when the handler answers or ends */
 		} else {
 			exchange_free(ex);
 		}
