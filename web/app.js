@@ -5,7 +5,7 @@
 	const { h, fill, api, list } = AM;
 
 	const POLL_MS = 2500;        /* without the event stream */
-	const POLL_SSE_MS = 15000;   /* with it: a safety net only */
+	const POLL_SSE_MS = 10000;   /* with it: for what the stream does not carry (agents, health) */
 
 	const app = {
 		view: null,
@@ -146,7 +146,7 @@
 		};
 		es.onopen = () => { app.streaming = true; setLive('live', 'Updates pushed by the collector'); };
 		es.onmessage = poke;
-		for (const t of ['result', 'results', 'event', 'catchment', 'update', 'agent'])
+		for (const t of ['event', 'catchments', 'results', 'agent'])
 			es.addEventListener(t, poke);
 		es.onerror = () => {
 			app.streaming = false;

@@ -66,7 +66,8 @@
 	const WINDOW_MS = 30 * 60e3;
 
 	function instanceView(name) {
-		let healthBox, chartBox, plot = null, plotSig = '';
+		let healthBox, chartBox;
+		const plots = new Map(); /* service -> {plot, sig} */
 		/* per agent: highest seq fetched, and [t_s, rtt|null, service] samples */
 		const series = new Map();
 
@@ -91,42 +92,54 @@
 			s.pts = s.pts.filter((p) => p[0] >= cut);
 		}
 
+		/* one chart per service: DNS and NTP answer the same address with different delays */
 		function drawChart() {
-			const agents = [...series.keys()].filter((a) => series.get(a).pts.length).sort();
-			if (!agents.length) {
-				if (plot) { plot.destroy(); plot = null; }
-				plotSig = '';
+			const svcs = [...new Set([...series.values()].flatMap((s) => s.pts.map((p) => p[2])))].sort();
+			if (!svcs.length) {
+				for (const p of plots.values()) p.plot.destroy();
+				plots.clear();
 				return fill(chartBox, h('p', { class: 'empty' }, 'No management probes in the last 30 minutes.'));
 			}
+			if (!chartBox.querySelector('.chart-svc')) chartBox.replaceChildren();
+			for (const svc of svcs) drawService(svc);
+		}
+
+		function drawService(svc) {
+			const agents = [...series.keys()].filter((a) => series.get(a).pts.some((p) => p[2] === svc)).sort();
 			/* uPlot wants one shared x axis: merge the sample times */
-			const xs = [...new Set(agents.flatMap((a) => series.get(a).pts.map((p) => p[0])))].sort((a, b) => a - b);
+			const xs = [...new Set(agents.flatMap((a) => series.get(a).pts.filter((p) => p[2] === svc).map((p) => p[0])))].sort((a, b) => a - b);
 			const idx = new Map(xs.map((x, i) => [x, i]));
 			const ys = agents.map((a) => {
 				const y = new Array(xs.length).fill(null);
-				for (const p of series.get(a).pts) y[idx.get(p[0])] = p[1];
+				for (const p of series.get(a).pts) if (p[2] === svc) y[idx.get(p[0])] = p[1];
 				return y;
 			});
 			const sig = agents.join(',');
-			const width = Math.max(280, chartBox.clientWidth || 600);
-			if (plot && sig === plotSig) {
-				plot.setData([xs, ...ys]);
+			const cur = plots.get(svc);
+			if (cur && cur.sig === sig) {
+				cur.plot.setData([xs, ...ys]);
 				return;
 			}
-			if (plot) plot.destroy();
-			chartBox.replaceChildren();
+			if (cur) cur.plot.destroy();
+			let box = chartBox.querySelector(`.chart-svc[data-service="${CSS.escape(svc)}"]`);
+			if (!box) {
+				box = h('div', { class: 'chart-svc', dataset: { service: svc } });
+				chartBox.appendChild(h('div', {}, h('h4', {}, svc), box));
+			}
+			box.replaceChildren();
 			const dark = matchMedia('(prefers-color-scheme: dark)').matches;
 			const axis = { stroke: dark ? '#c9d1d9' : '#333', grid: { stroke: dark ? '#30363d' : '#e5e7eb' }, ticks: { stroke: dark ? '#30363d' : '#e5e7eb' } };
 			const agentPalette = ['#2f6fdf', '#e08a00', '#1f9d55', '#8a4fd8', '#0f9fa8', '#d14fa6', '#a0682f', '#6b8e23'];
-			plot = new uPlot({
-				width, height: 260,
+			const plot = new uPlot({
+				width: Math.max(280, chartBox.clientWidth || 600), height: 220,
 				series: [{}, ...agents.map((a, i) => ({
 					label: a, stroke: agentPalette[i % agentPalette.length], width: 1.5, spanGaps: true,
 					value: (u, v) => (v === null ? '—' : v.toFixed(2) + ' ms'),
 				}))],
 				axes: [Object.assign({}, axis), Object.assign({ label: 'RTT (ms)', size: 60 }, axis)],
 				scales: { x: { time: true } },
-			}, [xs, ...ys], chartBox);
-			plotSig = sig;
+			}, [xs, ...ys], box);
+			plots.set(svc, { plot, sig });
 		}
 
 		function drawHealth(inst) {
@@ -135,7 +148,7 @@
 				h('h3', {}, i.service, ' ', h('span', { class: 'muted small' }, 'management ', h('code', {}, i.management.join(', ') || '—'),
 					i.identity ? [' · identity ', h('code', {}, i.identity)] : null)),
 				i.agents.length ? h('div', { class: 'scroll' }, h('table', { class: 'data health', dataset: { service: i.service } },
-					h('thead', {}, h('tr', {}, ['seen from', 'state', 'RTT', 'last seen'].map((t) => h('th', {}, t)))),
+					h('thead', {}, h('tr', {}, ['seen from', 'state', 'RTT', 'last probe'].map((t) => h('th', {}, t)))),
 					h('tbody', {}, i.agents.sort((a, b) => String(a.agent).localeCompare(b.agent)).map((a) => h('tr', {},
 						h('td', {}, h('a', { href: '#/agent/' + encodeURIComponent(a.agent) }, a.agent)),
 						h('td', { class: isUp(a) ? 'good' : 'bad' }, isUp(a) ? '● up' : '✕ ' + (a.outcome || 'down')),
@@ -154,7 +167,7 @@
 					h('h2', {}, h('span', { class: 'dot', style: { background: bg } }), 'Instance ', name),
 					h('a', { href: '#/instances', class: 'back' }, '← all instances')),
 				healthBox,
-				h('section', { class: 'card' }, h('h3', {}, 'Management RTT per agent, last 30 minutes'), chartBox));
+				h('section', { class: 'card' }, h('h3', {}, 'Management address RTT per agent, last 30 minutes'), chartBox));
 			},
 			async refresh(ctx) {
 				const inst = normInstances(await api('instances')).filter((i) => i.name === name);
@@ -163,8 +176,8 @@
 				drawChart();
 			},
 			unmount() {
-				if (plot) plot.destroy();
-				plot = null;
+				for (const p of plots.values()) p.plot.destroy();
+				plots.clear();
 			},
 		};
 	}
@@ -174,6 +187,9 @@
 	const STALE_MS = 60e3;
 
 	function agentState(a) {
+		if (a.state === 'ok') return ['reporting', 'good'];
+		if (a.state === 'stale') return ['silent', 'bad'];
+		if (a.state === 'never') return ['never reported', 'bad'];
 		const d = AM.parseTime(a.last_seen);
 		if (!d) return ['never', 'bad'];
 		return Date.now() - d.getTime() > STALE_MS ? ['silent', 'bad'] : ['reporting', 'good'];

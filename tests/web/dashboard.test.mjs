@@ -254,8 +254,8 @@ test('instance page: management health from every agent and an RTT chart', async
 		await health.locator('tr', { hasText: a }).first().waitFor();
 	/* after the move site-a's management address stopped answering */
 	await until(async () => /✕/.test(await health.innerText()), 15000, 'site-a seen down');
-	await page.locator('#rtt-chart canvas').waitFor({ timeout: 15000 });
-	const legend = await page.locator('#rtt-chart .u-legend').innerText();
+	await page.locator('#rtt-chart canvas').first().waitFor({ timeout: 15000 });
+	const legend = await page.locator('#rtt-chart .u-legend').first().innerText();
 	for (const a of ['branch-1', 'branch-4']) assert.match(legend, new RegExp(a));
 	await page.screenshot({ path: path.join(ARTIFACTS, 'instance-light.png'), fullPage: true });
 	await page.close();
