@@ -1,0 +1,812 @@
+/* tests/collector/test_api.c - the collector's HTTP API end to end: each test
+ * starts the real anycast-collector binary ($ANYCAST_BIN, else next to this
+ * test) on 127.0.0.1 with a free port, its own inventory and database in a
+ * temp dir, and talks to it with libcurl. */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/timefmt.h"
+
+#define TOKEN1 "secret-token-1"
+#define TOKEN2 "secret-token-2"
+
+static char dir[256], bin[512], base[64];
+static int port;
+static pid_t pid;
+
+struct reply {
+	long status;
+	char *body;
+	size_t len;
+	char headers[4096];
+};
+
+static size_t
+on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+
+	cr_assert_not_null(nb);
+	memcpy(nb + r->len, p, sz * n);
+	r->body = nb;
+	r->len += sz * n;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+static size_t
+on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t have = strlen(r->headers);
+
+	if (have + sz * n < sizeof(r->headers))
+		memcpy(r->headers + have, p, sz * n), r->headers[have + sz * n] = '\0';
+	return sz * n;
+}
+
+/* One request; token NULL = no Authorization; header may be NULL. */
+static struct reply
+http(const char *method, const char *path, const char *token, const char *body,
+     const char *header)
+{
+	struct reply r = { 0 };
+	struct curl_slist *h = NULL;
+	char url[512], auth[256];
+	CURL *e = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	if (header != NULL)
+		h = curl_slist_append(h, header);
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	if (body != NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (curl_easy_perform(e) == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(e);
+	if (r.body == NULL)
+		r.body = calloc(1, 1);
+	return r;
+}
+
+static json_t *
+http_json(const char *method, const char *path, const char *token, const char *body,
+	  long want_status)
+{
+	struct reply r = http(method, path, token, body, NULL);
+	json_t *j;
+
+	cr_assert_eq(r.status, want_status, "%s %s: status %ld, body %s", method, path, r.status,
+		     r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_not_null(j, "%s %s: not JSON: %s", method, path, r.body);
+	free(r.body);
+	return j;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+write_inventory(const char *extra_instance)
+{
+	char hash1[65], hash2[65], cmd[256], text[2048];
+	FILE *p;
+
+	/* Hash the tokens with the system tool, not our code. */
+	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN1);
+	p = popen(cmd, "r");
+	cr_assert_eq(fscanf(p, "%64s", hash1), 1);
+	pclose(p);
+	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN2);
+	p = popen(cmd, "r");
+	cr_assert_eq(fscanf(p, "%64s", hash2), 1);
+	pclose(p);
+	snprintf(text, sizeof(text),
+		 "services:\n"
+		 "  - name: dns\n"
+		 "    protocol: dns\n"
+		 "    address: [198.18.255.53]\n"
+		 "    interval: 1s\n"
+		 "    instances:\n"
+		 "      - { name: site-a, management: 198.18.1.2, identity: s1.lab }\n"
+		 "      - { name: site-b, management: 198.18.2.2, identity: s2.lab }\n"
+		 "%s"
+		 "agents:\n"
+		 "  - { name: branch-1, token_sha256: %s }\n"
+		 "  - { name: branch-2, token_sha256: %s }\n",
+		 extra_instance ? extra_instance : "", hash1, hash2);
+	write_file("inv.yaml", text);
+}
+
+static void
+start(const char *extra_flag)
+{
+	char cfg[300], listen[64], db[300], web[300], logf[300];
+	int64_t deadline;
+
+	snprintf(cfg, sizeof(cfg), "%s/inv.yaml", dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	snprintf(db, sizeof(db), "%s/anycast.db", dir);
+	snprintf(web, sizeof(web), "%s/web", dir);
+	snprintf(logf, sizeof(logf), "%s/collector.log", dir);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		FILE *l = freopen(logf, "a", stderr);
+
+		(void)l;
+		execl(bin, bin, "--config", cfg, "--listen", listen, "--db", db, "--web-dir", web,
+		      extra_flag ? extra_flag : "-v", (char *)NULL);
+		_exit(127);
+	}
+	deadline = time_now_ms() + 10000;
+	for (;;) {
+		struct reply r = http("GET", "/healthz", NULL, NULL, NULL);
+
+		free(r.body);
+		if (r.status == 200)
+			break;
+		cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "collector exited at start");
+		cr_assert_lt(time_now_ms(), deadline, "collector did not come up");
+		usleep(50000);
+	}
+}
+
+static void
+stop(int sig)
+{
+	int status;
+
+	cr_assert_eq(kill(pid, sig), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	if (sig == SIGTERM)
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "collector did not stop cleanly: status %d", status);
+	pid = 0;
+}
+
+static void
+setup(void)
+{
+	const char *b = getenv("ANYCAST_BIN");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (b != NULL && b[0]) {
+		snprintf(bin, sizeof(bin), "%s/anycast-collector", b);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		cr_assert_gt(n, 0);
+		self[n] = '\0';
+		snprintf(bin, sizeof(bin), "%s/anycast-collector", dirname(self));
+	}
+	cr_assert_eq(access(bin, X_OK), 0, "no collector binary at %s", bin);
+	snprintf(dir, sizeof(dir), "/tmp/test_api.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	char web[300];
+
+	snprintf(web, sizeof(web), "%s/web", dir);
+	cr_assert_eq(mkdir(web, 0755), 0);
+	write_file("web/index.html", "<!doctype html><title>anycast</title>\n");
+	write_file("secret.txt", "outside the web dir\n");
+	port = free_port();
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	write_inventory(NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+teardown(void)
+{
+	char cmd[400];
+
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	curl_global_cleanup();
+}
+
+TestSuite(api, .init = setup, .fini = teardown, .timeout = 60);
+
+/* One record as an agent sends it. */
+static void
+record(char *buf, size_t len, uint64_t seq, uint64_t round, int target, const char *instance,
+       const char *outcome, double rtt)
+{
+	char t[40];
+	const char *addr = target == 0 ? "198.18.255.53"
+					: (strcmp(instance, "site-a") == 0 ? "198.18.1.2" : "198.18.2.2");
+
+	time_format_rfc3339(time_now_ms(), t, sizeof(t));
+	snprintf(buf, len,
+		 "{\"seq\":%llu,\"round\":%llu,\"time\":\"%s\",\"service\":\"dns\","
+		 "\"address\":\"%s\",\"family\":4,\"target\":\"%s\",\"instance\":\"%s\","
+		 "\"identity\":\"%s\",\"identity_source\":\"nsid\",\"query\":\"nsid\","
+		 "\"transport\":\"udp\",\"outcome\":\"%s\",\"rcode\":\"NOERROR\",\"rtt_ms\":%g}",
+		 (unsigned long long)seq, (unsigned long long)round, t, addr,
+		 target ? "management" : "anycast", instance,
+		 strcmp(instance, "site-a") == 0 ? "s1.lab" : "s2.lab", outcome, rtt);
+}
+
+/* {"results":[seq from..to, all anycast answers from instance]} */
+static char *
+batch(uint64_t from, uint64_t to, uint64_t round, const char *instance)
+{
+	size_t cap = (to - from + 1) * 512 + 64, len;
+	char *b = malloc(cap), rec[512];
+
+	strcpy(b, "{\"results\":[");
+	for (uint64_t s = from; s <= to; s++) {
+		record(rec, sizeof(rec), s, round, 0, instance, "ok", 3.5);
+		len = strlen(b);
+		snprintf(b + len, cap - len, "%s%s", s > from ? "," : "", rec);
+	}
+	len = strlen(b);
+	snprintf(b + len, cap - len, "],\"status\":{\"version\":\"9.9\",\"spool_depth\":0}}");
+	return b;
+}
+
+static json_int_t
+jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	cr_assert(json_is_integer(v), "%s is not an integer", k);
+	return json_integer_value(v);
+}
+
+Test(api, ingest_and_read_back)
+{
+	char *b = batch(1, 5, 1, "site-a");
+	json_t *j, *arr;
+
+	start(NULL);
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	cr_assert_eq(jint(j, "stored"), 5);
+	cr_assert_eq(jint(j, "duplicates"), 0);
+	cr_assert_eq(jint(j, "last_seq"), 5);
+	json_decref(j);
+	free(b);
+
+	j = http_json("GET", "/api/v1/results?agent=branch-1&after_seq=2&limit=2", NULL, NULL, 200);
+	arr = json_object_get(j, "results");
+	cr_assert_eq(json_array_size(arr), 2);
+	cr_assert_eq(jint(json_array_get(arr, 0), "seq"), 3);
+	cr_assert_eq(jint(json_array_get(arr, 1), "seq"), 4);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "agent")),
+			 "branch-1");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "instance")),
+			 "site-a");
+	cr_assert_eq(json_real_value(json_object_get(json_array_get(arr, 0), "rtt_ms")), 3.5);
+	json_decref(j);
+
+	j = http_json("GET", "/api/v1/agents", NULL, NULL, 200);
+	arr = json_object_get(j, "agents");
+	cr_assert_eq(json_array_size(arr), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "version")),
+			 "9.9");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "state")), "ok");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 1), "state")),
+			 "never");
+	json_decref(j);
+	stop(SIGTERM);
+}
+
+Test(api, authentication_and_agent_identity)
+{
+	char *b = batch(1, 2, 1, "site-a");
+	struct reply r;
+	json_t *j, *arr;
+
+	start(NULL);
+	r = http("POST", "/api/v1/results", NULL, b, NULL);
+	cr_assert_eq(r.status, 401);
+	cr_assert(strstr(r.headers, "WWW-Authenticate: Bearer") != NULL, "%s", r.headers);
+	cr_assert(strstr(r.body, "\"error\"") != NULL);
+	free(r.body);
+	r = http("POST", "/api/v1/results", "wrong-token", b, NULL);
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	r = http("GET", "/api/v1/agent/config", "wrong-token", NULL, NULL);
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	/* An agent name in the URL that is not the token's. */
+	r = http("POST", "/api/v1/agents/branch-2/results", TOKEN1, b, NULL);
+	cr_assert_eq(r.status, 403, "%s", r.body);
+	free(r.body);
+	r = http("GET", "/api/v1/agent/config?agent=branch-2", TOKEN1, NULL, NULL);
+	cr_assert_eq(r.status, 403);
+	free(r.body);
+	r = http("GET", "/api/v1/agents/branch-1/config", TOKEN1, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	free(b);
+
+	/* A body's "agent" is ignored: the token decides. */
+	char rec[512], body[800];
+
+	record(rec, sizeof(rec), 7, 1, 0, "site-a", "ok", 1);
+	snprintf(body, sizeof(body), "{\"results\":[%.*s,\"agent\":\"branch-1\"}]}",
+		 (int)strlen(rec) - 1, rec);
+	j = http_json("POST", "/api/v1/results", TOKEN2, body, 200);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/results?agent=branch-2", NULL, NULL, 200);
+	arr = json_object_get(j, "results");
+	cr_assert_eq(json_array_size(arr), 1);
+	cr_assert_eq(jint(json_array_get(arr, 0), "seq"), 7);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/results?agent=branch-1", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "results")), 0);
+	json_decref(j);
+	stop(SIGTERM);
+}
+
+Test(api, bad_input_is_rejected_and_nothing_stored)
+{
+	char good[512], bad[512], body[1200];
+	struct reply r;
+	json_t *j;
+
+	start(NULL);
+	r = http("POST", "/api/v1/results", TOKEN1, "{\"results\": [", NULL);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "invalid JSON") != NULL, "%s", r.body);
+	free(r.body);
+	r = http("POST", "/api/v1/results", TOKEN1, "{\"results\": 3}", NULL);
+	cr_assert_eq(r.status, 400);
+	free(r.body);
+	/* Record 1 has a string where a number belongs: the whole batch goes. */
+	record(good, sizeof(good), 1, 1, 0, "site-a", "ok", 1);
+	record(bad, sizeof(bad), 2, 1, 0, "site-a", "ok", 1);
+	char *p = strstr(bad, "\"rtt_ms\":1");
+
+	cr_assert_not_null(p);
+	strcpy(p, "\"rtt_ms\":\"fast\"}");
+	snprintf(body, sizeof(body), "{\"results\":[%s,%s]}", good, bad);
+	r = http("POST", "/api/v1/results", TOKEN1, body, NULL);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "results[1]") && strstr(r.body, "rtt_ms"), "%s", r.body);
+	free(r.body);
+	/* An unknown outcome. */
+	record(bad, sizeof(bad), 3, 1, 0, "site-a", "splendid", 1);
+	snprintf(body, sizeof(body), "{\"results\":[%s]}", bad);
+	r = http("POST", "/api/v1/results", TOKEN1, body, NULL);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "results[0]") && strstr(r.body, "outcome"), "%s", r.body);
+	free(r.body);
+	j = http_json("GET", "/api/v1/results", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "results")), 0);
+	json_decref(j);
+	/* Bad query parameters on reads. */
+	r = http("GET", "/api/v1/results?limit=5000", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 400);
+	free(r.body);
+	r = http("GET", "/api/v1/events?since=yesterday", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 400);
+	free(r.body);
+	r = http("GET", "/api/v1/nothing", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 404);
+	cr_assert(strstr(r.body, "\"error\"") != NULL);
+	free(r.body);
+	r = http("DELETE", "/api/v1/catchments", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 405);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+Test(api, oversized_body_gets_413)
+{
+	char *b = batch(1, 40, 1, "site-a"); /* ~15 KB */
+	struct reply r;
+	json_t *j;
+
+	start("--max-body=4096");
+	r = http("POST", "/api/v1/results", TOKEN1, b, NULL);
+	cr_assert_eq(r.status, 413, "status %ld", r.status);
+	free(r.body);
+	free(b);
+	b = batch(1, 2, 1, "site-a");
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	cr_assert_eq(jint(j, "stored"), 2);
+	json_decref(j);
+	free(b);
+	stop(SIGTERM);
+}
+
+Test(api, resend_is_idempotent)
+{
+	char *b = batch(1, 10, 1, "site-a"), *b2 = batch(6, 15, 2, "site-a");
+	struct reply r;
+	json_t *j;
+
+	start(NULL);
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	json_decref(j);
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	cr_assert_eq(jint(j, "stored"), 0);
+	cr_assert_eq(jint(j, "duplicates"), 10);
+	cr_assert_eq(jint(j, "last_seq"), 10);
+	json_decref(j);
+	j = http_json("POST", "/api/v1/results", TOKEN1, b2, 200);
+	cr_assert_eq(jint(j, "stored"), 5);
+	cr_assert_eq(jint(j, "duplicates"), 5);
+	cr_assert_eq(jint(j, "last_seq"), 15);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/results?agent=branch-1&limit=1000", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "results")), 15);
+	json_decref(j);
+	r = http("GET", "/metrics", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, "anycast_ingest_results_total{outcome=\"stored\"} 15\n"), "%s",
+		  r.body);
+	cr_assert(strstr(r.body, "anycast_ingest_results_total{outcome=\"duplicate\"} 15\n"));
+	free(r.body);
+	free(b);
+	free(b2);
+	stop(SIGTERM);
+}
+
+static char *
+header_value(const char *headers, const char *name, char *out, size_t len)
+{
+	const char *p = strcasestr(headers, name);
+
+	if (p == NULL)
+		return NULL;
+	p += strlen(name);
+	while (*p == ' ' || *p == ':')
+		p++;
+	size_t n = strcspn(p, "\r\n");
+
+	snprintf(out, len, "%.*s", (int)n, p);
+	return out;
+}
+
+Test(api, agent_config_etag_and_304)
+{
+	char etag[128], inm[160], etag2[128];
+	struct reply r;
+	json_t *j;
+
+	start(NULL);
+	r = http("GET", "/api/v1/agent/config", TOKEN1, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(header_value(r.headers, "ETag", etag, sizeof(etag)), "%s", r.headers);
+	cr_assert_eq(etag[0], '"');
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "agent")), "branch-1");
+	cr_assert_eq(json_array_size(json_object_get(j, "services")), 1);
+	json_decref(j);
+	free(r.body);
+
+	snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+	r = http("GET", "/api/v1/agent/config", TOKEN1, NULL, inm);
+	cr_assert_eq(r.status, 304);
+	cr_assert_eq(r.len, 0);
+	free(r.body);
+
+	/* Another agent gets another body, so another tag. */
+	r = http("GET", "/api/v1/agent/config", TOKEN2, NULL, inm);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+
+	/* After a reload with a new instance the tag changes. */
+	write_inventory("  - name: ntp\n    protocol: ntp\n    address: [198.18.255.123]\n"
+			"    instances:\n      - { name: site-a, management: 198.18.1.2 }\n");
+	kill(pid, SIGHUP);
+	for (int i = 0; i < 100; i++) {
+		r = http("GET", "/api/v1/agent/config", TOKEN1, NULL, inm);
+		if (r.status == 200)
+			break;
+		free(r.body);
+		r.body = NULL;
+		usleep(50000);
+	}
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(header_value(r.headers, "ETag", etag2, sizeof(etag2)));
+	cr_assert_str_neq(etag, etag2);
+	cr_assert(strstr(r.body, "\"ntp\"") != NULL);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+Test(api, invalid_reload_keeps_the_old_inventory)
+{
+	char *b = batch(1, 1, 1, "site-a");
+	json_t *j;
+
+	start(NULL);
+	write_file("inv.yaml", "services: [\n");
+	kill(pid, SIGHUP);
+	usleep(300000);
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	cr_assert_eq(jint(j, "stored"), 1);
+	json_decref(j);
+	free(b);
+	stop(SIGTERM);
+}
+
+/* Rounds from branch-1 answering site-a, then site-b: a catchment change. */
+static void
+feed_change(void)
+{
+	uint64_t seq = 1;
+
+	for (int round = 1; round <= 8; round++) {
+		const char *inst = round <= 3 ? "site-a" : "site-b";
+		char a[512], m1[512], m2[512], body[1800];
+		json_t *j;
+
+		record(a, sizeof(a), seq++, (uint64_t)round, 0, inst, "ok", 3);
+		record(m1, sizeof(m1), seq++, (uint64_t)round, 1, "site-a", "ok", 1);
+		record(m2, sizeof(m2), seq++, (uint64_t)round, 1, "site-b", "ok", 2);
+		snprintf(body, sizeof(body), "{\"results\":[%s,%s,%s]}", a, m1, m2);
+		j = http_json("POST", "/api/v1/results", TOKEN1, body, 200);
+		json_decref(j);
+		usleep(20000);
+	}
+}
+
+static json_t *
+wait_events(const char *query, size_t want)
+{
+	json_t *j = NULL;
+
+	for (int i = 0; i < 100; i++) {
+		j = http_json("GET", query, NULL, NULL, 200);
+		if (json_array_size(json_object_get(j, "events")) >= want)
+			return j;
+		json_decref(j);
+		usleep(100000);
+	}
+	cr_assert_fail("no events at %s", query);
+	return NULL;
+}
+
+Test(api, catchment_change_shows_in_events_catchments_and_metrics)
+{
+	json_t *j, *ev, *c;
+	struct reply r;
+
+	start(NULL);
+	feed_change();
+	j = wait_events("/api/v1/events?type=catchment_change", 1);
+	ev = json_array_get(json_object_get(j, "events"), 0);
+	cr_assert_gt(jint(ev, "id"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(ev, "agent")), "branch-1");
+	cr_assert_str_eq(json_string_value(json_object_get(ev, "from_instance")), "site-a");
+	cr_assert_str_eq(json_string_value(json_object_get(ev, "to_instance")), "site-b");
+	cr_assert(json_is_object(json_object_get(ev, "detail")));
+	json_decref(j);
+	j = http_json("GET", "/api/v1/events?type=outage", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "events")), 0);
+	json_decref(j);
+
+	j = http_json("GET", "/api/v1/catchments", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "catchments")), 1);
+	c = json_array_get(json_object_get(j, "catchments"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "instance")), "site-b");
+	cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "ok");
+	cr_assert(json_is_string(json_object_get(c, "since")));
+	json_decref(j);
+
+	j = http_json("GET", "/api/v1/instances", NULL, NULL, 200);
+	c = json_array_get(json_object_get(j, "instances"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "status")), "up");
+	json_decref(j);
+
+	r = http("GET", "/metrics", NULL, NULL, NULL);
+	cr_assert(strstr(r.body, "anycast_catchment_info{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",instance=\"site-b\",status=\"ok\"} 1"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "anycast_events_total{type=\"catchment_change\"} 1"));
+	cr_assert(strstr(r.body, "anycast_rtt_ms_count{agent=\"branch-1\",service=\"dns\","
+				 "target=\"anycast\"} 8"));
+	free(r.body);
+	stop(SIGTERM);
+}
+
+Test(api, restart_keeps_results_events_and_catchments)
+{
+	json_t *j;
+	int64_t id;
+
+	start(NULL);
+	feed_change();
+	j = wait_events("/api/v1/events", 1);
+	id = jint(json_array_get(json_object_get(j, "events"), 0), "id");
+	json_decref(j);
+	stop(SIGTERM);
+
+	start(NULL);
+	j = http_json("GET", "/api/v1/results?agent=branch-1&limit=1000", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "results")), 24);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/events", NULL, NULL, 200);
+	cr_assert_eq(jint(json_array_get(json_object_get(j, "events"), 0), "id"), id);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/catchments", NULL, NULL, 200);
+	cr_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(json_object_get(j, "catchments"), 0), "instance")),
+			 "site-b");
+	json_decref(j);
+	/* The agent continues where it was. */
+	char *b = batch(25, 25, 9, "site-b");
+
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	cr_assert_eq(jint(j, "last_seq"), 25);
+	json_decref(j);
+	free(b);
+	stop(SIGTERM);
+}
+
+Test(api, kill_9_after_ack_loses_nothing_acknowledged)
+{
+	uint64_t seq = 1, acked = 0;
+	json_t *j;
+
+	start(NULL);
+	for (int i = 0; i < 30; i++) {
+		char *b = batch(seq, seq + 19, (uint64_t)i + 1, "site-a");
+
+		j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+		acked += (uint64_t)jint(j, "stored");
+		json_decref(j);
+		free(b);
+		seq += 20;
+	}
+	stop(SIGKILL);
+	start(NULL);
+	j = http_json("GET", "/api/v1/agents", NULL, NULL, 200);
+	cr_assert_eq(jint(json_array_get(json_object_get(j, "agents"), 0), "last_seq"), 600);
+	json_decref(j);
+	uint64_t n = 0, after = 0;
+
+	for (;;) {
+		char q[128];
+		size_t k;
+
+		snprintf(q, sizeof(q), "/api/v1/results?agent=branch-1&limit=1000&after_seq=%llu",
+			 (unsigned long long)after);
+		j = http_json("GET", q, NULL, NULL, 200);
+		k = json_array_size(json_object_get(j, "results"));
+		if (k > 0)
+			after = (uint64_t)jint(json_array_get(json_object_get(j, "results"), k - 1),
+					       "seq");
+		json_decref(j);
+		n += k;
+		if (k == 0)
+			break;
+	}
+	cr_assert_eq(acked, 600);
+	cr_assert_eq(n, acked);
+	stop(SIGTERM);
+}
+
+Test(api, health_static_files_and_no_traversal)
+{
+	struct reply r;
+
+	start(NULL);
+	r = http("GET", "/healthz", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	r = http("GET", "/", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.headers, "text/html") != NULL);
+	cr_assert(strstr(r.body, "<title>anycast</title>") != NULL);
+	free(r.body);
+	r = http("GET", "/../secret.txt", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 404);
+	free(r.body);
+	r = http("GET", "/%2e%2e/secret.txt", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 404);
+	cr_assert(strstr(r.body, "outside") == NULL);
+	free(r.body);
+	r = http("GET", "/missing.js", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 404);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+static int
+run_cli(const char *args)
+{
+	char cmd[2048];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s/cli.out' 2>&1", bin, args, dir);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(api, command_line_checks_and_backup)
+{
+	char args[900], cmd[700];
+	json_t *j;
+
+	snprintf(args, sizeof(args), "--config '%s/inv.yaml' --check-config", dir);
+	cr_assert_eq(run_cli(args), 0);
+	cr_assert_neq(run_cli("--no-such-flag"), 0);
+	cr_assert_neq(run_cli(""), 0, "--config is required");
+	write_file("bad.yaml", "services:\n  - name: dns\n    protocol: gopher\n");
+	snprintf(args, sizeof(args), "--config '%s/bad.yaml' --check-config", dir);
+	cr_assert_eq(run_cli(args), 1);
+	snprintf(cmd, sizeof(cmd), "grep -q 'bad.yaml:3' '%s/cli.out'", dir);
+	cr_assert_eq(system(cmd), 0, "error names the file and line");
+
+	start(NULL);
+	char *b = batch(1, 3, 1, "site-a");
+
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	json_decref(j);
+	free(b);
+	snprintf(args, sizeof(args), "backup --db '%s/anycast.db' '%s/copy.db'", dir, dir);
+	cr_assert_eq(run_cli(args), 0);
+	stop(SIGTERM);
+	snprintf(cmd, sizeof(cmd), "test \"$(sqlite3 '%s/copy.db' 'SELECT count(*) FROM results')\" = 3",
+		 dir);
+	cr_assert_eq(system(cmd), 0);
+}
