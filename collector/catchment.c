@@ -2,12 +2,12 @@
  * results into (agent, service, round), hands complete rounds to the
  * classifier (catchment_classify.c) and snapshots/restores the state.
  *
- * A round is complete when the service's timeout plus a margin has passed
- * since its first record arrived (every query of a round is sent at nearly
- * the same moment, so its last record is at most one timeout behind), or
- * when more than CM_PENDING rounds of that agent and service are open (a
- * spooled backlog arriving at once). Records of a round already evaluated
- * are dropped and counted. */
+ * A round is complete when a newer round of the same agent and service
+ * arrives, or when no record of it arrived for CM_QUIET_MS: the agent holds a
+ * round's records until the round ends and reports them in order (one batch,
+ * or consecutive batches sent back to back), and rounds of a service never
+ * overlap. More than CM_PENDING open rounds (a spooled backlog) force the
+ * oldest. Records of a round already evaluated are dropped and counted. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +73,6 @@ copy_services(const struct inventory *inv, const struct cm_service *old, int n_o
 		is = &inv->services[i];
 		snprintf(s[i].name, sizeof(s[i].name), "%s", is->name);
 		s[i].protocol = is->protocol;
-		s[i].timeout_ms = is->timeout_ms > 0 ? is->timeout_ms : 1000;
 		s[i].instances = calloc(is->n_instances > 0 ? is->n_instances : 1,
 					sizeof(*s[i].instances));
 		if (s[i].instances == NULL) {
@@ -385,8 +384,8 @@ add_record(struct catchment *c, const struct result *r, int64_t now_ms, const st
 		rd = &f->pending[f->n_pending++];
 		memset(rd, 0, sizeof(*rd));
 		rd->round = r->round;
-		rd->first_arrival_ms = now_ms;
 	}
+	rd->last_arrival_ms = now_ms;
 	if (rd->n == rd->cap) {
 		if (rd->cap >= CM_ROUND_MAX) {
 			c->dropped++;
@@ -414,13 +413,10 @@ flush_due(void *ctx, const char *key, void *val)
 {
 	struct due_ctx *d = ctx;
 	struct cm_feed *f = val;
-	struct cm_service *svc;
 
 	(void)key;
-	if ((svc = catchment_find_service(d->c, f->service)) == NULL)
-		return 0;
-	while (f->n_pending > 0 &&
-	       d->now_ms - f->pending[0].first_arrival_ms >= svc->timeout_ms + CM_SETTLE_MARGIN_MS)
+	while (f->n_pending > 1 ||
+	       (f->n_pending == 1 && d->now_ms - f->pending[0].last_arrival_ms >= CM_QUIET_MS))
 		flush_oldest(d->c, f, d->em);
 	return 0;
 }

@@ -18,7 +18,7 @@
 #define CM_PENDING 8             /* open rounds per (agent, service) before forcing the oldest */
 #define CM_DONE 16               /* recently evaluated round numbers per (agent, service) */
 #define CM_ROUND_MAX 256         /* records kept per round; more are dropped */
-#define CM_SETTLE_MARGIN_MS 500  /* a round is complete timeout + this after its first record */
+#define CM_QUIET_MS 250          /* a round with no new record for this long is complete */
 
 /* --- string-keyed hash map (catchment_map.c); the map never frees values --- */
 struct cm_node;
@@ -49,7 +49,6 @@ struct cm_instance {
 struct cm_service {
 	char name[RESULT_NAME_MAX];
 	enum inv_protocol protocol;
-	int64_t timeout_ms;
 	int n_instances;
 	struct cm_instance *instances;          /* owned */
 };
@@ -107,7 +106,7 @@ struct cm_inst {
 /* --- one (agent, service): the rounds still being collected --- */
 struct cm_round {
 	uint64_t round;
-	int64_t first_arrival_ms;
+	int64_t last_arrival_ms;
 	size_t n, cap;
 	struct result *r;               /* owned */
 };

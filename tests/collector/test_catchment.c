@@ -739,20 +739,65 @@ Test(catchment, round_split_across_batches_is_evaluated_whole)
 
 	setup(&f, NULL);
 	for (k = 0; k < 4; k++) {
-		/* the answer arrives first, the CHAOS timeout 900 ms later */
+		/* a batch cut inside the round: the answer first, the CHAOS
+		 * timeout in the next batch sent right after */
 		anycast(&rd, "br1", 4, "site-a", 5);
 		rd.r[0].round = (uint64_t)k;
 		rd.r[0].time_ms = T0 + k * 1000;
-		catchment_observe(f.c, rd.r, 1, T0 + k * 1000 + 10, record, &f.s);
+		catchment_observe(f.c, rd.r, 1, T0 + k * 1000 + 1000, record, &f.s);
+		catchment_tick(f.c, T0 + k * 1000 + 1100, record, &f.s);
 		rd.n = 0;
 		anycast(&rd, "br1", 4, NULL, 0);
 		rd.r[0].round = (uint64_t)k;
 		rd.r[0].time_ms = T0 + k * 1000;
-		catchment_observe(f.c, rd.r, 1, T0 + k * 1000 + 910, record, &f.s);
+		catchment_observe(f.c, rd.r, 1, T0 + k * 1000 + 1150, record, &f.s);
 		rd.n = 0;
 	}
 	catchment_tick(f.c, T0 + 10000, record, &f.s);
 	cr_assert_eq(f.s.n, 0);
+	teardown(&f);
+}
+
+Test(catchment, last_round_is_evaluated_after_a_quiet_moment)
+{
+	struct fixture f;
+	struct round rd = { .n = 0 };
+
+	setup(&f, hyst1);
+	anycast(&rd, "br1", 4, "site-a", 5);
+	feed(f.c, &rd, T0, &f.s);
+	anycast(&rd, "br1", 4, "site-b", 5);
+	rd.r[0].round = 2;
+	rd.r[0].time_ms = T0 + 1000;
+	catchment_observe(f.c, rd.r, 1, T0 + 1500, record, &f.s);
+	catchment_tick(f.c, T0 + 1600, record, &f.s);
+	cr_assert_eq(f.s.n, 0, "more records of that round may still come");
+	catchment_tick(f.c, T0 + 1800, record, &f.s);
+	cr_assert_eq(f.s.n, 1);
+	cr_assert_str_eq(f.s.ev[0].type, "catchment_change");
+	teardown(&f);
+}
+
+Test(catchment, newer_round_completes_the_previous_one)
+{
+	struct fixture f;
+	struct result r[2];
+	struct round rd = { .n = 0 };
+
+	setup(&f, hyst1);
+	anycast(&rd, "br1", 4, "site-a", 5);
+	anycast(&rd, "br1", 4, "site-b", 5);
+	r[0] = rd.r[0];
+	r[1] = rd.r[1];
+	r[0].round = 1;
+	r[1].round = 2;
+	r[0].time_ms = T0;
+	r[1].time_ms = T0 + 1000;
+	catchment_observe(f.c, &r[0], 1, T0 + 100, record, &f.s);
+	catchment_observe(f.c, &r[1], 1, T0 + 110, record, &f.s);
+	cr_assert_eq(f.s.n, 0, "round 2 is still open");
+	catchment_tick(f.c, T0 + 400, record, &f.s);
+	cr_assert_eq(f.s.n, 1);
 	teardown(&f);
 }
 
