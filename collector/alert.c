@@ -271,6 +271,22 @@ enqueue(struct alerter *a, const struct inv_alert *r, const struct event *ev,
 		a->st.queued++;
 }
 
+static struct incident *
+new_incident(struct alerter *a, const char *route, const struct event *ev, uint64_t now)
+{
+	struct incident *in;
+
+	prune_incidents(a, now);
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return NULL;
+	snprintf(in->route, sizeof(in->route), "%s", route);
+	snprintf(in->key, sizeof(in->key), "%s", ev->incident);
+	in->next = a->incidents;
+	a->incidents = in;
+	a->n_incidents++;
+	return in;
+}
+
 void
 alerter_dispatch(struct alerter *a, const struct event *ev)
 {
@@ -295,16 +311,8 @@ alerter_dispatch(struct alerter *a, const struct event *ev)
 				a->st.deduplicated++;
 				continue;
 			}
-			if (in == NULL) {
-				prune_incidents(a, now);
-				if ((in = calloc(1, sizeof(*in))) == NULL)
-					continue;
-				snprintf(in->route, sizeof(in->route), "%s", r->name);
-				snprintf(in->key, sizeof(in->key), "%s", ev->incident);
-				in->next = a->incidents;
-				a->incidents = in;
-				a->n_incidents++;
-			}
+			if (in == NULL && (in = new_incident(a, r->name, ev, now)) == NULL)
+				continue;
 			in->type = r->type;
 			in->firing = 1;
 			in->open = *ev;
@@ -318,6 +326,8 @@ alerter_dispatch(struct alerter *a, const struct event *ev)
 		}
 		/* Unknown incident: opened before a restart; tell the receiver anyway. */
 		enqueue(a, r, ev, in != NULL ? &in->open : ev, 1, 0);
+		if (in == NULL && (in = new_incident(a, r->name, ev, now)) != NULL)
+			in->open = *ev;
 		if (in != NULL) {
 			in->firing = 0;
 			in->updated_ms = now;
@@ -571,7 +581,12 @@ timer_closed(uv_handle_t *h)
 {
 	struct alerter *a = h->data;
 	struct incident *in;
+	struct delivery *d;
 
+	while ((d = a->head) != NULL) { /* none left unless curl_uv kept some */
+		a->head = d->next;
+		free_delivery(d);
+	}
 	while ((in = a->incidents) != NULL) {
 		a->incidents = in->next;
 		free(in);

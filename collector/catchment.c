@@ -3,11 +3,12 @@
  * classifier (catchment_classify.c) and snapshots/restores the state.
  *
  * A round is complete when a newer round of the same agent and service
- * arrives, or when no record of it arrived for CM_QUIET_MS: the agent holds a
- * round's records until the round ends and reports them in order (one batch,
- * or consecutive batches sent back to back), and rounds of a service never
- * overlap. More than CM_PENDING open rounds (a spooled backlog) force the
- * oldest. Records of a round already evaluated are dropped and counted. */
+ * arrives (catchment_observe), or when no record of it arrived for
+ * CM_QUIET_MS (catchment_tick): the agent holds a round's records until the
+ * round ends and reports them in order (one batch, or consecutive batches
+ * sent back to back), and rounds of a service never overlap. A spooled
+ * backlog is thus evaluated round by round as it arrives. Records of a round
+ * already evaluated are dropped and counted. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,7 +380,8 @@ add_record(struct catchment *c, const struct result *r, int64_t now_ms, const st
 			c->dropped++;
 			return;
 		}
-		if (f->n_pending == CM_PENDING)
+		/* rounds never overlap: a new round completes the open ones */
+		while (f->n_pending > 0)
 			flush_oldest(c, f, em);
 		rd = &f->pending[f->n_pending++];
 		memset(rd, 0, sizeof(*rd));
@@ -415,8 +417,7 @@ flush_due(void *ctx, const char *key, void *val)
 	struct cm_feed *f = val;
 
 	(void)key;
-	while (f->n_pending > 1 ||
-	       (f->n_pending == 1 && d->now_ms - f->pending[0].last_arrival_ms >= CM_QUIET_MS))
+	while (f->n_pending > 0 && d->now_ms - f->pending[0].last_arrival_ms >= CM_QUIET_MS)
 		flush_oldest(d->c, f, d->em);
 	return 0;
 }
@@ -426,12 +427,10 @@ catchment_observe(struct catchment *c, const struct result *r, size_t n, int64_t
 		  catchment_event_fn cb, void *ctx)
 {
 	struct cm_emit em = { cb, ctx };
-	struct due_ctx d = { c, now_ms, &em };
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		add_record(c, &r[i], now_ms, &em);
-	catchment_map_foreach(&c->feeds, flush_due, &d);
 }
 
 void

@@ -15,7 +15,7 @@
 
 #define CM_HIST 32               /* identified answers kept per stream (split detection) */
 #define CM_CHANGES 32            /* declared change times kept (flap detection) */
-#define CM_PENDING 8             /* open rounds per (agent, service) before forcing the oldest */
+#define CM_PENDING 1             /* open rounds per (agent, service): rounds never overlap */
 #define CM_DONE 16               /* recently evaluated round numbers per (agent, service) */
 #define CM_ROUND_MAX 256         /* records kept per round; more are dropped */
 #define CM_QUIET_MS 250          /* a round with no new record for this long is complete */
