@@ -457,8 +457,9 @@ snap_stream(void *ctx, const char *key, void *val)
 	size_t cap;
 
 	(void)key;
-	if (s->failed || (st->cur[0] == '\0' && !st->outage && !st->unknown))
-		return 0;
+	if (s->failed || (st->last_round_ms == 0 && st->cur[0] == '\0' && !st->outage &&
+			  !st->unknown))
+		return 0; /* never evaluated (restored rows carry last_seen) */
 	if (s->n == s->cap) {
 		cap = s->cap == 0 ? 16 : s->cap * 2;
 		if ((nr = realloc(s->rows, cap * sizeof(*nr))) == NULL) {
