@@ -107,7 +107,8 @@ window.AM = window.AM || {};
 	/* "5 s ago", "3 min ago", "2 h ago", "4 d ago" */
 	function ago(d, now) {
 		const s = Math.round(((now || Date.now()) - d.getTime()) / 1000);
-		if (s < -5) return 'in the future';
+		if (s < -60) return 'in the future';
+		if (s < 5) return 'just now';
 		if (s < 60) return `${Math.max(s, 0)} s ago`;
 		if (s < 3600) return `${Math.floor(s / 60)} min ago`;
 		if (s < 86400) return `${Math.floor(s / 3600)} h ago`;

@@ -273,16 +273,33 @@
 
 	/* ---------- event timeline ---------- */
 
+	/* detail members worth showing a person; incident keys are for alerting */
+	const DETAIL_HIDDEN = new Set(['incident', 'resolves']);
 	function detailText(ev) {
 		const d = ev.detail && typeof ev.detail === 'object' ? ev.detail : {};
 		const parts = [];
-		if (d.cause) parts.push(`cause: ${String(d.cause).replace('_', ' ')}`);
+		const val = (v) => String(v).replace(/_/g, ' ');
+		if (d.cause) parts.push(`cause: ${val(d.cause)}`);
 		for (const [k, v] of Object.entries(d)) {
-			if (k === 'cause') continue;
-			if (v === null || typeof v === 'object') continue;
-			parts.push(`${k.replace(/_/g, ' ')}: ${v}`);
+			if (k === 'cause' || DETAIL_HIDDEN.has(k) || v === null) continue;
+			if (Array.isArray(v)) {
+				if (v.length && v.every((x) => typeof x !== 'object')) parts.push(`${k.replace(/_/g, ' ')}: ${v.join(', ')}`);
+				continue;
+			}
+			if (typeof v === 'object') continue;
+			parts.push(`${k.replace(/_/g, ' ')}: ${k === 'identity' ? v : val(v)}`);
 		}
 		return parts.join(' · ');
+	}
+	function movement(ev) {
+		if (ev.type === 'instance_down' || ev.type === 'instance_up') {
+			const name = ev.from_instance || ev.to_instance;
+			return h('span', { class: 'ev-move' }, name ? [instanceChip(name), ev.type === 'instance_down' ? ' management down' : ' management up'] : null);
+		}
+		if (!ev.from_instance && !ev.to_instance) return h('span', { class: 'ev-move' });
+		return h('span', { class: 'ev-move' },
+			ev.from_instance ? instanceChip(ev.from_instance) : h('span', { class: 'muted' }, 'none'), ' → ',
+			ev.to_instance ? instanceChip(ev.to_instance) : h('span', { class: 'muted' }, ev.type === 'unknown_instance' ? 'unknown' : 'none'));
 	}
 	function eventLine(ev) {
 		return h('li', { class: 'ev ev-' + ev.type, dataset: { id: ev.id, type: ev.type } },
@@ -290,9 +307,7 @@
 			h('span', { class: 'badge t-' + ev.type }, EVENT_LABEL[ev.type] || ev.type),
 			h('span', { class: 'ev-what' }, ev.agent ? h('a', { href: '#/agent/' + encodeURIComponent(ev.agent) }, ev.agent) : null,
 				ev.agent && ev.service ? ' · ' : '', ev.service || '', ev.family ? ' ' + family(ev.family) : ''),
-			(ev.from_instance || ev.to_instance) ? h('span', { class: 'ev-move' },
-				ev.from_instance ? instanceChip(ev.from_instance) : h('span', { class: 'muted' }, 'none'), ' → ',
-				ev.to_instance ? instanceChip(ev.to_instance) : h('span', { class: 'muted' }, 'none')) : null,
+			movement(ev),
 			h('span', { class: 'ev-detail' }, detailText(ev)));
 	}
 

@@ -95,7 +95,7 @@ fi
 mkdir -p "$HERE/artifacts"
 rc=0
 BASE_URL="http://127.0.0.1:$port" TOKENS_DIR="$tmp/tokens" ARTIFACTS="$HERE/artifacts" \
-	node --test --test-reporter=spec "$HERE/dashboard.test.mjs" || rc=$?
+	node --test --test-force-exit --test-reporter=spec "$HERE/dashboard.test.mjs" || rc=$?
 if [ "$rc" != 0 ]; then
 	echo "--- collector log (last 40 lines)" >&2
 	tail -n 40 "$tmp/collector.log" >&2
