@@ -1,0 +1,154 @@
+#!/bin/bash
+# tests/lab/test_agent_identify.sh - end to end: from every branch of the lab,
+# `anycast-agent --config inventory.yaml --once --json` names the instance the
+# lab's routing truth says answers, for DNS and NTP over IPv4 and IPv6; after
+# each fault (service-down, link-down, cost, rogue, ecmp) the next rounds
+# report the new truth: another instance, an outage, an unknown identity, or
+# alternating instances under ECMP.
+#
+# Runs under tests/lab/run.sh (lab up, $LAB_DIR/lab.env exported, ANYCAST_BIN
+# set) or alone: then it brings up its own lab with LAB_PREFIX=ag and tears it
+# down at the end. Agents run in the branch namespaces, one at a time, in a
+# temp dir, with --once (they exit by themselves).
+# Env: ANYCAST_BIN (build dir with anycast-agent),
+#      AG_FAULTS (default "service-down:site-a link-down:site-b cost:br1 rogue ecmp:br2").
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB=$ROOT/scripts/lab/lab.sh
+BIN=${ANYCAST_BIN:-$ROOT/build}
+FAULTS=${AG_FAULTS:-"service-down:site-a link-down:site-b cost:br1 rogue ecmp:br2"}
+
+log() { echo "test_agent_identify: $*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+[ -x "$BIN/anycast-agent" ] || fail "$BIN/anycast-agent not built (set ANYCAST_BIN)"
+
+own_lab=0
+if [ -z "${LAB_DIR:-}" ] || [ ! -f "$LAB_DIR/lab.env" ]; then
+	export LAB_PREFIX=${LAB_PREFIX:-ag}
+	export LAB_DIR=/tmp/anycast-lab-$LAB_PREFIX
+	log "bringing up lab $LAB_PREFIX"
+	"$LAB" up
+	own_lab=1
+fi
+set -a
+# shellcheck disable=SC1091
+. "$LAB_DIR/lab.env"
+set +a
+
+W=$(mktemp -d /tmp/ag-identify.XXXXXX)
+cleanup() {
+	local rc=$?
+	"$LAB" heal >/dev/null 2>&1 || true
+	if [ $own_lab = 1 ]; then "$LAB" down || true; fi
+	if [ $rc != 0 ]; then log "records kept in $W"; else rm -rf "$W"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# check.py TRUTH_JSON BRANCH FILE...: the records of one or more --once runs
+# of one branch against that branch's truth. Prints what it saw; exit 1 on a
+# mismatch. ECMP truths (a list) need every listed site seen, none other.
+cat >"$W/check.py" <<'EOF'
+import json, sys
+truth = json.loads(sys.argv[1])[sys.argv[2]]
+runs = []
+for path in sys.argv[3:]:
+    runs.append([json.loads(l) for l in open(path) if l.strip()])
+bad = []
+for svc in ("dns", "ntp"):
+    want = truth[svc]
+    for fam in (4, 6):
+        recs = [r for run in runs for r in run
+                if r["service"] == svc and r["family"] == fam and r["target"] == "anycast"]
+        if not recs:
+            bad.append("%s/v%d: no anycast record" % (svc, fam)); continue
+        answered = [r for r in recs if r["outcome"] in ("ok", "rcode", "ambiguous", "unknown")]
+        seen = sorted({r["instance"] or "-" for r in answered})
+        desc = "%s/v%d want %s saw %s (%s)" % (svc, fam, json.dumps(want), seen,
+                ",".join(sorted({r["outcome"] for r in recs})))
+        print("  " + desc)
+        if want is None:
+            if answered:
+                bad.append(desc + ": something answered during an outage")
+        elif want == "rogue":
+            # An identity no configured instance has.
+            if not answered or any(r["instance"] for r in answered):
+                bad.append(desc + ": rogue answer attributed to an instance")
+            elif svc == "dns" and not all(r["identity"] == "rogue.evil" for r in answered):
+                bad.append(desc + ": rogue identity not reported")
+            elif svc == "ntp" and not all(r["outcome"] == "unknown" for r in answered):
+                bad.append(desc + ": rogue NTP server not 'unknown'")
+        elif isinstance(want, list):
+            if set(seen) != set(want):
+                bad.append(desc + ": ECMP should show exactly the listed instances")
+        else:
+            if seen != [want] or any(r["outcome"] != "ok" for r in answered):
+                bad.append(desc)
+for b in bad:
+    print("MISMATCH " + b)
+sys.exit(1 if bad else 0)
+EOF
+
+# The agent's config: the lab inventory, with the probe timeout below the
+# interval (the inventory loader insists on timeout < interval).
+sed 's/^\( *timeout:\) 1s$/\1 900ms/' "$LAB_INVENTORY" >"$W/agent.yaml"
+
+# run_agent BRANCH OUT: one --once --json round in the branch namespace.
+# Returns the agent's exit code (1 = an anycast address answered nothing).
+run_agent() {
+	local br=$1 out=$2 ns_var=LAB_NS_$1 rc=0
+	mkdir -p "$W/$br"
+	(cd "$W/$br" && exec ip netns exec "${!ns_var}" "$BIN/anycast-agent" \
+		--config "$W/agent.yaml" --once --json) >"$out" 2>>"$W/$br/agent.log" || rc=$?
+	return $rc
+}
+
+# check_all LABEL [RUNS]: every branch against the current truth.
+check_all() {
+	local label=$1 runs=${2:-1} truth br i rc want_rc files ok=1
+	truth=$("$LAB" truth)
+	log "$label: truth $truth"
+	for br in $LAB_BRANCHES; do
+		files=()
+		want_rc=0
+		jq -e --arg b "$br" '.[$b] | (.dns == null or .ntp == null)' <<<"$truth" >/dev/null &&
+			want_rc=1
+		for i in $(seq 1 "$runs"); do
+			rc=0
+			run_agent "$br" "$W/$br.$label.$i.jsonl" || rc=$?
+			[ "$rc" = "$want_rc" ] || { log "$br: exit code $rc, want $want_rc"; ok=0; }
+			files+=("$W/$br.$label.$i.jsonl")
+			# ECMP: stop as soon as every listed instance showed up.
+			if [ "$runs" -gt 1 ] && python3 "$W/check.py" "$truth" "$br" "${files[@]}" \
+				>/dev/null 2>&1; then
+				break
+			fi
+		done
+		log "$br ($label, ${#files[@]} round(s)):"
+		python3 "$W/check.py" "$truth" "$br" "${files[@]}" >&2 || ok=0
+	done
+	[ $ok = 1 ] || fail "$label: identification differs from the truth"
+}
+
+check_all healthy
+for f in $FAULTS; do
+	name=${f%%:*}
+	arg=""
+	[ "$name" != "$f" ] && arg=${f#*:}
+	log "fault $name $arg"
+	# shellcheck disable=SC2086
+	"$LAB" fault "$name" $arg
+	if [ "$name" = ecmp ]; then
+		# Each query leaves from a new random port: with L4 hashing the
+		# rounds alternate between the equal-cost instances.
+		check_all "$name" 12
+	else
+		check_all "$name"
+	fi
+	"$LAB" heal
+done
+check_all healed
+log "PASS"
