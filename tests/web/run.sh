@@ -96,8 +96,13 @@ mkdir -p "$HERE/artifacts"
 rc=0
 BASE_URL="http://127.0.0.1:$port" TOKENS_DIR="$tmp/tokens" ARTIFACTS="$HERE/artifacts" \
 	node --test --test-force-exit --test-reporter=spec "$HERE/dashboard.test.mjs" || rc=$?
+cp "$tmp/collector.log" "$HERE/artifacts/collector.log" 2>/dev/null || true
 if [ "$rc" != 0 ]; then
-	echo "--- collector log (last 40 lines)" >&2
-	tail -n 40 "$tmp/collector.log" >&2
+	echo "--- collector log (first sanitizer report, or the last 40 lines; all in tests/web/artifacts/collector.log)" >&2
+	if grep -q "ERROR: AddressSanitizer\|runtime error:" "$tmp/collector.log"; then
+		grep -m1 -A40 "ERROR: AddressSanitizer\|runtime error:" "$tmp/collector.log" >&2
+	else
+		tail -n 40 "$tmp/collector.log" >&2
+	fi
 fi
 exit "$rc"
