@@ -245,6 +245,20 @@ test('a branch that moves changes the matrix and the timeline without a reload',
 	await timeline.close();
 });
 
+test('catchment graph groups the branches by the instance they reach', async () => {
+	const page = await newPage();
+	await page.goto(`${BASE}/#/graph`);
+	const dns = page.locator('.graph-card', { hasText: 'dns' });
+	const siteC = dns.locator('.graph-col[data-instance="site-c"]');
+	await siteC.waitFor({ timeout: 10000 });
+	const names = (await siteC.locator('li a').allInnerTexts()).sort();
+	assert.deepEqual(names, ['branch-1', 'branch-4']);
+	assert.equal(await siteC.locator('.count').innerText(), '2');
+	const outage = page.locator('.graph-card', { hasText: 'ntp' }).locator('.graph-col.outage');
+	assert.match(await outage.innerText(), /branch-4/);
+	await page.close();
+});
+
 test('instance page: management health from every agent and an RTT chart', async () => {
 	const page = await newPage();
 	await page.goto(`${BASE}/#/instance/site-a`);
