@@ -393,7 +393,7 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 	if (rep->opt.backoff_min_ms <= 0)
 		rep->opt.backoff_min_ms = 1000;
 	if (rep->opt.backoff_max_ms <= 0)
-		rep->opt.backoff_max_ms = 300000;
+		rep->opt.backoff_max_ms = 60000;
 	if (rep->opt.body_max < SPOOL_LINE_MAX)
 		rep->opt.body_max = 4u << 20;
 	rep->batch_cur = rep->batch_ceiling = rep->opt.batch_max;

@@ -70,7 +70,7 @@ struct reporter_options {
 	size_t batch_max;            /* results per POST; 0: 500 */
 	int64_t batch_delay_ms;      /* wait this long to fill a batch; 0: 1000 */
 	int64_t backoff_min_ms;      /* first retry delay; 0: 1000 */
-	int64_t backoff_max_ms;      /* longest retry delay; 0: 300000 */
+	int64_t backoff_max_ms;      /* longest retry delay; 0: 60000 */
 	size_t body_max;             /* bytes of results per POST; 0: 4 MB */
 	reporter_status_fn status_fn;
 	void *status_arg;

@@ -42,7 +42,7 @@ struct fake_collector {
 	/* what arrived */
 	unsigned char *seen; /* count per seq */
 	uint64_t last_seq, stored, duplicates;
-	int posts, gets, not_modified, unauthorized;
+	int posts, gets, not_modified, unauthorized, accepts;
 	int64_t req_ms[FC_SCRIPT]; /* monotonic ms of the first requests */
 	int nreq;
 	int64_t post_ms[FC_SCRIPT]; /* of the first POSTs that reached fc_results */
@@ -290,6 +290,7 @@ static void *fc_accept(void *arg)
 		a[1] = (void *)(intptr_t)fd;
 		pthread_t t;
 		__atomic_fetch_add(&fc->conns, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&fc->accepts, 1, __ATOMIC_SEQ_CST);
 		pthread_create(&t, NULL, fc_conn, a);
 		pthread_detach(t);
 	}

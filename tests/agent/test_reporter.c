@@ -203,6 +203,23 @@ Test(reporter, every_result_arrives_once_through_failures)
 	env_fini(&e);
 }
 
+Test(reporter, batches_share_one_kept_alive_connection)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	o.batch_max = 50;
+	start_reporter(&e, &o);
+	append_n(&e, 1000);
+	cr_assert(run_for(&e, empty, 10000));
+	assert_all_stored(e.fc, 1000, 1);
+	cr_assert_eq(e.fc->posts, 20, "1000 results in batches of 50");
+	cr_assert_eq(e.fc->accepts, 1, "%d connections for 20 POSTs", e.fc->accepts);
+	env_fini(&e);
+}
+
 Test(reporter, lost_answer_is_resent_and_deduplicated)
 {
 	struct env e;

@@ -53,7 +53,7 @@ EOF
 	echo "agents:"
 	for a in restart kill9 limit; do
 		tok=token-$a-$RANDOM$RANDOM
-		printf '%s\n' "$tok" > "$TMP/$a.token"
+		printf '  %s \n\n' "$tok" > "$TMP/$a.token" # whitespace around it is stripped
 		chmod 600 "$TMP/$a.token"
 		echo "  - { name: $a, token_sha256: $(printf %s "$tok" | sha256sum | cut -d' ' -f1) }"
 	done
@@ -132,6 +132,18 @@ EOF
 }
 
 start_collector
+
+# 0. A token file others can read is refused at start, with a one-line reason.
+cp "$TMP/restart.token" "$TMP/open.token"
+chmod 644 "$TMP/open.token"
+rc=0
+timeout 10 "$AGENT" --collector "$URL" --name restart --token-file "$TMP/open.token" \
+	--spool "$TMP/spool-open" > "$TMP/agent-open.log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "group- or world-accessible" "$TMP/agent-open.log"; then
+	ok "a group/world-readable token file is refused (exit $rc)"
+else
+	fail "token file with mode 644: exit $rc"
+fi
 
 # 1. Collector stopped mid-run, then restarted.
 start_agent restart
