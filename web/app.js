@@ -10,7 +10,7 @@
 	const app = {
 		view: null,
 		viewName: '',
-		ctx: { agents: [], services: [] },
+		ctx: { agents: [], services: [], agentState: {} },
 		busy: false,
 		again: false,
 		timer: null,
@@ -62,10 +62,11 @@
 	async function loadContext() {
 		const [ab, ib] = await Promise.all([api('agents'), api('instances')]);
 		const agents = list(ab, 'agents').map((a) => a.name).filter(Boolean).sort();
+		const agentState = Object.fromEntries(list(ab, 'agents').map((a) => [a.name, a.state || '']));
 		const inst = AM.normInstances(ib);
 		AM.setInstanceNames(inst.map((i) => i.name));
 		const services = [...new Set(inst.map((i) => i.service).filter(Boolean))].sort();
-		app.ctx = { agents, services };
+		app.ctx = { agents, services, agentState };
 	}
 
 	function setLive(state, title) {
@@ -83,13 +84,14 @@
 	}
 
 	function tokenForm(msg) {
-		const input = h('input', { type: 'password', placeholder: 'read token', autocomplete: 'off', 'aria-label': 'read token' });
+		const input = h('input', { type: 'password', id: 'token-input', placeholder: 'read token', autocomplete: 'off', 'aria-label': 'read token' });
 		return h('form', { class: 'token', onsubmit: (e) => {
 			e.preventDefault();
 			localStorage.setItem(AM.TOKEN_KEY, input.value.trim());
 			showBanner(null);
+			openStream();
 			refreshNow();
-		} }, h('span', {}, msg), input, h('button', { type: 'submit' }, 'Use token'));
+		} }, h('span', {}, msg), input, h('button', { type: 'submit', id: 'token-submit' }, 'Use token'));
 	}
 
 	async function refresh() {
@@ -105,7 +107,10 @@
 			fill(u, 'Updated ', AM.timeEl(new Date(app.lastOk)));
 		} catch (e) {
 			if (e instanceof AM.ApiError && e.status === 401) {
-				showBanner(tokenForm('This collector needs a read token.'));
+				/* keep the form (and what is being typed) across polls */
+				if (!document.querySelector('#banner form.token'))
+					showBanner(tokenForm(localStorage.getItem(AM.TOKEN_KEY) ? 'That read token was refused; try another.' : 'This collector needs a read token.'));
+				setLive('offline', 'The collector wants a read token');
 			} else if (e instanceof AM.ApiError && e.status === 0) {
 				setLive('offline', 'The collector does not answer; retrying');
 				showBanner(h('span', {}, 'The collector does not answer; retrying every few seconds. Data shown may be stale.'));
@@ -129,12 +134,17 @@
 	}
 
 	/* The collector's event stream, when it has one: every message means
-	 * "something changed", so redraw soon (coalescing bursts). */
+	 * "something changed", so redraw soon (coalescing bursts). EventSource
+	 * cannot send headers: a read token travels as ?token=. */
 	function openStream() {
-		if (!window.EventSource || localStorage.getItem(AM.TOKEN_KEY)) return;
+		if (app.stream) app.stream.close();
+		app.stream = null;
+		app.streaming = false;
+		if (!window.EventSource) return;
+		const tok = localStorage.getItem(AM.TOKEN_KEY);
 		let es;
 		try {
-			es = new EventSource('api/v1/stream');
+			es = new EventSource('api/v1/stream' + (tok ? '?token=' + encodeURIComponent(tok) : ''));
 		} catch (e) {
 			return;
 		}
@@ -151,8 +161,8 @@
 		es.onerror = () => {
 			app.streaming = false;
 			if (es.readyState === EventSource.CLOSED) {
-				/* no stream here (404) or it broke for good: poll */
-				app.stream = null;
+				/* no stream here (404, 401) or it broke for good: poll */
+				if (app.stream === es) app.stream = null;
 				schedule(null);
 			}
 		};

@@ -142,7 +142,7 @@
 				td.classList.toggle('selected', td.dataset.key === selected);
 		}
 
-		function draw(agents) {
+		function draw(agents, states) {
 			const cols = columnsOf(rows);
 			const byKey = new Map(rows.map((r) => [rowKey(r), r]));
 			const names = [...new Set([...rows.map((r) => r.agent), ...agents])].sort();
@@ -165,7 +165,9 @@
 				h('thead', {}, h('tr', {}, h('th', { class: 'corner' }, 'agent \\ service'),
 					cols.map((c) => h('th', { scope: 'col', dataset: { service: c.service, family: c.family } }, c.label)))),
 				h('tbody', {}, names.map((a) => h('tr', { dataset: { agent: a } },
-					h('th', { scope: 'row' }, h('a', { href: '#/agent/' + encodeURIComponent(a) }, a)),
+					h('th', { scope: 'row' }, h('a', { href: '#/agent/' + encodeURIComponent(a) }, a),
+						states[a] === 'stale' ? h('span', { class: 'silent', title: 'this agent stopped reporting: its cells show the last known state' }, 'silent') :
+						states[a] === 'never' ? h('span', { class: 'silent', title: 'this agent never reported' }, 'never reported') : null),
 					cols.map((c) => {
 						const r = byKey.get(`${a}|${c.service}|${c.family}`);
 						if (!r) return h('td', { class: 'cell cell-none', title: 'not measured' }, '·');
@@ -207,7 +209,7 @@
 			async refresh(ctx) {
 				const body = await api('catchments');
 				rows = list(body, 'catchments');
-				draw(ctx.agents || []);
+				draw(ctx.agents || [], ctx.agentState || {});
 				if (selected) {
 					/* keep the detail panel, but only redraw it when its row changed */
 					const r = rows.find((x) => rowKey(x) === selected);

@@ -25,24 +25,30 @@ fi
 [ -x /usr/bin/chromium ] || { echo "tests/web: /usr/bin/chromium missing (scripts/install-deps.sh)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/anycast-web.XXXXXX)
-pid=""
+pids=()
 cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid"
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$tmp/tokens" "$tmp/run"
+free_port() {
+	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+hex_token() {
+	head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+mkdir -p "$tmp/tokens"
 
 # The lab's services and instances (tests/web/make_fixtures.mjs records them) and one token per branch.
 inv=$tmp/inventory.yaml
-cat > "$inv" <<'EOF'
+cat > "$inv" <<'YAML'
 services:
   - name: dns
     protocol: dns
@@ -64,45 +70,61 @@ services:
       - { name: site-b, management: 198.18.2.2 }
       - { name: site-c, management: 198.18.3.2 }
 agents:
-EOF
+YAML
 for a in branch-1 branch-2 branch-3 branch-4; do
-	tok=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	tok=$(hex_token)
 	printf '%s\n' "$tok" > "$tmp/tokens/$a.token"
 	printf '  - name: %s\n    token_sha256: %s\n' "$a" "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >> "$inv"
 done
+# A second collector whose read API wants a token (the file has whitespace around it on purpose).
+read_tok=$(hex_token)
+printf '  %s  \n' "$read_tok" > "$tmp/read.token"
+{ echo "read_token_sha256: $(printf '%s' "$read_tok" | sha256sum | cut -d' ' -f1)"; cat "$inv"; } > "$tmp/secure.yaml"
 
-if [ "${MOCK:-0}" = 1 ]; then
-	TOKENS_DIR=$tmp/tokens node "$HERE/mock_api.mjs" "$port" --empty > "$tmp/collector.log" 2>&1 &
-	pid=$!
-else
-	(cd "$tmp/run" && exec "$ANYCAST_BIN/anycast-collector" --config "$inv" --listen "127.0.0.1:$port" \
-		--db "$tmp/run/web.db" --web-dir "$ROOT/web") 2> "$tmp/collector.log" &
-	pid=$!
-fi
-
-up=0
-for _ in $(seq 100); do
-	if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ "$up" != 1 ]; then
-	echo "tests/web: the collector did not come up on 127.0.0.1:$port; its log:" >&2
-	cat "$tmp/collector.log" >&2
-	exit 1
+# start NAME INVENTORY PORT: one collector in its own working directory, up when /healthz answers
+start() {
+	mkdir -p "$tmp/$1"
+	if [ "${MOCK:-0}" = 1 ]; then
+		TOKENS_DIR=$tmp/tokens node "$HERE/mock_api.mjs" "$3" --empty > "$tmp/$1/collector.log" 2>&1 &
+	else
+		(cd "$tmp/$1" && exec "$ANYCAST_BIN/anycast-collector" --config "$2" --listen "127.0.0.1:$3" \
+			--db "$tmp/$1/web.db" --web-dir "$ROOT/web") 2> "$tmp/$1/collector.log" &
+	fi
+	pids+=($!)
+	local up=0
+	for _ in $(seq 100); do
+		if curl -fs "http://127.0.0.1:$3/healthz" >/dev/null 2>&1; then up=1; break; fi
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$up" != 1 ]; then
+		echo "tests/web: the $1 collector did not come up on 127.0.0.1:$3; its log:" >&2
+		cat "$tmp/$1/collector.log" >&2
+		exit 1
+	fi
+}
+port=$(free_port)
+start main "$inv" "$port"
+secure_url=""
+if [ "${MOCK:-0}" != 1 ]; then
+	sport=$(free_port)
+	start secure "$tmp/secure.yaml" "$sport"
+	secure_url=http://127.0.0.1:$sport
 fi
 
 mkdir -p "$HERE/artifacts"
 rc=0
 BASE_URL="http://127.0.0.1:$port" TOKENS_DIR="$tmp/tokens" ARTIFACTS="$HERE/artifacts" \
+	SECURE_URL="$secure_url" READ_TOKEN_FILE="$tmp/read.token" \
 	node --test --test-force-exit --test-reporter=spec "$HERE/dashboard.test.mjs" || rc=$?
-cp "$tmp/collector.log" "$HERE/artifacts/collector.log" 2>/dev/null || true
+log=$tmp/main/collector.log
+cp "$log" "$HERE/artifacts/collector.log" 2>/dev/null || true
 if [ "$rc" != 0 ]; then
 	echo "--- collector log (first sanitizer report, or the last 40 lines; all in tests/web/artifacts/collector.log)" >&2
-	if grep -q "ERROR: AddressSanitizer\|runtime error:" "$tmp/collector.log"; then
-		grep -m1 -A40 "ERROR: AddressSanitizer\|runtime error:" "$tmp/collector.log" >&2
+	if grep -q "ERROR: AddressSanitizer\|runtime error:" "$log"; then
+		grep -m1 -A40 "ERROR: AddressSanitizer\|runtime error:" "$log" >&2
 	else
-		tail -n 40 "$tmp/collector.log" >&2
+		tail -n 40 "$log" >&2
 	fi
 fi
 exit "$rc"
