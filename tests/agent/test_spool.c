@@ -269,3 +269,44 @@ Test(spool, refused_record_can_be_dropped)
 	cr_assert_eq(st.depth, 2);
 	spool_close(sp);
 }
+
+Test(spool, ack_after_the_batch_was_dropped_by_the_bound)
+{
+	const uint64_t max = 256 * 1024;
+	struct spool *sp = spool_open(dir, max);
+	struct spool_stats st;
+	char out[64 * 1024];
+	uint64_t first, last;
+	size_t n;
+
+	append_n(sp, 100, 200);
+	cr_assert_gt(spool_peek(sp, 50, out, sizeof(out), &n, &first, &last), 0);
+	cr_assert_eq(last, 50);
+	/* While that batch is on the wire, the collector being slow, the spool
+	 * fills up and drops its oldest segment, batch included. */
+	append_n(sp, 2000, 200);
+	spool_get_stats(sp, &st);
+	cr_assert_gt(st.dropped, 50);
+	uint64_t depth = st.depth;
+	cr_assert_eq(spool_ack(sp, last), 0, "a late answer for dropped results is harmless");
+	spool_get_stats(sp, &st);
+	cr_assert_eq(st.depth, depth, "nothing still waiting is forgotten");
+	cr_assert_eq(peek_all(sp, &first, &last), depth);
+	cr_assert_eq(first, st.dropped + 1);
+	cr_assert_eq(last, 2100);
+	spool_close(sp);
+}
+
+Test(spool, standalone_seq_file_is_respected)
+{
+	char path[256];
+	struct spool *sp = spool_open(dir, 0);
+	spool_close(sp);
+	snprintf(path, sizeof(path), "%s/seq", dir);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "700\n");
+	fclose(f);
+	sp = spool_open(dir, 0);
+	cr_assert_eq(spool_next_seq(sp), 701, "seqs used in standalone mode are not reused");
+	spool_close(sp);
+}
