@@ -47,8 +47,8 @@
 
 	function cellContent(r) {
 		const marks = [];
-		if (r.suboptimal) marks.push(h('span', { class: 'mark mark-slow', title: 'sub-optimal: a faster instance is reachable' }, '▼ slow'));
-		if (r.flapping) marks.push(h('span', { class: 'mark mark-flap', title: 'flapping' }, '↯ flapping'));
+		if (r.suboptimal) marks.push(h('span', { class: 'mark mark-slow', title: 'sub-optimal: a faster instance is reachable' }, '▼', h('span', { class: 'mark-word' }, ' slow')));
+		if (r.flapping) marks.push(h('span', { class: 'mark mark-flap', title: 'flapping' }, '↯', h('span', { class: 'mark-word' }, ' flapping')));
 		let main;
 		switch (r.status) {
 		case 'outage':
@@ -173,7 +173,7 @@
 						if (!r) return h('td', { class: 'cell cell-none', title: 'not measured' }, '·');
 						const key = rowKey(r);
 						return h('td', {
-							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : ''),
+							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : '') + (r.suboptimal || r.flapping ? ' has-marks' : ''),
 							style: cellStyle(r), title: cellTitle(r), tabindex: 0,
 							dataset: { key, agent: r.agent, service: r.service, family: r.family || 4, instance: r.instance || '', status: r.status },
 							onclick: () => { selected = key; markSelected(); drawDetail(); },
