@@ -203,7 +203,7 @@ content_type(const char *path)
 void
 api_static(struct collector *c, struct http_exchange *ex, const struct http_request *req)
 {
-	char full[PATH_MAX + 64], real[PATH_MAX];
+	char full[PATH_MAX + 600], real[PATH_MAX];
 	const char *path = req->path;
 	struct stat sb;
 	char *body = NULL;

@@ -432,11 +432,13 @@ metrics_render(struct metrics *m, const struct metrics_inputs *in, size_t *len)
 			    "anycast_store_transactions_total %" PRIu64 "\n"
 			    "# TYPE anycast_store_failed_commits_total counter\n"
 			    "anycast_store_failed_commits_total %" PRIu64 "\n"
+			    "# TYPE anycast_store_checkpoints_total counter\n"
+			    "anycast_store_checkpoints_total %" PRIu64 "\n"
 			    "# TYPE anycast_store_commit_seconds_total counter\n"
 			    "anycast_store_commit_seconds_total %.6f\n"
 			    "# TYPE anycast_store_backlog_results gauge\n"
 			    "anycast_store_backlog_results %zu\n",
-			in->writer->transactions, in->writer->failed_commits,
+			in->writer->transactions, in->writer->failed_commits, in->writer->checkpoints,
 			(double)in->writer->commit_ns_total / 1e9, in->writer_backlog);
 	bprintf(&b, "# TYPE anycast_metrics_dropped_series_total counter\n"
 		    "anycast_metrics_dropped_series_total %" PRIu64 "\n",

@@ -262,6 +262,7 @@ store_open(const char *path, const struct store_options *opt, char *err, size_t 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	st->sync = opt->sync;
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -290,6 +291,15 @@ store_open(const char *path, const struct store_options *opt, char *err, size_t 
 fail:
 	store_close(st);
 	return NULL;
+}
+
+struct store *
+store_reopen(struct store *st, char *err, size_t errlen)
+{
+	struct store_options so = { .sync = st->sync, .no_migrate = 1 };
+	const char *path = sqlite3_db_filename(st->db, "main");
+
+	return store_open(path ? path : "", &so, err, errlen);
 }
 
 void
@@ -356,6 +366,25 @@ store_savepoint_rollback(struct store *st)
 	if (rc == 0)
 		rc = store_exec(st, "RELEASE job");
 	return rc;
+}
+
+int
+store_set_autocheckpoint(struct store *st, int pages)
+{
+	return store_rc_errno(sqlite3_wal_autocheckpoint(st->db, pages));
+}
+
+int
+store_checkpoint(struct store *st, int *wal_pages, int *done)
+{
+	int log = 0, ckpt = 0;
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+
+	if (wal_pages != NULL)
+		*wal_pages = log;
+	if (done != NULL)
+		*done = ckpt;
+	return store_rc_errno(rc);
 }
 
 int

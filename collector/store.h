@@ -34,6 +34,9 @@ struct store_options {
 struct store *store_open(const char *path, const struct store_options *opt, char *err,
 			 size_t errlen);
 void store_close(struct store *st);
+/* Another connection to the database st has open (same options, no
+ * migration), for another thread. NULL with a reason in err. */
+struct store *store_reopen(struct store *st, char *err, size_t errlen);
 
 /* PRAGMA user_version of the open database; the version this program knows. */
 int store_schema_version(struct store *st);
@@ -88,6 +91,14 @@ int store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
  * minute of rollups older than rollup_before_ms. *deleted counts rows. */
 int store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms,
 		    int chunk, size_t *deleted);
+
+/* Stop (0) or set the WAL auto-checkpoint threshold in pages on this
+ * connection. The writer sets 0 and lets a checkpointer thread run
+ * store_checkpoint, so commits only append to the WAL. */
+int store_set_autocheckpoint(struct store *st, int pages);
+/* A passive checkpoint (never blocks the writer). *wal_pages and *done get
+ * the WAL size and pages copied back (either may be NULL). 0 or negative. */
+int store_checkpoint(struct store *st, int *wal_pages, int *done);
 
 /* 0 when the database accepts a write lock now, negative otherwise. */
 int store_check_writable(struct store *st);

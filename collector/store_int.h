@@ -38,6 +38,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT];
 	struct store_name_cache agents, services;
+	enum store_sync sync;
 	char err[256];
 };
 

@@ -109,17 +109,19 @@ store_query_results(struct store *st, const struct store_results_query *q)
 	json_t *arr;
 	int rc;
 
-	/* With an agent, (agent_id, seq) orders and bounds the walk; without one,
-	 * results of every agent come by seq, then agent. */
+	/* With an agent and a start time, (agent_id, time_ms) finds the rows
+	 * and the few are sorted; with an agent alone, (agent_id, seq) orders
+	 * and bounds the walk; without an agent every row is a candidate. */
 	snprintf(sql, sizeof(sql),
 		 "SELECT a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"
 		 " r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"
 		 " r.rcode, r.rtt_ms, r.stratum, r.leap, r.refid, r.reference_time_ms, r.offset_ms,"
 		 " r.root_delay_ms, r.root_dispersion_ms, r.kod"
-		 " FROM results r JOIN agents a ON a.id = r.agent_id"
+		 " FROM results r %s JOIN agents a ON a.id = r.agent_id"
 		 " JOIN services s ON s.id = r.service_id"
 		 " WHERE r.seq > ?1 AND r.time_ms >= ?2 AND r.time_ms <= ?3"
 		 "%s%s ORDER BY r.seq, r.agent_id LIMIT ?6",
+		 q->agent && q->from_ms != INT64_MIN ? "INDEXED BY results_agent_time" : "",
 		 q->agent ? " AND r.agent_id = (SELECT id FROM agents WHERE name = ?4)" : "",
 		 q->service ? " AND r.service_id = (SELECT id FROM services WHERE name = ?5)" : "");
 	if ((s = prepare(st, sql)) == NULL)

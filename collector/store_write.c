@@ -430,24 +430,24 @@ int
 store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms, int chunk,
 		size_t *deleted)
 {
-	sqlite3_stmt *svc = NULL, *del = NULL, *roll = NULL;
+	sqlite3_stmt *agents = NULL, *del = NULL, *roll = NULL;
 	int rc = -EIO;
 
 	*deleted = 0;
-	/* Per service, so each chunk walks the (service_id, time_ms) index. */
-	if (sqlite3_prepare_v2(st->db, "SELECT id FROM services", -1, &svc, NULL) != SQLITE_OK ||
+	/* Per agent, so each chunk walks the (agent_id, time_ms) index. */
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM agents", -1, &agents, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db,
 			       "DELETE FROM results WHERE id IN (SELECT id FROM results"
-			       " WHERE service_id = ?1 AND time_ms < ?2 LIMIT ?3)",
+			       " WHERE agent_id = ?1 AND time_ms < ?2 LIMIT ?3)",
 			       -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db,
 			       "DELETE FROM rollups WHERE minute_ms < ?1 AND minute_ms <="
 			       " (SELECT min(minute_ms) FROM rollups)",
 			       -1, &roll, NULL) != SQLITE_OK)
 		goto out;
-	while (sqlite3_step(svc) == SQLITE_ROW && (int)*deleted < chunk) {
+	while (sqlite3_step(agents) == SQLITE_ROW && (int)*deleted < chunk) {
 		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, sqlite3_column_int64(svc, 0));
+		sqlite3_bind_int64(del, 1, sqlite3_column_int64(agents, 0));
 		sqlite3_bind_int64(del, 2, raw_before_ms);
 		sqlite3_bind_int(del, 3, chunk - (int)*deleted);
 		if (sqlite3_step(del) != SQLITE_DONE)
@@ -462,7 +462,7 @@ store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_m
 out:
 	if (rc != 0)
 		snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(svc);
+	sqlite3_finalize(agents);
 	sqlite3_finalize(del);
 	sqlite3_finalize(roll);
 	return rc;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/timefmt.h"
@@ -12,14 +13,20 @@
 /* Upper bound of results committed in one transaction: keeps the answer
  * latency of the first job of a burst bounded. */
 #define GROUP_MAX_RESULTS 20000
+/* The writer leaves checkpoints to the checkpointer thread, so its commits
+ * only append to the WAL; past this many WAL pages it checkpoints itself
+ * (the checkpointer starved or failed). */
+#define WRITER_AUTOCHECKPOINT_PAGES 65536
+#define CHECKPOINT_INTERVAL_MS 250
 
 struct store_writer {
 	uv_loop_t *loop;
 	uv_async_t async;       /* async.data = writer */
 	struct store *st;       /* used by the thread only */
-	pthread_t thread;
+	struct store *ckpt_st;  /* the checkpointer's connection, NULL = none */
+	pthread_t thread, ckpt_thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv, ckpt_cv;
 	/* protected by mu */
 	struct store_job *queue, **queue_tail;
 	struct store_job *done, **done_tail;
@@ -205,6 +212,34 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* Passive checkpoints from a second connection: copying WAL pages into the
+ * database (and its fsync) happens beside the writer, not inside its commits. */
+static void *
+checkpoint_main(void *arg)
+{
+	struct store_writer *w = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CHECKPOINT_INTERVAL_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&w->ckpt_cv, &w->mu, &ts);
+		if (w->stopping)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		int pages = 0, done = 0, rc = store_checkpoint(w->ckpt_st, &pages, &done);
+
+		pthread_mutex_lock(&w->mu);
+		if (rc == 0 && done > 0)
+			w->stats.checkpoints++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
 static void
 deliver_done(struct store_writer *w)
 {
@@ -232,12 +267,45 @@ on_async(uv_async_t *h)
 }
 
 static void
+start_checkpointer(struct store_writer *w)
+{
+	char err[256];
+
+	/* Without it the writer checkpoints itself, as SQLite does by default. */
+	if ((w->ckpt_st = store_reopen(w->st, err, sizeof(err))) == NULL) {
+		log_warnx("store: no checkpointer: %s", err);
+		return;
+	}
+	if (pthread_create(&w->ckpt_thread, NULL, checkpoint_main, w) != 0) {
+		store_close(w->ckpt_st);
+		w->ckpt_st = NULL;
+		return;
+	}
+	store_set_autocheckpoint(w->st, WRITER_AUTOCHECKPOINT_PAGES);
+}
+
+static void
+stop_checkpointer(struct store_writer *w)
+{
+	if (w->ckpt_st == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	pthread_cond_signal(&w->ckpt_cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->ckpt_thread, NULL);
+	store_close(w->ckpt_st);
+	w->ckpt_st = NULL;
+}
+
+static void
 free_on_close(uv_handle_t *h)
 {
 	struct store_writer *w = h->data;
 
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
 }
 
@@ -254,14 +322,18 @@ store_writer_new(uv_loop_t *loop, struct store *st)
 	w->done_tail = &w->done;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->ckpt_cv, NULL);
 	if (uv_async_init(loop, &w->async, on_async) != 0) {
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
+		pthread_cond_destroy(&w->ckpt_cv);
 		free(w);
 		return NULL;
 	}
 	w->async.data = w;
+	start_checkpointer(w);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		stop_checkpointer(w);
 		/* The handle must still be closed through the loop. */
 		uv_close((uv_handle_t *)&w->async, free_on_close);
 		return NULL;
@@ -309,6 +381,7 @@ on_closed(uv_handle_t *h)
 
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
 	if (cb != NULL)
 		cb(arg);
@@ -317,6 +390,7 @@ on_closed(uv_handle_t *h)
 void
 store_writer_close(struct store_writer *w, void (*cb)(void *arg), void *arg)
 {
+	stop_checkpointer(w);
 	pthread_mutex_lock(&w->mu);
 	w->stopping = 1;
 	pthread_cond_signal(&w->cv);

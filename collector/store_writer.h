@@ -82,7 +82,7 @@ size_t store_writer_backlog(struct store_writer *w);
 void store_writer_close(struct store_writer *w, void (*cb)(void *arg), void *arg);
 
 struct store_writer_stats {
-	uint64_t transactions, jobs, failed_jobs, failed_commits;
+	uint64_t transactions, jobs, failed_jobs, failed_commits, checkpoints;
 	uint64_t commit_ns_total;  /* time inside COMMIT (fsync) */
 };
 void store_writer_get_stats(struct store_writer *w, struct store_writer_stats *st);

@@ -160,6 +160,15 @@ Test(store, results_page_by_after_seq_ascending)
 	a = results_of(st, "nobody", 0, 100);
 	cr_assert_eq(json_array_size(a), 0);
 	json_decref(a);
+	/* A time window (the dashboard's first fetch) still comes by seq. */
+	struct store_results_query q = { .agent = "b", .from_ms = 5000, .to_ms = 8000,
+					 .limit = 100 };
+
+	a = store_query_results(st, &q);
+	cr_assert_eq(json_array_size(a), 4);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, i), "seq")), 5 + i);
+	json_decref(a);
 	store_close(st);
 }
 
