@@ -8,7 +8,11 @@
  * ROUTE_IN_FLIGHT requests per route and TOTAL_IN_FLIGHT in all are on the
  * wire, each with a timeout: a dead receiver holds only its own route.
  * Alertmanager forgets alerts that are not re-sent (resolve_timeout), so
- * firing alerts on Alertmanager routes are re-sent every AM_RESEND_MS. */
+ * firing alerts on Alertmanager routes are re-sent every AM_RESEND_MS.
+ * Email goes through libuv's thread pool (curl_easy_perform) instead: libcurl
+ * waits for the SMTP server's answer to the end of the message with a
+ * blocking poll even under the multi interface (smtp_done), which would stall
+ * the loop for as long as a slow mail server takes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +44,8 @@ struct delivery {
 	char *payload;
 	size_t len, off;
 	char errbuf[CURL_ERROR_SIZE];
+	uv_work_t work;             /* email: runs in the thread pool */
+	CURLcode work_res;
 };
 
 /* What a route has been told about an incident. */
@@ -67,7 +73,7 @@ struct alerter {
 	size_t n_incidents;
 	struct alerter_stats st;
 	int64_t base_ms, max_ms, give_up_ms, timeout_ms;
-	int closing;
+	int closing, cu_closed, n_work;
 	void (*close_cb)(void *arg);
 	void *close_arg;
 };
@@ -140,7 +146,7 @@ alerter_get_stats(const struct alerter *a, struct alerter_stats *st)
 {
 	*st = a->st;
 	st->pending = a->n_queue;
-	st->in_flight = (uint64_t)curl_uv_in_flight(a->cu);
+	st->in_flight = (uint64_t)(curl_uv_in_flight(a->cu) + a->n_work);
 }
 
 static int
@@ -401,6 +407,14 @@ done_cb(void *arg, CURL *easy, CURLcode res)
 }
 
 static size_t
+discard_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	(void)buf;
+	(void)arg;
+	return size * nmemb; /* the receiver's answer body is of no interest */
+}
+
+static size_t
 read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 {
 	struct delivery *d = arg;
@@ -449,6 +463,7 @@ prepare(struct alerter *a, struct delivery *d)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(a->timeout_ms < 5000 ? a->timeout_ms : 5000));
 	curl_easy_setopt(e, CURLOPT_PRIVATE, d);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
 	if (d->route.type == INV_ALERT_EMAIL) {
 		if (d->rcpt == NULL) {
 			snprintf(to, sizeof(to), "%s", d->route.mail_to);
@@ -461,6 +476,9 @@ prepare(struct alerter *a, struct delivery *d)
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(e, CURLOPT_READDATA, d);
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		/* close (QUIT, another blocking exchange) inside the worker, not
+		 * later in curl_easy_cleanup on the loop */
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)d->len);
 	} else {
 		snprintf(url, sizeof(url), "%s", d->route.url);
@@ -484,6 +502,40 @@ prepare(struct alerter *a, struct delivery *d)
 		curl_easy_setopt(e, CURLOPT_USERAGENT, "anycast-collector/" ANYCAST_VERSION);
 	}
 	d->easy = e;
+	return 0;
+}
+
+static void
+work_cb(uv_work_t *w)
+{
+	struct delivery *d = w->data;
+
+	d->work_res = curl_easy_perform(d->easy);
+}
+
+static void maybe_closed(struct alerter *a);
+
+static void
+after_work_cb(uv_work_t *w, int status)
+{
+	struct delivery *d = w->data;
+	struct alerter *a = d->a;
+
+	a->n_work--;
+	done_cb(d, d->easy, status == UV_ECANCELED ? CURLE_ABORTED_BY_CALLBACK : d->work_res);
+	if (a->closing)
+		maybe_closed(a);
+}
+
+static int
+start(struct alerter *a, struct delivery *d)
+{
+	if (d->route.type != INV_ALERT_EMAIL)
+		return curl_uv_add(a->cu, d->easy, done_cb, d);
+	d->work.data = d;
+	if (uv_queue_work(a->loop, &d->work, work_cb, after_work_cb) < 0)
+		return -1;
+	a->n_work++;
 	return 0;
 }
 
@@ -536,7 +588,7 @@ run_queue(uv_timer_t *t)
 	struct alerter *a = t->data;
 	struct delivery *d, *next;
 	uint64_t now = uv_now(a->loop), wake = 0;
-	int total = curl_uv_in_flight(a->cu);
+	int total = curl_uv_in_flight(a->cu) + a->n_work;
 
 	resend_firing(a, now);
 	for (d = a->head; d != NULL; d = next) {
@@ -550,7 +602,7 @@ run_queue(uv_timer_t *t)
 		}
 		if (total >= TOTAL_IN_FLIGHT || route_in_flight(a, d->route.name) >= ROUTE_IN_FLIGHT)
 			continue; /* a done callback will run the queue again */
-		if (prepare(a, d) < 0 || curl_uv_add(a->cu, d->easy, done_cb, d) < 0) {
+		if (prepare(a, d) < 0 || start(a, d) < 0) {
 			if (d->easy != NULL)
 				curl_easy_cleanup(d->easy);
 			d->easy = NULL;
@@ -597,12 +649,21 @@ timer_closed(uv_handle_t *h)
 	free(a);
 }
 
+/* Free once curl_uv is closed and no email transfer runs in the pool. */
+static void
+maybe_closed(struct alerter *a)
+{
+	if (a->cu_closed && a->n_work == 0 && !uv_is_closing((uv_handle_t *)&a->timer))
+		uv_close((uv_handle_t *)&a->timer, timer_closed);
+}
+
 static void
 cu_closed(void *arg)
 {
 	struct alerter *a = arg;
 
-	uv_close((uv_handle_t *)&a->timer, timer_closed);
+	a->cu_closed = 1;
+	maybe_closed(a);
 }
 
 void
@@ -619,6 +680,8 @@ alerter_close(struct alerter *a, void (*cb)(void *arg), void *arg)
 		if (!d->in_flight) {
 			unlink_delivery(a, d);
 			free_delivery(d);
+		} else if (d->route.type == INV_ALERT_EMAIL) {
+			uv_cancel((uv_req_t *)&d->work); /* fails once running: then we wait */
 		}
 	}
 	curl_uv_close(a->cu, cu_closed, a);
