@@ -67,8 +67,8 @@ struct svc {
 	int in_round;
 	int in_flight;
 	int ntp_phase, ntp_retried;
-	struct pending *pend;
-	int n_pend;
+	struct pending *pend;       /* grows up to MAX_PENDING */
+	int n_pend, cap_pend;
 	uint64_t skipped;
 	int retired;
 	struct svc *next;
@@ -156,7 +156,10 @@ static struct svc *svc_new(struct prober *p, const struct inv_service *cfg)
 	s->cfg.instances = calloc((size_t)cfg->n_instances + 1, sizeof(*cfg->instances));
 	s->targets = calloc((size_t)n + 1, sizeof(*s->targets));
 	s->learned = calloc((size_t)cfg->n_instances + 1, sizeof(*s->learned));
-	s->pend = calloc(MAX_PENDING, sizeof(*s->pend));
+	/* Room for a few records per target; grows when CHAOS follow-ups,
+	 * TCP retries or the NTP retry pass need more. */
+	s->cap_pend = n * 4 + 16 < MAX_PENDING ? n * 4 + 16 : MAX_PENDING;
+	s->pend = calloc((size_t)s->cap_pend, sizeof(*s->pend));
 	if (s->cfg.instances == NULL || s->targets == NULL || s->learned == NULL || s->pend == NULL)
 		goto fail;
 	memcpy(s->cfg.instances, cfg->instances, (size_t)cfg->n_instances * sizeof(*cfg->instances));
@@ -185,8 +188,18 @@ static struct pending *new_record(struct query *qr, const struct udp_probe_resul
 	struct pending *pe;
 	struct result *r;
 
-	if (s->n_pend >= MAX_PENDING)
-		return NULL;
+	if (s->n_pend >= s->cap_pend) {
+		int cap = s->cap_pend * 2 < MAX_PENDING ? s->cap_pend * 2 : MAX_PENDING;
+		struct pending *np;
+
+		if (cap <= s->n_pend)
+			return NULL;
+		np = realloc(s->pend, (size_t)cap * sizeof(*np));
+		if (np == NULL)
+			return NULL;
+		s->pend = np;
+		s->cap_pend = cap;
+	}
 	pe = &s->pend[s->n_pend++];
 	memset(pe, 0, sizeof(*pe));
 	pe->t = qr->t;
