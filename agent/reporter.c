@@ -24,7 +24,8 @@ struct reporter {
 	struct curl_uv *cu;
 	struct spool *sp;
 	struct reporter_options opt;
-	uv_timer_t timer, drain_timer;
+	uv_timer_t timer, drain_timer, hb_timer;
+	uint64_t last_post_ms; /* loop time of the last POST */
 	enum timer_mode mode;
 	int handles_open, closing;
 	void (*close_cb)(void *);
@@ -60,6 +61,7 @@ static uint64_t next_rand(struct reporter *rep)
 
 static void arm(struct reporter *rep, enum timer_mode mode, int64_t ms);
 static void send_batch(struct reporter *rep);
+static void send_post(struct reporter *rep, int heartbeat);
 
 static void finish_drain(struct reporter *rep)
 {
@@ -118,21 +120,30 @@ void reporter_fill_status(struct reporter *rep, json_t *s)
 		rep->opt.status_fn(rep->opt.status_arg, s);
 }
 
-/* Body: {"results":[<spooled lines>],"status":{...}}. Returns its length or -errno. */
-static long build_body(struct reporter *rep)
+/* Body: {"results":[<spooled lines>],"status":{...}}; with nothing waiting,
+ * a heartbeat has "results":[]. Returns its length, 0 for nothing to send,
+ * or -errno. */
+static long build_body(struct reporter *rep, int heartbeat)
 {
 	const size_t plen = sizeof(PREFIX) - 1;
 	size_t n;
 	long len = spool_peek(rep->sp, rep->batch_cur, rep->body + plen, rep->opt.body_max, &n,
 			      &rep->batch_first, &rep->batch_last);
-	if (len <= 0 || n == 0)
-		return len < 0 ? len : 0;
+	if (len < 0)
+		return len;
+	if (n == 0 && !heartbeat)
+		return 0;
 	memcpy(rep->body, PREFIX, plen);
 	char *p = rep->body + plen, *end = p + len;
 	for (char *q = p; q < end; q++)
 		if (*q == '\n')
 			*q = ',';
-	end[-1] = ']';
+	if (n == 0) {
+		*p = ']'; /* "results":[] */
+		len = 1;
+	} else {
+		end[-1] = ']';
+	}
 	rep->batch_n = n;
 
 	json_t *status = json_object();
@@ -266,7 +277,12 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	}
 	if (rc == CURLE_OK && x->status >= 200 && x->status < 300) {
 		uint64_t upto = ans ? ack_point(rep, ans) : 0;
-		if (upto) {
+		if (rep->batch_n == 0) {
+			/* A heartbeat: nothing to acknowledge. */
+			rep->st.posts_ok++;
+			note_success(rep);
+			ok = 1;
+		} else if (upto) {
 			int e = spool_ack(rep->sp, upto);
 			if (e < 0)
 				log_warnx("spool: acknowledge up to %" PRIu64 ": %s", upto,
@@ -330,13 +346,18 @@ out:
 
 static void send_batch(struct reporter *rep)
 {
+	send_post(rep, 0);
+}
+
+static void send_post(struct reporter *rep, int heartbeat)
+{
 	long len;
 	int rc;
 	char why[128];
 
 	if (rep->in_flight || rep->closing)
 		return;
-	len = build_body(rep);
+	len = build_body(rep, heartbeat);
 	if (len <= 0) {
 		if (len < 0) {
 			log_warnx("spool: cannot read results: %s", strerror((int)-len));
@@ -365,9 +386,22 @@ static void send_batch(struct reporter *rep)
 		return;
 	}
 	rep->in_flight = 1;
+	rep->last_post_ms = uv_now(rep->loop);
 	rep->st.posts++;
 	rep->st.results_sent += rep->batch_n;
 	rep->st.bytes_sent += (uint64_t)len;
+}
+
+/* Quiet for a heartbeat period (nothing to send, no retry pending): tell the
+ * collector we are alive, with the self-report. */
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct reporter *rep = t->data;
+
+	if (rep->in_flight || rep->draining || rep->mode != T_NONE || depth(rep) > 0 ||
+	    uv_now(rep->loop) - rep->last_post_ms < uv_timer_get_repeat(t))
+		return;
+	send_post(rep, 1);
 }
 
 struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool *sp,
@@ -410,6 +444,13 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 	uv_timer_init(loop, &rep->drain_timer);
 	rep->timer.data = rep->drain_timer.data = rep;
 	rep->handles_open = 2;
+	if (rep->opt.heartbeat_ms >= 0) {
+		uv_timer_init(loop, &rep->hb_timer);
+		rep->hb_timer.data = rep;
+		rep->handles_open++;
+		uint64_t ms = (uint64_t)(rep->opt.heartbeat_ms ? rep->opt.heartbeat_ms : 60000);
+		uv_timer_start(&rep->hb_timer, on_heartbeat, ms, ms);
+	}
 	return rep;
 }
 
@@ -475,4 +516,6 @@ void reporter_close(struct reporter *rep, void (*cb)(void *arg), void *arg)
 	rep->drain_cb = NULL;
 	uv_close((uv_handle_t *)&rep->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&rep->drain_timer, on_handle_closed);
+	if (rep->opt.heartbeat_ms >= 0)
+		uv_close((uv_handle_t *)&rep->hb_timer, on_handle_closed);
 }

@@ -72,6 +72,8 @@ struct reporter_options {
 	int64_t backoff_min_ms;      /* first retry delay; 0: 1000 */
 	int64_t backoff_max_ms;      /* longest retry delay; 0: 60000 */
 	size_t body_max;             /* bytes of results per POST; 0: 4 MB */
+	int64_t heartbeat_ms;        /* status-only POST ("results":[]) after this long
+					without any; 0: 60000, < 0: never */
 	reporter_status_fn status_fn;
 	void *status_arg;
 };

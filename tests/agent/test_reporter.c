@@ -379,6 +379,31 @@ Test(reporter, status_self_report)
 	env_fini(&e);
 }
 
+Test(reporter, heartbeat_when_idle)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	o.heartbeat_ms = 100;
+	start_reporter(&e, &o);
+	run_for(&e, NULL, 550);
+	cr_assert(e.fc->posts >= 4 && e.fc->posts <= 5, "%d heartbeats in 550 ms", e.fc->posts);
+	cr_assert_eq(e.fc->stored, 0);
+	json_t *s = json_loads(e.fc->last_status, 0, NULL);
+	cr_assert_not_null(s, "each heartbeat carries the self-report");
+	cr_assert_str_eq(json_string_value(json_object_get(s, "name")), "test-agent");
+	json_decref(s);
+	/* Results flowing: batches, no heartbeats in between. */
+	int before = e.fc->posts;
+	append_n(&e, 10);
+	cr_assert(run_for(&e, empty, 2000));
+	cr_assert_eq(e.fc->posts, before + 1);
+	assert_all_stored(e.fc, 10, 1);
+	env_fini(&e);
+}
+
 static void on_drained(void *arg)
 {
 	((struct env *)arg)->drained++;
