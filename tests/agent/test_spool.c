@@ -310,3 +310,31 @@ Test(spool, standalone_seq_file_is_respected)
 	cr_assert_eq(spool_next_seq(sp), 701, "seqs used in standalone mode are not reused");
 	spool_close(sp);
 }
+
+Test(spool, overlong_garbage_is_skipped)
+{
+	struct spool *sp = spool_open(dir, 0);
+	struct spool_stats st;
+	uint64_t first, last;
+	char path[256];
+	static char junk[200 * 1024];
+
+	append_n(sp, 2, 10);
+	spool_close(sp);
+	/* 200 KB without a newline (more than the reader's buffer), then one. */
+	memset(junk, 'x', sizeof(junk));
+	junk[sizeof(junk) - 1] = '\n';
+	snprintf(path, sizeof(path), "%s/seg-%020d.jsonl", dir, 1);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	sp = spool_open(dir, 0);
+	append_n(sp, 2, 10);
+	spool_get_stats(sp, &st);
+	cr_assert_eq(st.corrupt, 1);
+	cr_assert_eq(st.depth, 4);
+	cr_assert_eq(peek_all(sp, &first, &last), 4);
+	cr_assert_eq(first, 1);
+	cr_assert_eq(last, 4);
+	spool_close(sp);
+}
