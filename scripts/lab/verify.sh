@@ -1,0 +1,123 @@
+# scripts/lab/verify.sh - observe which site answers each branch and compare with the truth (sourced by lab.sh)
+
+# Site name for an identity string a DNS server gave.
+identity_site() {
+	case $1 in
+	"") echo null ;;
+	"$ROGUE_IDENTITY") echo rogue ;;
+	*.lab) echo "${1%.lab}" ;;
+	*) echo "unknown:$1" ;;
+	esac
+}
+
+# Site name for an NTP stratum (each site runs chronyd with its own stratum).
+stratum_site() {
+	local s
+	[ -n "$1" ] || { echo null; return; }
+	s=$(echo "$SITE_TABLE" | awk -v st="$1" 'NF && $5 == st { print $1; exit }')
+	echo "${s:-unknown:stratum-$1}"
+}
+
+# observe BRANCH dns|ntp ADDRESS: the site that answered, "null" or "unknown:..".
+observe() {
+	local br=$1 svc=$2 addr=$3 out
+	if [ "$svc" = dns ]; then
+		out=$(nsx "$br" dig +time=1 +tries=1 +short @"$addr" id.server CH TXT 2>/dev/null |
+			grep -v '^;' | head -n1 | tr -d '"') || true
+		identity_site "$out"
+	else
+		out=$(nsx "$br" perl "$LAB_HOME/ntpq.pl" "$addr" 1 2>/dev/null | cut -d' ' -f1) || true
+		stratum_site "$out"
+	fi
+}
+
+# check_branch BRANCH: prints one line per probe that disagrees with the truth;
+# prints nothing when everything matches. For ECMP every member must be seen
+# among a dozen queries (each from a new source port) and nothing else.
+check_branch() {
+	local br=$1 want svc addr got seen i w fam
+	want=$(truth_branch "$br")
+	for svc in dns ntp; do
+		for fam in 4 6; do
+			if [ $svc = dns ]; then
+				[ $fam = 4 ] && addr=$ANY4_DNS || addr=$ANY6_DNS
+			else
+				[ $fam = 4 ] && addr=$ANY4_NTP || addr=$ANY6_NTP
+			fi
+			if [ "$(echo "$want" | wc -w)" -eq 1 ]; then
+				got=$(observe "$br" $svc "$addr")
+				[ "$got" = "$want" ] ||
+					echo "$br $svc IPv$fam ($addr): expected $want, answered by $got"
+				continue
+			fi
+			seen=""
+			for i in $(seq 12); do
+				got=$(observe "$br" $svc "$addr")
+				case " $seen " in *" $got "*) ;; *) seen="$seen $got" ;; esac
+			done
+			for w in $want; do
+				case " $seen " in *" $w "*) ;; *)
+					echo "$br $svc IPv$fam ($addr): expected ECMP over {$want}, never saw $w (saw:$seen)" ;;
+				esac
+			done
+			for w in $seen; do
+				case " $want " in *" $w "*) ;; *)
+					echo "$br $svc IPv$fam ($addr): expected ECMP over {$want}, also saw $w" ;;
+				esac
+			done
+		done
+	done
+}
+
+# check_all: runs check_branch for every branch in parallel; prints mismatches.
+check_all() {
+	local br
+	for br in $BRANCHES; do
+		check_branch "$br" >"$LAB_DIR/check.$br" 2>&1 &
+	done
+	wait
+	for br in $BRANCHES; do
+		cat "$LAB_DIR/check.$br"
+		rm -f "$LAB_DIR/check.$br"
+	done
+}
+
+# wait_converged LABEL: poll until every branch reaches its truth (LAB_TIMEOUT).
+wait_converged() {
+	local label=$1 deadline out
+	deadline=$(($(date +%s) + LAB_TIMEOUT))
+	while :; do
+		out=$(check_all)
+		[ -z "$out" ] && return 0
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			msg "$label: not converged after ${LAB_TIMEOUT}s:"
+			echo "$out" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+lab_status() {
+	local br svc fam addr
+	[ -f "$LAB_DIR/lab.env" ] || die "no lab $LAB_PREFIX is up"
+	echo "active faults: $(tr '\n' ',' <"$LAB_DIR/faults" | sed 's/,$//')"
+	printf '%-5s %-14s %-14s %-10s %-10s %s\n' branch dns4 dns6 ntp4 ntp6 truth
+	for br in $BRANCHES; do
+		local cols=()
+		for svc in dns ntp; do
+			for fam in 4 6; do
+				if [ $svc = dns ]; then
+					[ $fam = 4 ] && addr=$ANY4_DNS || addr=$ANY6_DNS
+					cols+=("$(nsx "$br" dig +time=1 +tries=1 +short @"$addr" id.server CH TXT 2>/dev/null |
+						grep -v '^;' | head -n1 | tr -d '"' || true)")
+				else
+					[ $fam = 4 ] && addr=$ANY4_NTP || addr=$ANY6_NTP
+					cols+=("$(observe "$br" ntp "$addr")")
+				fi
+			done
+		done
+		printf '%-5s %-14s %-14s %-10s %-10s %s\n' "$br" "${cols[0]:--}" "${cols[1]:--}" \
+			"${cols[2]}" "${cols[3]}" "$(truth_branch "$br")"
+	done
+}
