@@ -579,7 +579,14 @@ static void end_round(struct svc *s)
 			if (s->in_flight > 0)
 				return;
 		}
-	} else if (s->cfg.protocol == INV_PROTO_DNS) {
+	} else if (s->cfg.protocol == INV_PROTO_NTP) {
+		/* Closing mid-round: an anycast answer whose "after" queries
+		 * never ran cannot be matched; it is no stranger either. */
+		for (int k = 0; k < s->n_pend; k++)
+			if (s->pend[k].t->anycast && !s->pend[k].ntp_pass_done &&
+			    s->pend[k].r.outcome == RESULT_OK && s->pend[k].fp.valid)
+				s->pend[k].r.outcome = RESULT_AMBIGUOUS;
+	} else {
 		identify_dns_records(s);
 	}
 	s->in_round = 0;
@@ -627,6 +634,7 @@ static void on_timer(uv_timer_t *t)
 		/* The previous round is still waiting on slow targets: skip
 		 * this one rather than stacking rounds. */
 		s->skipped++;
+		s->p->st.skipped_rounds++;
 		log_debug("service %s: round %llu still running, skipped (%llu so far)",
 			  s->cfg.name, (unsigned long long)s->round, (unsigned long long)s->skipped);
 	} else {

@@ -30,6 +30,7 @@ void prober_close(struct prober *p, void (*cb)(void *arg), void *arg);
 
 struct prober_stats {
 	uint64_t sent, answered, timeouts, unreachable, dropped_unmatched, malformed;
+	uint64_t skipped_rounds; /* rounds not started because the previous one still ran */
 };
 void prober_get_stats(const struct prober *p, struct prober_stats *st);
 
