@@ -15,9 +15,18 @@
 /* Longest agent self-report kept (bytes of JSON). */
 #define STATUS_MAX 8192
 
+/* Parsing and validating a batch is the costliest part of ingest: it runs
+ * on libuv's thread pool so the loop keeps answering while it happens. */
 struct ingest_ctx {
 	struct collector *c;
 	struct http_exchange *ex;
+	uv_work_t work;          /* work.data = this */
+	struct store_job *job;
+	const char *body;        /* the request's, valid until we respond */
+	size_t body_len;
+	char peer[64];
+	int rc;
+	char msg[512];
 };
 
 static void
@@ -65,15 +74,15 @@ url_agent_ok(struct collector *c, struct http_exchange *ex, const struct http_re
 
 /* Parse and validate the whole body into job; on error fill msg. */
 static int
-parse_body(const struct http_request *req, const char *agent, struct store_job *job, char *msg,
-	   size_t msglen)
+parse_body(const char *body, size_t body_len, const char *agent, struct store_job *job,
+	   char *msg, size_t msglen)
 {
 	json_error_t jerr;
 	json_t *root, *arr, *status;
 	char why[256];
 	int rc = -1;
 
-	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		snprintf(msg, msglen, "invalid JSON at line %d column %d: %s", jerr.line,
 			 jerr.column, jerr.text);
@@ -125,6 +134,39 @@ out:
 	return rc;
 }
 
+/* Thread pool: no loop state touched here. */
+static void
+parse_work(uv_work_t *w)
+{
+	struct ingest_ctx *ic = w->data;
+
+	ic->rc = parse_body(ic->body, ic->body_len, ic->job->agent, ic->job, ic->msg,
+			    sizeof(ic->msg));
+}
+
+static void
+parse_done(uv_work_t *w, int status)
+{
+	struct ingest_ctx *ic = w->data;
+	struct collector *c = ic->c;
+
+	if (status != 0 || ic->rc != 0) {
+		log_debug("ingest from %s (%s): %s", ic->job->agent, ic->peer,
+			  status ? "cancelled" : ic->msg);
+		metrics_count_ingest(c->metrics, 0, 0, ic->job->n_results);
+		if (status != 0)
+			api_error(c, ic->ex, 503, "shutting down");
+		else
+			api_error(c, ic->ex, 400, "%s", ic->msg);
+		store_job_free(ic->job);
+		free(ic);
+		return;
+	}
+	ic->job->done = ingest_done;
+	ic->job->arg = ic;
+	store_writer_submit(c->writer, ic->job);
+}
+
 void
 api_post_results(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 		 const char *url_agent)
@@ -132,7 +174,6 @@ api_post_results(struct collector *c, struct http_exchange *ex, const struct htt
 	const struct inv_agent *a = api_auth_agent(c, ex);
 	struct store_job *job = NULL;
 	struct ingest_ctx *ic = NULL;
-	char msg[512];
 
 	if (a == NULL) {
 		api_error(c, ex, 401, "missing or unknown agent token");
@@ -152,19 +193,18 @@ api_post_results(struct collector *c, struct http_exchange *ex, const struct htt
 		return;
 	}
 	snprintf(job->agent, sizeof(job->agent), "%s", a->name);
-	if (parse_body(req, a->name, job, msg, sizeof(msg)) != 0) {
-		log_debug("ingest from %s (%s): %s", a->name, req->peer, msg);
-		metrics_count_ingest(c->metrics, 0, 0, job->n_results);
-		store_job_free(job);
-		free(ic);
-		api_error(c, ex, 400, "%s", msg);
-		return;
-	}
+	snprintf(ic->peer, sizeof(ic->peer), "%s", req->peer ? req->peer : "");
 	ic->c = c;
 	ic->ex = ex;
-	job->done = ingest_done;
-	job->arg = ic;
-	store_writer_submit(c->writer, job);
+	ic->job = job;
+	ic->body = req->body;
+	ic->body_len = req->body_len;
+	ic->work.data = ic;
+	if (uv_queue_work(c->loop, &ic->work, parse_work, parse_done) != 0) {
+		store_job_free(job);
+		free(ic);
+		api_error(c, ex, 503, "cannot queue the batch");
+	}
 }
 
 /* Does an If-None-Match header name etag ("*" or a list, W/ ignored for

@@ -150,7 +150,7 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 {
 	char abuf[RESULT_NAME_MAX * 3], sbuf[RESULT_NAME_MAX * 3];
 	const char *agent, *service;
-	struct catchment_row *rows = NULL;
+	const struct catchment_row *rows = NULL;
 	int64_t offset = 0;
 	size_t n, total = 0;
 	int limit;
@@ -161,7 +161,7 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 	    param_limit(c, ex, req, &limit) != 0 ||
 	    param_int(c, ex, req, "offset", 0, INT32_MAX, &offset) != 0)
 		return;
-	n = catchment_snapshot(c->catchment, &rows);
+	n = collector_catchments(c, &rows);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		if ((agent && strcmp(agent, rows[i].agent) != 0) ||
@@ -171,7 +171,6 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 			continue;
 		json_array_append_new(arr, api_catchment_json(&rows[i]));
 	}
-	free(rows);
 	api_json(c, ex, 200, json_pack("{s:o,s:I}", "catchments", arr, "total", (json_int_t)total),
 		 NULL);
 }
@@ -278,62 +277,109 @@ api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_
 	api_json(c, ex, 200, json_pack("{s:o}", "agents", out), NULL);
 }
 
+struct inst_acc {
+	json_t *agents; /* borrowed from the answer being built */
+	int ok, failed;
+};
+
+/* One pass over the latest management results, each filed under the
+ * instance owning its address. */
+static void
+file_latest(const struct inventory *inv, json_t *latest, struct inst_acc *acc, const int *base)
+{
+	const struct inv_service *s = NULL;
+	int si = -1;
+	size_t k;
+	json_t *row;
+
+	json_array_foreach (latest, k, row) {
+		const char *svc = json_string_value(json_object_get(row, "service"));
+		const char *addr = json_string_value(json_object_get(row, "address"));
+		const char *outcome = json_string_value(json_object_get(row, "outcome"));
+		const struct inv_instance *in;
+		struct inst_acc *a;
+
+		if (svc == NULL || addr == NULL || outcome == NULL)
+			continue;
+		if (s == NULL || strcmp(s->name, svc) != 0) {
+			for (si = 0; si < inv->n_services; si++)
+				if (strcmp(inv->services[si].name, svc) == 0)
+					break;
+			s = si < inv->n_services ? &inv->services[si] : NULL;
+		}
+		if (s == NULL || (in = inventory_instance_by_management(s, addr)) == NULL)
+			continue;
+		a = &acc[base[si] + (int)(in - s->instances)];
+		if (strcmp(outcome, "ok") == 0)
+			a->ok++;
+		else
+			a->failed++;
+		json_object_del(row, "service");
+		json_object_del(row, "instance");
+		json_array_append(a->agents, row);
+	}
+}
+
 void
 api_get_instances(struct collector *c, struct http_exchange *ex, const struct http_request *req)
 {
-	json_t *latest = store_query_management(c->reader), *out, *row;
-	int limit;
-	size_t k;
+	char sbuf[RESULT_NAME_MAX * 3], ibuf[RESULT_NAME_MAX * 3];
+	const char *service, *instance;
+	const struct inventory *inv = c->inv;
+	struct inst_acc *acc = NULL;
+	int *base = NULL, total = 0, limit;
+	json_t *latest, *out;
 
-	if (param_limit(c, ex, req, &limit) != 0) {
-		json_decref(latest);
+	if (param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
+	    param(c, ex, req, "instance", ibuf, sizeof(ibuf), &instance) != 0 ||
+	    param_limit(c, ex, req, &limit) != 0)
 		return;
-	}
-	if (latest == NULL) {
+	if ((latest = store_query_management(c->reader)) == NULL) {
 		api_error(c, ex, 503, "database query failed");
 		return;
 	}
+	base = calloc((size_t)inv->n_services + 1, sizeof(*base));
+	for (int i = 0; base != NULL && i < inv->n_services; i++)
+		base[i + 1] = base[i] + inv->services[i].n_instances;
+	total = base ? base[inv->n_services] : 0;
+	if (base == NULL || (acc = calloc((size_t)total + 1, sizeof(*acc))) == NULL) {
+		free(base);
+		json_decref(latest);
+		api_error(c, ex, 503, "out of memory");
+		return;
+	}
 	out = json_array();
-	for (int i = 0; i < c->inv->n_services; i++) {
-		const struct inv_service *s = &c->inv->services[i];
+	for (int i = 0; i < total; i++)
+		acc[i].agents = json_array();
+	file_latest(inv, latest, acc, base);
+	for (int i = 0; i < inv->n_services; i++) {
+		const struct inv_service *s = &inv->services[i];
 
-		for (int j = 0; j < s->n_instances && json_array_size(out) < (size_t)limit; j++) {
+		for (int j = 0; j < s->n_instances; j++) {
 			const struct inv_instance *in = &s->instances[j];
-			json_t *o = json_object(), *mgmt = json_array(), *agents = json_array();
-			int ok = 0, failed = 0;
+			struct inst_acc *a = &acc[base[i] + j];
+			json_t *o, *mgmt;
 
+			if ((service && strcmp(service, s->name) != 0) ||
+			    (instance && strcmp(instance, in->name) != 0) ||
+			    json_array_size(out) >= (size_t)limit)
+				continue;
+			mgmt = json_array();
 			for (int m = 0; m < in->n_management; m++)
 				json_array_append_new(mgmt, json_string(in->management[m]));
-			json_array_foreach (latest, k, row) {
-				const char *svc = json_string_value(json_object_get(row, "service"));
-				const char *addr = json_string_value(json_object_get(row, "address"));
-
-				if (svc == NULL || addr == NULL || strcmp(svc, s->name) != 0 ||
-				    inventory_instance_by_management(s, addr) != in)
-					continue;
-				if (strcmp(json_string_value(json_object_get(row, "outcome")), "ok") == 0)
-					ok++;
-				else
-					failed++;
-				json_t *a = json_deep_copy(row);
-
-				json_object_del(a, "service");
-				json_object_del(a, "instance");
-				json_array_append_new(agents, a);
-			}
-			json_object_set_new(o, "service", json_string(s->name));
-			json_object_set_new(o, "instance", json_string(in->name));
-			json_object_set_new(o, "management", mgmt);
-			json_object_set_new(o, "identity", str_or_null(in->identity));
-			json_object_set_new(o, "status", json_string(ok > 0	  ? (failed ? "partial" : "up")
-								     : failed > 0 ? "down"
-										  : "unknown"));
-			json_object_set_new(o, "agents_ok", json_integer(ok));
-			json_object_set_new(o, "agents_failed", json_integer(failed));
-			json_object_set_new(o, "agents", agents);
+			o = json_pack("{s:s,s:s,s:o,s:o,s:s,s:i,s:i,s:O}", "service", s->name,
+				      "instance", in->name, "management", mgmt, "identity",
+				      str_or_null(in->identity), "status",
+				      a->ok > 0 ? (a->failed ? "partial" : "up")
+						: (a->failed ? "down" : "unknown"),
+				      "agents_ok", a->ok, "agents_failed", a->failed, "agents", a->agents);
 			json_array_append_new(out, o);
 		}
 	}
+	for (int i = 0; i < total; i++)
+		json_decref(acc[i].agents);
+	free(acc);
+	free(base);
 	json_decref(latest);
 	api_json(c, ex, 200, json_pack("{s:o}", "instances", out), NULL);
 }
@@ -388,7 +434,7 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	char *txt;
 	size_t len;
 
-	in.n_rows = catchment_snapshot(c->catchment, (struct catchment_row **)&in.rows);
+	in.n_rows = collector_catchments(c, &in.rows);
 	if (c->server != NULL) {
 		http_server_get_stats(c->server, &hs);
 		in.http = &hs;
@@ -401,7 +447,6 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	in.writer = &ws;
 	in.writer_backlog = store_writer_backlog(c->writer);
 	txt = metrics_render(c->metrics, &in, &len);
-	free((void *)in.rows);
 	if (txt == NULL) {
 		api_error(c, ex, 503, "out of memory");
 		return;

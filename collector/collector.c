@@ -41,6 +41,41 @@ sse_broadcast(struct collector *c, const char *name, json_t *data)
 	free(msg);
 }
 
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct catchment_row *x = a, *y = b;
+	int r = strcmp(x->agent, y->agent);
+
+	if (r == 0)
+		r = strcmp(x->service, y->service);
+	return r != 0 ? r : x->family - y->family;
+}
+
+/* Take ownership of a fresh snapshot as the read cache. */
+static void
+cache_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
+{
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	free(c->snap);
+	c->snap = rows;
+	c->n_snap = n;
+	c->snap_valid = 1;
+}
+
+size_t
+collector_catchments(struct collector *c, const struct catchment_row **rows)
+{
+	if (!c->snap_valid) {
+		struct catchment_row *r = NULL;
+		size_t n = catchment_snapshot(c->catchment, &r);
+
+		cache_snapshot(c, r, n);
+	}
+	*rows = c->snap;
+	return c->n_snap;
+}
+
 static void
 on_event(void *ctx, const struct event *in)
 {
@@ -66,6 +101,7 @@ on_event(void *ctx, const struct event *in)
 	if (c->alerter != NULL)
 		alerter_dispatch(c->alerter, &job->ev);
 	c->snapshot_dirty = 1;
+	c->snap_valid = 0;
 	store_writer_submit(c->writer, job);
 }
 
@@ -152,13 +188,14 @@ static void
 on_tick(uv_timer_t *t)
 {
 	struct collector *c = t->data;
-	struct catchment_row *rows = NULL;
+	struct catchment_row *rows = NULL, *copy;
 	int64_t now = time_now_ms();
 	uint64_t sig;
 	size_t n;
 
 	catchment_tick(c->catchment, now, on_event, c);
 	n = catchment_snapshot(c->catchment, &rows);
+	cache_snapshot(c, rows, n);
 	sig = snapshot_sig(rows, n);
 	if (sig != c->catchment_sig) {
 		json_t *arr = json_array();
@@ -174,10 +211,13 @@ on_tick(uv_timer_t *t)
 	}
 	if ((c->snapshot_dirty && now - c->snapshot_saved_ms >= SNAPSHOT_MIN_INTERVAL_MS) ||
 	    (n > 0 && now - c->snapshot_saved_ms >= SNAPSHOT_MAX_INTERVAL_MS)) {
-		save_snapshot(c, rows, n);
-		rows = NULL;
+		if (n > 0 && (copy = malloc(n * sizeof(*copy))) != NULL) {
+			memcpy(copy, rows, n * sizeof(*copy));
+			save_snapshot(c, copy, n);
+		} else if (n == 0) {
+			save_snapshot(c, NULL, 0);
+		}
 	}
-	free(rows);
 	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
 		c->sse_ping_ms = now;
 		for (struct sse_client *cl = c->sse; cl != NULL; cl = cl->next)
@@ -404,6 +444,7 @@ fail_running:
 	uv_run(loop, UV_RUN_DEFAULT);
 fail:
 	store_close(c->reader);
+	free(c->snap);
 	catchment_free(c->catchment);
 	metrics_free(c->metrics);
 	inventory_free(c->inv);
@@ -418,6 +459,8 @@ writer_closed(void *arg)
 
 	store_close(c->reader);
 	c->reader = NULL;
+	free(c->snap);
+	c->snap = NULL;
 	catchment_free(c->catchment);
 	c->catchment = NULL;
 	metrics_free(c->metrics);

@@ -63,6 +63,9 @@ struct collector {
 
 	int64_t start_ms;
 	int64_t next_event_id;
+	struct catchment_row *snap;           /* sorted snapshot for reads, owned */
+	size_t n_snap;
+	int snap_valid;                       /* 0 after an event; refreshed each tick */
 	uint64_t catchment_sig;               /* signature of the last snapshot */
 	int64_t snapshot_saved_ms;
 	int snapshot_dirty;
@@ -90,6 +93,11 @@ void collector_stop(struct collector *c, void (*stopped)(struct collector *c));
 /* Re-read the inventory. On error the old one stays and the reason is logged
  * and copied to err. 0 or -1. */
 int collector_reload(struct collector *c, char *err, size_t errlen);
+
+/* The catchment snapshot, sorted by agent, service, family: at most one tick
+ * (1 s) old and never older than the last event. Valid until the next call
+ * or the next tick. */
+size_t collector_catchments(struct collector *c, const struct catchment_row **rows);
 
 /* A batch was committed: feed the new results to metrics and catchment
  * tracking (events follow from there). stored[i] != 0 marks new results. */
