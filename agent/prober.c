@@ -432,7 +432,7 @@ static void query_done(void *ctx, const struct udp_probe_result *res)
 		else
 			p->st.timeouts++;
 		if (res->status == UDP_PROBE_REPLY &&
-		    (qr->verdict == DNS_WIRE_MALFORMED || (qr->ntp && qr->verdict == NTP_WIRE_MALFORMED)))
+		    qr->verdict == (qr->ntp ? (int)NTP_WIRE_MALFORMED : (int)DNS_WIRE_MALFORMED))
 			p->st.malformed++;
 		pe = new_record(qr, res);
 	}
