@@ -22,6 +22,8 @@ enum mode {
 	M_SPOOF_FIRST, /* wrong ID, then from another port, then the real answer */
 	M_TRUNCATE,    /* UDP: TC set; TCP: full answer with NSID */
 	M_NTP,         /* NTP server with reference timestamp ref */
+	M_CUT,         /* DNS answer cut after 20 bytes: ours by ID, unparseable */
+	M_KOD,         /* NTP Kiss-o'-Death RATE */
 };
 
 struct responder {
@@ -113,7 +115,10 @@ static void *responder_main(void *arg)
 			break;
 		case M_NSID:
 		case M_TRUNCATE:
+		case M_CUT:
 			len = dns_reply(buf, (size_t)n, r->ident, r->mode == M_TRUNCATE, out);
+			if (r->mode == M_CUT)
+				len = 20;
 			sendto(r->fd, out, len, 0, (struct sockaddr *)&from, fl);
 			break;
 		case M_SPOOF_FIRST: {
@@ -133,6 +138,7 @@ static void *responder_main(void *arg)
 			sendto(r->fd, out, len, 0, (struct sockaddr *)&from, fl);
 			break;
 		}
+		case M_KOD:
 		case M_NTP: {
 			struct ntp_wire_packet q;
 
@@ -149,6 +155,10 @@ static void *responder_main(void *arg)
 				out[24 + i] = (uint8_t)(q.transmit >> (56 - 8 * i));
 				out[32 + i] = (uint8_t)(now >> (56 - 8 * i));
 				out[40 + i] = (uint8_t)(now >> (56 - 8 * i));
+			}
+			if (r->mode == M_KOD) {
+				out[1] = 0;
+				memcpy(out + 12, "RATE", 4);
 			}
 			sendto(r->fd, out, 48, 0, (struct sockaddr *)&from, fl);
 			break;
@@ -650,4 +660,37 @@ Test(prober, replacing_services_keeps_the_round_in_flight)
 	for (int r = 1; r < 16; r++)
 		cr_assert(per_round[r] == 0 || per_round[r] == 2,
 			  "round %d of the old service is complete (%d records)", r, per_round[r]);
+}
+
+Test(prober, malformed_answer_and_kiss_of_death)
+{
+	int port = free_port();
+	struct responder any, a;
+	struct run run;
+	const struct result *r;
+
+	setup_service(INV_PROTO_DNS, port, 1);
+	responder_start(&any, "127.0.0.1", port, M_CUT, "a.lab");
+	responder_start(&a, "127.0.0.2", port, M_NSID, "a.lab");
+	run_once(&inv, &run);
+	responder_stop(&any);
+	responder_stop(&a);
+	r = find(&run, "127.0.0.1", NULL);
+	cr_assert_eq(r->outcome, RESULT_MALFORMED);
+	cr_assert_eq(run.st.malformed, 1);
+	cr_assert_eq(run.anycast_ok, 0, "a broken answer is no answer");
+
+	port = free_port();
+	setup_service(INV_PROTO_NTP, port, 1);
+	responder_start(&any, "127.0.0.1", port, M_KOD, NULL);
+	responder_start(&a, "127.0.0.2", port, M_NTP, NULL);
+	run_once(&inv, &run);
+	responder_stop(&any);
+	responder_stop(&a);
+	r = find(&run, "127.0.0.1", NULL);
+	cr_assert_eq(r->outcome, RESULT_OK, "the server answered, if only to say no");
+	cr_assert_str_eq(r->kod, "RATE");
+	cr_assert_eq(r->stratum, 0);
+	cr_assert_str_eq(r->instance, "", "a KoD carries no fingerprint");
+	cr_assert_str_eq(r->identity, "");
 }
