@@ -65,7 +65,8 @@ api() { noc curl -sf --max-time 5 "$LAB_COLLECTOR_URL$1"; }
 # ---- collector config: the lab inventory + agents, thresholds, webhook route ----
 mkdir -p "$W/collector"
 {
-	cat "$LAB_INVENTORY"
+	# the inventory wants timeout < interval; the lab writes 1s and 1s
+	sed 's/^\( *timeout:\) 1s$/\1 800ms/' "$LAB_INVENTORY"
 	echo "agents:"
 	for br in $LAB_BRANCHES; do
 		mkdir -p "$W/$br/spool"
