@@ -21,6 +21,7 @@ enum mode {
 	M_SILENT,      /* read and never answer */
 	M_SPOOF_FIRST, /* wrong ID, then from another port, then the real answer */
 	M_TRUNCATE,    /* UDP: TC set; TCP: full answer with NSID */
+	M_TC_NO_TCP,   /* UDP: TC set; no TCP listener */
 	M_NTP,         /* NTP server with reference timestamp ref */
 	M_CUT,         /* DNS answer cut after 20 bytes: ours by ID, unparseable */
 	M_KOD,         /* NTP Kiss-o'-Death RATE */
@@ -115,8 +116,10 @@ static void *responder_main(void *arg)
 			break;
 		case M_NSID:
 		case M_TRUNCATE:
+		case M_TC_NO_TCP:
 		case M_CUT:
-			len = dns_reply(buf, (size_t)n, r->ident, r->mode == M_TRUNCATE, out);
+			len = dns_reply(buf, (size_t)n, r->ident,
+					r->mode == M_TRUNCATE || r->mode == M_TC_NO_TCP, out);
 			if (r->mode == M_CUT)
 				len = 20;
 			sendto(r->fd, out, len, 0, (struct sockaddr *)&from, fl);
@@ -693,4 +696,31 @@ Test(prober, malformed_answer_and_kiss_of_death)
 	cr_assert_eq(r->stratum, 0);
 	cr_assert_str_eq(r->instance, "", "a KoD carries no fingerprint");
 	cr_assert_str_eq(r->identity, "");
+}
+
+Test(prober, ipv6_and_tcp_refusals_are_unreachable)
+{
+	int port = free_port();
+	struct responder a;
+	struct run run;
+	const struct result *r, *tcp = NULL;
+
+	/* Anycast ::1 has nothing on the port: ICMPv6 port unreachable. The
+	 * management address answers with TC but has no TCP listener: the TCP
+	 * retry is refused. */
+	setup_service(INV_PROTO_DNS, port, 1);
+	snprintf(svc.address[0], sizeof(svc.address[0]), "::1");
+	responder_start(&a, "127.0.0.2", port, M_TC_NO_TCP, "a.lab");
+	run_once(&inv, &run);
+	responder_stop(&a);
+
+	r = find(&run, "::1", NULL);
+	cr_assert_eq(r->family, 6);
+	cr_assert_eq(r->outcome, RESULT_UNREACHABLE);
+	for (int i = 0; i < run.n; i++)
+		if (strcmp(run.res[i].transport, "tcp") == 0)
+			tcp = &run.res[i];
+	cr_assert_not_null(tcp);
+	cr_assert_str_eq(tcp->address, "127.0.0.2");
+	cr_assert_eq(tcp->outcome, RESULT_UNREACHABLE);
 }
