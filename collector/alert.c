@@ -9,74 +9,15 @@
  * wire, each with a timeout: a dead receiver holds only its own route.
  * Alertmanager forgets alerts that are not re-sent (resolve_timeout), so
  * firing alerts on Alertmanager routes are re-sent every AM_RESEND_MS.
- * Email goes through libuv's thread pool (curl_easy_perform) instead: libcurl
- * waits for the SMTP server's answer to the end of the message with a
- * blocking poll even under the multi interface (smtp_done), which would stall
- * the loop for as long as a slow mail server takes. */
+ * Transfers themselves (and why email uses the thread pool): alert_send.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/alert.h"
-#include "collector/alert_format.h"
+#include "collector/alert_impl.h"
 #include "common/curl_uv.h"
 #include "common/log.h"
-
-#define QUEUE_MAX 1000
-#define INCIDENTS_MAX 4096
-#define ROUTE_IN_FLIGHT 2
-#define TOTAL_IN_FLIGHT 8
-#define AM_RESEND_MS 60000
-#define RESOLVED_KEEP_MS (3600 * 1000)
-
-struct delivery {
-	struct delivery *next;
-	struct alerter *a;
-	struct inv_alert route;     /* copy: a reload does not change queued work */
-	struct event ev;
-	struct event open;          /* the event that opened the incident */
-	int resolved;
-	int attempt, in_flight, resend;
-	uint64_t first_ms, next_ms; /* uv_now() */
-	CURL *easy;
-	struct curl_slist *hdrs, *rcpt;
-	char *payload;
-	size_t len, off;
-	char errbuf[CURL_ERROR_SIZE];
-	uv_work_t work;             /* email: runs in the thread pool */
-	CURLcode work_res;
-};
-
-/* What a route has been told about an incident. */
-struct incident {
-	struct incident *next;
-	char route[RESULT_NAME_MAX];
-	enum inv_alert_type type;
-	char key[sizeof(((struct event *)0)->incident)];
-	int firing;
-	struct event open;
-	uint64_t updated_ms, sent_ms;
-};
-
-struct alerter {
-	uv_loop_t *loop;
-	struct curl_uv *cu;
-	uv_timer_t timer;
-	struct inv_alert *routes;
-	int n_routes;
-	alert_delivery_fn on_delivery;
-	void *ctx;
-	struct delivery *head;
-	size_t n_queue;
-	struct incident *incidents;
-	size_t n_incidents;
-	struct alerter_stats st;
-	int64_t base_ms, max_ms, give_up_ms, timeout_ms;
-	int closing, cu_closed, n_work;
-	void (*close_cb)(void *arg);
-	void *close_arg;
-};
 
 static void kick(struct alerter *a);
 
@@ -352,8 +293,8 @@ backoff(const struct alerter *a, int attempt)
 	return ms < a->max_ms ? ms : a->max_ms;
 }
 
-static void
-done_cb(void *arg, CURL *easy, CURLcode res)
+void
+alert_transfer_done(void *arg, CURL *easy, CURLcode res)
 {
 	struct delivery *d = arg;
 	struct alerter *a = d->a;
@@ -404,139 +345,6 @@ done_cb(void *arg, CURL *easy, CURLcode res)
 		}
 	}
 	kick(a);
-}
-
-static size_t
-discard_cb(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	(void)buf;
-	(void)arg;
-	return size * nmemb; /* the receiver's answer body is of no interest */
-}
-
-static size_t
-read_cb(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	struct delivery *d = arg;
-	size_t n = size * nmemb;
-
-	if (n > d->len - d->off)
-		n = d->len - d->off;
-	memcpy(buf, d->payload + d->off, n);
-	d->off += n;
-	return n;
-}
-
-/* Build the payload once (first attempt) and the easy handle each time. */
-static int
-prepare(struct alerter *a, struct delivery *d)
-{
-	char url[600], *p, *tok, *save, to[sizeof(d->route.mail_to)];
-	CURL *e;
-
-	if (d->payload == NULL) {
-		switch (d->route.type) {
-		case INV_ALERT_SLACK:
-			d->payload = alert_format_slack(&d->ev, d->resolved);
-			break;
-		case INV_ALERT_ALERTMANAGER:
-			d->payload = alert_format_alertmanager(&d->open, &d->ev, d->resolved);
-			break;
-		case INV_ALERT_EMAIL:
-			d->payload = alert_format_email(&d->ev, d->resolved, d->route.mail_from,
-							d->route.mail_to, &d->len);
-			break;
-		default:
-			d->payload = alert_format_webhook(&d->ev, d->resolved, d->route.name);
-		}
-		if (d->payload == NULL)
-			return -ENOMEM;
-		if (d->route.type != INV_ALERT_EMAIL)
-			d->len = strlen(d->payload);
-	}
-	if ((e = curl_easy_init()) == NULL)
-		return -ENOMEM;
-	d->errbuf[0] = '\0';
-	d->off = 0;
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(a->timeout_ms < 5000 ? a->timeout_ms : 5000));
-	curl_easy_setopt(e, CURLOPT_PRIVATE, d);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
-	if (d->route.type == INV_ALERT_EMAIL) {
-		if (d->rcpt == NULL) {
-			snprintf(to, sizeof(to), "%s", d->route.mail_to);
-			for (tok = strtok_r(to, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
-				d->rcpt = curl_slist_append(d->rcpt, tok);
-		}
-		curl_easy_setopt(e, CURLOPT_URL, d->route.url);
-		curl_easy_setopt(e, CURLOPT_MAIL_FROM, d->route.mail_from);
-		curl_easy_setopt(e, CURLOPT_MAIL_RCPT, d->rcpt);
-		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(e, CURLOPT_READDATA, d);
-		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-		/* close (QUIT, another blocking exchange) inside the worker, not
-		 * later in curl_easy_cleanup on the loop */
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)d->len);
-	} else {
-		snprintf(url, sizeof(url), "%s", d->route.url);
-		if (d->route.type == INV_ALERT_ALERTMANAGER) {
-			/* the base URL; tolerate a trailing slash or the full path */
-			if (strstr(url, "/api/v2/alerts") == NULL) {
-				p = url + strlen(url);
-				while (p > url && p[-1] == '/')
-					*--p = '\0';
-				snprintf(p, sizeof(url) - (size_t)(p - url), "/api/v2/alerts");
-			}
-		}
-		if (d->hdrs == NULL) {
-			d->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-			d->hdrs = curl_slist_append(d->hdrs, "Expect:");
-		}
-		curl_easy_setopt(e, CURLOPT_URL, url);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->payload);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)d->len);
-		curl_easy_setopt(e, CURLOPT_USERAGENT, "anycast-collector/" ANYCAST_VERSION);
-	}
-	d->easy = e;
-	return 0;
-}
-
-static void
-work_cb(uv_work_t *w)
-{
-	struct delivery *d = w->data;
-
-	d->work_res = curl_easy_perform(d->easy);
-}
-
-static void maybe_closed(struct alerter *a);
-
-static void
-after_work_cb(uv_work_t *w, int status)
-{
-	struct delivery *d = w->data;
-	struct alerter *a = d->a;
-
-	a->n_work--;
-	done_cb(d, d->easy, status == UV_ECANCELED ? CURLE_ABORTED_BY_CALLBACK : d->work_res);
-	if (a->closing)
-		maybe_closed(a);
-}
-
-static int
-start(struct alerter *a, struct delivery *d)
-{
-	if (d->route.type != INV_ALERT_EMAIL)
-		return curl_uv_add(a->cu, d->easy, done_cb, d);
-	d->work.data = d;
-	if (uv_queue_work(a->loop, &d->work, work_cb, after_work_cb) < 0)
-		return -1;
-	a->n_work++;
-	return 0;
 }
 
 static int
@@ -602,7 +410,7 @@ run_queue(uv_timer_t *t)
 		}
 		if (total >= TOTAL_IN_FLIGHT || route_in_flight(a, d->route.name) >= ROUTE_IN_FLIGHT)
 			continue; /* a done callback will run the queue again */
-		if (prepare(a, d) < 0 || start(a, d) < 0) {
+		if (alert_send_start(a, d) < 0) {
 			if (d->easy != NULL)
 				curl_easy_cleanup(d->easy);
 			d->easy = NULL;
@@ -650,8 +458,8 @@ timer_closed(uv_handle_t *h)
 }
 
 /* Free once curl_uv is closed and no email transfer runs in the pool. */
-static void
-maybe_closed(struct alerter *a)
+void
+alert_maybe_closed(struct alerter *a)
 {
 	if (a->cu_closed && a->n_work == 0 && !uv_is_closing((uv_handle_t *)&a->timer))
 		uv_close((uv_handle_t *)&a->timer, timer_closed);
@@ -663,7 +471,7 @@ cu_closed(void *arg)
 	struct alerter *a = arg;
 
 	a->cu_closed = 1;
-	maybe_closed(a);
+	alert_maybe_closed(a);
 }
 
 void
