@@ -810,3 +810,66 @@ Test(api, command_line_checks_and_backup)
 		 dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+Test(api, stream_pushes_events_and_catchments)
+{
+	char cmd[800], path[300];
+	FILE *f;
+	char buf[65536];
+	size_t n;
+
+	start(NULL);
+	snprintf(path, sizeof(path), "%s/stream.out", dir);
+	snprintf(cmd, sizeof(cmd), "curl -sN --max-time 6 '%s/api/v1/stream' > '%s' 2>/dev/null &",
+		 base, path);
+	cr_assert_eq(system(cmd), 0);
+	usleep(300000);
+	feed_change();
+	json_decref(wait_events("/api/v1/events", 1));
+	sleep(2); /* a tick pushes the catchment snapshot */
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "event: hello") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "event: event\ndata: {") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "event: catchments\ndata: {\"catchments\":[") != NULL, "%s", buf);
+	stop(SIGTERM);
+}
+
+Test(api, rollups_and_instance_health)
+{
+	json_t *j, *r, *inst;
+	char a[512], m1[512], m2[512], body[1800];
+
+	start(NULL);
+	record(a, sizeof(a), 1, 1, 0, "site-a", "ok", 2);
+	record(m1, sizeof(m1), 2, 1, 1, "site-a", "ok", 4);
+	record(m2, sizeof(m2), 3, 1, 1, "site-b", "timeout", -1);
+	/* A timeout has no RTT: JSON null, not -1. */
+	char *p = strstr(m2, "\"rtt_ms\":-1");
+
+	cr_assert_not_null(p);
+	strcpy(p, "\"rtt_ms\":null}");
+	snprintf(body, sizeof(body), "{\"results\":[%s,%s,%s]}", a, m1, m2);
+	json_decref(http_json("POST", "/api/v1/results", TOKEN1, body, 200));
+
+	j = http_json("GET", "/api/v1/rollups?agent=branch-1&service=dns", NULL, NULL, 200);
+	r = json_object_get(j, "rollups");
+	cr_assert_eq(json_array_size(r), 3, "one row per target address");
+	json_decref(j);
+
+	j = http_json("GET", "/api/v1/instances?service=dns", NULL, NULL, 200);
+	r = json_object_get(j, "instances");
+	cr_assert_eq(json_array_size(r), 2);
+	inst = json_array_get(r, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(inst, "instance")), "site-a");
+	cr_assert_str_eq(json_string_value(json_object_get(inst, "status")), "up");
+	inst = json_array_get(r, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(inst, "status")), "down");
+	cr_assert_eq(jint(inst, "agents_failed"), 1);
+	json_decref(j);
+	stop(SIGTERM);
+}
