@@ -152,7 +152,8 @@ on_shutdown(uv_shutdown_t *req, int status)
 	free(req);
 	if (c->closing)
 		return;
-	if (status < 0 || c->eof) {
+	if (status < 0 || c->eof || c->srv->closing) {
+		/* Shutting down: no lingering, the answers are out already. */
 		http_conn_close(c);
 		return;
 	}

@@ -86,6 +86,7 @@ struct http_conn {
 	uint64_t request_start;   /* uv_now when cur began */
 	uint64_t created;
 	int writes_pending;       /* uv_write requests in flight */
+	size_t body_bytes;        /* request bodies held by queued exchanges */
 
 	bool paused;              /* parser paused: pipeline full or output backlog */
 	bool reading;             /* uv_read_start active */

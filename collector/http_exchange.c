@@ -19,6 +19,7 @@ struct http_exchange {
 	struct http_buf hdrs;     /* name NUL value NUL ... */
 	int nhdrs;
 	size_t hdr_bytes;         /* request line and headers as received */
+	size_t counted;           /* body bytes counted in conn->body_bytes */
 	struct http_buf body;
 	struct http_buf out;      /* answer head (without Connection) then body */
 	size_t out_head;          /* length of the head part of out */
@@ -95,6 +96,8 @@ exchange_unlink(struct http_conn *c, struct http_exchange *ex)
 			if (c->tail == ex)
 				c->tail = prev;
 			c->queued--;
+			c->body_bytes -= ex->counted;
+			ex->counted = 0;
 			ex->next = NULL;
 			break;
 		}
@@ -464,6 +467,8 @@ on_message_complete(http_parser *p)
 		c->last_activity = uv_now(srv->loop);
 	if (!ex->keep_alive)
 		c->no_more = true;
+	ex->counted = ex->body.len;
+	c->body_bytes += ex->counted;
 	if (!ex->responded) {
 		ex->dispatched = true;
 		ex->req.body = ex->body.data != NULL ? ex->body.data : "";
@@ -477,7 +482,10 @@ on_message_complete(http_parser *p)
 		return -1;
 	if (c->no_more)
 		return 0;
-	if (c->queued >= HTTP_MAX_PIPELINE || http_conn_backlog(c) >= HTTP_MAX_WRITE_QUEUE) {
+	/* Back-pressure: a client may not make us hold more than a few
+	 * requests, one maximum body, or a megabyte of unsent answers. */
+	if (c->queued >= HTTP_MAX_PIPELINE || c->body_bytes >= srv->limits.max_body_bytes ||
+	    http_conn_backlog(c) >= HTTP_MAX_WRITE_QUEUE) {
 		c->paused = true;
 		http_parser_pause(p, 1);
 	}
@@ -602,7 +610,9 @@ http_exchange_flush(struct http_conn *c)
 			exchange_free(ex);
 		}
 		if (c->paused && !c->in_feed && !c->closing && !c->no_more &&
-		    c->queued < HTTP_MAX_PIPELINE && http_conn_backlog(c) < HTTP_MAX_WRITE_QUEUE)
+		    c->queued < HTTP_MAX_PIPELINE &&
+		    c->body_bytes < c->srv->limits.max_body_bytes &&
+		    http_conn_backlog(c) < HTTP_MAX_WRITE_QUEUE)
 			resume(c);
 	} while (c->flush_again && !c->closing);
 	c->in_flush = false;

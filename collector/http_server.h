@@ -44,7 +44,9 @@ struct http_server_options {
  * database write). The request strings are valid until it responds. */
 typedef void (*http_handler_fn)(void *ctx, struct http_exchange *ex, const struct http_request *req);
 
-/* Returns NULL with a reason in err (bad address, bind failure, bad cert). */
+/* Returns NULL with a reason in err (bad address, bind failure, bad cert).
+ * After a bind/listen failure the loop must run once more to release the
+ * listener handle. The server logs "listening on ..." at info level. */
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_options *opt,
 				    http_handler_fn handler, void *ctx, char *err, size_t errlen);
 /* Stop accepting, finish in-flight exchanges, close everything; cb runs when
@@ -61,7 +63,14 @@ void http_exchange_respond(struct http_exchange *ex, int status, const char *con
 			   const char *extra_headers, const char *body, size_t body_len);
 
 /* Streaming answers (Server-Sent Events): start sends the headers; the
- * exchange then lives until the client closes or http_exchange_stream_end. */
+ * exchange then lives until the client closes or http_exchange_stream_end.
+ * HTTP/1.1 clients get chunked encoding (the connection stays usable after
+ * stream_end); HTTP/1.0 clients get the stream until the connection closes.
+ * stream_write returns 0, -ENOBUFS when the client does not keep up (the
+ * data is dropped), or -ENOTCONN when the client is gone. If the client
+ * goes away: with an on_close callback set, the callback runs and the
+ * exchange is freed (do not use it afterwards); without one, the exchange
+ * stays until http_exchange_stream_end. */
 void http_exchange_stream_start(struct http_exchange *ex, const char *content_type);
 int http_exchange_stream_write(struct http_exchange *ex, const char *data, size_t len);
 void http_exchange_stream_end(struct http_exchange *ex);
