@@ -98,6 +98,7 @@ protocol kernel k6 { learn no; persist no; scan time 10; ipv6 { import none; exp
 $statics
 protocol ospf v2 o4 {
 	ecmp yes;
+	merge external yes;
 	tick 1;
 	ipv4 { import all; export filter to_ospf; };
 	area 0 {
@@ -105,6 +106,7 @@ $ifaces	};
 }
 protocol ospf v3 o6 {
 	ecmp yes;
+	merge external yes;
 	tick 1;
 	ipv6 { import all; export filter to_ospf; };
 	area 0 {

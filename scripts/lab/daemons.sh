@@ -108,15 +108,29 @@ start_all_daemons() {
 }
 
 stop_all_daemons() {
-	local f
+	local f pid pids="" i left
 	[ -d "$LAB_DIR" ] || return 0
 	# Health checks first, so none re-enables an announcement while we stop.
 	for f in "$LAB_DIR"/*/health.pid; do
-		[ -e "$f" ] && stop_pidfile "$f" group
+		pid_alive "$f" && kill -KILL -- "-$(cat "$f")" 2>/dev/null
+		rm -f "$f"
 	done
+	# Then everything at once: SIGTERM, up to 3 s of grace, SIGKILL.
 	for f in "$LAB_DIR"/*/*.pid; do
-		[ -e "$f" ] && stop_pidfile "$f"
+		pid_alive "$f" || continue
+		pid=$(cat "$f")
+		pids="$pids $pid"
+		kill -TERM "$pid" 2>/dev/null || true
 	done
+	for i in $(seq 30); do
+		left=""
+		for pid in $pids; do kill -0 "$pid" 2>/dev/null && left="$left $pid"; done
+		pids=$left
+		[ -z "$pids" ] && break
+		sleep 0.1
+	done
+	for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+	rm -f "$LAB_DIR"/*/*.pid
 	return 0
 }
 

@@ -178,19 +178,16 @@ lab_up() {
 		lab_down
 	fi
 	mkdir -p "$LAB_DIR"
-	# An interrupted or failed up leaves nothing behind.
-	trap 'msg "up failed, tearing down"; lab_down' ERR INT TERM
+	# A failed (set -e) or interrupted up leaves nothing behind.
+	trap 'msg "up failed, tearing down"; lab_down' EXIT
+	trap 'exit 130' INT TERM HUP
 	lab_build
 	start_all_daemons
 	write_env
 	write_inventory
 	: >"$LAB_DIR/faults"
-	if ! wait_converged "up"; then
-		lab_down
-		trap - ERR INT TERM
-		die "lab did not converge within ${LAB_TIMEOUT}s"
-	fi
-	trap - ERR INT TERM
+	wait_converged "up" || die "lab did not converge within ${LAB_TIMEOUT}s"
+	trap - EXIT INT TERM HUP
 	t1=$(now_ms)
 	msg "up: converged in $(ms_to_s $((t1 - t0))) s (env: $LAB_DIR/lab.env)"
 }
