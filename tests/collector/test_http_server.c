@@ -100,6 +100,10 @@ handler(void *ctx, struct http_exchange *ex, const struct http_request *req)
 		uv_timer_start(&d->timer, stream_tick, 20, 20);
 		return;
 	}
+	if (strcmp(req->path, "/peer") == 0) {
+		http_exchange_respond(ex, 200, "text/plain", NULL, req->peer, strlen(req->peer));
+		return;
+	}
 	if (strcmp(req->path, "/header") == 0) {
 		v = http_request_header(ex, req->query);
 		http_exchange_respond(ex, v ? 200 : 404, "text/plain", NULL, v ? v : "", v ? strlen(v) : 0);
@@ -152,11 +156,11 @@ server_thread(void *arg)
 }
 
 static struct tsrv *
-start(const struct http_limits *lim, const char *cert, const char *key)
+start_at(const char *listen, const struct http_limits *lim, const char *cert, const char *key)
 {
 	struct tsrv *ts = calloc(1, sizeof(*ts));
 
-	ts->opt.listen = "127.0.0.1:0";
+	ts->opt.listen = listen;
 	ts->opt.tls_cert = cert;
 	ts->opt.tls_key = key;
 	if (lim != NULL)
@@ -170,6 +174,12 @@ start(const struct http_limits *lim, const char *cert, const char *key)
 	pthread_mutex_unlock(&ts->mu);
 	cr_assert_gt(ts->port, 0, "server did not start: %s", ts->err);
 	return ts;
+}
+
+static struct tsrv *
+start(const struct http_limits *lim, const char *cert, const char *key)
+{
+	return start_at("127.0.0.1:0", lim, cert, key);
 }
 
 /* Close gracefully and wait; returns the stats seen just before closing. */
@@ -764,6 +774,28 @@ Test(http_server, tls_with_self_signed_certificate)
 	stop(ts);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+Test(http_server, ipv6_listener_and_peer_address)
+{
+	struct tsrv *ts = start_at("[::1]:0", NULL, NULL, NULL);
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)ts->port) };
+	char buf[4096];
+	size_t len = 0;
+	struct resp r;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	sin6.sin6_addr = in6addr_loopback;
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	send_str(fd, "GET /peer HTTP/1.1\r\n\r\n");
+	cr_assert_eq(read_resp(fd, buf, &len, sizeof(buf), &r), 0);
+	cr_assert_str_eq(r.body, "::1");
+	close(fd);
+	stop(ts);
+	ts = start(NULL, NULL, NULL);
+	r = request_once(ts->port, "GET /peer HTTP/1.1\r\n\r\n");
+	cr_assert_str_eq(r.body, "127.0.0.1");
+	stop(ts);
 }
 
 Test(http_server, bad_addresses_and_certificates_are_refused)
