@@ -108,7 +108,9 @@ void ntp_wire_offset_delay(int64_t t1_ns, const struct ntp_wire_packet *p, int64
 	uint64_t t1 = ntp_wire_from_unix_ns(t1_ns), t4 = ntp_wire_from_unix_ns(t4_ns);
 	int64_t a = (int64_t)(p->receive - t1);  /* T2 - T1 */
 	int64_t b = (int64_t)(p->transmit - t4); /* T3 - T4 */
-	int64_t d = (int64_t)(t4 - t1) - (int64_t)(p->transmit - p->receive);
+	/* A lying server may put any values in T2/T3: subtract unsigned so
+	 * that nothing overflows, then read the result as signed. */
+	int64_t d = (int64_t)((t4 - t1) - (p->transmit - p->receive));
 	const double scale = 1000.0 / 4294967296.0;
 
 	*offset_ms = ((double)a + (double)b) / 2.0 * scale;

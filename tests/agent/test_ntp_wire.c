@@ -141,6 +141,24 @@ Test(ntp_wire, offset_across_era_boundary)
 	cr_assert_float_eq(delay, 6.0, 0.001);
 }
 
+Test(ntp_wire, absurd_server_timestamps_do_not_overflow)
+{
+	/* Found by fuzz_ntp: receive and transmit half an era apart. */
+	const int64_t s = 1000000000LL;
+	int64_t t1 = 1795665000 * s;
+	struct ntp_wire_packet p = { 0 };
+	double offset, delay;
+
+	p.receive = 0x6eb22c1f475a445fULL;
+	p.transmit = 0xeeb22c1f47619518ULL;
+	ntp_wire_offset_delay(t1, &p, t1 + 1000000, &offset, &delay);
+	cr_assert(offset == offset && delay == delay, "finite numbers");
+	p.receive = 0;
+	p.transmit = UINT64_MAX;
+	ntp_wire_offset_delay(t1, &p, t1, &offset, &delay);
+	cr_assert(delay == delay);
+}
+
 Test(ntp_wire, root_delay_short_format)
 {
 	cr_assert_float_eq(ntp_wire_short_ms(0x00010000), 1000.0, 1e-9);
