@@ -14,6 +14,7 @@
 #include "common/timefmt.h"
 
 #define TOKEN_FILE_MAX 4096
+#define INV_MAX_DEPTH 16 /* the inventory itself needs 5 */
 
 yaml_node_t *inventory_yaml_node(struct inventory_yaml_ctx *c, int id)
 {
@@ -153,7 +154,7 @@ int inventory_yaml_each_pair(struct inventory_yaml_ctx *c, yaml_node_t *map, con
 		yaml_node_t *k = inventory_yaml_node(c, p->key),
 		            *v = inventory_yaml_node(c, p->value);
 		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
-			return inventory_yaml_bad(c, k ? k : map, path,
+			return inventory_yaml_bad(c, k ? k : map, path[0] ? path : "(top)",
 			                          "keys must be plain strings");
 		const char *key = (const char *)k->data.scalar.value;
 		if (path[0])
@@ -524,6 +525,45 @@ static void syntax_error(const yaml_parser_t *p, const char *fname, char *err, s
 		         what);
 }
 
+/* libyaml's scanner costs O(depth) per token, so deeply nested input takes
+ * minutes to load: stream the events first and stop at a depth no inventory
+ * needs. Syntax errors found on the way are reported here. */
+static int check_depth(const char *text, size_t len, const char *fname, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", fname);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			syntax_error(&parser, fname, err, errlen);
+			rc = -1;
+			break;
+		}
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > INV_MAX_DEPTH) {
+				snprintf(err, errlen, "%s:%zu: nesting deeper than %d levels",
+				         fname, ev.start_mark.line + 1, INV_MAX_DEPTH);
+				rc = -1;
+				done = 1;
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		           ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (ev.type == YAML_STREAM_END_EVENT) {
+			done = 1;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 struct inventory *inventory_parse(const char *text, size_t len, const char *fname, char *err,
                                   size_t errlen)
 {
@@ -537,6 +577,8 @@ struct inventory *inventory_parse(const char *text, size_t len, const char *fnam
 
 	if (err == NULL || errlen == 0)
 		c.err = fallback, c.errlen = sizeof(fallback);
+	if (text == NULL || check_depth(text, len, c.fname, c.err, c.errlen) < 0)
+		return NULL;
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(c.err, c.errlen, "%s: out of memory", c.fname);
 		return NULL;
