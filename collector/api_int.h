@@ -13,7 +13,7 @@
 #define API_LIMIT_DEFAULT 100
 #define API_LIMIT_MAX 1000
 /* Results waiting for the writer beyond which ingest answers 503. */
-#define API_BACKLOG_MAX 500000
+#define API_BACKLOG_MAX 200000
 
 /* Answer with body (reference stolen; NULL sends {}), counting the status. */
 void api_json(struct collector *c, struct http_exchange *ex, int status, json_t *body,

@@ -14,6 +14,7 @@
 struct opts {
 	const char *url;
 	int agents, threads, batch, services, seconds;
+	unsigned long long seq_base; /* first seq is seq_base + 1 */
 };
 
 struct worker {
@@ -161,7 +162,7 @@ cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { "http://127.0.0.1:8053", 100, 4, 100, 10, 10 };
+	struct opts o = { "http://127.0.0.1:8053", 100, 4, 100, 10, 10, 0 };
 	struct worker *w;
 	uint64_t results = 0, stored = 0, reqs = 0, errs = 0;
 	double t0, el, *all;
@@ -180,6 +181,8 @@ main(int argc, char **argv)
 			o.services = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--seconds"))
 			o.seconds = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--seq-base"))
+			o.seq_base = strtoull(argv[i + 1], NULL, 10);
 		else {
 			fprintf(stderr, "loadgen: unknown option %s\n", argv[i]);
 			return 2;
@@ -194,6 +197,8 @@ main(int argc, char **argv)
 		w[i].o = &o;
 		w[i].id = i;
 		w[i].seq = calloc((size_t)o.agents / (size_t)o.threads + 1, sizeof(uint64_t));
+		for (int k = 0; k <= o.agents / o.threads; k++)
+			w[i].seq[k] = o.seq_base;
 		pthread_create(&w[i].th, NULL, work, &w[i]);
 	}
 	for (int i = 0; i < o.threads; i++) {

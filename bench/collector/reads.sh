@@ -91,10 +91,11 @@ echo "collector RSS: $(rss_kb) kB (peak $(hwm_kb) kB)"
 
 echo "--- while ingesting (loadgen: 64 agents' batches of 100, 16 threads)"
 "$WORK/loadgen" --url "$URL" --agents 64 --threads 16 --batch 100 --services $SERVICES \
-	--seconds 1000 >"$WORK/loadgen.out" 2>&1 &
+	--seconds 1000 --seq-base $((per_agent + 1000)) >"$WORK/loadgen.out" 2>&1 &
 LPID=$!
 sleep 1
 run_all
-kill "$LPID"; wait "$LPID" 2>/dev/null || true
+kill -INT "$LPID"; wait "$LPID" 2>/dev/null || true
+echo "ingested meanwhile: $(curl -s "$URL/metrics" | grep 'anycast_ingest_results_total{outcome="stored"}')"
 echo "collector RSS: $(rss_kb) kB (peak $(hwm_kb) kB); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_collector
