@@ -5,7 +5,9 @@
 #   2. the agent is killed with -9 again and again (some kills land during a
 #      POST): nothing lost, no duplicates, seqs contiguous across restarts;
 #   3. the spool bound is reached while the collector is down: the oldest
-#      results are dropped, counted, and the count reaches the collector.
+#      results are dropped, counted, and the count reaches the collector;
+#   4. HTTPS: the agent verifies the collector's certificate (--ca-file) and
+#      refuses one it cannot verify.
 # The agents probe addresses on 127.0.0.0/8 where nothing answers (every probe
 # still yields one result). Every daemon has its own directory under a temp
 # dir and is stopped by PID.
@@ -51,7 +53,7 @@ EOF
 		done
 	done
 	echo "agents:"
-	for a in restart kill9 limit; do
+	for a in restart kill9 limit tls; do
 		tok=token-$a-$RANDOM$RANDOM
 		printf '  %s \n\n' "$tok" > "$TMP/$a.token" # whitespace around it is stripped
 		chmod 600 "$TMP/$a.token"
@@ -103,12 +105,13 @@ dropped() {
 # each exactly once, except (with n_dropped) one contiguous run of n_dropped.
 check_results() { # name last_seq [n_dropped]
 	python3 - "$URL" "$@" <<'EOF'
-import json, sys, urllib.request
+import json, os, ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=os.environ.get("TEST_CA"))
 url, name, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ndrop = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 seqs, after = [], 0
 while True:
-    with urllib.request.urlopen(f"{url}/api/v1/results?agent={name}&after_seq={after}&limit=1000") as r:
+    with urllib.request.urlopen(f"{url}/api/v1/results?agent={name}&after_seq={after}&limit=1000", context=ctx) as r:
         rows = json.load(r)["results"]
     if not rows:
         break
@@ -195,4 +198,40 @@ reported=$(curl -fs "$URL/api/v1/agents" | python3 -c 'import json,sys; print(ne
 	fail "status.dropped reported as $reported, spool says $d"
 
 stop_collector
+
+# 4. HTTPS with a test CA.
+(
+	cd "$TMP"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+	printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
+	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile san.ext -out server.pem
+) > /dev/null 2>&1
+"$COLLECTOR" --config "$TMP/collector.yaml" --listen "127.0.0.1:$port" --db "$TMP/collector.db" \
+	--tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key" >> "$TMP/collector.log" 2>&1 &
+COLLECTOR_PID=$!
+PIDS+=("$COLLECTOR_PID")
+URL=https://127.0.0.1:$port
+export TEST_CA=$TMP/ca.pem
+for _ in $(seq 100); do
+	curl -fs --cacert "$TMP/ca.pem" "$URL/healthz" > /dev/null 2>&1 && break
+	sleep 0.1
+done
+start_agent tls # no --ca-file: the system CAs do not know ours
+sleep 3
+if grep -q "certificate" "$TMP/agent-tls.log" && ! grep -qE "collector \S+ reachable" "$TMP/agent-tls.log"; then
+	ok "https: an unverifiable collector certificate is refused"
+else
+	fail "https without --ca-file was not refused"
+fi
+stop_agent
+rm -rf "$TMP/spool-tls"
+start_agent tls --ca-file "$TMP/ca.pem"
+sleep 4
+stop_agent
+n=$(last_seq tls)
+if check_results tls "$n"; then ok "https with --ca-file: all $n results stored once"; else fail "https with --ca-file"; fi
+stop_collector
+
 [ "$FAILS" -eq 0 ] && echo "all agent reporting tests passed" || { echo "$FAILS failed"; exit 1; }
