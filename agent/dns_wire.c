@@ -83,18 +83,17 @@ int dns_wire_build_query(enum dns_wire_kind kind, const char *qname, const char 
 	name = NULL; /* owned by pkt now */
 	ldns_pkt_set_id(pkt, id);
 	ldns_pkt_set_edns_udp_size(pkt, DNS_WIRE_UDP_SIZE);
-	if (kind == DNS_WIRE_SERVICE || kind == DNS_WIRE_NSID) {
-		opts = ldns_edns_option_list_new();
-		nsid = ldns_edns_new_from_data(LDNS_EDNS_NSID, 0, NULL);
-		if (opts == NULL || nsid == NULL || !ldns_edns_option_list_push(opts, nsid)) {
-			if (nsid != NULL)
-				ldns_edns_deep_free(nsid);
-			rc = -ENOMEM;
-			goto out;
-		}
-		ldns_pkt_set_edns_option_list(pkt, opts);
-		opts = NULL; /* owned by pkt now */
+	/* NSID on every query: any answer may identify the server. */
+	opts = ldns_edns_option_list_new();
+	nsid = ldns_edns_new_from_data(LDNS_EDNS_NSID, 0, NULL);
+	if (opts == NULL || nsid == NULL || !ldns_edns_option_list_push(opts, nsid)) {
+		if (nsid != NULL)
+			ldns_edns_deep_free(nsid);
+		rc = -ENOMEM;
+		goto out;
 	}
+	ldns_pkt_set_edns_option_list(pkt, opts);
+	opts = NULL; /* owned by pkt now */
 	if (ldns_pkt2wire(&wire, pkt, &wire_len) != LDNS_STATUS_OK) {
 		rc = -ENOMEM;
 		goto out;

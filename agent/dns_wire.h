@@ -12,8 +12,9 @@
 
 enum dns_wire_kind {
 	DNS_WIRE_SERVICE = 0,   /* the service's own query (class IN), with NSID */
-	DNS_WIRE_NSID,          /* id.server CH TXT carrying the NSID option */
-	DNS_WIRE_ID_SERVER,     /* id.server CH TXT */
+	DNS_WIRE_NSID,          /* the identity query when there is no service query:
+				 * id.server CH TXT (NSID and TXT in one answer) */
+	DNS_WIRE_ID_SERVER,     /* id.server CH TXT (a CHAOS follow-up) */
 	DNS_WIRE_HOSTNAME_BIND, /* hostname.bind CH TXT */
 };
 
@@ -49,8 +50,8 @@ const char *dns_wire_kind_name(enum dns_wire_kind kind);
 
 /* Build a query of kind with the given ID into buf. For DNS_WIRE_SERVICE,
  * qname and qtype ("SOA", "A", ...) name the question; they are ignored for
- * the CHAOS kinds. NSID is requested on DNS_WIRE_SERVICE and DNS_WIRE_NSID
- * only; every query carries EDNS0 with a UDP size of DNS_WIRE_UDP_SIZE.
+ * the CHAOS kinds. Every query carries EDNS0 with a UDP size of
+ * DNS_WIRE_UDP_SIZE and asks for the NSID.
  * Fills q with what a reply must match. Returns the length, or a negative
  * errno (-EINVAL for a bad name or type, -ENOSPC when buf is too small). */
 int dns_wire_build_query(enum dns_wire_kind kind, const char *qname, const char *qtype, uint16_t id,

@@ -62,15 +62,21 @@ Test(dns_wire, query_carries_id_nsid_and_udp_size)
 	cr_assert_eq(buf[n - 12] << 8 | buf[n - 11], DNS_WIRE_UDP_SIZE);
 }
 
-Test(dns_wire, chaos_query_without_nsid_still_has_edns)
+Test(dns_wire, every_kind_asks_for_nsid)
 {
-	uint8_t buf[DNS_WIRE_MAX_QUERY];
-	struct dns_wire_question q;
-	int n = dns_wire_build_query(DNS_WIRE_HOSTNAME_BIND, NULL, NULL, 7, buf, sizeof(buf), &q);
+	const enum dns_wire_kind kinds[] = { DNS_WIRE_SERVICE, DNS_WIRE_NSID, DNS_WIRE_ID_SERVER,
+					     DNS_WIRE_HOSTNAME_BIND };
 
-	cr_assert_gt(n, 12);
-	cr_assert_eq(buf[11], 1, "ARCOUNT 1 (OPT)");
-	cr_assert_eq(buf[n - 9], 41, "OPT type without options");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		uint8_t buf[DNS_WIRE_MAX_QUERY];
+		struct dns_wire_question q;
+		int n = dns_wire_build_query(kinds[i], "lab.", "SOA", 7, buf, sizeof(buf), &q);
+
+		cr_assert_gt(n, 12);
+		cr_assert_eq(buf[11], 1, "ARCOUNT 1 (OPT)");
+		cr_assert_eq(buf[n - 13], 41, "OPT type");
+		cr_assert_eq(buf[n - 3], 3, "NSID option in %s", dns_wire_kind_name(kinds[i]));
+	}
 }
 
 Test(dns_wire, bad_service_query_rejected)
