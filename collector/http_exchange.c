@@ -666,11 +666,12 @@ http_exchange_shutdown_conn(struct http_conn *c)
 const char *
 http_request_header(const struct http_exchange *ex, const char *name)
 {
-	const char *p = ex->hdrs.data, *end = p + ex->hdrs.len, *val;
+	const char *p = ex->hdrs.data, *end, *val;
 	int i;
 
 	if (p == NULL)
 		return NULL;
+	end = p + ex->hdrs.len;
 	for (i = 0; i < ex->nhdrs && p < end; i++) {
 		val = p + strlen(p) + 1;
 		if (val >= end)
