@@ -24,6 +24,7 @@ enum mode {
 	M_TC_NO_TCP,   /* UDP: TC set; no TCP listener */
 	M_NTP,         /* NTP server with reference timestamp ref */
 	M_CUT,         /* DNS answer cut after 20 bytes: ours by ID, unparseable */
+	M_TXT,         /* CHAOS TXT answer "<ident>-id" / "<ident>-host", no NSID */
 	M_KOD,         /* NTP Kiss-o'-Death RATE */
 };
 
@@ -67,6 +68,35 @@ static size_t dns_reply(const uint8_t *q, size_t qlen, const char *ident, int tc
 	out[n++] = (uint8_t)(il >> 8), out[n++] = (uint8_t)il;
 	memcpy(out + n, ident, il), n += il;
 	return n;
+}
+
+/* Reply with one CH TXT answer naming the question, without OPT. */
+static size_t txt_reply(const uint8_t *q, size_t qlen, const char *ident, uint8_t *out)
+{
+	char text[64];
+	size_t off = 12, n, tl;
+
+	while (off < qlen && q[off] != 0)
+		off += (size_t)q[off] + 1;
+	off += 5;
+	if (off > qlen)
+		return 0;
+	snprintf(text, sizeof(text), "%s-%s", ident, q[13] == 'i' ? "id" : "host");
+	tl = strlen(text);
+	memcpy(out, q, off);
+	out[2] = 0x84;
+	out[3] = 0;
+	out[6] = 0, out[7] = 1; /* ANCOUNT 1 */
+	out[8] = out[9] = out[10] = out[11] = 0;
+	n = off;
+	out[n++] = 0xc0, out[n++] = 12;        /* the question's name */
+	out[n++] = 0, out[n++] = 16;           /* TXT */
+	out[n++] = 0, out[n++] = 3;            /* CH */
+	memset(out + n, 0, 4), n += 4;         /* TTL */
+	out[n++] = 0, out[n++] = (uint8_t)(tl + 1);
+	out[n++] = (uint8_t)tl;
+	memcpy(out + n, text, tl);
+	return n + tl;
 }
 
 static void serve_tcp(struct responder *r)
@@ -141,6 +171,10 @@ static void *responder_main(void *arg)
 			sendto(r->fd, out, len, 0, (struct sockaddr *)&from, fl);
 			break;
 		}
+		case M_TXT:
+			len = txt_reply(buf, (size_t)n, r->ident, out);
+			sendto(r->fd, out, len, 0, (struct sockaddr *)&from, fl);
+			break;
 		case M_KOD:
 		case M_NTP: {
 			struct ntp_wire_packet q;
@@ -723,4 +757,42 @@ Test(prober, ipv6_and_tcp_refusals_are_unreachable)
 	cr_assert_not_null(tcp);
 	cr_assert_str_eq(tcp->address, "127.0.0.2");
 	cr_assert_eq(tcp->outcome, RESULT_UNREACHABLE);
+}
+
+Test(prober, chaos_identities_without_nsid)
+{
+	int port = free_port();
+	struct responder any, a;
+	struct run run;
+	const struct result *r;
+
+	/* Default order: the identity query's own TXT (id.server) serves. */
+	setup_service(INV_PROTO_DNS, port, 1);
+	snprintf(insts[0].identity, RESULT_IDENTITY_MAX, "a.lab-id");
+	responder_start(&any, "127.0.0.1", port, M_TXT, "a.lab");
+	responder_start(&a, "127.0.0.2", port, M_TXT, "a.lab");
+	run_once(&inv, &run);
+	cr_assert_eq(run.n, 2, "no CHAOS follow-up: nothing better to ask for");
+	r = find(&run, "127.0.0.1", "nsid");
+	cr_assert_str_eq(r->identity, "a.lab-id");
+	cr_assert_str_eq(r->identity_source, "id.server");
+	cr_assert_str_eq(r->instance, "site-a");
+
+	/* hostname.bind preferred: one paced follow-up per target. */
+	svc.n_identify = 2;
+	snprintf(svc.identify[0], 16, "hostname.bind");
+	snprintf(svc.identify[1], 16, "id.server");
+	snprintf(insts[0].identity, RESULT_IDENTITY_MAX, "a.lab-host");
+	run_once(&inv, &run);
+	responder_stop(&any);
+	responder_stop(&a);
+	cr_assert_eq(run.n, 4);
+	r = find(&run, "127.0.0.1", "hostname.bind");
+	cr_assert_eq(r->outcome, RESULT_OK);
+	cr_assert_str_eq(r->identity, "a.lab-host");
+	cr_assert_str_eq(r->identity_source, "hostname.bind");
+	cr_assert_str_eq(r->instance, "site-a");
+	r = find(&run, "127.0.0.1", "nsid");
+	cr_assert_str_eq(r->identity_source, "id.server");
+	cr_assert_str_eq(r->instance, "", "a.lab-id is not site-a's configured identity");
 }
