@@ -131,6 +131,10 @@ write_env() {
 			echo "LAB_MGMT4_${n//-/_}=$(site_mgmt4 "$n")"
 			echo "LAB_MGMT6_${n//-/_}=$(site_mgmt6 "$n")"
 		done
+		echo "LAB_SIMPLE_SITES=\"$(for n in $SITES; do [ "$(site_field "$n" 3)" = simple ] && printf '%s ' "$n"; done | sed 's/ $//')\""
+		echo "LAB_ENHANCED_SITES=\"$(for n in $SITES; do [ "$(site_field "$n" 3)" = enhanced ] && printf '%s ' "$n"; done | sed 's/ $//')\""
+		echo "LAB_ROGUE_MGMT4=$(site_mgmt4 rogue)"
+		echo "LAB_ROGUE_MGMT6=$(site_mgmt6 rogue)"
 		[ "${LAB_HOST_LINK:-0}" = 1 ] && echo "LAB_HOST_URL=http://$HOST4_NOC:8053/"
 	} >"$f"
 	return 0
