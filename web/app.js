@@ -159,12 +159,11 @@
 		for (const t of ['event', 'catchments', 'results', 'agent'])
 			es.addEventListener(t, poke);
 		es.onerror = () => {
+			/* poll while the browser reconnects, or for good when the stream
+			 * is refused (404, 401) */
 			app.streaming = false;
-			if (es.readyState === EventSource.CLOSED) {
-				/* no stream here (404, 401) or it broke for good: poll */
-				if (app.stream === es) app.stream = null;
-				schedule(null);
-			}
+			if (es.readyState === EventSource.CLOSED && app.stream === es) app.stream = null;
+			if (!app.busy) schedule(null);
 		};
 	}
 

@@ -46,32 +46,11 @@ hex_token() {
 }
 mkdir -p "$tmp/tokens"
 
-# The lab's services and instances (tests/web/make_fixtures.mjs records them) and one token per branch.
+# The lab's services and instances, as the agents that recorded the fixtures
+# probed them (tests/web/record_lab.sh), and one token per branch.
 inv=$tmp/inventory.yaml
-cat > "$inv" <<'YAML'
-services:
-  - name: dns
-    protocol: dns
-    address: [198.18.255.53]
-    port: 53
-    interval: 5s
-    timeout: 1s
-    identify: [nsid, id.server]
-    instances:
-      - { name: site-a, management: 198.18.1.2, identity: ns1.site-a.lab }
-      - { name: site-b, management: 198.18.2.2, identity: ns1.site-b.lab }
-      - { name: site-c, management: 198.18.3.2, identity: ns1.site-c.lab }
-  - name: ntp
-    protocol: ntp
-    address: [198.18.255.123]
-    interval: 5s
-    instances:
-      - { name: site-a, management: 198.18.1.2 }
-      - { name: site-b, management: 198.18.2.2 }
-      - { name: site-c, management: 198.18.3.2 }
-agents:
-YAML
-for a in branch-1 branch-2 branch-3 branch-4; do
+{ cat "$HERE/fixtures/inventory-services.yaml"; echo "agents:"; } > "$inv"
+for a in br1 br2 br3 br4; do
 	tok=$(hex_token)
 	printf '%s\n' "$tok" > "$tmp/tokens/$a.token"
 	printf '  - name: %s\n    token_sha256: %s\n' "$a" "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >> "$inv"
