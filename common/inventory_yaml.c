@@ -2,11 +2,14 @@
  * value helpers, the top level, agents, alerts and thresholds. Every error names
  * file, line and field. Services are in inventory_yaml_services.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "common/inventory_check.h"
@@ -252,10 +255,22 @@ static int token_file_hash(struct inventory_yaml_ctx *c, const yaml_node_t *n, c
 		snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - c->fname), c->fname, file);
 	else
 		snprintf(full, sizeof(full), "%s", file);
-	f = fopen(full, "rb");
-	if (f == NULL)
+	/* O_NONBLOCK and the S_ISREG check: a FIFO or device must not hang start-up */
+	int fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
 		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
 		                          strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return inventory_yaml_bad(c, n, path, "\"%s\" is not a regular file", full);
+	}
+	f = fdopen(fd, "rb");
+	if (f == NULL) {
+		close(fd);
+		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
+		                          strerror(errno));
+	}
 	len = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	if (len > TOKEN_FILE_MAX)

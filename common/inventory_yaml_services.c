@@ -123,8 +123,13 @@ static int service_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node
 		return inventory_yaml_address_list(c, v, path, s->address, &s->n_address);
 	if (strcmp(key, "port") == 0)
 		return a->port = v, inventory_yaml_integer(c, v, path, 1, 65535, &s->port);
-	if (strcmp(key, "interval") == 0)
-		return inventory_yaml_duration(c, v, path, 500, &s->interval_ms);
+	if (strcmp(key, "interval") == 0) {
+		if (inventory_yaml_duration(c, v, path, INV_MIN_INTERVAL_MS, &s->interval_ms) < 0)
+			return -1;
+		if (s->interval_ms > INV_MAX_INTERVAL_MS)
+			return inventory_yaml_bad(c, v, path, "must be at most 1d");
+		return 0;
+	}
 	if (strcmp(key, "timeout") == 0)
 		return a->timeout = v, inventory_yaml_duration(c, v, path, 1, &s->timeout_ms);
 	if (strcmp(key, "identify") == 0) {

@@ -8,6 +8,9 @@
 /* Durations and timestamps beyond this are rejected rather than overflowing:
  * 10^15 ms is about 31,700 years. */
 #define TIME_MAX_MS 1000000000000000LL
+/* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z */
+#define TIME_MIN_S (-62167219200LL)
+#define TIME_MAX_S 253402300799LL
 
 int64_t time_now_ms(void)
 {
@@ -57,8 +60,11 @@ char *time_format_rfc3339(int64_t unix_ms, char *buf, size_t buflen)
 
 	if (buflen == 0)
 		return buf;
-	if (unix_ms > TIME_MAX_MS || unix_ms < -TIME_MAX_MS)
-		unix_ms = 0;
+	/* clamp to the years 0000-9999 so the output always parses back */
+	if (unix_ms < TIME_MIN_S * 1000)
+		unix_ms = TIME_MIN_S * 1000;
+	if (unix_ms > TIME_MAX_S * 1000 + 999)
+		unix_ms = TIME_MAX_S * 1000 + 999;
 	/* floor division so times before 1970 format correctly */
 	ms = unix_ms % 1000;
 	secs = unix_ms / 1000;
@@ -152,6 +158,10 @@ int time_parse_rfc3339(const char *s, int64_t *unix_ms)
 	if (sec == 60) /* leap second: POSIX time has none, fold into the next */
 		sec = 59, ms = 999;
 	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
+	/* an offset may push year 0000 or 9999 out of the four-digit range that
+	 * time_format_rfc3339 can write back */
+	if (t < TIME_MIN_S || t > TIME_MAX_S)
+		return -1;
 	*unix_ms = t * 1000 + ms;
 	return 0;
 }

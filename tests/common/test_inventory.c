@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/inventory.h"
@@ -196,6 +197,7 @@ Test(inventory, all_keys)
 Test(inventory, service_errors_name_line_and_field)
 {
 	rejects(SVC "    interval: 5x\n", "inv.yaml:5: services[0].interval: bad duration \"5x\"");
+	rejects(SVC "    interval: 2d\n", "inv.yaml:5: services[0].interval: must be at most 1d");
 	rejects(SVC "    interval: 400ms\n",
 	        "inv.yaml:5: services[0].interval: must be at least 500ms");
 	rejects(SVC "    interval: 1s\n    timeout: 1s\n",
@@ -425,6 +427,12 @@ Test(inventory, token_file_hashed_after_strip)
 	char want[512];
 	snprintf(want, sizeof(want), "inv.yaml:3: agents[0].token_file: \"%s\" holds no token",
 	         path);
+	rejects(yaml, want);
+	unlink(path);
+	/* a FIFO would block start-up forever */
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	snprintf(want, sizeof(want),
+	         "inv.yaml:3: agents[0].token_file: \"%s\" is not a regular file", path);
 	rejects(yaml, want);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/inv.yaml", dir);

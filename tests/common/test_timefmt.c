@@ -13,10 +13,10 @@ Test(timefmt, formats_utc_with_milliseconds)
 
 	cr_assert_str_eq(time_format_rfc3339(0, buf, sizeof(buf)), "1970-01-01T00:00:00.000Z");
 	cr_assert_str_eq(time_format_rfc3339(1795664795123LL, buf, sizeof(buf)),
-			 "2026-11-26T03:46:35.123Z");
+	                 "2026-11-26T03:46:35.123Z");
 	/* leap day */
 	cr_assert_str_eq(time_format_rfc3339(951782400000LL, buf, sizeof(buf)),
-			 "2000-02-29T00:00:00.000Z");
+	                 "2000-02-29T00:00:00.000Z");
 	/* before the epoch: floor, not truncation */
 	cr_assert_str_eq(time_format_rfc3339(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
 }
@@ -63,11 +63,20 @@ Test(timefmt, parses_offsets_and_fractions)
 Test(timefmt, rejects_bad_timestamps)
 {
 	static const char *bad[] = {
-		"", "2026-11-26", "2026-11-26T03:46:35", "2026-13-01T00:00:00Z",
-		"2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-26T24:00:00Z",
-		"2026-11-26T03:60:00Z", "2026-11-26T03:46:35.Z", "2026-11-26T03:46:35Zjunk",
-		"2026-11-26T03:46:35+0200", "26-11-26T03:46:35Z", "2026-11-26T03:46:35+25:00",
-		"abcd-11-26T03:46:35Z",
+	    "",
+	    "2026-11-26",
+	    "2026-11-26T03:46:35",
+	    "2026-13-01T00:00:00Z",
+	    "2026-02-29T00:00:00Z",
+	    "2026-11-31T00:00:00Z",
+	    "2026-11-26T24:00:00Z",
+	    "2026-11-26T03:60:00Z",
+	    "2026-11-26T03:46:35.Z",
+	    "2026-11-26T03:46:35Zjunk",
+	    "2026-11-26T03:46:35+0200",
+	    "26-11-26T03:46:35Z",
+	    "2026-11-26T03:46:35+25:00",
+	    "abcd-11-26T03:46:35Z",
 	};
 	int64_t ms = 7;
 
@@ -83,9 +92,9 @@ Test(timefmt, durations)
 		const char *s;
 		int64_t ms;
 	} ok[] = {
-		{ "500ms", 500 }, { "1s", 1000 },     { "1.5s", 1500 },	 { "5m", 300000 },
-		{ "2h", 7200000 }, { "1d", 86400000 }, { "30d", 2592000000LL }, { "10", 10000 },
-		{ "0.5", 500 },	  { "0", 0 },	      { ".25s", 250 },	 { "0.001s", 1 },
+	    {"500ms", 500},  {"1s", 1000},     {"1.5s", 1500},        {"5m", 300000},
+	    {"2h", 7200000}, {"1d", 86400000}, {"30d", 2592000000LL}, {"10", 10000},
+	    {"0.5", 500},    {"0", 0},         {".25s", 250},         {"0.001s", 1},
 	};
 	int64_t ms;
 
@@ -97,8 +106,18 @@ Test(timefmt, durations)
 
 Test(timefmt, bad_durations)
 {
-	static const char *bad[] = { "", "s", "5x", "-1s", "1.s", "1 s", "1sec", "5M",
-				     "1e3", "99999999999999999999d", "1000000000000d", "ms" };
+	static const char *bad[] = {"",
+	                            "s",
+	                            "5x",
+	                            "-1s",
+	                            "1.s",
+	                            "1 s",
+	                            "1sec",
+	                            "5M",
+	                            "1e3",
+	                            "99999999999999999999d",
+	                            "1000000000000d",
+	                            "ms"};
 	int64_t ms;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -109,10 +128,32 @@ Test(timefmt, bad_durations)
 Test(timefmt, clocks_move_forward)
 {
 	int64_t a = time_mono_ns(), wall = time_now_ms();
-	struct timespec ts = { 0, 2000000 };
+	struct timespec ts = {0, 2000000};
 
 	nanosleep(&ts, NULL);
 	cr_assert_geq(time_mono_ns() - a, 2000000);
 	/* a sane wall clock: after 2020 */
 	cr_assert_gt(wall, 1577836800000LL);
+}
+
+Test(timefmt, four_digit_years_only)
+{
+	char buf[32];
+	int64_t ms;
+
+	cr_assert_eq(time_parse_rfc3339("0000-01-01T00:00:00Z", &ms), 0);
+	cr_assert_str_eq(time_format_rfc3339(ms, buf, sizeof(buf)), "0000-01-01T00:00:00.000Z");
+	cr_assert_eq(time_parse_rfc3339("9999-12-31T23:59:59.999Z", &ms), 0);
+	cr_assert_str_eq(time_format_rfc3339(ms, buf, sizeof(buf)), "9999-12-31T23:59:59.999Z");
+	/* an offset that leaves the range */
+	cr_assert_eq(time_parse_rfc3339("0000-01-01T00:00:00+01:00", &ms), -1);
+	cr_assert_eq(time_parse_rfc3339("9999-12-31T23:30:00-01:00", &ms), -1);
+	/* out-of-range values are clamped, never printed as 5-digit or negative years */
+	cr_assert_str_eq(time_format_rfc3339(INT64_MAX, buf, sizeof(buf)),
+	                 "9999-12-31T23:59:59.999Z");
+	cr_assert_str_eq(time_format_rfc3339(INT64_MIN, buf, sizeof(buf)),
+	                 "0000-01-01T00:00:00.000Z");
+	/* NTP's zero reference time, 1900 */
+	cr_assert_str_eq(time_format_rfc3339(-2208988800000LL, buf, sizeof(buf)),
+	                 "1900-01-01T00:00:00.000Z");
 }
