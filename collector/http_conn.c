@@ -295,7 +295,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 int
 http_conn_feed(struct http_conn *c, const char *data, size_t len)
 {
-	int rc = http_exchange_parse(c, data, len);
+	int rc = http_parse_input(c, data, len);
 
 	if (rc < 0)
 		http_conn_close(c);
@@ -349,7 +349,7 @@ conn_init(struct http_conn *c, struct http_server *srv)
 {
 	c->srv = srv;
 	c->created = c->last_activity = srv->loop != NULL ? uv_now(srv->loop) : 0;
-	http_exchange_conn_init(c);
+	http_parse_conn_init(c);
 	c->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = c;

@@ -1,6 +1,6 @@
 /* collector/http_conn.h - internal to the HTTP server: connections, exchanges,
- * TLS and rate limiting shared by http_server.c, http_conn.c, http_exchange.c,
- * http_tls.c and http_limits.c. Nothing outside collector/http_*.c and the
+ * TLS and rate limiting shared by http_server.c, http_conn.c, http_parse.c,
+ * http_exchange.c, http_tls.c and http_limits.c. Nothing outside collector/http_*.c and the
  * HTTP tests/fuzzer should include it.
  *
  * Ownership: the server owns its connections (a list); a connection owns the
@@ -99,14 +99,52 @@ struct http_conn {
 	bool eof;                 /* the client closed its side */
 };
 
-/* --- http_exchange.c: parsing and answering ------------------------------ */
+/* One request and its answer. Owned by its connection's queue, or by the
+ * handler once orphaned (conn == NULL). */
+struct http_exchange {
+	struct http_conn *conn;   /* NULL once orphaned */
+	struct http_exchange *next;
+	struct http_request req;
+	char peer[64];
+	char *target;             /* decoded path, NUL, raw query, NUL */
+	struct http_buf hdrs;     /* name NUL value NUL ... */
+	int nhdrs;
+	size_t hdr_bytes;         /* request line and headers as received */
+	size_t counted;           /* body bytes counted in conn->body_bytes */
+	struct http_buf body;
+	struct http_buf out;      /* answer head (without Connection) then body */
+	size_t out_head;          /* length of the head part of out */
+	struct http_buf sbuf;     /* stream data waiting for its turn */
+	int status;
+	bool receiving, dispatched, responded, head_sent;
+	bool keep_alive, is_head, discard_body, want_continue, must_close;
+	bool streaming, chunked, stream_ended;
+	void (*on_close)(void *arg);
+	void *on_close_arg;
+};
+
+/* --- http_parse.c: request parsing ---------------------------------------- */
 
 /* Set up the parser state of a new connection. */
-void http_exchange_conn_init(struct http_conn *c);
+void http_parse_conn_init(struct http_conn *c);
 /* Parse len bytes of plaintext. Bytes that arrive while the connection is
- * paused are kept in c->stash (bounded: at most one read's worth). Returns 0,
- * or a negative errno when the connection must be closed at once. */
-int http_exchange_parse(struct http_conn *c, const char *data, size_t len);
+ * paused are kept in c->stash (bounded: a few reads' worth). Returns 0, or
+ * a negative errno when the connection must be closed at once. */
+int http_parse_input(struct http_conn *c, const char *data, size_t len);
+
+/* --- http_exchange.c: the queue of answers --------------------------------- */
+
+/* A new exchange at the tail of c's queue; NULL when out of memory. */
+struct http_exchange *http_exchange_append(struct http_conn *c);
+/* Prepare ex's answer (head without the Connection line, then body) and
+ * count it in the stats. Returns 0 or -ENOMEM. */
+int http_exchange_build(struct http_exchange *ex, int status, const char *ctype,
+			const char *extra, const char *body, size_t len);
+/* Stop parsing c and answer the request in progress (or a placeholder when
+ * the error came between requests) with a JSON error, then close. */
+void http_exchange_fail(struct http_conn *c, int status, const char *msg);
+/* Send "100 Continue" for ex now. */
+void http_exchange_continue(struct http_conn *c, struct http_exchange *ex);
 /* Send every answer that is ready, in request order; resumes parsing when
  * the pipeline has room again. Safe to call re-entrantly. */
 void http_exchange_flush(struct http_conn *c);

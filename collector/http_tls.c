@@ -123,7 +123,7 @@ http_tls_pump(struct http_conn *c)
 	while (!c->paused && !c->closing && !c->no_more) {
 		n = SSL_read(c->ssl, buf, sizeof(buf));
 		if (n > 0) {
-			if ((rc = http_exchange_parse(c, buf, (size_t)n)) < 0)
+			if ((rc = http_parse_input(c, buf, (size_t)n)) < 0)
 				break;
 			continue;
 		}
