@@ -110,7 +110,8 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOF
 : >"$W/hooks.jsonl"
-noc python3 "$W/receiver.py" $HOOK_PORT "$W/hooks.jsonl" 2>"$W/receiver.log" &
+(exec ip netns exec "$LAB_NS_noc" python3 "$W/receiver.py" $HOOK_PORT "$W/hooks.jsonl") \
+	2>"$W/receiver.log" &
 pids+=($!)
 
 (cd "$W/collector" && exec ip netns exec "$LAB_NS_noc" "$BIN/anycast-collector" \
