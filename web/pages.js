@@ -48,13 +48,15 @@
 				fill(box, h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'instances' },
 					h('thead', {}, h('tr', {}, ['instance', 'service', 'management', 'seen up from', 'catchment'].map((t) => h('th', {}, t)))),
 					h('tbody', {}, inst.sort((a, b) => a.name.localeCompare(b.name) || a.service.localeCompare(b.service)).map((i) => {
-						const up = i.agents.filter(isUp).length;
+						/* an agent sees the instance up when every address it probes answers */
+						const seen = [...new Set(i.agents.map((a) => a.agent))];
+						const up = seen.filter((n) => i.agents.filter((a) => a.agent === n).every(isUp)).length;
 						const caught = rows.filter((r) => r.instance === i.name && r.service === i.service && r.status !== 'outage').length;
 						return h('tr', { dataset: { instance: i.name } },
 							h('td', {}, instanceChip(i.name)), h('td', {}, i.service),
 							h('td', {}, h('code', {}, i.management.join(', ') || '—')),
-							h('td', { class: i.agents.length && up < i.agents.length ? 'bad' : '' },
-								i.agents.length ? `${up} / ${i.agents.length} agents` : h('span', { class: 'muted' }, 'no reports')),
+							h('td', { class: seen.length && up < seen.length ? 'bad' : '' },
+								seen.length ? `${up} / ${seen.length} agents` : h('span', { class: 'muted' }, 'no reports')),
 							h('td', {}, `${caught} agent${caught === 1 ? '' : 's'}`));
 					})))));
 			},
@@ -84,7 +86,7 @@
 					if (r.target !== 'management' || r.instance !== name) continue;
 					const t = AM.parseTime(r.time);
 					if (!t) continue;
-					s.pts.push([t.getTime() / 1000, r.outcome === 'ok' && typeof r.rtt_ms === 'number' ? r.rtt_ms : null, r.service]);
+					s.pts.push([t.getTime() / 1000, r.outcome === 'ok' && typeof r.rtt_ms === 'number' ? r.rtt_ms : null, r.service, r.family || 4]);
 				}
 				if (recs.length < 1000) break;
 			}
@@ -106,15 +108,20 @@
 
 		function drawService(svc) {
 			const agents = [...series.keys()].filter((a) => series.get(a).pts.some((p) => p[2] === svc)).sort();
+			/* one line per agent and address family (dashed for IPv6) */
+			const fams = [...new Set(agents.flatMap((a) => series.get(a).pts.filter((p) => p[2] === svc).map((p) => p[3])))].sort();
+			const lines = agents.flatMap((a, ai) => fams.filter((f) => series.get(a).pts.some((p) => p[2] === svc && p[3] === f))
+				.map((f) => ({ agent: a, fam: f, ai })));
+			const mine = (l) => series.get(l.agent).pts.filter((p) => p[2] === svc && p[3] === l.fam);
 			/* uPlot wants one shared x axis: merge the sample times */
-			const xs = [...new Set(agents.flatMap((a) => series.get(a).pts.filter((p) => p[2] === svc).map((p) => p[0])))].sort((a, b) => a - b);
+			const xs = [...new Set(lines.flatMap((l) => mine(l).map((p) => p[0])))].sort((a, b) => a - b);
 			const idx = new Map(xs.map((x, i) => [x, i]));
-			const ys = agents.map((a) => {
+			const ys = lines.map((l) => {
 				const y = new Array(xs.length).fill(null);
-				for (const p of series.get(a).pts) if (p[2] === svc) y[idx.get(p[0])] = p[1];
+				for (const p of mine(l)) y[idx.get(p[0])] = p[1];
 				return y;
 			});
-			const sig = agents.join(',');
+			const sig = lines.map((l) => l.agent + '/' + l.fam).join(',');
 			const cur = plots.get(svc);
 			if (cur && cur.sig === sig) {
 				cur.plot.setData([xs, ...ys]);
@@ -132,8 +139,10 @@
 			const agentPalette = ['#2f6fdf', '#e08a00', '#1f9d55', '#8a4fd8', '#0f9fa8', '#d14fa6', '#a0682f', '#6b8e23'];
 			const plot = new uPlot({
 				width: Math.max(280, chartBox.clientWidth || 600), height: 220,
-				series: [{}, ...agents.map((a, i) => ({
-					label: a, stroke: agentPalette[i % agentPalette.length], width: 1.5, spanGaps: true,
+				series: [{}, ...lines.map((l) => ({
+					label: fams.length > 1 ? `${l.agent} ${family(l.fam)}` : l.agent,
+					stroke: agentPalette[l.ai % agentPalette.length], width: 1.5, spanGaps: true,
+					dash: l.fam === 6 ? [6, 4] : undefined,
 					value: (u, v) => (v === null ? '—' : v.toFixed(2) + ' ms'),
 				}))],
 				axes: [Object.assign({}, axis), Object.assign({ label: 'RTT (ms)', size: 60 }, axis)],
@@ -148,9 +157,10 @@
 				h('h3', {}, i.service, ' ', h('span', { class: 'muted small' }, 'management ', h('code', {}, i.management.join(', ') || '—'),
 					i.identity ? [' · identity ', h('code', {}, i.identity)] : null)),
 				i.agents.length ? h('div', { class: 'scroll' }, h('table', { class: 'data health', dataset: { service: i.service } },
-					h('thead', {}, h('tr', {}, ['seen from', 'state', 'RTT', 'last probe'].map((t) => h('th', {}, t)))),
-					h('tbody', {}, i.agents.sort((a, b) => String(a.agent).localeCompare(b.agent)).map((a) => h('tr', {},
+					h('thead', {}, h('tr', {}, ['seen from', 'address', 'state', 'RTT', 'last probe'].map((t) => h('th', {}, t)))),
+					h('tbody', {}, i.agents.sort((a, b) => String(a.agent).localeCompare(b.agent) || String(a.address).localeCompare(b.address)).map((a) => h('tr', {},
 						h('td', {}, h('a', { href: '#/agent/' + encodeURIComponent(a.agent) }, a.agent)),
+						h('td', {}, h('code', {}, a.address || '—')),
 						h('td', { class: isUp(a) ? 'good' : 'bad' }, isUp(a) ? '● up' : '✕ ' + (a.outcome || 'down')),
 						h('td', { class: 'num' }, fmtMs(a.rtt_ms)),
 						h('td', {}, timeEl(a.last_seen, { rel: true }))))))) :

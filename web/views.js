@@ -114,14 +114,16 @@
 				const from = new Date(Date.now() - 3600e3).toISOString();
 				const [res, ev] = await Promise.all([
 					api('results', { agent: r.agent, service: r.service, from, limit: 1000 }),
-					api('events', { agent: r.agent, service: r.service, limit: 5 }),
+					api('events', { agent: r.agent, service: r.service, limit: 20 }),
 				]);
+				/* this family's events (and those of no family), newest five */
+				const evs = list(ev, 'events').filter((e) => !e.family || e.family === (r.family || 4)).slice(0, 5);
 				const recs = list(res, 'results').filter((x) => x.target !== 'management' &&
 					(x.family || 4) === (r.family || 4)).slice(-8).reverse();
 				fill(box,
 					h('h4', {}, 'Latest answers'),
 					recs.length ? h('div', { class: 'scroll' }, h('table', { class: 'mini' },
-						h('thead', {}, h('tr', {}, ['time', 'asked', 'identity', 'instance', 'outcome', 'RTT'].map((t) => h('th', {}, t)))),
+						h('thead', {}, h('tr', {}, ['time', 'identity from', 'identity', 'instance', 'outcome', 'RTT'].map((t) => h('th', {}, t)))),
 						h('tbody', {}, recs.map((x) => h('tr', {},
 							h('td', {}, timeEl(x.time)), h('td', {}, x.identity_source || x.query || ''),
 							h('td', {}, x.identity ? h('code', {}, x.identity) : '—'),
@@ -130,8 +132,8 @@
 							h('td', { class: 'num' }, fmtMs(x.rtt_ms)))))))
 						: h('p', { class: 'muted' }, 'no results in the last hour'),
 					h('h4', {}, 'Recent events'),
-					list(ev, 'events').length ? h('ul', { class: 'mini-events' }, list(ev, 'events').map(eventLine))
-						: h('p', { class: 'muted' }, 'none'));
+					evs.length ? h('ul', { class: 'mini-events' }, evs.map(eventLine))
+						: h('p', { class: 'muted' }, 'none in the latest events of this agent and service'));
 			} catch (e) {
 				fill(box, h('p', { class: 'muted' }, 'evidence unavailable: ' + e.message));
 			}
