@@ -34,6 +34,8 @@ set_thresholds(struct inv_thresholds *th, const struct inv_thresholds *in)
 		th->instance_down_rounds = 2;
 	if (th->flap_changes < 2)
 		th->flap_changes = 4;
+	if (th->flap_changes > CM_CHANGES)
+		th->flap_changes = CM_CHANGES; /* what a stream remembers */
 	if (th->flap_window_ms <= 0)
 		th->flap_window_ms = 10 * 60 * 1000;
 	if (th->flap_stable_ms <= 0)
@@ -42,6 +44,8 @@ set_thresholds(struct inv_thresholds *th, const struct inv_thresholds *in)
 		th->split_window_ms = 30 * 1000;
 	if (th->split_min_switches < 1)
 		th->split_min_switches = 3;
+	if (th->split_min_switches > CM_HIST - 1)
+		th->split_min_switches = CM_HIST - 1;
 	if (th->suboptimal_ms <= 0)
 		th->suboptimal_ms = 20;
 	if (th->suboptimal_pct <= 0)
