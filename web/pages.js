@@ -51,7 +51,8 @@
 						/* an agent sees the instance up when every address it probes answers */
 						const seen = [...new Set(i.agents.map((a) => a.agent))];
 						const up = seen.filter((n) => i.agents.filter((a) => a.agent === n).every(isUp)).length;
-						const caught = rows.filter((r) => r.instance === i.name && r.service === i.service && r.status !== 'outage').length;
+						const caught = new Set(rows.filter((r) => r.instance === i.name && r.service === i.service && r.status !== 'outage')
+							.map((r) => r.agent)).size;
 						return h('tr', { dataset: { instance: i.name } },
 							h('td', {}, instanceChip(i.name)), h('td', {}, i.service),
 							h('td', {}, h('code', {}, i.management.join(', ') || '—')),
