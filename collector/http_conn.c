@@ -279,12 +279,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	c->last_activity = uv_now(c->srv->loop);
 	if (c->lingering)
 		return; /* discard */
-	if (c->ssl != NULL)
-		rc = http_tls_input(c, buf->base, (size_t)nread);
-	else
-		rc = http_conn_feed(c, buf->base, (size_t)nread);
-	if (rc < 0) {
-		if (c->ssl != NULL && !c->closing)
+	if (c->ssl == NULL) {
+		(void)http_conn_feed(c, buf->base, (size_t)nread);
+		return;
+	}
+	if ((rc = http_tls_input(c, buf->base, (size_t)nread)) < 0) {
+		if (!c->closing)
 			(void)http_tls_flush(c); /* the alert, if any */
 		http_conn_close(c);
 		return;
@@ -299,6 +299,8 @@ http_conn_feed(struct http_conn *c, const char *data, size_t len)
 
 	if (rc < 0)
 		http_conn_close(c);
+	else if (!c->in_feed)
+		http_exchange_flush(c); /* answers the parser made itself (4xx) */
 	return rc;
 }
 

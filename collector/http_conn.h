@@ -167,8 +167,9 @@ struct http_conn *http_conn_accept(struct http_server *srv);
  * (which may be NULL). Used by the fuzzer and unit tests. */
 struct http_conn *http_conn_new_null(struct http_server *srv, const char *peer,
 				     http_sink_fn sink, void *sink_arg);
-/* Feed received plaintext bytes as the read callback does. Returns 0 or a
- * negative errno (the connection is then being closed). */
+/* Feed received plaintext bytes as the read callback does, then send the
+ * answers that are ready. Returns 0 or a negative errno (the connection is
+ * then being closed). */
 int http_conn_feed(struct http_conn *c, const char *data, size_t len);
 /* Queue bytes for the client; they leave (encrypted under TLS) at the next
  * http_conn_update(). data is copied. Returns 0 or a negative errno. */

@@ -46,6 +46,23 @@ count_header_bytes(struct http_conn *c, size_t len)
 	return 0;
 }
 
+static size_t
+hdrs_max(const struct http_conn *c)
+{
+	return c->srv->limits.max_header_bytes + 2 * (size_t)c->srv->limits.max_headers + 2;
+}
+
+/* End the header value at the tail of hdrs: drop trailing blanks (the
+ * parser already dropped the leading ones), then terminate it. */
+static int
+end_value(struct http_conn *c, struct http_exchange *ex)
+{
+	while (ex->hdrs.len > 0 &&
+	       (ex->hdrs.data[ex->hdrs.len - 1] == ' ' || ex->hdrs.data[ex->hdrs.len - 1] == '\t'))
+		ex->hdrs.len--;
+	return http_limits_buf_append(&ex->hdrs, "", 1, hdrs_max(c));
+}
+
 static int
 on_message_begin(http_parser *p)
 {
@@ -80,12 +97,6 @@ on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
-static size_t
-hdrs_max(const struct http_conn *c)
-{
-	return c->srv->limits.max_header_bytes + 2 * (size_t)c->srv->limits.max_headers + 2;
-}
-
 static int
 on_header_field(http_parser *p, const char *at, size_t len)
 {
@@ -95,7 +106,7 @@ on_header_field(http_parser *p, const char *at, size_t len)
 	if (ex == NULL || count_header_bytes(c, len) != 0)
 		return -1;
 	if (c->hdr_state != 1) {
-		if (c->hdr_state == 2 && http_limits_buf_append(&ex->hdrs, "", 1, hdrs_max(c)) != 0)
+		if (c->hdr_state == 2 && end_value(c, ex) != 0)
 			goto toolarge;
 		if (++ex->nhdrs > c->srv->limits.max_headers) {
 			http_exchange_fail(c, 431, "too many header fields");
@@ -200,10 +211,12 @@ on_headers_complete(http_parser *p)
 		return -1;
 	if (c->hdr_state == 1 && http_limits_buf_append(&ex->hdrs, "", 1, hdrs_max(c)) != 0)
 		goto toolarge;
-	if (c->hdr_state != 0 && http_limits_buf_append(&ex->hdrs, "", 1, hdrs_max(c)) != 0)
+	if (c->hdr_state != 0 && end_value(c, ex) != 0)
 		goto toolarge;
 	c->hdr_state = 0;
-	ex->keep_alive = http_should_keep_alive(p) != 0;
+	/* We offer no upgrades: answer as plain HTTP, then close, since what
+	 * follows on the wire is not HTTP (the parser sets upgrade here). */
+	ex->keep_alive = http_should_keep_alive(p) != 0 && !p->upgrade;
 	ex->is_head = p->method == HTTP_HEAD;
 	ex->req.method = http_method_str((enum http_method)p->method);
 	if (set_target(c, ex) != 0) {
