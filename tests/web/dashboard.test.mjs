@@ -16,6 +16,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const BASE = process.env.BASE_URL;
 const TOKENS = process.env.TOKENS_DIR;
 const ARTIFACTS = process.env.ARTIFACTS || path.join(here, 'artifacts');
+const MOCK = process.env.MOCK === '1'; /* tests/web/mock_api.mjs: no event stream, no CLI */
 assert.ok(BASE && TOKENS, 'run through tests/web/run.sh (BASE_URL and TOKENS_DIR)');
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -193,6 +194,8 @@ test('a branch that moves changes the matrix and the timeline without a reload',
 	await cell(matrix, 'br4', 'dns').and(matrix.locator('[data-instance="site-a"]')).waitFor();
 	await timeline.locator('#timeline li').first().waitFor();
 	for (const p of [matrix, timeline]) await p.evaluate(() => { window.__sameDocument = true; });
+	/* the collector pushes changes over Server-Sent Events; the pill says so */
+	if (!MOCK) await until(async () => (await matrix.getAttribute('#live', 'data-state')) === 'live', 8000, 'the live pill');
 	const moved = timeline.locator('#timeline li[data-type="catchment_change"]', { hasText: 'br4' });
 	assert.equal(await moved.count(), 0);
 
@@ -321,7 +324,6 @@ test('an unknown instance is red and unmistakable; screenshots', async () => {
 	await phone.close();
 });
 
-const MOCK = process.env.MOCK === '1';
 test('terminal view: anycast-collector status', { skip: MOCK && 'mock API run' }, async () => {
 	const bin = path.join(process.env.ANYCAST_BIN, 'anycast-collector');
 	const run = (args) => new Promise((resolve) => execFile(bin, args, { timeout: 20000 },
