@@ -29,6 +29,14 @@ void api_respond(struct collector *c, struct http_exchange *ex, int status, cons
  * present, 0 when absent, -1 when malformed or too long. */
 int api_query_get(const char *query, const char *name, char *out, size_t outlen);
 
+/* ?name= URL-decoded into out; *val = out, or NULL when absent or empty.
+ * Returns 0, or -1 after answering 400. */
+int api_param(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+	      const char *name, char *out, size_t outlen, const char **val);
+/* ?limit= (default API_LIMIT_DEFAULT, 1..API_LIMIT_MAX). 0, or -1 after 400. */
+int api_param_limit(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+		    int *limit);
+
 /* Agent for the request's "Authorization: Bearer" token (constant-time
  * comparison of SHA-256 hashes), or NULL. */
 const struct inv_agent *api_auth_agent(struct collector *c, struct http_exchange *ex);

@@ -67,9 +67,8 @@ api_event_json(const struct event *ev)
 	return o;
 }
 
-/* ?name= as text into out (NULL result when absent). -1 after answering 400. */
-static int
-param(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+int
+api_param(struct collector *c, struct http_exchange *ex, const struct http_request *req,
       const char *name, char *out, size_t outlen, const char **val)
 {
 	int r = api_query_get(req->query, name, out, outlen);
@@ -92,7 +91,7 @@ param_int(struct collector *c, struct http_exchange *ex, const struct http_reque
 	const char *s;
 	long long x;
 
-	if (param(c, ex, req, name, buf, sizeof(buf), &s) != 0)
+	if (api_param(c, ex, req, name, buf, sizeof(buf), &s) != 0)
 		return -1;
 	if (s == NULL)
 		return 0;
@@ -114,7 +113,7 @@ param_time(struct collector *c, struct http_exchange *ex, const struct http_requ
 	char buf[64];
 	const char *s;
 
-	if (param(c, ex, req, name, buf, sizeof(buf), &s) != 0)
+	if (api_param(c, ex, req, name, buf, sizeof(buf), &s) != 0)
 		return -1;
 	if (s != NULL && time_parse_rfc3339(s, ms) != 0) {
 		api_error(c, ex, 400, "%s: not an RFC 3339 time", name);
@@ -123,8 +122,8 @@ param_time(struct collector *c, struct http_exchange *ex, const struct http_requ
 	return 0;
 }
 
-static int
-param_limit(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+int
+api_param_limit(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 	    int *limit)
 {
 	int64_t v = API_LIMIT_DEFAULT;
@@ -156,9 +155,9 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 	int limit;
 	json_t *arr;
 
-	if (param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
-	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
-	    param_limit(c, ex, req, &limit) != 0 ||
+	if (api_param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
+	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
+	    api_param_limit(c, ex, req, &limit) != 0 ||
 	    param_int(c, ex, req, "offset", 0, INT32_MAX, &offset) != 0)
 		return;
 	n = collector_catchments(c, &rows);
@@ -182,11 +181,11 @@ api_get_events(struct collector *c, struct http_exchange *ex, const struct http_
 	struct store_events_query q = { .since_ms = INT64_MIN };
 
 	if (param_time(c, ex, req, "since", &q.since_ms) != 0 ||
-	    param(c, ex, req, "type", tbuf, sizeof(tbuf), &q.type) != 0 ||
-	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
-	    param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
+	    api_param(c, ex, req, "type", tbuf, sizeof(tbuf), &q.type) != 0 ||
+	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
+	    api_param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
 	    param_int(c, ex, req, "before_id", 0, INT64_MAX, &q.before_id) != 0 ||
-	    param_limit(c, ex, req, &q.limit) != 0)
+	    api_param_limit(c, ex, req, &q.limit) != 0)
 		return;
 	answer_list(c, ex, "events", store_query_events(c->reader, &q));
 }
@@ -198,12 +197,12 @@ api_get_results(struct collector *c, struct http_exchange *ex, const struct http
 	struct store_results_query q = { .from_ms = INT64_MIN, .to_ms = INT64_MAX };
 	int64_t after = 0;
 
-	if (param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
-	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
+	if (api_param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
+	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
 	    param_time(c, ex, req, "from", &q.from_ms) != 0 ||
 	    param_time(c, ex, req, "to", &q.to_ms) != 0 ||
 	    param_int(c, ex, req, "after_seq", 0, INT64_MAX, &after) != 0 ||
-	    param_limit(c, ex, req, &q.limit) != 0)
+	    api_param_limit(c, ex, req, &q.limit) != 0)
 		return;
 	q.after_seq = (uint64_t)after;
 	answer_list(c, ex, "results", store_query_results(c->reader, &q));
@@ -217,10 +216,10 @@ api_get_rollups(struct collector *c, struct http_exchange *ex, const struct http
 	int64_t from = INT64_MIN, to = INT64_MAX;
 	int limit;
 
-	if (param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
-	    param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
+	if (api_param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
+	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
 	    param_time(c, ex, req, "from", &from) != 0 || param_time(c, ex, req, "to", &to) != 0 ||
-	    param_limit(c, ex, req, &limit) != 0)
+	    api_param_limit(c, ex, req, &limit) != 0)
 		return;
 	answer_list(c, ex, "rollups",
 		    store_query_rollups(c->reader, agent, service, from, to, limit));
@@ -246,7 +245,7 @@ api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_
 	size_t i;
 	int limit;
 
-	if (param_limit(c, ex, req, &limit) != 0) {
+	if (api_param_limit(c, ex, req, &limit) != 0) {
 		json_decref(rows);
 		return;
 	}
@@ -275,113 +274,6 @@ api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_
 	}
 	json_decref(rows);
 	api_json(c, ex, 200, json_pack("{s:o}", "agents", out), NULL);
-}
-
-struct inst_acc {
-	json_t *agents; /* borrowed from the answer being built */
-	int ok, failed;
-};
-
-/* One pass over the latest management results, each filed under the
- * instance owning its address. */
-static void
-file_latest(const struct inventory *inv, json_t *latest, struct inst_acc *acc, const int *base)
-{
-	const struct inv_service *s = NULL;
-	int si = -1;
-	size_t k;
-	json_t *row;
-
-	json_array_foreach (latest, k, row) {
-		const char *svc = json_string_value(json_object_get(row, "service"));
-		const char *addr = json_string_value(json_object_get(row, "address"));
-		const char *outcome = json_string_value(json_object_get(row, "outcome"));
-		const struct inv_instance *in;
-		struct inst_acc *a;
-
-		if (svc == NULL || addr == NULL || outcome == NULL)
-			continue;
-		if (s == NULL || strcmp(s->name, svc) != 0) {
-			for (si = 0; si < inv->n_services; si++)
-				if (strcmp(inv->services[si].name, svc) == 0)
-					break;
-			s = si < inv->n_services ? &inv->services[si] : NULL;
-		}
-		if (s == NULL || (in = inventory_instance_by_management(s, addr)) == NULL)
-			continue;
-		a = &acc[base[si] + (int)(in - s->instances)];
-		if (strcmp(outcome, "ok") == 0)
-			a->ok++;
-		else
-			a->failed++;
-		json_object_del(row, "service");
-		json_object_del(row, "instance");
-		json_array_append(a->agents, row);
-	}
-}
-
-void
-api_get_instances(struct collector *c, struct http_exchange *ex, const struct http_request *req)
-{
-	char sbuf[RESULT_NAME_MAX * 3], ibuf[RESULT_NAME_MAX * 3];
-	const char *service, *instance;
-	const struct inventory *inv = c->inv;
-	struct inst_acc *acc = NULL;
-	int *base = NULL, total = 0, limit;
-	json_t *latest, *out;
-
-	if (param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
-	    param(c, ex, req, "instance", ibuf, sizeof(ibuf), &instance) != 0 ||
-	    param_limit(c, ex, req, &limit) != 0)
-		return;
-	if ((latest = store_query_management(c->reader)) == NULL) {
-		api_error(c, ex, 503, "database query failed");
-		return;
-	}
-	base = calloc((size_t)inv->n_services + 1, sizeof(*base));
-	for (int i = 0; base != NULL && i < inv->n_services; i++)
-		base[i + 1] = base[i] + inv->services[i].n_instances;
-	total = base ? base[inv->n_services] : 0;
-	if (base == NULL || (acc = calloc((size_t)total + 1, sizeof(*acc))) == NULL) {
-		free(base);
-		json_decref(latest);
-		api_error(c, ex, 503, "out of memory");
-		return;
-	}
-	out = json_array();
-	for (int i = 0; i < total; i++)
-		acc[i].agents = json_array();
-	file_latest(inv, latest, acc, base);
-	for (int i = 0; i < inv->n_services; i++) {
-		const struct inv_service *s = &inv->services[i];
-
-		for (int j = 0; j < s->n_instances; j++) {
-			const struct inv_instance *in = &s->instances[j];
-			struct inst_acc *a = &acc[base[i] + j];
-			json_t *o, *mgmt;
-
-			if ((service && strcmp(service, s->name) != 0) ||
-			    (instance && strcmp(instance, in->name) != 0) ||
-			    json_array_size(out) >= (size_t)limit)
-				continue;
-			mgmt = json_array();
-			for (int m = 0; m < in->n_management; m++)
-				json_array_append_new(mgmt, json_string(in->management[m]));
-			o = json_pack("{s:s,s:s,s:o,s:o,s:s,s:i,s:i,s:O}", "service", s->name,
-				      "instance", in->name, "management", mgmt, "identity",
-				      str_or_null(in->identity), "status",
-				      a->ok > 0 ? (a->failed ? "partial" : "up")
-						: (a->failed ? "down" : "unknown"),
-				      "agents_ok", a->ok, "agents_failed", a->failed, "agents", a->agents);
-			json_array_append_new(out, o);
-		}
-	}
-	for (int i = 0; i < total; i++)
-		json_decref(acc[i].agents);
-	free(acc);
-	free(base);
-	json_decref(latest);
-	api_json(c, ex, 200, json_pack("{s:o}", "instances", out), NULL);
 }
 
 static void

@@ -139,6 +139,16 @@ json_t *store_query_agents(struct store *st);
  * instance, time, outcome, rcode, rtt_ms. NULL on error. */
 json_t *store_query_management(struct store *st);
 
+/* The same rows without building JSON: fn runs once per row; the strings
+ * are valid during the call only ("" for NULL; rtt_ms < 0 for none). */
+struct store_mgmt_row {
+	const char *agent, *service, *address, *instance, *outcome, *rcode, *identity;
+	int64_t time_ms;
+	double rtt_ms;
+};
+int store_each_management(struct store *st,
+			  void (*fn)(void *ctx, const struct store_mgmt_row *row), void *ctx);
+
 /* Per-minute rollups for charts: array of {minute, agent, service, target,
  * address, count, ok, rtt_min, rtt_avg, rtt_max}. NULL on error. */
 json_t *store_query_rollups(struct store *st, const char *agent, const char *service,

@@ -275,6 +275,36 @@ store_query_management(struct store *st)
 	return arr;
 }
 
+int
+store_each_management(struct store *st, void (*fn)(void *ctx, const struct store_mgmt_row *row),
+		      void *ctx)
+{
+	sqlite3_stmt *s;
+	struct store_mgmt_row r;
+	int rc;
+
+	s = prepare(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
+			" l.rcode, l.rtt_ms, l.identity FROM latest l"
+			" JOIN agents a ON a.id = l.agent_id JOIN services s ON s.id = l.service_id"
+			" WHERE l.target = 1");
+	if (s == NULL)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.agent = col_text(s, 0);
+		r.service = col_text(s, 1);
+		r.address = col_text(s, 2);
+		r.instance = col_text(s, 3);
+		r.time_ms = sqlite3_column_int64(s, 4);
+		r.outcome = col_text(s, 5);
+		r.rcode = col_text(s, 6);
+		r.rtt_ms = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 7);
+		r.identity = col_text(s, 8);
+		fn(ctx, &r);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 json_t *
 store_query_rollups(struct store *st, const char *agent, const char *service, int64_t from_ms,
 		    int64_t to_ms, int limit)
