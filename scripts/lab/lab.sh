@@ -185,15 +185,20 @@ lab_up() {
 	# A failed (set -e) or interrupted up leaves nothing behind.
 	trap 'msg "up failed, tearing down"; lab_down' EXIT
 	trap 'exit 130' INT TERM HUP
+	local tb td
+	tb=$(now_ms)
 	lab_build
+	td=$(now_ms)
 	start_all_daemons
 	write_env
 	write_inventory
 	: >"$LAB_DIR/faults"
+	t1=$(now_ms)
 	wait_converged "up" || die "lab did not converge within ${LAB_TIMEOUT}s"
 	trap - EXIT INT TERM HUP
-	t1=$(now_ms)
-	msg "up: converged in $(ms_to_s $((t1 - t0))) s (env: $LAB_DIR/lab.env)"
+	msg "up: namespaces and links $(ms_to_s $((td - tb))) s, daemons $(ms_to_s $((t1 - td))) s," \
+		"OSPF + every branch at its predicted site $(ms_to_s $(($(now_ms) - t1))) s"
+	msg "up: converged in $(ms_to_s $(($(now_ms) - t0))) s (env: $LAB_DIR/lab.env)"
 }
 
 ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }

@@ -82,10 +82,27 @@ check_all() {
 	done
 }
 
+# routes_ready: every branch has routes to the anycast addresses and the noc
+# (cheap to poll; DNS probes that time out cost a second each).
+routes_ready() {
+	local br a
+	for br in $BRANCHES; do
+		for a in $ANY4_DNS $ANY4_NTP $NOC4; do
+			nsx "$br" ip -4 route get "$a" >/dev/null 2>&1 || return 1
+		done
+		for a in $ANY6_DNS $ANY6_NTP $NOC6; do
+			nsx "$br" ip -6 route get "$a" >/dev/null 2>&1 || return 1
+		done
+	done
+}
+
 # wait_converged LABEL: poll until every branch reaches its truth (LAB_TIMEOUT).
 wait_converged() {
 	local label=$1 deadline out
 	deadline=$(($(date +%s) + LAB_TIMEOUT))
+	while ! routes_ready && [ "$(date +%s)" -lt "$deadline" ]; do
+		sleep 0.2
+	done
 	while :; do
 		out=$(check_all)
 		[ -z "$out" ] && return 0
