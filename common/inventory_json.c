@@ -174,7 +174,7 @@ static int service_from_json(const json_t *o, const char *path, struct inv_servi
 	s->port = (int)v;
 	if (get_int(o, "interval_ms", path, INV_MIN_INTERVAL_MS, INV_MAX_INTERVAL_MS,
 	            &s->interval_ms, err, errlen) < 0 ||
-	    get_int(o, "timeout_ms", path, 1, s->interval_ms - 1, &s->timeout_ms, err, errlen) < 0)
+	    get_int(o, "timeout_ms", path, 1, s->interval_ms, &s->timeout_ms, err, errlen) < 0)
 		return -1;
 	if (get_strs(o, "identify", path, INV_MAX_IDENTIFY, s->identify[0], sizeof(s->identify[0]),
 	             &s->n_identify, err, errlen) < 0)

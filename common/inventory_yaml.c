@@ -242,7 +242,7 @@ int inventory_yaml_address_list(struct inventory_yaml_ctx *c, yaml_node_t *n, co
 static int token_file_hash(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
                            char out[65])
 {
-	char file[512], full[1024], buf[TOKEN_FILE_MAX + 1];
+	char file[512], full[1024], buf[TOKEN_FILE_MAX + 1], ebuf[128];
 	const char *slash = strrchr(c->fname, '/');
 	FILE *f;
 	size_t len;
@@ -260,7 +260,7 @@ static int token_file_hash(struct inventory_yaml_ctx *c, const yaml_node_t *n, c
 	struct stat st;
 	if (fd < 0)
 		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
-		                          strerror(errno));
+		                          strerror_r(errno, ebuf, sizeof(ebuf)));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return inventory_yaml_bad(c, n, path, "\"%s\" is not a regular file", full);
@@ -269,7 +269,7 @@ static int token_file_hash(struct inventory_yaml_ctx *c, const yaml_node_t *n, c
 	if (f == NULL) {
 		close(fd);
 		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
-		                          strerror(errno));
+		                          strerror_r(errno, ebuf, sizeof(ebuf)));
 	}
 	len = fread(buf, 1, sizeof(buf), f);
 	fclose(f);

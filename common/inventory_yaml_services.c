@@ -192,12 +192,12 @@ static int service(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *pat
 	if (s->timeout_ms < 0) {
 		/* the default must fit inside a short interval */
 		s->timeout_ms = INV_DEFAULT_TIMEOUT_MS;
-		if (s->timeout_ms >= s->interval_ms)
+		if (s->timeout_ms > s->interval_ms)
 			s->timeout_ms = s->interval_ms / 2;
-	} else if (s->timeout_ms >= s->interval_ms) {
+	} else if (s->timeout_ms > s->interval_ms) {
+		/* equal is allowed: a probe may wait until the next round starts */
 		snprintf(sub, sizeof(sub), "%s.timeout", path);
-		return inventory_yaml_bad(c, a.timeout, sub,
-		                          "must be shorter than interval (%lldms)",
+		return inventory_yaml_bad(c, a.timeout, sub, "must not exceed interval (%lldms)",
 		                          (long long)s->interval_ms);
 	}
 	if (s->query_type[0] && s->query_name[0] == '\0')

@@ -13,6 +13,7 @@
 
 TestSuite(inventory);
 
+#define SVC "services:\n  - name: dns\n    protocol: dns\n    address: 198.18.255.53\n"
 #define SHA_TEST "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 static struct inventory *parse(const char *yaml, char *err, size_t errlen)
@@ -122,6 +123,22 @@ Test(inventory, defaults)
 	inventory_free(inv);
 }
 
+Test(inventory, timeout_may_equal_interval)
+{
+	char err[512] = "";
+	struct inventory *inv = parse(SVC "    interval: 1s\n    timeout: 1s\n", err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_eq(inv->services[0].timeout_ms, 1000);
+	json_t *j = inventory_services_to_json(inv);
+	struct inventory *back = inventory_services_from_json(j, err, sizeof(err));
+	cr_assert_not_null(back, "%s", err);
+	cr_assert_eq(back->services[0].timeout_ms, 1000);
+	inventory_free(back);
+	json_decref(j);
+	inventory_free(inv);
+}
+
 Test(inventory, all_keys)
 {
 	char err[512] = "";
@@ -192,16 +209,14 @@ Test(inventory, all_keys)
 	inventory_free(inv);
 }
 
-#define SVC "services:\n  - name: dns\n    protocol: dns\n    address: 198.18.255.53\n"
-
 Test(inventory, service_errors_name_line_and_field)
 {
 	rejects(SVC "    interval: 5x\n", "inv.yaml:5: services[0].interval: bad duration \"5x\"");
 	rejects(SVC "    interval: 2d\n", "inv.yaml:5: services[0].interval: must be at most 1d");
 	rejects(SVC "    interval: 400ms\n",
 	        "inv.yaml:5: services[0].interval: must be at least 500ms");
-	rejects(SVC "    interval: 1s\n    timeout: 1s\n",
-	        "inv.yaml:6: services[0].timeout: must be shorter than interval (1000ms)");
+	rejects(SVC "    interval: 1s\n    timeout: 1001ms\n",
+	        "inv.yaml:6: services[0].timeout: must not exceed interval (1000ms)");
 	rejects(SVC "    timeout: 0s\n", "inv.yaml:5: services[0].timeout: must be at least 1ms");
 	rejects(SVC "    port: 70000\n",
 	        "inv.yaml:5: services[0].port: 70000 out of range [1, 65535]");
@@ -576,7 +591,7 @@ Test(inventory, services_from_json_validates)
 	json_rejects(JS(",\"port\":0"), "services[0].port: out of range");
 	json_rejects(JS(",\"port\":\"53\""), "services[0].port: must be an integer");
 	json_rejects(JS(",\"interval_ms\":100"), "services[0].interval_ms: out of range");
-	json_rejects(JS(",\"timeout_ms\":1000"), "services[0].timeout_ms: out of range");
+	json_rejects(JS(",\"timeout_ms\":1001"), "services[0].timeout_ms: out of range");
 	json_rejects(JS(",\"identify\":[\"whoami\"]"),
 	             "services[0].identify: unknown method (nsid, id.server, hostname.bind)");
 	json_rejects(JS(",\"name\":\"a b\""),
