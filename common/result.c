@@ -145,6 +145,10 @@ static void out_jstr(struct out *o, const char *s)
 			char esc[2] = {'\\', (char)*u};
 			out_raw(o, esc, 2);
 			u++;
+		} else if (*u == '\n' || *u == '\r' || *u == '\t') {
+			char esc[2] = {'\\', *u == '\n' ? 'n' : *u == '\r' ? 'r' : 't'};
+			out_raw(o, esc, 2);
+			u++;
 		} else if (*u < 0x20) {
 			char esc[6] = {'\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15]};
 			out_raw(o, esc, 6);

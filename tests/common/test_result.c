@@ -129,11 +129,11 @@ Test(result, dns_line_has_spec_fields)
 	dns_sample(&r);
 	cr_assert_gt(result_to_line(&r, line, sizeof(line)), 0);
 	cr_assert_str_eq(line,
-			 "{\"seq\":42,\"round\":7,\"time\":\"2026-11-26T03:46:35.123Z\","
-			 "\"service\":\"dns\",\"address\":\"198.18.255.53\",\"family\":4,"
-			 "\"target\":\"anycast\",\"instance\":\"site-a\",\"identity\":\"s1.lab\","
-			 "\"identity_source\":\"nsid\",\"query\":\"nsid\",\"transport\":\"udp\","
-			 "\"outcome\":\"ok\",\"rcode\":\"NOERROR\",\"rtt_ms\":1.234}");
+	                 "{\"seq\":42,\"round\":7,\"time\":\"2026-11-26T03:46:35.123Z\","
+	                 "\"service\":\"dns\",\"address\":\"198.18.255.53\",\"family\":4,"
+	                 "\"target\":\"anycast\",\"instance\":\"site-a\",\"identity\":\"s1.lab\","
+	                 "\"identity_source\":\"nsid\",\"query\":\"nsid\",\"transport\":\"udp\","
+	                 "\"outcome\":\"ok\",\"rcode\":\"NOERROR\",\"rtt_ms\":1.234}");
 }
 
 Test(result, empty_strings_and_negative_rtt_are_null)
@@ -203,10 +203,15 @@ Test(result, hostile_identity_stays_valid_json)
 	/* quote, backslash, control bytes, valid UTF-8, and invalid UTF-8 */
 	strcpy(r.identity, "a\"b\\c\n\x01\x7f\xc3\xa9\xff\xc0\xafz");
 	cr_assert_gt(result_to_line(&r, line, sizeof(line)), 0);
+	cr_assert(
+	    strstr(line,
+	           "\"identity\":\"a\\\"b\\\\c\\n\\u0001\x7f\xc3\xa9\\ufffd\\ufffd\\ufffdz\""),
+	    "%s", line);
 	json_t *j = json_loads(line, 0, NULL);
 	cr_assert_not_null(j, "invalid JSON: %s", line);
 	cr_assert_eq(result_from_json(j, &back, err, sizeof(err)), 0, "%s", err);
-	cr_assert_str_eq(back.identity, "a\"b\\c\n\x01\x7f\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+	cr_assert_str_eq(back.identity,
+	                 "a\"b\\c\n\x01\x7f\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
 	json_decref(j);
 
 	j = result_to_json(&r);
@@ -233,8 +238,8 @@ Test(result, line_reports_overflow)
 Test(result, outcome_names)
 {
 	enum result_outcome o;
-	static const char *names[] = { "ok", "timeout", "unreachable", "rcode",
-				       "malformed", "ambiguous", "unknown" };
+	static const char *names[] = {"ok",        "timeout",   "unreachable", "rcode",
+	                              "malformed", "ambiguous", "unknown"};
 
 	for (int i = 0; i < 7; i++) {
 		cr_assert_str_eq(result_outcome_name((enum result_outcome)i), names[i]);
@@ -261,7 +266,7 @@ static void assert_rejected(const char *key, json_t *value, const char *field)
 	err[0] = '\0';
 	cr_assert_eq(result_from_json(j, &r, err, sizeof(err)), -1, "accepted bad %s", key);
 	cr_assert_eq(strncmp(err, field, strlen(field)), 0, "error \"%s\" does not name %s", err,
-		     field);
+	             field);
 	cr_assert_eq(err[strlen(field)], ':', "error \"%s\"", err);
 	json_decref(j);
 }
@@ -332,9 +337,9 @@ Test(result, decoder_ignores_unknown_and_agent)
 	struct result r;
 	char err[128];
 	json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "seq", 1, "time",
-			      "2026-11-26T03:46:35Z", "service", "dns", "address", "2001:db8::53",
-			      "family", 6, "target", "anycast", "outcome", "timeout", "agent",
-			      "someone-else", "future_field", "x");
+	                      "2026-11-26T03:46:35Z", "service", "dns", "address", "2001:db8::53",
+	                      "family", 6, "target", "anycast", "outcome", "timeout", "agent",
+	                      "someone-else", "future_field", "x");
 
 	cr_assert_eq(result_from_json(j, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(r.agent, "");
@@ -371,7 +376,8 @@ Test(result, line_encoder_is_fast)
 		json_decref(j);
 	}
 	int64_t t2 = time_mono_ns();
-	double line_us = (double)(t1 - t0) / n / 1000.0, jansson_us = (double)(t2 - t1) / n / 1000.0;
+	double line_us = (double)(t1 - t0) / n / 1000.0,
+	       jansson_us = (double)(t2 - t1) / n / 1000.0;
 	cr_log_info("result_to_line %.2f us/record, jansson %.2f us/record", line_us, jansson_us);
 	cr_assert_gt(total, 0);
 	cr_assert_lt(line_us, jansson_us, "line encoder slower than jansson");
