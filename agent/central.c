@@ -186,10 +186,19 @@ static void on_check(uv_check_t *h)
 		log_debug("spool: write: %s (kept in memory, retried)", strerror(-rc));
 }
 
+static void on_synced(void *arg, int status)
+{
+	(void)arg;
+	if (status < 0)
+		log_warnx("spool: fdatasync: %s", strerror(-status));
+}
+
+/* At least once a second, what was written reaches the disk (on the thread
+ * pool: the probes share this loop). */
 static void on_sync_timer(uv_timer_t *t)
 {
 	struct central *c = t->data;
-	int rc = spool_sync(c->sp);
+	int rc = spool_sync_async(c->sp, &c->loop, on_synced, c);
 
 	if (rc < 0)
 		log_warnx("spool: sync: %s", strerror(-rc));

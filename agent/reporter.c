@@ -30,8 +30,8 @@ struct reporter {
 	int handles_open, closing;
 	void (*close_cb)(void *);
 	void *close_arg;
-	/* the POST in flight */
-	int in_flight;
+	/* the POST in flight, or the spool sync before it */
+	int in_flight, syncing;
 	struct reporter_xfer x;
 	char *body;
 	size_t body_cap;
@@ -344,19 +344,62 @@ out:
 		arm(rep, T_BATCH, rep->opt.batch_delay_ms);
 }
 
+static void post_now(struct reporter *rep, int heartbeat);
+static void free_reporter(struct reporter *rep);
+
+static void on_spool_synced(void *arg, int status)
+{
+	struct reporter *rep = arg;
+
+	rep->syncing = 0;
+	if (rep->closing) {
+		if (rep->handles_open == 0)
+			free_reporter(rep);
+		return;
+	}
+	if (status < 0) {
+		log_warnx("spool: fdatasync: %s", strerror(-status));
+		if (rep->draining)
+			finish_drain(rep);
+		else
+			arm(rep, T_BACKOFF, backoff_ms(rep, 0, -1));
+		return;
+	}
+	post_now(rep, 0);
+}
+
 static void send_batch(struct reporter *rep)
 {
 	send_post(rep, 0);
 }
 
+/* Results go out only once on disk: sync on the thread pool first. */
 static void send_post(struct reporter *rep, int heartbeat)
+{
+	int rc;
+
+	if (rep->in_flight || rep->syncing || rep->closing)
+		return;
+	if (!heartbeat) {
+		rc = spool_sync_async(rep->sp, rep->loop, on_spool_synced, rep);
+		if (rc == 0) {
+			rep->syncing = 1;
+			return;
+		}
+		if (rc < 0) {
+			on_spool_synced(rep, rc);
+			return;
+		}
+	}
+	post_now(rep, heartbeat);
+}
+
+static void post_now(struct reporter *rep, int heartbeat)
 {
 	long len;
 	int rc;
 	char why[128];
 
-	if (rep->in_flight || rep->closing)
-		return;
 	len = build_body(rep, heartbeat);
 	if (len <= 0) {
 		if (len < 0) {
@@ -398,7 +441,8 @@ static void on_heartbeat(uv_timer_t *t)
 {
 	struct reporter *rep = t->data;
 
-	if (rep->in_flight || rep->draining || rep->mode != T_NONE || depth(rep) > 0 ||
+	if (rep->in_flight || rep->syncing || rep->draining || rep->mode != T_NONE ||
+	    depth(rep) > 0 ||
 	    uv_now(rep->loop) - rep->last_post_ms < uv_timer_get_repeat(t))
 		return;
 	send_post(rep, 1);
@@ -456,8 +500,8 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 
 void reporter_kick(struct reporter *rep)
 {
-	if (rep->in_flight || rep->draining || rep->mode == T_BACKOFF || rep->mode == T_NOW ||
-	    rep->closing)
+	if (rep->in_flight || rep->syncing || rep->draining || rep->mode == T_BACKOFF ||
+	    rep->mode == T_NOW || rep->closing)
 		return;
 	uint64_t d = depth(rep);
 	if (d >= rep->batch_cur)
@@ -482,7 +526,7 @@ void reporter_drain(struct reporter *rep, int64_t timeout_ms, void (*cb)(void *a
 	rep->drain_cb = cb;
 	rep->drain_arg = arg;
 	uv_timer_start(&rep->drain_timer, on_drain_timeout, (uint64_t)timeout_ms, 0);
-	if (!rep->in_flight) {
+	if (!rep->in_flight && !rep->syncing) {
 		/* Even with nothing to send, cb runs from the loop, not from here. */
 		arm(rep, T_NOW, 0);
 	}
@@ -497,8 +541,13 @@ static void on_handle_closed(uv_handle_t *h)
 {
 	struct reporter *rep = h->data;
 
-	if (--rep->handles_open > 0)
-		return;
+	if (--rep->handles_open > 0 || rep->syncing)
+		return; /* a sync in the thread pool still points at us */
+	free_reporter(rep);
+}
+
+static void free_reporter(struct reporter *rep)
+{
 	void (*cb)(void *) = rep->close_cb;
 	void *arg = rep->close_arg;
 	reporter_xfer_cleanup(&rep->x);

@@ -80,6 +80,8 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes)
 			goto fail;
 		}
 	}
+	/* What survived the last run is as durable as it gets. */
+	sp->written_seq = sp->durable_seq = sp->next_seq - 1;
 	spool_file_save_state(sp, 1);
 	log_info("spool %s: %" PRIu64 " results waiting, %" PRIu64 " bytes, next seq %" PRIu64
 		 ", %" PRIu64 " dropped so far",
@@ -130,22 +132,82 @@ int spool_flush(struct spool *sp)
 		/* Keep what did not go out; lines complete on the next call. */
 		memmove(sp->wbuf, sp->wbuf + done, sp->wlen - done);
 		sp->wlen -= done;
-		sp->cur_dirty = 1;
 	}
+	if (sp->wlen == 0)
+		sp->written_seq = sp->next_seq - 1;
 	return rc;
 }
 
 int spool_sync(struct spool *sp)
 {
+	uint64_t target;
 	int rc;
 
 	if ((rc = spool_flush(sp)) < 0)
 		return rc;
-	if (sp->cur_dirty && sp->cur_fd >= 0) {
+	target = sp->written_seq;
+	if (target > sp->durable_seq && sp->cur_fd >= 0) {
+		/* Older segments were synced when they were closed (rotate). */
 		if (fdatasync(sp->cur_fd) < 0)
 			return -errno;
-		sp->cur_dirty = 0;
+		sp->durable_seq = target;
 		sp->syncs++;
+	}
+	return 0;
+}
+
+struct sync_req {
+	uv_fs_t req;
+	struct spool *sp;
+	uint64_t target;
+	int fd;
+	void (*cb)(void *arg, int status);
+	void *arg;
+};
+
+static void on_synced(uv_fs_t *req)
+{
+	struct sync_req *s = req->data;
+	int status = (int)req->result;
+
+	close(s->fd);
+	if (status == 0) {
+		if (s->target > s->sp->durable_seq)
+			s->sp->durable_seq = s->target;
+		s->sp->syncs++;
+	}
+	uv_fs_req_cleanup(req);
+	s->cb(s->arg, status < 0 ? status : 0);
+	free(s);
+}
+
+int spool_sync_async(struct spool *sp, uv_loop_t *loop, void (*cb)(void *arg, int status),
+		     void *arg)
+{
+	struct sync_req *s;
+	int rc;
+
+	if ((rc = spool_flush(sp)) < 0)
+		return rc;
+	if (sp->written_seq <= sp->durable_seq || sp->cur_fd < 0)
+		return 1;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	/* Our own descriptor: rotate() may close cur_fd while the pool works. */
+	if ((s->fd = dup(sp->cur_fd)) < 0) {
+		rc = -errno;
+		free(s);
+		return rc;
+	}
+	s->sp = sp;
+	s->target = sp->written_seq;
+	s->cb = cb;
+	s->arg = arg;
+	s->req.data = s;
+	if ((rc = uv_fs_fdatasync(loop, &s->req, s->fd, on_synced)) < 0) {
+		close(s->fd);
+		free(s);
+		return rc;
 	}
 	return 0;
 }
@@ -289,14 +351,14 @@ static int walk(struct spool *sp, int consume, walk_fn fn, void *arg)
 struct peek_ctx {
 	char *out;
 	size_t outlen, used, max, n;
-	uint64_t first, last;
+	uint64_t first, last, limit;
 };
 
 static int peek_one(void *arg, uint64_t seq, const char *line, size_t len)
 {
 	struct peek_ctx *c = arg;
 
-	if (c->n >= c->max || c->used + len + 1 > c->outlen)
+	if (c->n >= c->max || c->used + len + 1 > c->outlen || seq > c->limit)
 		return 0;
 	memcpy(c->out + c->used, line, len);
 	c->out[c->used + len] = '\n';
@@ -310,14 +372,17 @@ static int peek_one(void *arg, uint64_t seq, const char *line, size_t len)
 long spool_peek(struct spool *sp, size_t max_records, char *out, size_t outlen, size_t *n,
 		uint64_t *first_seq, uint64_t *last_seq)
 {
-	struct peek_ctx c = {.out = out, .outlen = outlen, .max = max_records ? max_records : 1};
+	struct peek_ctx c = {.out = out,
+			     .outlen = outlen,
+			     .max = max_records ? max_records : 1,
+			     .limit = sp->durable_seq};
 	int rc;
 
 	*n = 0;
 	*first_seq = *last_seq = 0;
-	if (sp->depth == 0)
+	if (sp->depth == 0 || sp->durable_seq <= sp->acked)
 		return 0;
-	if ((rc = spool_sync(sp)) < 0 || (rc = walk(sp, 0, peek_one, &c)) < 0)
+	if ((rc = walk(sp, 0, peek_one, &c)) < 0)
 		return rc;
 	*n = c.n;
 	*first_seq = c.first;

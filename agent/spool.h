@@ -8,8 +8,9 @@
  *   seq                               read only: standalone mode's last seq, never gone below
  * A record is appended to a memory buffer by spool_append(), written with one
  * write() per spool_flush() (the agent calls it once per loop iteration) and
- * made durable by spool_sync() (fdatasync), which spool_peek() calls before it
- * hands records out: nothing leaves the agent before it is on disk.
+ * made durable by spool_sync() (fdatasync, blocking) or spool_sync_async() (on
+ * libuv's thread pool). spool_peek() hands out durable records only: nothing
+ * leaves the agent before it is on disk.
  * On reopen a torn last line (crash during write) is cut off, lines that are
  * not a record with a larger seq than the previous one are skipped and counted.
  * No locking: one spool per directory and process, used on one thread. */
@@ -18,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #define SPOOL_DEFAULT_MAX_BYTES (100ull * 1024 * 1024)
 #define SPOOL_LINE_MAX 8192 /* longest record line accepted, newline included */
@@ -57,14 +59,21 @@ int spool_append(struct spool *sp, uint64_t seq, const char *line, size_t len);
 /* Write buffered records to the current segment (one write()). 0 or -errno;
  * on error the records stay buffered and the next call tries again. */
 int spool_flush(struct spool *sp);
-/* Flush, then fdatasync the segments written since the last sync. 0 or -errno. */
+/* Flush, then fdatasync what was written since the last sync, on this
+ * thread. 0 or -errno. */
 int spool_sync(struct spool *sp);
+/* Flush, then fdatasync on libuv's thread pool: cb(arg, 0 or -errno) runs on
+ * the loop when the records written so far are durable. Returns 0 (cb will
+ * run), 1 when they already are (cb will not run), or -errno (cb will not
+ * run). Several may be in flight; the spool must stay open until each cb. */
+int spool_sync_async(struct spool *sp, uv_loop_t *loop, void (*cb)(void *arg, int status),
+		     void *arg);
 
-/* The oldest waiting records, at most max_records and about max_bytes (at
- * least one record), each line followed by '\n' in out (caller's buffer of
- * outlen >= SPOOL_LINE_MAX bytes). Syncs first. Sets *n, *first_seq and
- * *last_seq; *n = 0 when nothing waits. Returns the bytes put in out, or
- * -errno. Does not consume: spool_ack() does. */
+/* The oldest waiting durable records (see spool_sync), at most max_records
+ * and at most outlen bytes (outlen >= SPOOL_LINE_MAX: at least one record),
+ * each line followed by '\n' in out (caller's buffer). Sets *n, *first_seq
+ * and *last_seq; *n = 0 when nothing durable waits. Returns the bytes put in
+ * out, or -errno. Does not consume: spool_ack() does. */
 long spool_peek(struct spool *sp, size_t max_records, char *out, size_t outlen, size_t *n,
 		uint64_t *first_seq, uint64_t *last_seq);
 

@@ -30,7 +30,8 @@ struct spool {
 	size_t nsegs, segcap;
 	uint64_t head_off; /* offset in segs[0] of the first waiting record */
 	int cur_fd;        /* last segment, append only; -1 when none is open */
-	int cur_dirty;     /* written since the last fdatasync */
+	uint64_t written_seq; /* last seq handed to write() in full */
+	uint64_t durable_seq; /* last seq known on disk: fdatasync returned after its write */
 	char *wbuf;
 	size_t wlen, wcap;
 	uint64_t next_seq, acked, dropped, corrupt, depth, bytes, syncs;

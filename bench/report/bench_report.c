@@ -93,10 +93,16 @@ static void on_check(uv_check_t *h)
 	spool_flush(b->sp);
 }
 
+static void on_synced(void *arg, int status)
+{
+	(void)arg;
+	(void)status;
+}
+
 static void on_sync(uv_timer_t *t)
 {
 	struct bench *b = t->data;
-	spool_sync(b->sp);
+	spool_sync_async(b->sp, &b->loop, on_synced, b);
 }
 
 static void on_closed(void *arg)

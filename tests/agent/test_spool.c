@@ -61,6 +61,7 @@ static size_t peek_all(struct spool *sp, uint64_t *first, uint64_t *last)
 {
 	static char out[1 << 20];
 	size_t n;
+	cr_assert_eq(spool_sync(sp), 0);
 	long len = spool_peek(sp, 100000, out, sizeof(out), &n, first, last);
 	cr_assert_geq(len, 0);
 	uint64_t expect = *first;
@@ -86,6 +87,9 @@ Test(spool, append_peek_ack_reopen)
 	cr_assert_not_null(sp);
 	cr_assert_eq(spool_next_seq(sp), 1, "a new spool starts at seq 1");
 	append_n(sp, 10, 20);
+	spool_peek(sp, 4, out, sizeof(out), &n, &first, &last);
+	cr_assert_eq(n, 0, "nothing is handed out before it is on disk");
+	cr_assert_eq(spool_sync(sp), 0);
 	long len = spool_peek(sp, 4, out, sizeof(out), &n, &first, &last);
 	cr_assert_gt(len, 0);
 	cr_assert_eq(n, 4);
@@ -280,6 +284,7 @@ Test(spool, ack_after_the_batch_was_dropped_by_the_bound)
 	size_t n;
 
 	append_n(sp, 100, 200);
+	spool_sync(sp);
 	cr_assert_gt(spool_peek(sp, 50, out, sizeof(out), &n, &first, &last), 0);
 	cr_assert_eq(last, 50);
 	/* While that batch is on the wire, the collector being slow, the spool
@@ -336,5 +341,44 @@ Test(spool, overlong_garbage_is_skipped)
 	cr_assert_eq(peek_all(sp, &first, &last), 4);
 	cr_assert_eq(first, 1);
 	cr_assert_eq(last, 4);
+	spool_close(sp);
+}
+
+static void on_synced(void *arg, int status)
+{
+	cr_assert_eq(status, 0);
+	(*(int *)arg)++;
+}
+
+Test(spool, async_sync_makes_records_available)
+{
+	struct spool *sp = spool_open(dir, 0);
+	struct spool_stats st;
+	uv_loop_t loop;
+	char out[SPOOL_LINE_MAX * 4];
+	uint64_t first, last;
+	size_t n;
+	int done = 0;
+
+	uv_loop_init(&loop);
+	append_n(sp, 5, 10);
+	cr_assert_eq(spool_sync_async(sp, &loop, on_synced, &done), 0);
+	append_n(sp, 5, 10); /* written after the sync started: not covered */
+	spool_flush(sp);
+	spool_peek(sp, 100, out, sizeof(out), &n, &first, &last);
+	cr_assert_eq(n, 0, "not durable until the thread pool reports back");
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(done, 1);
+	spool_peek(sp, 100, out, sizeof(out), &n, &first, &last);
+	cr_assert_eq(n, 5, "exactly the records written before the sync began");
+	cr_assert_eq(last, 5);
+	cr_assert_eq(spool_sync_async(sp, &loop, on_synced, &done), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(spool_sync_async(sp, &loop, on_synced, &done), 1, "nothing new to sync");
+	spool_peek(sp, 100, out, sizeof(out), &n, &first, &last);
+	cr_assert_eq(n, 10);
+	spool_get_stats(sp, &st);
+	cr_assert_eq(st.syncs, 2);
+	cr_assert_eq(uv_loop_close(&loop), 0);
 	spool_close(sp);
 }
