@@ -396,6 +396,16 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	if ((c->inv = inventory_load(opt->config_path, err, errlen)) == NULL)
 		return -1;
 	resolve_paths(c, opt);
+	{
+		struct sockaddr_storage ss;
+
+		/* Before the database is touched: a typo must not create one. */
+		if (http_server_parse_address(c->listen, &ss) != 0) {
+			snprintf(err, errlen, "bad listen address \"%s\" (want IPv4:port or [IPv6]:port)",
+				 c->listen);
+			goto fail;
+		}
+	}
 	if ((c->metrics = metrics_new()) == NULL ||
 	    (c->catchment = catchment_new(c->inv)) == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -131,7 +131,7 @@ main(int argc, char **argv)
 		return backup_main(argc - 1, argv + 1);
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":v", opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_CONFIG: o.config_path = optarg; break;
 		case OPT_LISTEN: o.listen = optarg; break;

@@ -791,6 +791,12 @@ Test(api, command_line_checks_and_backup)
 	cr_assert_eq(run_cli(args), 0);
 	cr_assert_neq(run_cli("--no-such-flag"), 0);
 	cr_assert_neq(run_cli(""), 0, "--config is required");
+	cr_assert_eq(run_cli("--listen"), 2, "a flag without its value");
+	snprintf(args, sizeof(args), "--config '%s/inv.yaml' --listen 999.1.1.1:5 --db '%s/typo.db'",
+		 dir, dir);
+	cr_assert_eq(run_cli(args), 1);
+	snprintf(cmd, sizeof(cmd), "test ! -e '%s/typo.db'", dir);
+	cr_assert_eq(system(cmd), 0, "a bad listen address must not create the database");
 	write_file("bad.yaml", "services:\n  - name: dns\n    protocol: gopher\n");
 	snprintf(args, sizeof(args), "--config '%s/bad.yaml' --check-config", dir);
 	cr_assert_eq(run_cli(args), 1);
