@@ -9,15 +9,20 @@ ROOT=$PWD
 ./scripts/install-deps.sh
 
 BUILD=${BUILD:-$ROOT/build-demo}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANYCAST_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
-[ -x web/build.sh ] && web/build.sh >/dev/null
+RUN=${DEMO_DIR:-/tmp/anycast-demo}
+rm -rf "$RUN" && mkdir -p "$RUN"
+echo "demo: building (log: $RUN/build.log)"
+if ! { cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANYCAST_TESTS=OFF &&
+	cmake --build "$BUILD" -j"$(nproc)" && { [ ! -x web/build.sh ] || web/build.sh; }; } > "$RUN/build.log" 2>&1; then
+	tail -n 30 "$RUN/build.log" >&2
+	echo "demo: build failed" >&2
+	exit 1
+fi
 
 export LAB_PREFIX=${LAB_PREFIX:-demo}
 export LAB_DIR=${LAB_DIR:-/tmp/anycast-lab-$LAB_PREFIX}
 export LAB_HOST_LINK=1
 LAB=scripts/lab/lab.sh
-RUN=$LAB_DIR/demo
 pids=()
 
 cleanup() {
@@ -37,8 +42,6 @@ trap cleanup EXIT INT TERM
 "$LAB" up
 # shellcheck disable=SC1091
 . "$LAB_DIR/lab.env"
-mkdir -p "$RUN"
-
 # Inventory = the lab's services and instances + one token per branch.
 inv=$RUN/inventory.yaml
 grep -v '^listen:\|^db:' "$LAB_DIR/inventory.yaml" > "$inv"
