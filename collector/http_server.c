@@ -173,7 +173,7 @@ http_server_new(uv_loop_t *loop, const struct http_server_options *opt, http_han
 	if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len) == 0)
 		srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							   : ((struct sockaddr_in *)&ss)->sin_port);
-	log_info("http: listening on %s (port %d%s)", opt->listen, srv->port,
+	log_debug("http: listening on %s (port %d%s)", opt->listen, srv->port,
 		 srv->tls != NULL ? ", TLS" : "");
 	return srv;
 }

@@ -46,7 +46,8 @@ typedef void (*http_handler_fn)(void *ctx, struct http_exchange *ex, const struc
 
 /* Returns NULL with a reason in err (bad address, bind failure, bad cert).
  * After a bind/listen failure the loop must run once more to release the
- * listener handle. The server logs "listening on ..." at info level. */
+ * listener handle. Like any libuv stream user, the program must ignore
+ * SIGPIPE (a client that resets its connection would otherwise kill it). */
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_options *opt,
 				    http_handler_fn handler, void *ctx, char *err, size_t errlen);
 /* Stop accepting, finish in-flight exchanges, close everything; cb runs when
