@@ -56,7 +56,8 @@ row_cmp(const void *a, const void *b)
 static void
 cache_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
 {
-	qsort(rows, n, sizeof(*rows), row_cmp);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), row_cmp);
 	free(c->snap);
 	c->snap = rows;
 	c->n_snap = n;

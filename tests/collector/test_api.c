@@ -879,3 +879,68 @@ Test(api, rollups_and_instance_health)
 	json_decref(j);
 	stop(SIGTERM);
 }
+
+Test(api, read_token_guards_the_dashboard_api)
+{
+	char hash[65], path[300], hdr[128];
+	struct reply r;
+	FILE *p, *f;
+
+	p = popen("printf %s dashboard-secret | sha256sum", "r");
+	cr_assert_eq(fscanf(p, "%64s", hash), 1);
+	pclose(p);
+	snprintf(path, sizeof(path), "%s/inv.yaml", dir);
+	f = fopen(path, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "read_token_sha256: %s\n", hash);
+	fclose(f);
+	start(NULL);
+	r = http("GET", "/api/v1/catchments", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	r = http("GET", "/api/v1/events", "wrong", NULL, NULL);
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	r = http("GET", "/api/v1/events", "dashboard-secret", NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	r = http("GET", "/api/v1/catchments?token=dashboard-secret", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 200, "EventSource cannot send headers: ?token= works too");
+	free(r.body);
+	/* An agent token is not a read token; agents still ingest. */
+	r = http("GET", "/api/v1/results", TOKEN1, NULL, NULL);
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	char *b = batch(1, 1, 1, "site-a");
+
+	json_decref(http_json("POST", "/api/v1/results", TOKEN1, b, 200));
+	free(b);
+	/* The page itself, health and metrics stay open. */
+	r = http("GET", "/", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	r = http("GET", "/healthz", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	snprintf(hdr, sizeof(hdr), "X-Unused: 1");
+	r = http("GET", "/metrics", NULL, NULL, hdr);
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+Test(api, idle_collector_keeps_running_and_stops_cleanly)
+{
+	json_t *j;
+
+	start(NULL);
+	sleep(3); /* several 1 s ticks with nothing tracked */
+	j = http_json("GET", "/api/v1/catchments", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "catchments")), 0);
+	cr_assert_eq(jint(j, "total"), 0);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/events", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "events")), 0);
+	json_decref(j);
+	stop(SIGTERM);
+}
