@@ -42,7 +42,8 @@ struct catchment_row {
 };
 
 /* Snapshot of every tracked (agent, service, family). *rows is malloc'd
- * (caller frees); returns the count. */
+ * (caller frees; not NULL even for 0 rows unless out of memory); returns
+ * the count. */
 size_t catchment_snapshot(const struct catchment *c, struct catchment_row **rows);
 /* Seed state after a restart (rows as stored by a previous snapshot). */
 void catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n);

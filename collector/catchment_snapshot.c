@@ -65,9 +65,13 @@ catchment_snapshot(const struct catchment *c, struct catchment_row **rows)
 	catchment_map_foreach((struct catchment_map *)&c->streams, snap_stream, &s);
 	if (s.failed) {
 		free(s.rows);
-		*rows = NULL;
-		return 0;
+		s.rows = NULL;
+		s.n = 0;
 	}
+	/* Never NULL unless out of memory, even for no rows: callers may hand
+	 * the array to qsort/memcpy, which must not see NULL. */
+	if (s.rows == NULL)
+		s.rows = malloc(sizeof(*s.rows));
 	*rows = s.rows;
 	return s.n;
 }
