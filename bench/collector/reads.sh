@@ -95,7 +95,7 @@ echo "--- while ingesting (loadgen: 64 agents' batches of 100, 16 threads)"
 LPID=$!
 sleep 1
 run_all
-kill -INT "$LPID"; wait "$LPID" 2>/dev/null || true
+kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
 echo "ingested meanwhile: $(curl -s "$URL/metrics" | grep 'anycast_ingest_results_total{outcome="stored"}')"
 echo "collector RSS: $(rss_kb) kB (peak $(hwm_kb) kB); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_collector
