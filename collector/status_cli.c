@@ -289,7 +289,10 @@ static void event_fields(const json_t *ev, char f[EV_COLS][CELL_MAX])
 		snprintf(f[3], CELL_MAX, "%s", s[0] ? s : "-");
 	sanitise(a, sizeof(a), jstr(ev, "from_instance"));
 	sanitise(b, sizeof(b), jstr(ev, "to_instance"));
-	if (a[0] || b[0])
+	if (strcmp(f[1], "instance_down") == 0 || strcmp(f[1], "instance_up") == 0)
+		snprintf(f[4], CELL_MAX, "%s %s", a[0] ? a : b[0] ? b : "?",
+			 strcmp(f[1], "instance_down") == 0 ? "down" : "up");
+	else if (a[0] || b[0])
 		snprintf(f[4], CELL_MAX, "%s -> %s", a[0] ? a : "none", b[0] ? b : "none");
 	else
 		snprintf(f[4], CELL_MAX, "-");
@@ -310,6 +313,9 @@ static void event_fields(const json_t *ev, char f[EV_COLS][CELL_MAX])
 			else if (json_is_boolean(v))
 				snprintf(val, sizeof(val), "%s", json_is_true(v) ? "true" : "false");
 			else
+				continue;
+			/* incident keys are for alert routing, not for people */
+			if (strcmp(key, "incident") == 0 || strcmp(key, "resolves") == 0)
 				continue;
 			sanitise(s, 32, key);
 			n = snprintf(f[5] + o, CELL_MAX - o, "%s%s=%s", o ? " " : "", s, val);

@@ -196,6 +196,8 @@
 	/* ---------- agents ---------- */
 
 	const STALE_MS = 60e3;
+	/* a few rounds in flight are normal; a backlog this deep means reports are not getting through */
+	const SPOOL_WARN = 200;
 
 	function agentState(a) {
 		if (a.state === 'ok') return ['reporting', 'good'];
@@ -239,7 +241,7 @@
 							h('td', {}, h('a', { href: '#/agent/' + encodeURIComponent(a.name) }, a.name)),
 							h('td', { class: cls }, txt), h('td', {}, timeEl(a.last_seen, { rel: true })),
 							h('td', {}, a.version || '—'), h('td', { class: 'num' }, uptime(s.uptime_s)),
-							h('td', { class: 'num' + (s.spool_depth > 0 ? ' warn' : '') }, num(s.spool_depth)),
+							h('td', { class: 'num' + (s.spool_depth > SPOOL_WARN ? ' warn' : '') }, num(s.spool_depth)),
 							h('td', { class: 'num' + (s.dropped > 0 ? ' bad' : '') }, num(s.dropped)),
 							h('td', { class: 'num' + (s.send_errors > 0 ? ' warn' : '') }, num(s.send_errors)),
 							h('td', { class: 'num' + (Math.abs(s.clock_offset_ms) > 100 ? ' warn' : '') }, num(s.clock_offset_ms, ' ms')));
@@ -274,7 +276,7 @@
 						h('dt', {}, 'last seen'), h('dd', {}, timeEl(a.last_seen, { rel: true, full: true })),
 						h('dt', {}, 'version'), h('dd', {}, a.version || '—'),
 						h('dt', {}, 'uptime'), h('dd', {}, uptime(s.uptime_s)),
-						h('dt', {}, 'spool depth'), h('dd', { class: s.spool_depth > 0 ? 'warn' : '' }, num(s.spool_depth)),
+						h('dt', {}, 'spool depth'), h('dd', { class: s.spool_depth > SPOOL_WARN ? 'warn' : '' }, num(s.spool_depth)),
 						h('dt', {}, 'dropped'), h('dd', { class: s.dropped > 0 ? 'bad' : '' }, num(s.dropped)),
 						h('dt', {}, 'send errors'), h('dd', {}, num(s.send_errors)),
 						h('dt', {}, 'clock offset'), h('dd', { class: Math.abs(s.clock_offset_ms) > 100 ? 'warn' : '' }, num(s.clock_offset_ms, ' ms')))));

@@ -28,7 +28,10 @@ static const char *EVENTS =
 	"{\"id\":7,\"time\":\"2026-11-26T03:56:12.000Z\",\"type\":\"unknown_instance\",\"agent\":\"branch-3\",\"service\":\"dns\","
 	"\"family\":4,\"from_instance\":\"site-b\",\"to_instance\":null,\"detail\":{\"identity\":\"cache7.evil.example\"}},"
 	"{\"id\":3,\"time\":\"2026-11-26T03:55:22.116Z\",\"type\":\"catchment_change\",\"agent\":\"branch-2\",\"service\":\"dns\","
-	"\"family\":4,\"from_instance\":\"site-a\",\"to_instance\":\"site-b\",\"detail\":{\"cause\":\"route_change\",\"rounds\":2}}"
+	"\"family\":4,\"from_instance\":\"site-a\",\"to_instance\":\"site-b\",\"detail\":{\"cause\":\"route_change\",\"rounds\":2,"
+	"\"incident\":\"catchment_change/branch-2/dns/4\",\"resolves\":false}},"
+	"{\"id\":2,\"time\":\"2026-11-26T03:55:20Z\",\"type\":\"instance_down\",\"agent\":null,\"service\":\"dns\","
+	"\"family\":0,\"from_instance\":\"site-a\",\"to_instance\":null,\"detail\":{\"failing_agents\":2}}"
 	"]}";
 
 /* Render to a string (caller frees). */
@@ -114,6 +117,16 @@ Test(status_cli, events_newest_first_in_utc)
 	cr_assert_not_null(strstr(second, "site-a -> site-b"));
 	cr_assert_not_null(strstr(second, "cause=route_change"));
 	cr_assert_not_null(strstr(second, "rounds=2"));
+	cr_assert_null(strstr(second, "incident"), "alert keys are not for people: [%s]", second);
+	cr_assert_null(strstr(second, "resolves"));
+
+	char *third = line_of(ev, "2026-11-26 03:55:20");
+	cr_assert_not_null(third, "%s", ev);
+	cr_assert_not_null(strstr(third, "instance_down"), "[%s]", third);
+	cr_assert_null(strstr(third, "->"), "an instance going down is no move: [%s]", third);
+	cr_assert_not_null(strstr(third, "site-a down"), "[%s]", third);
+	cr_assert_not_null(strstr(third, "failing_agents=2"), "[%s]", third);
+	free(third);
 	free(first);
 	free(second);
 	free(out);
