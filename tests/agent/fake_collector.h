@@ -38,6 +38,7 @@ struct fake_collector {
 	int retry_after_s;  /* for 503/429; -1 = no header */
 	int max_results;    /* answer 413 to larger batches; 0 = no limit */
 	int bad_seq;        /* answer 400 to any batch holding this seq; 0 = none */
+	int partial;        /* store only the first N results of each batch; 0 = all */
 	const char *token;  /* expected bearer token, NULL = any */
 	/* what arrived */
 	unsigned char *seen; /* count per seq */
@@ -170,6 +171,8 @@ static int fc_results(struct fake_collector *fc, int fd, const char *body, size_
 	uint64_t stored = 0, dups = 0;
 	json_array_foreach(res, i, r) {
 		json_int_t seq = json_integer_value(json_object_get(r, "seq"));
+		if (fc->partial && (int)i >= fc->partial)
+			break;
 		if (fc->seen[seq]++ == 0) {
 			stored++;
 			if ((uint64_t)seq > fc->last_seq)

@@ -259,6 +259,37 @@ Test(reporter, results_spooled_while_collector_down_arrive_later)
 	env_fini(&e);
 }
 
+Test(reporter, partial_acknowledgement_resends_the_rest)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->partial = 30; /* a collector that stores only part of each batch */
+	start_reporter(&e, &o);
+	append_n(&e, 200);
+	cr_assert(run_for(&e, empty, 10000), "%" PRIu64 " left", depth(&e));
+	assert_all_stored(e.fc, 200, 1);
+	cr_assert_geq(e.fc->posts, 7, "200 results, 30 taken per POST");
+	env_fini(&e);
+}
+
+Test(reporter, collector_ahead_of_a_lost_spool_raises_seq)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->last_seq = 5000; /* the agent reported up to 5000 before its spool was lost */
+	start_reporter(&e, &o);
+	append_n(&e, 10);
+	cr_assert(run_for(&e, empty, 5000));
+	cr_assert_eq(spool_next_seq(e.sp), 5001, "new results do not reuse seqs the collector has");
+	env_fini(&e);
+}
+
 Test(reporter, retry_after_is_honoured)
 {
 	struct env e;
