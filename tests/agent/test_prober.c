@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/ntp_wire.h"
+#include "agent/output.h"
 #include "agent/prober.h"
 
 enum mode {
@@ -795,4 +796,59 @@ Test(prober, chaos_identities_without_nsid)
 	r = find(&run, "127.0.0.1", "nsid");
 	cr_assert_str_eq(r->identity_source, "id.server");
 	cr_assert_str_eq(r->instance, "", "a.lab-id is not site-a's configured identity");
+}
+
+/* The line of text containing needle, into out. */
+static void row(const char *text, const char *needle, char *out, size_t outlen)
+{
+	const char *p = strstr(text, needle), *start, *end;
+
+	cr_assert_not_null(p, "no row with %s in:\n%s", needle, text);
+	for (start = p; start > text && start[-1] != '\n'; start--)
+		;
+	end = strchr(p, '\n');
+	snprintf(out, outlen, "%.*s", (int)(end ? end - start : (long)strlen(start)), start);
+}
+
+Test(prober, once_table_shows_answering_instance_and_states)
+{
+	int port = free_port();
+	struct responder any, a;
+	struct run run;
+	struct output_table *t = output_table_new();
+	char *text = NULL, line_buf[256];
+	size_t len = 0;
+	FILE *f;
+
+	/* site-a answers on both addresses; site-b's management address has
+	 * nothing on the port. */
+	setup_service(INV_PROTO_DNS, port, 2);
+	snprintf(insts[0].identity, RESULT_IDENTITY_MAX, "a.lab");
+	responder_start(&any, "127.0.0.1", port, M_NSID, "a.lab");
+	responder_start(&a, "127.0.0.2", port, M_NSID, "a.lab");
+	run_once(&inv, &run);
+	responder_stop(&any);
+	responder_stop(&a);
+
+	cr_assert_not_null(t);
+	for (int i = 0; i < run.n; i++)
+		output_table_add(t, &run.res[i]);
+	f = open_memstream(&text, &len);
+	output_table_print(t, f);
+	fclose(f);
+	output_table_free(t);
+
+	/* One row per target: the anycast row names the instance and the
+	 * identity with its source, the dead management address its state. */
+	row(text, "anycast", line_buf, sizeof(line_buf));
+	cr_assert_not_null(strstr(line_buf, "127.0.0.1"), "%s", text);
+	cr_assert_not_null(strstr(line_buf, "site-a"), "%s", text);
+	cr_assert_not_null(strstr(line_buf, "a.lab (nsid)"), "%s", text);
+	cr_assert_not_null(strstr(line_buf, " ms "), "RTT shown: %s", text);
+	cr_assert_eq(strncmp(line_buf, "dns ", 4), 0, "service opens its first row: %s", text);
+	row(text, "127.0.0.3", line_buf, sizeof(line_buf));
+	cr_assert_not_null(strstr(line_buf, "management"), "%s", text);
+	cr_assert_not_null(strstr(line_buf, "site-b"), "%s", text);
+	cr_assert_not_null(strstr(line_buf, "unreachable"), "%s", text);
+	free(text);
 }
