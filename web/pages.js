@@ -291,7 +291,7 @@
 						h('td', { class: r.status === 'ok' ? 'good' : 'bad' }, r.status.replace('_', ' ') + (r.suboptimal ? ', sub-optimal' : '') + (r.flapping ? ', flapping' : '')),
 						h('td', { class: 'num' }, fmtMs(r.rtt_ms)), h('td', {}, timeEl(r.since, { rel: true })))))))
 					: h('p', { class: 'muted' }, 'No catchment data for this agent yet.'));
-				const evs = list(eb, 'events');
+				const evs = AM.newestFirst(list(eb, 'events'));
 				fill(evBox, evs.length ? h('ul', { class: 'timeline' }, evs.map(eventLine)) : h('p', { class: 'muted' }, 'none'));
 			},
 		};

@@ -117,7 +117,7 @@
 					api('events', { agent: r.agent, service: r.service, limit: 20 }),
 				]);
 				/* this family's events (and those of no family), newest five */
-				const evs = list(ev, 'events').filter((e) => !e.family || e.family === (r.family || 4)).slice(0, 5);
+				const evs = newestFirst(list(ev, 'events').filter((e) => !e.family || e.family === (r.family || 4))).slice(0, 5);
 				const recs = list(res, 'results').filter((x) => x.target !== 'management' &&
 					(x.family || 4) === (r.family || 4)).slice(-8).reverse();
 				fill(box,
@@ -305,6 +305,12 @@
 			ev.from_instance ? instanceChip(ev.from_instance) : h('span', { class: 'muted' }, 'none'), ' → ',
 			ev.to_instance ? instanceChip(ev.to_instance) : h('span', { class: 'muted' }, ev.type === 'unknown_instance' ? 'unknown' : 'none'));
 	}
+	/* by event time, then id: the collector numbers events as it raises them,
+	 * which is not always the order in which they happened */
+	function newestFirst(evs) {
+		const t = (e) => Date.parse(e.time) || 0;
+		return evs.slice().sort((a, b) => t(b) - t(a) || (Number(b.id) || 0) - (Number(a.id) || 0));
+	}
 	function eventLine(ev) {
 		return h('li', { class: 'ev ev-' + ev.type, dataset: { id: ev.id, type: ev.type } },
 			h('span', { class: 'ev-time' }, timeEl(ev.time)),
@@ -359,7 +365,7 @@
 				const p = { type: filters.type, service: filters.service, agent: filters.agent, limit: 200 };
 				if (filters.period && PERIOD_MS[filters.period])
 					p.since = new Date(Date.now() - PERIOD_MS[filters.period]).toISOString();
-				const evs = list(await api('events', p), 'events');
+				const evs = newestFirst(list(await api('events', p), 'events'));
 				const prev = maxSeen;
 				maxSeen = evs.reduce((m, e) => Math.max(m, Number(e.id) || 0), maxSeen || 0);
 				if (!evs.length) return fill(listBox, h('p', { class: 'empty', id: 'no-events' }, 'No events match.'));
@@ -374,5 +380,6 @@
 
 	AM.views = { matrix: matrixView, graph: graphView, events: eventsView };
 	AM.eventLine = eventLine;
+	AM.newestFirst = newestFirst;
 	AM.columnsOf = columnsOf;
 })(window.AM);
