@@ -1,22 +1,18 @@
 /* common/inventory_yaml.c - reads the YAML inventory with libyaml's document API:
- * value helpers, the top level, agents, alerts and thresholds. Every error names
- * file, line and field. Services are in inventory_yaml_services.c. */
+ * value helpers and the top level. Every error names file, line and field. The
+ * sections are in inventory_yaml_services.c and inventory_yaml_sections.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "common/inventory_check.h"
 #include "common/inventory_yaml.h"
 #include "common/timefmt.h"
 
-#define TOKEN_FILE_MAX 4096
 #define INV_MAX_DEPTH 16 /* the inventory itself needs 5 */
 
 yaml_node_t *inventory_yaml_node(struct inventory_yaml_ctx *c, int id)
@@ -119,8 +115,8 @@ int inventory_yaml_duration(struct inventory_yaml_ctx *c, const yaml_node_t *n, 
 	return 0;
 }
 
-static int sha256_hex(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
-                      char out[65])
+int inventory_yaml_sha256(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                          char out[65])
 {
 	if (inventory_yaml_scalar(c, n, path, out, 65) < 0)
 		return -1;
@@ -236,246 +232,6 @@ int inventory_yaml_address_list(struct inventory_yaml_ctx *c, yaml_node_t *n, co
 	return 0;
 }
 
-/* ---- agents ---- */
-
-/* Relative token files are relative to the inventory file's directory. */
-static int token_file_hash(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
-                           char out[65])
-{
-	char file[512], full[1024], buf[TOKEN_FILE_MAX + 1], ebuf[128];
-	const char *slash = strrchr(c->fname, '/');
-	FILE *f;
-	size_t len;
-
-	if (inventory_yaml_scalar(c, n, path, file, sizeof(file)) < 0)
-		return -1;
-	if (file[0] == '\0')
-		return inventory_yaml_bad(c, n, path, "empty path");
-	if (file[0] != '/' && slash != NULL)
-		snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - c->fname), c->fname, file);
-	else
-		snprintf(full, sizeof(full), "%s", file);
-	/* O_NONBLOCK and the S_ISREG check: a FIFO or device must not hang start-up */
-	int fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
-		                          strerror_r(errno, ebuf, sizeof(ebuf)));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return inventory_yaml_bad(c, n, path, "\"%s\" is not a regular file", full);
-	}
-	f = fdopen(fd, "rb");
-	if (f == NULL) {
-		close(fd);
-		return inventory_yaml_bad(c, n, path, "cannot read \"%s\": %s", full,
-		                          strerror_r(errno, ebuf, sizeof(ebuf)));
-	}
-	len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	if (len > TOKEN_FILE_MAX)
-		return inventory_yaml_bad(c, n, path, "\"%s\" too large for a token", full);
-	buf[len] = '\0';
-	if (strspn(buf, " \t\r\n") == len)
-		return inventory_yaml_bad(c, n, path, "\"%s\" holds no token", full);
-	inventory_token_hash(buf, len, out);
-	return 0;
-}
-
-static int agent_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
-                      const char *path, void *arg)
-{
-	struct inv_agent *a = arg;
-
-	if (strcmp(key, "name") == 0)
-		return inventory_yaml_name(c, v, path, a->name);
-	if (strcmp(key, "token_sha256") == 0 || strcmp(key, "token_file") == 0) {
-		if (a->token_sha256[0])
-			return inventory_yaml_bad(c, v, path,
-			                          "give token_sha256 or token_file, not both");
-		if (key[6] == 'f')
-			return token_file_hash(c, v, path, a->token_sha256);
-		return sha256_hex(c, v, path, a->token_sha256);
-	}
-	return 1;
-}
-
-static int agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path)
-{
-	struct inventory *inv = c->inv;
-	char sub[INV_PATH_MAX];
-
-	if (n->type != YAML_SEQUENCE_NODE)
-		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
-		                          inventory_yaml_kind(n));
-	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > INV_MAX_AGENTS)
-		return inventory_yaml_bad(c, n, path, "too many agents (max %d)", INV_MAX_AGENTS);
-	inv->agents = calloc((size_t)count + 1, sizeof(*inv->agents));
-	if (inv->agents == NULL)
-		return inventory_yaml_bad(c, n, path, "out of memory");
-	for (int i = 0; i < count; i++) {
-		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
-		struct inv_agent *a = &inv->agents[i];
-		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
-		inv->n_agents = i + 1;
-		if (item == NULL || inventory_yaml_each_pair(c, item, sub, agent_pair, a) < 0)
-			return -1;
-		if (a->name[0] == '\0')
-			return inventory_yaml_bad(c, item, sub, "missing name");
-		if (a->token_sha256[0] == '\0')
-			return inventory_yaml_bad(c, item, sub,
-			                          "missing token_sha256 or token_file");
-		for (int j = 0; j < i; j++) {
-			if (strcmp(inv->agents[j].name, a->name) == 0)
-				return inventory_yaml_bad(c, item, sub,
-				                          "duplicate agent name \"%s\"", a->name);
-			if (strcmp(inv->agents[j].token_sha256, a->token_sha256) == 0)
-				return inventory_yaml_bad(c, item, sub, "same token as agent %s",
-				                          inv->agents[j].name);
-		}
-	}
-	return 0;
-}
-
-/* ---- alerts ---- */
-
-static int alert_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
-                      const char *path, void *arg)
-{
-	struct inv_alert *a = arg;
-	const char *why;
-
-	if (strcmp(key, "name") == 0)
-		return inventory_yaml_name(c, v, path, a->name);
-	if (strcmp(key, "type") == 0) {
-		static const char *const types[] = {"webhook", "slack", "alertmanager", "email"};
-		char t[16];
-		if (inventory_yaml_scalar(c, v, path, t, sizeof(t)) == 0)
-			for (int i = 0; i < 4; i++)
-				if (strcmp(t, types[i]) == 0) {
-					a->type = (enum inv_alert_type)i;
-					return 0;
-				}
-		return inventory_yaml_bad(c, v, path,
-		                          "expected webhook, slack, alertmanager or email");
-	}
-	if (strcmp(key, "url") == 0)
-		return inventory_yaml_scalar(c, v, path, a->url, sizeof(a->url));
-	if (strcmp(key, "mail_from") == 0)
-		return inventory_yaml_scalar(c, v, path, a->mail_from, sizeof(a->mail_from));
-	if (strcmp(key, "mail_to") == 0)
-		return inventory_yaml_scalar(c, v, path, a->mail_to, sizeof(a->mail_to));
-	if (strcmp(key, "events") == 0) {
-		if (inventory_yaml_string_list(c, v, path, INV_MAX_EVENTS, a->events[0],
-		                               sizeof(a->events[0]), &a->n_events) < 0)
-			return -1;
-		for (int i = 0; i < a->n_events; i++)
-			if ((why = inventory_check_event(a->events[i])) != NULL)
-				return inventory_yaml_bad(c, v, path, "\"%s\": %s", a->events[i],
-				                          why);
-		return 0;
-	}
-	if (strcmp(key, "services") == 0) {
-		if (inventory_yaml_string_list(c, v, path, INV_MAX_EVENTS, a->services[0],
-		                               sizeof(a->services[0]), &a->n_services) < 0)
-			return -1;
-		for (int i = 0; i < a->n_services; i++)
-			if (inventory_find_service(c->inv, a->services[i]) == NULL)
-				return inventory_yaml_bad(c, v, path, "no service named \"%s\"",
-				                          a->services[i]);
-		return 0;
-	}
-	return 1;
-}
-
-static int alert_check(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
-                       const struct inv_alert *a)
-{
-	const char *want = a->type == INV_ALERT_EMAIL ? "smtp" : "http";
-
-	if (a->name[0] == '\0')
-		return inventory_yaml_bad(c, n, path, "missing name");
-	if (a->url[0] == '\0')
-		return inventory_yaml_bad(c, n, path, "missing url");
-	if (strncmp(a->url, want, 4) != 0 ||
-	    (strncmp(a->url + 4, "://", 3) != 0 && strncmp(a->url + 4, "s://", 4) != 0))
-		return inventory_yaml_bad(c, n, path, "url must start with %s:// or %ss://", want,
-		                          want);
-	if (a->type == INV_ALERT_EMAIL && a->mail_to[0] == '\0')
-		return inventory_yaml_bad(c, n, path, "email alerts need mail_to");
-	return 0;
-}
-
-static int alerts(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path)
-{
-	struct inventory *inv = c->inv;
-	char sub[INV_PATH_MAX];
-
-	if (n->type != YAML_SEQUENCE_NODE)
-		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
-		                          inventory_yaml_kind(n));
-	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > INV_MAX_ALERTS)
-		return inventory_yaml_bad(c, n, path, "too many alerts (max %d)", INV_MAX_ALERTS);
-	inv->alerts = calloc((size_t)count + 1, sizeof(*inv->alerts));
-	if (inv->alerts == NULL)
-		return inventory_yaml_bad(c, n, path, "out of memory");
-	for (int i = 0; i < count; i++) {
-		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
-		struct inv_alert *a = &inv->alerts[i];
-		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
-		inv->n_alerts = i + 1;
-		a->type = INV_ALERT_WEBHOOK;
-		if (item == NULL || inventory_yaml_each_pair(c, item, sub, alert_pair, a) < 0 ||
-		    alert_check(c, item, sub, a) < 0)
-			return -1;
-		for (int j = 0; j < i; j++)
-			if (strcmp(inv->alerts[j].name, a->name) == 0)
-				return inventory_yaml_bad(c, item, sub,
-				                          "duplicate alert name \"%s\"", a->name);
-	}
-	return 0;
-}
-
-/* ---- thresholds ---- */
-
-static int threshold_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
-                          const char *path, void *arg)
-{
-	struct inv_thresholds *t = arg;
-	static const struct {
-		const char *key;
-		size_t off;
-		char kind; /* i: count >= 1, d: duration > 0, f: number >= 0 */
-	} fields[] = {
-	    {"hysteresis", offsetof(struct inv_thresholds, hysteresis), 'i'},
-	    {"outage_rounds", offsetof(struct inv_thresholds, outage_rounds), 'i'},
-	    {"instance_down_agents", offsetof(struct inv_thresholds, instance_down_agents), 'i'},
-	    {"instance_down_rounds", offsetof(struct inv_thresholds, instance_down_rounds), 'i'},
-	    {"flap_changes", offsetof(struct inv_thresholds, flap_changes), 'i'},
-	    {"flap_window", offsetof(struct inv_thresholds, flap_window_ms), 'd'},
-	    {"flap_stable", offsetof(struct inv_thresholds, flap_stable_ms), 'd'},
-	    {"split_window", offsetof(struct inv_thresholds, split_window_ms), 'd'},
-	    {"split_min_switches", offsetof(struct inv_thresholds, split_min_switches), 'i'},
-	    {"suboptimal_ms", offsetof(struct inv_thresholds, suboptimal_ms), 'f'},
-	    {"suboptimal_pct", offsetof(struct inv_thresholds, suboptimal_pct), 'f'},
-	    {"suboptimal_for", offsetof(struct inv_thresholds, suboptimal_for_ms), 'd'},
-	};
-
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (strcmp(key, fields[i].key) != 0)
-			continue;
-		void *p = (char *)t + fields[i].off;
-		if (fields[i].kind == 'i')
-			return inventory_yaml_integer(c, v, path, 1, 1000000, p);
-		if (fields[i].kind == 'd')
-			return inventory_yaml_duration(c, v, path, 1, p);
-		return inventory_yaml_number(c, v, path, 0, p);
-	}
-	return 1;
-}
-
 /* ---- top level ---- */
 
 static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v, const char *path,
@@ -486,19 +242,19 @@ static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *
 
 	/* alerts refer to services: read them in a second pass */
 	if (strcmp(key, "alerts") == 0)
-		return pass == 2 ? alerts(c, v, path) : 0;
+		return pass == 2 ? inventory_yaml_alerts(c, v, path) : 0;
 	if (pass == 2)
 		return 0;
 	if (strcmp(key, "services") == 0)
 		return inventory_yaml_services(c, v, path);
 	if (strcmp(key, "agents") == 0)
-		return agents(c, v, path);
+		return inventory_yaml_agents(c, v, path);
 	if (strcmp(key, "thresholds") == 0)
-		return inventory_yaml_each_pair(c, v, path, threshold_pair, &inv->thresholds);
+		return inventory_yaml_thresholds(c, v, path);
 	if (strcmp(key, "retention") == 0)
 		return inventory_yaml_duration(c, v, path, 1, &inv->retention_ms);
 	if (strcmp(key, "read_token_sha256") == 0)
-		return sha256_hex(c, v, path, inv->read_token_sha256);
+		return inventory_yaml_sha256(c, v, path, inv->read_token_sha256);
 	if (strcmp(key, "name") == 0)
 		return inventory_yaml_name(c, v, path, inv->name);
 	static const struct {

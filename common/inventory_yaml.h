@@ -1,6 +1,7 @@
 /* common/inventory_yaml.h - helpers of the YAML inventory reader, shared by
- * inventory_yaml.c (top level, agents, alerts, thresholds) and
- * inventory_yaml_services.c (services and instances). Internal to common/.
+ * inventory_yaml.c (helpers, top level), inventory_yaml_services.c (services
+ * and instances) and inventory_yaml_sections.c (agents, alerts, thresholds).
+ * Internal to common/.
  * Every function returning int gives 0, or -1 with "FILE:LINE: PATH: reason"
  * already written to the context's err buffer. Nodes belong to the document. */
 #ifndef ANYCAST_INVENTORY_YAML_H
@@ -58,7 +59,16 @@ int inventory_yaml_string_list(struct inventory_yaml_ctx *c, yaml_node_t *n, con
 int inventory_yaml_address_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
                                 char dst[INV_MAX_ADDRS][RESULT_ADDR_MAX], int *n_out);
 
+/* 64 hex digits into out, lowercased. */
+int inventory_yaml_sha256(struct inventory_yaml_ctx *c, const yaml_node_t *n, const char *path,
+                          char out[65]);
+
 /* The "services:" list into c->inv->services (inventory_yaml_services.c). */
 int inventory_yaml_services(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path);
+/* The other sections (inventory_yaml_sections.c). Alerts name services, so
+ * they must be read after "services:". */
+int inventory_yaml_agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path);
+int inventory_yaml_alerts(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path);
+int inventory_yaml_thresholds(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path);
 
 #endif
