@@ -20,7 +20,8 @@
 #define INV_DEFAULT_TIMEOUT_MS 1000
 #define INV_DEFAULT_RETENTION_MS (30LL * 86400 * 1000)
 
-/* Each returns NULL when the value is acceptable, or a short reason. */
+/* Each returns NULL when the value is acceptable, or a short reason (a static
+ * string: do not free). */
 const char *inventory_check_name(const char *name);       /* [A-Za-z0-9._:@-], 1..63 */
 const char *inventory_check_address(const char *addr);    /* IPv4 or IPv6 literal */
 const char *inventory_check_identify(const char *method); /* nsid | id.server | hostname.bind */
@@ -35,7 +36,8 @@ const char *inventory_protocol_name(enum inv_protocol p);
 /* Fills the defaults of a service whose protocol is already set (port,
  * interval, timeout, identify). */
 void inventory_service_defaults(struct inv_service *s);
-/* A new zeroed inventory with default retention and thresholds, or NULL. */
+/* A new zeroed inventory with default retention and thresholds, or NULL;
+ * caller frees with inventory_free. */
 struct inventory *inventory_new_defaults(void);
 
 /* Copies src into dst (size n) when it fits. 0, or -1 when too long. */
