@@ -1,6 +1,6 @@
 /* agent/reporter.c - batches spooled results to the collector, one POST at a
  * time, acknowledges them in the spool, backs off on errors (see reporter.h). */
-#include "agent/reporter.h"
+#include "agent/reporter_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,52 +14,8 @@
 
 #define PREFIX "{\"results\":["
 #define ANSWER_MAX (64 * 1024)
-#define AUTH_BACKOFF_MIN_MS 10000
 
-enum timer_mode { T_NONE, T_BATCH, T_NOW, T_BACKOFF };
-enum link_state { L_UNKNOWN, L_UP, L_DOWN, L_AUTH };
-
-struct reporter {
-	uv_loop_t *loop;
-	struct curl_uv *cu;
-	struct spool *sp;
-	struct reporter_options opt;
-	uv_timer_t timer, drain_timer, hb_timer;
-	uint64_t last_post_ms; /* loop time of the last POST */
-	enum timer_mode mode;
-	int handles_open, closing;
-	void (*close_cb)(void *);
-	void *close_arg;
-	/* the POST in flight, or the spool sync before it */
-	int in_flight, syncing;
-	struct reporter_xfer x;
-	char *body;
-	size_t body_cap;
-	size_t batch_n, batch_cur, batch_ceiling; /* ceiling: below the smallest 413 */
-	uint64_t batch_first, batch_last;
-	/* failures */
-	unsigned failures;
-	enum link_state link;
-	int64_t down_since_ms;
-	uint64_t rng;
-	/* shutdown */
-	int draining;
-	void (*drain_cb)(void *);
-	void *drain_arg;
-	uint64_t start_ns;
-	struct reporter_stats st;
-};
-
-static uint64_t next_rand(struct reporter *rep)
-{
-	/* xorshift64*: jitter only, no need for more. */
-	rep->rng ^= rep->rng >> 12;
-	rep->rng ^= rep->rng << 25;
-	rep->rng ^= rep->rng >> 27;
-	return rep->rng * 2685821657736338717ull;
-}
-
-static void arm(struct reporter *rep, enum timer_mode mode, int64_t ms);
+static void arm(struct reporter *rep, enum reporter_timer mode, int64_t ms);
 static void send_batch(struct reporter *rep);
 static void send_post(struct reporter *rep, int heartbeat);
 
@@ -81,13 +37,13 @@ static void on_timer(uv_timer_t *t)
 	send_batch(rep);
 }
 
-static void arm(struct reporter *rep, enum timer_mode mode, int64_t ms)
+static void arm(struct reporter *rep, enum reporter_timer mode, int64_t ms)
 {
 	rep->mode = mode;
 	uv_timer_start(&rep->timer, on_timer, (uint64_t)(ms > 0 ? ms : 0), 0);
 }
 
-static uint64_t depth(const struct reporter *rep)
+uint64_t reporter_depth(const struct reporter *rep)
 {
 	struct spool_stats ss;
 	spool_get_stats(rep->sp, &ss);
@@ -163,95 +119,6 @@ static long build_body(struct reporter *rep, int heartbeat)
 	return (long)used;
 }
 
-static void note_failure(struct reporter *rep, const char *why, int auth)
-{
-	int64_t now = time_now_ms();
-	enum link_state was = rep->link;
-	uint64_t waiting = depth(rep);
-
-	rep->st.send_errors++;
-	rep->st.reachable = 0;
-	snprintf(rep->st.last_error, sizeof(rep->st.last_error), "%s", why);
-	if (was == L_UP || was == L_UNKNOWN)
-		rep->down_since_ms = now;
-	rep->link = auth ? L_AUTH : L_DOWN;
-	if (auth && was != L_AUTH)
-		log_warnx("collector %s refuses this agent's token (%s): check --token-file; "
-			  "results stay spooled (%" PRIu64 ")",
-			  rep->opt.http.base_url, why, waiting);
-	else if (!auth && was != L_DOWN)
-		log_warnx("collector %s unreachable: %s; spooling (%" PRIu64 " waiting)",
-			  rep->opt.http.base_url, why, waiting);
-	else
-		log_debug("collector %s: %s (%u failures)", rep->opt.http.base_url, why,
-			  rep->failures + 1);
-}
-
-static void note_success(struct reporter *rep)
-{
-	if (rep->link == L_DOWN || rep->link == L_AUTH)
-		log_info("collector %s reachable again after %" PRId64 " s; %" PRIu64
-			 " results waiting",
-			 rep->opt.http.base_url, (time_now_ms() - rep->down_since_ms) / 1000,
-			 depth(rep));
-	else if (rep->link == L_UNKNOWN)
-		log_info("collector %s reachable", rep->opt.http.base_url);
-	rep->link = L_UP;
-	rep->st.reachable = 1;
-	rep->failures = 0;
-}
-
-/* Delay before the next attempt: exponential with full jitter in [d/2, d],
- * at least what Retry-After asks (capped at an hour). */
-static int64_t backoff_ms(struct reporter *rep, int auth, int64_t retry_after)
-{
-	int64_t lo = rep->opt.backoff_min_ms, hi = rep->opt.backoff_max_ms;
-	if (auth && lo < AUTH_BACKOFF_MIN_MS)
-		lo = AUTH_BACKOFF_MIN_MS;
-	if (hi < lo)
-		hi = lo;
-	int64_t d = lo;
-	for (unsigned i = 0; i < rep->failures && d < hi; i++)
-		d *= 2;
-	if (d > hi)
-		d = hi;
-	d = d / 2 + (int64_t)(next_rand(rep) % (uint64_t)(d / 2 + 1));
-	if (retry_after > d)
-		d = retry_after < 3600000 ? retry_after : 3600000;
-	rep->failures++;
-	return d;
-}
-
-/* A 2xx answer: how far does it acknowledge? Returns the seq, 0 for none. */
-static uint64_t ack_point(struct reporter *rep, json_t *ans)
-{
-	json_t *js = json_object_get(ans, "stored"), *jd = json_object_get(ans, "duplicates"),
-	       *jl = json_object_get(ans, "last_seq");
-	struct spool_stats ss;
-
-	if (json_is_integer(jd))
-		rep->st.duplicates += (uint64_t)json_integer_value(jd);
-	spool_get_stats(rep->sp, &ss);
-	if (json_is_integer(jl) && json_integer_value(jl) > 0 &&
-	    (uint64_t)json_integer_value(jl) >= ss.next_seq) {
-		uint64_t theirs = (uint64_t)json_integer_value(jl);
-		log_warnx("collector holds seq %" PRIu64 " but ours ends at %" PRIu64
-			  " (spool directory lost?): continuing from %" PRIu64,
-			  theirs, ss.next_seq - 1, theirs + 1);
-		spool_raise_seq(rep->sp, theirs);
-	}
-	if (json_is_integer(js) && json_is_integer(jd) &&
-	    (uint64_t)(json_integer_value(js) + json_integer_value(jd)) == rep->batch_n)
-		return rep->batch_last;
-	if (json_is_integer(jl)) {
-		uint64_t l = (uint64_t)json_integer_value(jl);
-		if (l >= rep->batch_last)
-			return rep->batch_last;
-		if (l >= rep->batch_first)
-			return l;
-	}
-	return 0;
-}
 
 static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
@@ -276,11 +143,11 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 		rep->st.clock_offset_ms = off;
 	}
 	if (rc == CURLE_OK && x->status >= 200 && x->status < 300) {
-		uint64_t upto = ans ? ack_point(rep, ans) : 0;
+		uint64_t upto = ans ? reporter_state_ack_point(rep, ans) : 0;
 		if (rep->batch_n == 0) {
 			/* A heartbeat: nothing to acknowledge. */
 			rep->st.posts_ok++;
-			note_success(rep);
+			reporter_state_success(rep);
 			ok = 1;
 		} else if (upto) {
 			int e = spool_ack(rep->sp, upto);
@@ -289,7 +156,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 					  strerror(-e));
 			rep->st.posts_ok++;
 			rep->st.results_acked += upto - rep->batch_first + 1;
-			note_success(rep);
+			reporter_state_success(rep);
 			if (rep->batch_cur < rep->batch_ceiling)
 				rep->batch_cur *= 2;
 			if (rep->batch_cur > rep->batch_ceiling)
@@ -298,7 +165,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 		} else {
 			snprintf(why, sizeof(why), "HTTP %ld with an answer that acknowledges nothing",
 				 x->status);
-			note_failure(rep, why, 0);
+			reporter_state_failure(rep, why, 0);
 		}
 	} else if (rc == CURLE_OK && (x->status == 400 || x->status == 413)) {
 		/* The collector refuses the batch: find the record it chokes on by
@@ -320,7 +187,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	} else {
 		auth = rc == CURLE_OK && (x->status == 401 || x->status == 403);
 		retry = rc == CURLE_OK ? x->retry_after_ms : -1;
-		note_failure(rep, reporter_xfer_error(x, rc, why, sizeof(why)), auth);
+		reporter_state_failure(rep, reporter_xfer_error(x, rc, why, sizeof(why)), auth);
 	}
 out:
 	json_decref(ans);
@@ -330,17 +197,17 @@ out:
 		return;
 	}
 	if (rep->draining) {
-		if ((ok || next == 0) && depth(rep) > 0)
+		if ((ok || next == 0) && reporter_depth(rep) > 0)
 			arm(rep, T_NOW, 0);
 		else
 			finish_drain(rep);
 		return;
 	}
 	if (!ok && next < 0)
-		arm(rep, T_BACKOFF, backoff_ms(rep, auth, retry));
-	else if (next == 0 || depth(rep) >= rep->batch_cur)
+		arm(rep, T_BACKOFF, reporter_state_backoff_ms(rep, auth, retry));
+	else if (next == 0 || reporter_depth(rep) >= rep->batch_cur)
 		arm(rep, T_NOW, 0);
-	else if (depth(rep) > 0)
+	else if (reporter_depth(rep) > 0)
 		arm(rep, T_BATCH, rep->opt.batch_delay_ms);
 }
 
@@ -362,7 +229,7 @@ static void on_spool_synced(void *arg, int status)
 		if (rep->draining)
 			finish_drain(rep);
 		else
-			arm(rep, T_BACKOFF, backoff_ms(rep, 0, -1));
+			arm(rep, T_BACKOFF, reporter_state_backoff_ms(rep, 0, -1));
 		return;
 	}
 	post_now(rep, 0);
@@ -404,7 +271,7 @@ static void post_now(struct reporter *rep, int heartbeat)
 	if (len <= 0) {
 		if (len < 0) {
 			log_warnx("spool: cannot read results: %s", strerror((int)-len));
-			arm(rep, T_BACKOFF, backoff_ms(rep, 0, -1));
+			arm(rep, T_BACKOFF, reporter_state_backoff_ms(rep, 0, -1));
 		} else if (rep->draining) {
 			finish_drain(rep);
 		}
@@ -421,11 +288,11 @@ static void post_now(struct reporter *rep, int heartbeat)
 	if (rc < 0) {
 		reporter_xfer_cleanup(&rep->x);
 		snprintf(why, sizeof(why), "cannot start a request: %s", strerror(-rc));
-		note_failure(rep, why, 0);
+		reporter_state_failure(rep, why, 0);
 		if (rep->draining)
 			finish_drain(rep);
 		else
-			arm(rep, T_BACKOFF, backoff_ms(rep, 0, -1));
+			arm(rep, T_BACKOFF, reporter_state_backoff_ms(rep, 0, -1));
 		return;
 	}
 	rep->in_flight = 1;
@@ -442,7 +309,7 @@ static void on_heartbeat(uv_timer_t *t)
 	struct reporter *rep = t->data;
 
 	if (rep->in_flight || rep->syncing || rep->draining || rep->mode != T_NONE ||
-	    depth(rep) > 0 ||
+	    reporter_depth(rep) > 0 ||
 	    uv_now(rep->loop) - rep->last_post_ms < uv_timer_get_repeat(t))
 		return;
 	send_post(rep, 1);
@@ -503,7 +370,7 @@ void reporter_kick(struct reporter *rep)
 	if (rep->in_flight || rep->syncing || rep->draining || rep->mode == T_BACKOFF ||
 	    rep->mode == T_NOW || rep->closing)
 		return;
-	uint64_t d = depth(rep);
+	uint64_t d = reporter_depth(rep);
 	if (d >= rep->batch_cur)
 		arm(rep, T_NOW, 0);
 	else if (d > 0 && rep->mode == T_NONE)
@@ -513,7 +380,7 @@ void reporter_kick(struct reporter *rep)
 static void on_drain_timeout(uv_timer_t *t)
 {
 	struct reporter *rep = t->data;
-	uint64_t d = depth(rep);
+	uint64_t d = reporter_depth(rep);
 
 	if (d > 0)
 		log_warnx("shutdown: %" PRIu64 " results not sent stay spooled", d);

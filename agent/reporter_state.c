@@ -1,0 +1,109 @@
+/* agent/reporter_state.c - the reporter's view of the collector: link state
+ * changes and their log lines, backoff with jitter, and how far an answer
+ * acknowledges the batch (see reporter_int.h). */
+#include "agent/reporter_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+
+#define AUTH_BACKOFF_MIN_MS 10000
+
+static uint64_t next_rand(struct reporter *rep)
+{
+	/* xorshift64*: jitter only, no need for more. */
+	rep->rng ^= rep->rng >> 12;
+	rep->rng ^= rep->rng << 25;
+	rep->rng ^= rep->rng >> 27;
+	return rep->rng * 2685821657736338717ull;
+}
+
+void reporter_state_failure(struct reporter *rep, const char *why, int auth)
+{
+	int64_t now = time_now_ms();
+	enum reporter_link was = rep->link;
+	uint64_t waiting = reporter_depth(rep);
+
+	rep->st.send_errors++;
+	rep->st.reachable = 0;
+	snprintf(rep->st.last_error, sizeof(rep->st.last_error), "%s", why);
+	if (was == L_UP || was == L_UNKNOWN)
+		rep->down_since_ms = now;
+	rep->link = auth ? L_AUTH : L_DOWN;
+	if (auth && was != L_AUTH)
+		log_warnx("collector %s refuses this agent's token (%s): check --token-file; "
+			  "results stay spooled (%" PRIu64 ")",
+			  rep->opt.http.base_url, why, waiting);
+	else if (!auth && was != L_DOWN)
+		log_warnx("collector %s unreachable: %s; spooling (%" PRIu64 " waiting)",
+			  rep->opt.http.base_url, why, waiting);
+	else
+		log_debug("collector %s: %s (%u failures)", rep->opt.http.base_url, why,
+			  rep->failures + 1);
+}
+
+void reporter_state_success(struct reporter *rep)
+{
+	if (rep->link == L_DOWN || rep->link == L_AUTH)
+		log_info("collector %s reachable again after %" PRId64 " s; %" PRIu64
+			 " results waiting",
+			 rep->opt.http.base_url, (time_now_ms() - rep->down_since_ms) / 1000,
+			 reporter_depth(rep));
+	else if (rep->link == L_UNKNOWN)
+		log_info("collector %s reachable", rep->opt.http.base_url);
+	rep->link = L_UP;
+	rep->st.reachable = 1;
+	rep->failures = 0;
+}
+
+int64_t reporter_state_backoff_ms(struct reporter *rep, int auth, int64_t retry_after)
+{
+	int64_t lo = rep->opt.backoff_min_ms, hi = rep->opt.backoff_max_ms;
+	if (auth && lo < AUTH_BACKOFF_MIN_MS)
+		lo = AUTH_BACKOFF_MIN_MS;
+	if (hi < lo)
+		hi = lo;
+	int64_t d = lo;
+	for (unsigned i = 0; i < rep->failures && d < hi; i++)
+		d *= 2;
+	if (d > hi)
+		d = hi;
+	d = d / 2 + (int64_t)(next_rand(rep) % (uint64_t)(d / 2 + 1));
+	if (retry_after > d)
+		d = retry_after < 3600000 ? retry_after : 3600000;
+	rep->failures++;
+	return d;
+}
+
+uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans)
+{
+	json_t *js = json_object_get(ans, "stored"), *jd = json_object_get(ans, "duplicates"),
+	       *jl = json_object_get(ans, "last_seq");
+	struct spool_stats ss;
+
+	if (json_is_integer(jd))
+		rep->st.duplicates += (uint64_t)json_integer_value(jd);
+	spool_get_stats(rep->sp, &ss);
+	if (json_is_integer(jl) && json_integer_value(jl) > 0 &&
+	    (uint64_t)json_integer_value(jl) >= ss.next_seq) {
+		uint64_t theirs = (uint64_t)json_integer_value(jl);
+		log_warnx("collector holds seq %" PRIu64 " but ours ends at %" PRIu64
+			  " (spool directory lost?): continuing from %" PRIu64,
+			  theirs, ss.next_seq - 1, theirs + 1);
+		spool_raise_seq(rep->sp, theirs);
+	}
+	if (json_is_integer(js) && json_is_integer(jd) &&
+	    (uint64_t)(json_integer_value(js) + json_integer_value(jd)) == rep->batch_n)
+		return rep->batch_last;
+	if (json_is_integer(jl)) {
+		uint64_t l = (uint64_t)json_integer_value(jl);
+		if (l >= rep->batch_last)
+			return rep->batch_last;
+		if (l >= rep->batch_first)
+			return l;
+	}
+	return 0;
+}
