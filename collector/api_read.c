@@ -138,7 +138,7 @@ static void
 answer_list(struct collector *c, struct http_exchange *ex, const char *key, json_t *arr)
 {
 	if (arr == NULL) {
-		api_error(c, ex, 503, "database query failed");
+		api_error(c, ex, 503, "database query failed or took too long (narrow it: agent=, from=, limit=)");
 		return;
 	}
 	api_json(c, ex, 200, json_pack("{s:o}", key, arr), NULL);
@@ -250,7 +250,7 @@ api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_
 		return;
 	}
 	if (rows == NULL) {
-		api_error(c, ex, 503, "database query failed");
+		api_error(c, ex, 503, "database query failed or took too long (narrow it: agent=, from=, limit=)");
 		return;
 	}
 	out = json_array();

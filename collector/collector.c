@@ -20,7 +20,8 @@
 #define RETENTION_INTERVAL_MS 60000
 #define RETENTION_CHUNK 5000
 #define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
-#define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
+#define SSE_CATCHMENTS_MAX 1000
+#define READ_BUDGET_MS 2000             /* a read query may hold the loop this long */         /* rows pushed inline; beyond, a refetch hint */
 
 static void
 sse_broadcast(struct collector *c, const char *name, json_t *data)
@@ -375,6 +376,7 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 		store_close(wst);
 		return -1;
 	}
+	store_set_query_budget(c->reader, READ_BUDGET_MS);
 	if ((c->writer = store_writer_new(c->loop, wst)) == NULL) {
 		snprintf(err, errlen, "cannot start the writer thread");
 		store_close(wst);

@@ -109,6 +109,11 @@ int store_backup(const char *src, const char *dst, char *err, size_t errlen);
 
 /* ---- reads (collector/store_query.c); answers are new references ---- */
 
+/* Abort any read query of this connection that runs longer than ms (0 = no
+ * limit): the reader runs on the loop thread and must not stall it. Such a
+ * query then fails like any other (NULL / negative). */
+void store_set_query_budget(struct store *st, int ms);
+
 struct store_results_query {
 	const char *agent;   /* NULL = any */
 	const char *service; /* NULL = any */
@@ -117,7 +122,9 @@ struct store_results_query {
 	uint64_t after_seq;  /* exclusive; 0 = from the start */
 	int limit;
 };
-/* Array of result records (with "agent"), ascending seq. NULL on error. */
+/* Array of result records (with "agent"): for one agent in ascending seq;
+ * without an agent, by agent then seq (the order of the (agent, seq) index,
+ * so the walk stops at the limit). NULL on error. */
 json_t *store_query_results(struct store *st, const struct store_results_query *q);
 
 struct store_events_query {

@@ -39,6 +39,8 @@ struct store {
 	sqlite3_stmt *stmt[STMT_COUNT];
 	struct store_name_cache agents, services;
 	enum store_sync sync;
+	int budget_ms;          /* read queries: 0 = unlimited */
+	int64_t deadline_ns;    /* CLOCK_MONOTONIC, while a budgeted query runs */
 	char err[256];
 };
 
@@ -51,6 +53,9 @@ int store_agent_id(struct store *st, const char *name, int64_t *id);
 int store_service_id(struct store *st, const char *name, int64_t *id);
 /* Bind text, or NULL for an empty string. */
 int store_bind_text_or_null(sqlite3_stmt *s, int i, const char *v);
+/* Start / end the time budget around one read query. */
+void store_budget_start(struct store *st);
+void store_budget_end(struct store *st);
 /* Map an SQLite result code to a negative errno. */
 int store_rc_errno(int rc);
 

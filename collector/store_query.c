@@ -14,6 +14,36 @@
 #include "collector/store_int.h"
 
 #define SQL_MAX 1024
+#define BUDGET_OPS 20000 /* VM steps between clock reads */
+
+static int
+over_budget(void *arg)
+{
+	struct store *st = arg;
+
+	return st->deadline_ns != 0 && time_mono_ns() > st->deadline_ns;
+}
+
+void
+store_set_query_budget(struct store *st, int ms)
+{
+	st->budget_ms = ms;
+	sqlite3_progress_handler(st->db, ms > 0 ? BUDGET_OPS : 0, ms > 0 ? over_budget : NULL, st);
+}
+
+void
+store_budget_start(struct store *st)
+{
+	st->deadline_ns = st->budget_ms > 0 ? time_mono_ns() + (int64_t)st->budget_ms * 1000000 : 0;
+}
+
+void
+store_budget_end(struct store *st)
+{
+	if (st->deadline_ns != 0 && time_mono_ns() > st->deadline_ns)
+		log_warnx("store: a read query ran out of its %d ms budget", st->budget_ms);
+	st->deadline_ns = 0;
+}
 
 static const char *
 col_text(sqlite3_stmt *s, int col)
@@ -49,16 +79,26 @@ json_real_or_null(sqlite3_stmt *s, int col)
 	return json_real(sqlite3_column_double(s, col));
 }
 
+/* Prepare a read query and start its time budget (ended by finish()). */
 static sqlite3_stmt *
 prepare(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
+	store_budget_start(st);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		log_warnx("store: query: %s", sqlite3_errmsg(st->db));
+		st->deadline_ns = 0;
 		return NULL;
 	}
 	return s;
+}
+
+static void
+finish(struct store *st, sqlite3_stmt *s)
+{
+	sqlite3_finalize(s);
+	store_budget_end(st);
 }
 
 /* Rebuild the record as ingested and encode it with the shared codec, so
@@ -110,8 +150,8 @@ store_query_results(struct store *st, const struct store_results_query *q)
 	int rc;
 
 	/* With an agent and a start time, (agent_id, time_ms) finds the rows
-	 * and the few are sorted; with an agent alone, (agent_id, seq) orders
-	 * and bounds the walk; without an agent every row is a candidate. */
+	 * and the few are sorted; otherwise (agent_id, seq) gives the order and
+	 * the walk stops at the limit. */
 	snprintf(sql, sizeof(sql),
 		 "SELECT a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"
 		 " r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"
@@ -120,10 +160,11 @@ store_query_results(struct store *st, const struct store_results_query *q)
 		 " FROM results r %s JOIN agents a ON a.id = r.agent_id"
 		 " JOIN services s ON s.id = r.service_id"
 		 " WHERE r.seq > ?1 AND r.time_ms >= ?2 AND r.time_ms <= ?3"
-		 "%s%s ORDER BY r.seq, r.agent_id LIMIT ?6",
+		 "%s%s ORDER BY %s LIMIT ?6",
 		 q->agent && q->from_ms != INT64_MIN ? "INDEXED BY results_agent_time" : "",
 		 q->agent ? " AND r.agent_id = (SELECT id FROM agents WHERE name = ?4)" : "",
-		 q->service ? " AND r.service_id = (SELECT id FROM services WHERE name = ?5)" : "");
+		 q->service ? " AND r.service_id = (SELECT id FROM services WHERE name = ?5)" : "",
+		 q->agent ? "r.seq" : "r.agent_id, r.seq");
 	if ((s = prepare(st, sql)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)q->after_seq);
@@ -137,7 +178,7 @@ store_query_results(struct store *st, const struct store_results_query *q)
 	arr = json_array();
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_array_append_new(arr, result_row(s));
-	sqlite3_finalize(s);
+	finish(st, s);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
 		return NULL;
@@ -195,7 +236,7 @@ store_query_events(struct store *st, const struct store_events_query *q)
 	arr = json_array();
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_array_append_new(arr, event_row(s));
-	sqlite3_finalize(s);
+	finish(st, s);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
 		return NULL;
@@ -231,7 +272,7 @@ store_query_agents(struct store *st)
 		json_object_set_new(o, "status", status ? status : json_object());
 		json_array_append_new(arr, o);
 	}
-	sqlite3_finalize(s);
+	finish(st, s);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
 		return NULL;
@@ -267,7 +308,7 @@ store_query_management(struct store *st)
 		json_object_set_new(o, "identity", json_text_or_null(s, 8));
 		json_array_append_new(arr, o);
 	}
-	sqlite3_finalize(s);
+	finish(st, s);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
 		return NULL;
@@ -301,7 +342,7 @@ store_each_management(struct store *st, void (*fn)(void *ctx, const struct store
 		r.identity = col_text(s, 8);
 		fn(ctx, &r);
 	}
-	sqlite3_finalize(s);
+	finish(st, s);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -350,7 +391,7 @@ store_query_rollups(struct store *st, const char *agent, const char *service, in
 		json_object_set_new(o, "rtt_max", json_real_or_null(s, 10));
 		json_array_append_new(arr, o);
 	}
-	sqlite3_finalize(s);
+	finish(st, s);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
 		return NULL;

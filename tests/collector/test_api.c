@@ -944,3 +944,37 @@ Test(api, idle_collector_keeps_running_and_stops_cleanly)
 	json_decref(j);
 	stop(SIGTERM);
 }
+
+static size_t
+discard(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return sz * n;
+}
+
+Test(api, reload_keeps_open_connections)
+{
+	char url[128];
+	long code = 0, connects = -1;
+	CURL *e;
+
+	start(NULL);
+	e = curl_easy_init();
+	snprintf(url, sizeof(url), "%s/api/v1/catchments", base);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, 5L);
+	cr_assert_eq(curl_easy_perform(e), CURLE_OK);
+	write_inventory("  - name: ntp\n    protocol: ntp\n    address: [198.18.255.123]\n"
+			"    instances:\n      - { name: site-a, management: 198.18.1.2 }\n");
+	cr_assert_eq(kill(pid, SIGHUP), 0);
+	usleep(500000);
+	cr_assert_eq(curl_easy_perform(e), CURLE_OK);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+	cr_assert_eq(code, 200);
+	cr_assert_eq(connects, 0, "the keep-alive connection survived the reload");
+	curl_easy_cleanup(e);
+	stop(SIGTERM);
+}

@@ -477,3 +477,38 @@ Test(store, writer_thread_commits_and_calls_back_on_the_loop)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+Test(store, read_queries_stop_at_their_time_budget)
+{
+	struct store *st = open_db();
+	struct result *r = calloc(1000, sizeof(*r));
+	unsigned char *stored = calloc(1000, 1);
+	struct store_ingest_out out;
+	struct store_results_query q = { .from_ms = 5000, .to_ms = INT64_MAX, .limit = 10 };
+	json_t *a;
+
+	cr_assert_eq(store_begin(st), 0);
+	for (int b = 0; b < 100; b++) {
+		for (int i = 0; i < 1000; i++)
+			r[i] = mk((uint64_t)b * 1000 + i + 1, "dns", 0, "site-a", 1, 1000);
+		cr_assert_eq(store_insert_results(st, "big", r, 1000, NULL, 1, stored, &out), 0);
+	}
+	cr_assert_eq(store_commit(st), 0);
+	/* Every row is older than from and no agent is named: the walk covers
+	 * all 100,000 rows. */
+	store_set_query_budget(st, 1);
+	cr_assert_null(store_query_results(st, &q), "a 1 ms budget must stop a full scan");
+	store_set_query_budget(st, 0);
+	a = store_query_results(st, &q);
+	cr_assert_not_null(a);
+	cr_assert_eq(json_array_size(a), 0);
+	json_decref(a);
+	/* Bounded queries are unaffected by a tight budget. */
+	store_set_query_budget(st, 50);
+	a = results_of(st, "big", 99990, 100);
+	cr_assert_eq(json_array_size(a), 10);
+	json_decref(a);
+	free(r);
+	free(stored);
+	store_close(st);
+}
