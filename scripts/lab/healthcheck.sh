@@ -3,11 +3,13 @@
 # Usage (inside the server's namespace): healthcheck.sh NODE_DIR
 # Every 0.5 s: DNS is healthy when the server answers id.server on 127.0.0.1;
 # NTP is healthy when the chronyd of the pid file is alive. The BIRD static
-# protocols any_dns4/6 and any_ntp4/6 are enabled or disabled to match.
+# protocols any_dns4/6 and any_ntp4/6 are enabled at the first healthy check
+# and disabled after two failed checks in a row (one slow answer on a busy
+# machine must not move catchments).
 dir=$1
 sock=$dir/bird.ctl
-dns_state=unknown
-ntp_state=unknown
+dns_state=unknown ntp_state=unknown
+dns_fails=0 ntp_fails=0
 
 set_protocols() { # set_protocols enable|disable dns|ntp
 	birdc -s "$sock" "$1" "any_${2}4" >/dev/null 2>&1 &&
@@ -16,19 +18,21 @@ set_protocols() { # set_protocols enable|disable dns|ntp
 
 while :; do
 	if dig +time=1 +tries=1 +short @127.0.0.1 id.server CH TXT 2>/dev/null | grep -q '^"'; then
-		want=enable
+		dns_fails=0 want=enable
 	else
-		want=disable
+		dns_fails=$((dns_fails + 1)) want=disable
+		[ $dns_fails -ge 2 ] || want=$dns_state
 	fi
-	if [ "$want" != "$dns_state" ] && set_protocols "$want" dns; then
+	if [ "$want" != "$dns_state" ] && [ "$want" != unknown ] && set_protocols "$want" dns; then
 		dns_state=$want
 	fi
 	if [ -f "$dir/chrony.pid" ] && kill -0 "$(cat "$dir/chrony.pid")" 2>/dev/null; then
-		want=enable
+		ntp_fails=0 want=enable
 	else
-		want=disable
+		ntp_fails=$((ntp_fails + 1)) want=disable
+		[ $ntp_fails -ge 2 ] || want=$ntp_state
 	fi
-	if [ "$want" != "$ntp_state" ] && set_protocols "$want" ntp; then
+	if [ "$want" != "$ntp_state" ] && [ "$want" != unknown ] && set_protocols "$want" ntp; then
 		ntp_state=$want
 	fi
 	sleep 0.5

@@ -31,54 +31,55 @@ observe() {
 	fi
 }
 
-# check_branch BRANCH: prints one line per probe that disagrees with the truth;
-# prints nothing when everything matches. For ECMP every member must be seen
+# check_probe BRANCH dns|ntp 4|6: prints a line when what answers disagrees
+# with the truth; nothing when it matches. For ECMP every member must be seen
 # among a dozen queries (each from a new source port) and nothing else.
-check_branch() {
-	local br=$1 want svc addr got seen i w fam
+check_probe() {
+	local br=$1 svc=$2 fam=$3 want addr got seen="" i w
 	want=$(truth_branch "$br")
-	for svc in dns ntp; do
-		for fam in 4 6; do
-			if [ $svc = dns ]; then
-				[ $fam = 4 ] && addr=$ANY4_DNS || addr=$ANY6_DNS
-			else
-				[ $fam = 4 ] && addr=$ANY4_NTP || addr=$ANY6_NTP
-			fi
-			if [ "$(echo "$want" | wc -w)" -eq 1 ]; then
-				got=$(observe "$br" $svc "$addr")
-				[ "$got" = "$want" ] ||
-					echo "$br $svc IPv$fam ($addr): expected $want, answered by $got"
-				continue
-			fi
-			seen=""
-			for i in $(seq 12); do
-				got=$(observe "$br" $svc "$addr")
-				case " $seen " in *" $got "*) ;; *) seen="$seen $got" ;; esac
-			done
-			for w in $want; do
-				case " $seen " in *" $w "*) ;; *)
-					echo "$br $svc IPv$fam ($addr): expected ECMP over {$want}, never saw $w (saw:$seen)" ;;
-				esac
-			done
-			for w in $seen; do
-				case " $want " in *" $w "*) ;; *)
-					echo "$br $svc IPv$fam ($addr): expected ECMP over {$want}, also saw $w" ;;
-				esac
-			done
-		done
+	case $svc$fam in
+	dns4) addr=$ANY4_DNS ;; dns6) addr=$ANY6_DNS ;;
+	ntp4) addr=$ANY4_NTP ;; ntp6) addr=$ANY6_NTP ;;
+	esac
+	if [ "$(echo "$want" | wc -w)" -eq 1 ]; then
+		got=$(observe "$br" "$svc" "$addr")
+		[ "$got" = "$want" ] || echo "$br $svc IPv$fam ($addr): expected $want, answered by $got"
+		return
+	fi
+	for i in $(seq 12); do
+		got=$(observe "$br" "$svc" "$addr")
+		case " $seen " in *" $got "*) ;; *) seen="$seen $got" ;; esac
+	done
+	for w in $want; do
+		case " $seen " in *" $w "*) ;; *)
+			echo "$br $svc IPv$fam ($addr): expected ECMP over {$want}, never saw $w (saw:$seen)" ;;
+		esac
+	done
+	for w in $seen; do
+		case " $want " in *" $w "*) ;; *)
+			echo "$br $svc IPv$fam ($addr): expected ECMP over {$want}, also saw $w" ;;
+		esac
 	done
 }
 
-# check_all: runs check_branch for every branch in parallel; prints mismatches.
+# check_all: every branch, service and family in parallel; prints mismatches.
 check_all() {
-	local br
+	local br svc fam
 	for br in $BRANCHES; do
-		check_branch "$br" >"$LAB_DIR/check.$br" 2>&1 &
+		for svc in dns ntp; do
+			for fam in 4 6; do
+				check_probe "$br" $svc $fam >"$LAB_DIR/check.$br.$svc$fam" 2>&1 &
+			done
+		done
 	done
 	wait
 	for br in $BRANCHES; do
-		cat "$LAB_DIR/check.$br"
-		rm -f "$LAB_DIR/check.$br"
+		for svc in dns ntp; do
+			for fam in 4 6; do
+				cat "$LAB_DIR/check.$br.$svc$fam"
+				rm -f "$LAB_DIR/check.$br.$svc$fam"
+			done
+		done
 	done
 }
 
