@@ -271,7 +271,9 @@ int main(int argc, char **argv)
 		a.inv = inventory_load(config, err, sizeof(err));
 		if (a.inv == NULL)
 			fatalx("%s", err);
-		if (co.collector_url == NULL && a.inv->collector[0] != '\0')
+		/* --once is a quick standalone check even when the config
+		 * names a collector. */
+		if (co.collector_url == NULL && a.inv->collector[0] != '\0' && !a.once)
 			co.collector_url = a.inv->collector;
 		if (co.name == NULL && a.inv->name[0] != '\0')
 			co.name = a.inv->name;
