@@ -442,7 +442,9 @@ static void query_done(void *ctx, const struct udp_probe_result *res)
 		else
 			fill_dns(qr, pe);
 	}
-	if (pe != NULL && (pe->r.outcome == RESULT_OK || pe->r.outcome == RESULT_RCODE))
+	/* Any reply counts as an answer, a malformed one too: only silence
+	 * (timeout, unreachable) is not. */
+	if (pe != NULL && pe->r.outcome != RESULT_TIMEOUT && pe->r.outcome != RESULT_UNREACHABLE)
 		qr->t->answered = 1;
 	if (pe != NULL && qr->ntp)
 		qr->t->fp[qr->ntp_phase] = pe->fp;
