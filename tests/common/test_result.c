@@ -180,6 +180,29 @@ Test(result, round_trips)
 	jansson_round_trip(&r);
 }
 
+Test(result, milliseconds_have_three_decimals)
+{
+	struct result r;
+	char line[1024];
+
+	ntp_sample(&r);
+	r.rtt_ms = 12345.6789;
+	r.offset_ms = -0.0004;
+	r.root_delay_ms = 0;
+	r.root_dispersion_ms = -1234567.25;
+	cr_assert_gt(result_to_line(&r, line, sizeof(line)), 0);
+	cr_assert(strstr(line, "\"rtt_ms\":12345.679,"), "%s", line);
+	cr_assert(strstr(line, "\"offset_ms\":0.000,"), "%s", line);
+	cr_assert(strstr(line, "\"root_delay_ms\":0.000,"), "%s", line);
+	cr_assert(strstr(line, "\"root_dispersion_ms\":-1234567.250,"), "%s", line);
+	r.offset_ms = NAN;
+	cr_assert_gt(result_to_line(&r, line, sizeof(line)), 0);
+	cr_assert(strstr(line, "\"offset_ms\":null,"), "%s", line);
+	json_t *j = json_loads(line, 0, NULL);
+	cr_assert_not_null(j, "%s", line);
+	json_decref(j);
+}
+
 Test(result, agent_only_when_set)
 {
 	struct result r;

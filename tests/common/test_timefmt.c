@@ -21,6 +21,14 @@ Test(timefmt, formats_utc_with_milliseconds)
 	cr_assert_str_eq(time_format_rfc3339(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
 }
 
+Test(timefmt, short_buffer_truncates)
+{
+	char buf[10];
+
+	cr_assert_str_eq(time_format_rfc3339(1795664795123LL, buf, sizeof(buf)), "2026-11-2");
+	cr_assert_eq(time_format_rfc3339(0, buf, 0), buf);
+}
+
 Test(timefmt, format_agrees_with_gmtime)
 {
 	char buf[32], want[32];
