@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -782,6 +783,60 @@ Test(http_server, server_sent_events_stream)
 	stop(ts);
 }
 
+/* Pipelined requests over TLS, more than the pipeline holds, with slow
+ * answers among them: parsing pauses inside the TLS layer and resumes. */
+static void
+tls_pipeline(int port)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = SSL_new(ctx);
+	char req[8192], *p = req, buf[65536], want[64];
+	size_t len = 0;
+	int fd = dial(port), i, n;
+
+	SSL_set_fd(ssl, fd);
+	cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake failed");
+	/* One TLS record per request: the records queue up in the server's
+	 * read BIO while parsing is paused. */
+	for (i = 0; i < 40; i++) {
+		n = i % 7 == 0 ? sprintf(p, "GET /slow?ms=30&id=%d HTTP/1.1\r\n\r\n", i)
+			       : sprintf(p, "GET /p/%d HTTP/1.1\r\n\r\n", i);
+		cr_assert_eq(SSL_write(ssl, p, n), n);
+	}
+	for (i = 0; i < 40;) {
+		struct resp r;
+		char *end = strstr(buf, "\r\n\r\n");
+		char *cl = end != NULL ? strstr(buf, "Content-Length: ") : NULL;
+
+		buf[len] = '\0';
+		if (end != NULL && cl != NULL) {
+			size_t h = (size_t)(end - buf) + 4, b = strtoul(cl + 16, NULL, 10);
+
+			if (len >= h + b) {
+				memcpy(r.body, buf + h, b);
+				r.body[b] = '\0';
+				if (i % 7 == 0)
+					snprintf(want, sizeof(want), "slow ms=30&id=%d", i);
+				else
+					snprintf(want, sizeof(want), "GET /p/%d ? 0:", i);
+				cr_assert_str_eq(r.body, want, "answer %d out of order", i);
+				memmove(buf, buf + h + b, len - h - b);
+				len -= h + b;
+				buf[len] = '\0';
+				i++;
+				continue;
+			}
+		}
+		n = SSL_read(ssl, buf + len, (int)(sizeof(buf) - 1 - len));
+		cr_assert_gt(n, 0, "TLS read failed after %d answers", i);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+
 Test(http_server, tls_with_self_signed_certificate)
 {
 	char dir[] = "/tmp/http-tls-XXXXXX", cmd[1024], cert[256], key[256];
@@ -798,6 +853,7 @@ Test(http_server, tls_with_self_signed_certificate)
 	cr_assert_eq(system(cmd), 0, "openssl req failed");
 	ts = start(NULL, cert, key);
 	curl_two_posts(ts->port, "https", cert);
+	tls_pipeline(ts->port);
 	/* plain HTTP to the TLS port is refused without harm */
 	r = request_once(ts->port, "GET / HTTP/1.1\r\n\r\n");
 	cr_assert_neq(r.status, 200);
