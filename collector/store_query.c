@@ -219,7 +219,10 @@ store_query_events(struct store *st, const struct store_events_query *q)
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, time_ms, type, agent, service, family, from_instance, to_instance,"
 		 " incident, resolves, detail FROM events WHERE time_ms >= ?1 AND id < ?2"
-		 "%s%s%s ORDER BY id DESC LIMIT ?6",
+		 "%s%s%s%s ORDER BY id DESC LIMIT ?6",
+		 /* the smallest id at or after since (time index) bounds the walk */
+		 q->since_ms != INT64_MIN ? " AND id >= coalesce((SELECT min(id) FROM events"
+					    " WHERE time_ms >= ?1), 0)" : "",
 		 q->type ? " AND type = ?3" : "", q->service ? " AND service = ?4" : "",
 		 q->agent ? " AND agent = ?5" : "");
 	if ((s = prepare(st, sql)) == NULL)
