@@ -61,8 +61,8 @@ static int read_token(const char *path, char *out, size_t outlen)
 	}
 	if (sb.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
 		log_warnx("token file %s is group- or world-accessible (mode %04o): "
-			  "chmod 600 it",
-			  path, (unsigned)(sb.st_mode & 07777));
+		          "chmod 600 it",
+		          path, (unsigned)(sb.st_mode & 07777));
 		close(fd);
 		return -1;
 	}
@@ -87,7 +87,7 @@ static int read_token(const char *path, char *out, size_t outlen)
 	for (p = out; *p; p++) {
 		if (*p < 0x21 || *p > 0x7e) {
 			log_warnx("token file %s: the token must be one word of printable ASCII",
-				  path);
+			          path);
 			return -1;
 		}
 	}
@@ -110,7 +110,7 @@ static void on_result(void *ctx, struct result *r)
 		/* The disk refuses: count, and say so now and then, not per result. */
 		if (c->append_errors++ % 1000 == 0)
 			log_warnx("spool: result not stored: %s (%" PRIu64 " so far)",
-				  strerror(-rc), c->append_errors);
+			          strerror(-rc), c->append_errors);
 		return;
 	}
 	reporter_kick(c->rep);
@@ -121,7 +121,7 @@ static void on_round(void *ctx, const char *service, uint64_t round, int anycast
 	(void)ctx;
 	if (!anycast_ok)
 		log_debug("service %s round %" PRIu64 ": an anycast address answered nothing",
-			  service, round);
+		          service, round);
 }
 
 static void start_prober(struct central *c, const struct inventory *inv)
@@ -172,7 +172,7 @@ static void add_status(void *arg, json_t *s)
 		json_object_set_new(p, "unreachable", json_integer((json_int_t)ps.unreachable));
 		json_object_set_new(p, "malformed", json_integer((json_int_t)ps.malformed));
 		json_object_set_new(p, "dropped_unmatched",
-				    json_integer((json_int_t)ps.dropped_unmatched));
+		                    json_integer((json_int_t)ps.dropped_unmatched));
 		json_object_set_new(s, "prober", p);
 	}
 }
@@ -261,7 +261,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	c->stopping = 1;
 	log_info("signal %d: stopping, sending what is spooled (at most %d s)", signum,
-		 DRAIN_TIMEOUT_MS / 1000);
+	         DRAIN_TIMEOUT_MS / 1000);
 	if (c->prober)
 		prober_close(c->prober, on_prober_closed, c);
 	else
@@ -276,7 +276,7 @@ static int setup(struct central *c)
 	struct config_fetch_options fo = {0};
 
 	if (!o->collector_url || (strncmp(o->collector_url, "http://", 7) != 0 &&
-				  strncmp(o->collector_url, "https://", 8) != 0)) {
+	                          strncmp(o->collector_url, "https://", 8) != 0)) {
 		log_warnx("--collector must be an http:// or https:// URL");
 		return -1;
 	}
@@ -298,10 +298,10 @@ static int setup(struct central *c)
 		return -1;
 	}
 	ro.http = (struct reporter_http){.base_url = o->collector_url,
-					 .token = c->token,
-					 .ca_file = o->ca_file,
-					 .client_cert = o->client_cert,
-					 .client_key = o->client_key};
+	                                 .token = c->token,
+	                                 .ca_file = o->ca_file,
+	                                 .client_cert = o->client_cert,
+	                                 .client_key = o->client_key};
 	ro.name = o->name;
 	ro.status_fn = add_status;
 	ro.status_arg = c;
@@ -331,7 +331,7 @@ int central_run(const struct central_options *opt)
 	if (setup(c) < 0)
 		fatalx("central mode: cannot start (see above)");
 	log_info("central mode: agent %s reporting to %s", opt->name ? opt->name : "(unnamed)",
-		 opt->collector_url);
+	         opt->collector_url);
 	uv_check_start(&c->check, on_check);
 	uv_timer_start(&c->sync_timer, on_sync_timer, SYNC_INTERVAL_MS, SYNC_INTERVAL_MS);
 	uv_signal_start(&c->sigterm, on_signal, SIGTERM);

@@ -145,8 +145,8 @@ static int apply(struct config_fetch *cf, const struct reporter_xfer *x)
 
 	if (!j) {
 		log_warnx("collector sent a configuration that is not JSON (%s): keeping the "
-			  "last good one",
-			  je.text);
+		          "last good one",
+		          je.text);
 		return -1;
 	}
 	inv = parse(j, &canon, err, sizeof(err));
@@ -155,8 +155,8 @@ static int apply(struct config_fetch *cf, const struct reporter_xfer *x)
 		/* Warn once per version, not at every fetch. */
 		if (strcmp(cf->refused_etag, x->etag) != 0 || !x->etag[0])
 			log_warnx("collector sent an invalid configuration (%s): keeping the "
-				  "last good one",
-				  err);
+			          "last good one",
+			          err);
 		snprintf(cf->refused_etag, sizeof(cf->refused_etag), "%s", x->etag);
 		return -1;
 	}
@@ -175,7 +175,7 @@ static int apply(struct config_fetch *cf, const struct reporter_xfer *x)
 	cf->st.have_config = 1;
 	cf->st.changes++;
 	log_info("new configuration from the collector: %d services (etag %s)", inv->n_services,
-		 cf->st.etag[0] ? cf->st.etag : "none");
+	         cf->st.etag[0] ? cf->st.etag : "none");
 	cf->fn(cf->ctx, inv);
 	inventory_free(inv);
 	return 0;
@@ -205,10 +205,10 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	} else {
 		reporter_xfer_error(x, rc, why, sizeof(why));
 		if (!cf->failing)
-			log_warnx("cannot fetch the configuration from %s: %s; %s", cf->opt.http.base_url,
-				  why,
-				  cf->st.have_config ? "keeping the last good one"
-						     : "waiting for one");
+			log_warnx("cannot fetch the configuration from %s: %s; %s",
+			          cf->opt.http.base_url, why,
+			          cf->st.have_config ? "keeping the last good one"
+			                             : "waiting for one");
 	}
 	if (ok && cf->failing)
 		log_info("configuration fetched from %s again", cf->opt.http.base_url);
@@ -246,8 +246,8 @@ static void fetch(struct config_fetch *cf)
 }
 
 struct config_fetch *config_fetch_new(uv_loop_t *loop, struct curl_uv *cu,
-				      const struct config_fetch_options *opt, config_fetch_fn fn,
-				      void *ctx)
+                                      const struct config_fetch_options *opt, config_fetch_fn fn,
+                                      void *ctx)
 {
 	struct config_fetch *cf = calloc(1, sizeof(*cf));
 

@@ -34,8 +34,8 @@ struct config_fetch;
 /* cu is borrowed. NULL on allocation failure. Nothing happens before
  * config_fetch_start(). */
 struct config_fetch *config_fetch_new(uv_loop_t *loop, struct curl_uv *cu,
-				      const struct config_fetch_options *opt, config_fetch_fn fn,
-				      void *ctx);
+                                      const struct config_fetch_options *opt, config_fetch_fn fn,
+                                      void *ctx);
 /* The configuration cached on disk, or NULL (none, or unreadable: logged).
  * Caller owns the result (inventory_free). Its ETag is used by the next fetch. */
 struct inventory *config_fetch_load_cached(struct config_fetch *cf);

@@ -57,8 +57,8 @@ void reporter_fill_status(struct reporter *rep, json_t *s)
 	spool_get_stats(rep->sp, &ss);
 	json_object_set_new(s, "version", json_string(ANYCAST_VERSION));
 	json_object_set_new(s, "name", json_string(rep->opt.name ? rep->opt.name : ""));
-	json_object_set_new(s, "uptime_s",
-			    json_integer((json_int_t)((uv_hrtime() - rep->start_ns) / 1000000000u)));
+	json_object_set_new(
+	    s, "uptime_s", json_integer((json_int_t)((uv_hrtime() - rep->start_ns) / 1000000000u)));
 	json_object_set_new(s, "spool_depth", json_integer((json_int_t)ss.depth));
 	json_object_set_new(s, "spool_bytes", json_integer((json_int_t)ss.bytes));
 	json_object_set_new(s, "dropped", json_integer((json_int_t)ss.dropped));
@@ -66,12 +66,10 @@ void reporter_fill_status(struct reporter *rep, json_t *s)
 	json_object_set_new(s, "rejected", json_integer((json_int_t)rep->st.rejected));
 	json_object_set_new(s, "last_seq", json_integer((json_int_t)(ss.next_seq - 1)));
 	json_object_set_new(s, "send_errors", json_integer((json_int_t)rep->st.send_errors));
-	json_object_set_new(s, "last_error", rep->st.last_error[0]
-						     ? json_string(rep->st.last_error)
-						     : json_null());
-	json_object_set_new(s, "clock_offset_ms", rep->st.have_offset
-							  ? json_real(rep->st.clock_offset_ms)
-							  : json_null());
+	json_object_set_new(s, "last_error",
+	                    rep->st.last_error[0] ? json_string(rep->st.last_error) : json_null());
+	json_object_set_new(s, "clock_offset_ms",
+	                    rep->st.have_offset ? json_real(rep->st.clock_offset_ms) : json_null());
 	if (rep->opt.status_fn)
 		rep->opt.status_fn(rep->opt.status_arg, s);
 }
@@ -84,7 +82,7 @@ static long build_body(struct reporter *rep, int heartbeat)
 	const size_t plen = sizeof(PREFIX) - 1;
 	size_t n;
 	long len = spool_peek(rep->sp, rep->batch_cur, rep->body + plen, rep->opt.body_max, &n,
-			      &rep->batch_first, &rep->batch_last);
+	                      &rep->batch_first, &rep->batch_last);
 	if (len < 0)
 		return len;
 	if (n == 0 && !heartbeat)
@@ -119,7 +117,6 @@ static long build_body(struct reporter *rep, int heartbeat)
 	return (long)used;
 }
 
-
 static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
 	struct reporter *rep = arg;
@@ -135,8 +132,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	json_t *ans = NULL;
 	if (rc == CURLE_ABORTED_BY_CALLBACK || rep->closing)
 		goto out; /* shutting down: what was sent stays spooled */
-	ans = (rc == CURLE_OK && x->resp) ? json_loadb(x->resp, x->resp_len, 0, NULL)
-						     : NULL;
+	ans = (rc == CURLE_OK && x->resp) ? json_loadb(x->resp, x->resp_len, 0, NULL) : NULL;
 	double off;
 	if (rc == CURLE_OK && reporter_clock_offset(x, ans, &off) == 0) {
 		rep->st.have_offset = 1;
@@ -153,7 +149,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 			int e = spool_ack(rep->sp, upto);
 			if (e < 0)
 				log_warnx("spool: acknowledge up to %" PRIu64 ": %s", upto,
-					  strerror(-e));
+				          strerror(-e));
 			rep->st.posts_ok++;
 			rep->st.results_acked += upto - rep->batch_first + 1;
 			reporter_state_success(rep);
@@ -163,8 +159,8 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 				rep->batch_cur = rep->batch_ceiling;
 			ok = 1;
 		} else {
-			snprintf(why, sizeof(why), "HTTP %ld with an answer that acknowledges nothing",
-				 x->status);
+			snprintf(why, sizeof(why),
+			         "HTTP %ld with an answer that acknowledges nothing", x->status);
 			reporter_state_failure(rep, why, 0);
 		}
 	} else if (rc == CURLE_OK && (x->status == 400 || x->status == 413)) {
@@ -173,12 +169,12 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 		reporter_xfer_error(x, rc, why, sizeof(why));
 		if (rep->batch_n <= 1) {
 			log_warnx("collector refuses result seq %" PRIu64 " (%s): dropped",
-				  rep->batch_first, why);
+			          rep->batch_first, why);
 			spool_drop_oldest_record(rep->sp);
 			rep->st.rejected++;
 		} else {
 			log_info("collector refuses a batch of %zu (%s): retrying smaller batches",
-				 rep->batch_n, why);
+			         rep->batch_n, why);
 			rep->batch_cur = rep->batch_n / 2;
 			if (x->status == 413 && rep->batch_cur < rep->batch_ceiling)
 				rep->batch_ceiling = rep->batch_cur;
@@ -278,7 +274,7 @@ static void post_now(struct reporter *rep, int heartbeat)
 		return;
 	}
 	rc = reporter_xfer_setup(&rep->x, &rep->opt.http, "/api/v1/results",
-				 "Content-Type: application/json", ANSWER_MAX);
+	                         "Content-Type: application/json", ANSWER_MAX);
 	if (rc == 0) {
 		curl_easy_setopt(rep->x.easy, CURLOPT_POSTFIELDS, rep->body);
 		curl_easy_setopt(rep->x.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -316,12 +312,12 @@ static void on_heartbeat(uv_timer_t *t)
 }
 
 struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool *sp,
-			      const struct reporter_options *opt)
+                              const struct reporter_options *opt)
 {
 	struct reporter *rep;
 
 	if (!opt->http.base_url || (strncmp(opt->http.base_url, "http://", 7) != 0 &&
-				    strncmp(opt->http.base_url, "https://", 8) != 0)) {
+	                            strncmp(opt->http.base_url, "https://", 8) != 0)) {
 		log_warnx("collector URL must start with http:// or https://");
 		return NULL;
 	}

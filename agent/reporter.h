@@ -27,7 +27,7 @@ struct reporter_http {
 	const char *ca_file;     /* NULL: the system's CAs */
 	const char *client_cert; /* NULL: no client certificate */
 	const char *client_key;
-	int64_t timeout_ms;      /* whole transfer, queue time included; 0: 30 s */
+	int64_t timeout_ms; /* whole transfer, queue time included; 0: 30 s */
 };
 
 /* One HTTP exchange. Embedded in its user; reporter_xfer_start() and
@@ -35,13 +35,13 @@ struct reporter_http {
 struct reporter_xfer {
 	CURL *easy;
 	struct curl_slist *headers;
-	char *resp;                /* response body, NUL-terminated, owned */
+	char *resp; /* response body, NUL-terminated, owned */
 	size_t resp_len, resp_cap, resp_max;
-	long status;               /* HTTP status, 0 when none */
-	int64_t retry_after_ms;    /* from Retry-After, -1 when absent */
-	int64_t date_ms;           /* from Date, -1 when absent */
-	int64_t sent_ms, done_ms;  /* wall clock at start and end */
-	char etag[128];            /* from ETag, "" when absent */
+	long status;              /* HTTP status, 0 when none */
+	int64_t retry_after_ms;   /* from Retry-After, -1 when absent */
+	int64_t date_ms;          /* from Date, -1 when absent */
+	int64_t sent_ms, done_ms; /* wall clock at start and end */
+	char etag[128];           /* from ETag, "" when absent */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -49,7 +49,7 @@ struct reporter_xfer {
  * extra_header when non-NULL), TLS, timeouts, a response body bounded to
  * resp_max bytes. Returns 0 or -ENOMEM/-EINVAL. */
 int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, const char *path,
-			const char *extra_header, size_t resp_max);
+                        const char *extra_header, size_t resp_max);
 /* Release everything in x (safe on a zeroed or finished x). */
 void reporter_xfer_cleanup(struct reporter_xfer *x);
 /* A one-line description of a failed exchange into buf: curl's error or
@@ -66,22 +66,22 @@ typedef void (*reporter_status_fn)(void *arg, json_t *status);
 
 struct reporter_options {
 	struct reporter_http http;
-	const char *name;            /* agent name for the self-report */
-	size_t batch_max;            /* results per POST; 0: 500 */
-	int64_t batch_delay_ms;      /* wait this long to fill a batch; 0: 1000 */
-	int64_t backoff_min_ms;      /* first retry delay; 0: 1000 */
-	int64_t backoff_max_ms;      /* longest retry delay; 0: 60000 */
-	size_t body_max;             /* bytes of results per POST; 0: 4 MB */
-	int64_t heartbeat_ms;        /* status-only POST ("results":[]) after this long
-					without any; 0: 60000, < 0: never */
+	const char *name;       /* agent name for the self-report */
+	size_t batch_max;       /* results per POST; 0: 500 */
+	int64_t batch_delay_ms; /* wait this long to fill a batch; 0: 1000 */
+	int64_t backoff_min_ms; /* first retry delay; 0: 1000 */
+	int64_t backoff_max_ms; /* longest retry delay; 0: 60000 */
+	size_t body_max;        /* bytes of results per POST; 0: 4 MB */
+	int64_t heartbeat_ms;   /* status-only POST ("results":[]) after this long
+	                           without any; 0: 60000, < 0: never */
 	reporter_status_fn status_fn;
 	void *status_arg;
 };
 
 struct reporter_stats {
-	uint64_t posts, posts_ok, send_errors, results_sent, results_acked, bytes_sent,
-		duplicates, rejected;
-	int reachable;            /* 1 after a successful POST, 0 after a failure */
+	uint64_t posts, posts_ok, send_errors, results_sent, results_acked, bytes_sent, duplicates,
+	    rejected;
+	int reachable; /* 1 after a successful POST, 0 after a failure */
 	int have_offset;
 	double clock_offset_ms;
 	char last_error[256];
@@ -92,7 +92,7 @@ struct reporter;
 /* sp and cu are borrowed and must outlive the reporter. NULL on bad options
  * (logged) or allocation failure. */
 struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool *sp,
-			      const struct reporter_options *opt);
+                              const struct reporter_options *opt);
 /* New results are in the spool: send now when a batch is full, else within
  * batch_delay_ms. Cheap; call after every append. */
 void reporter_kick(struct reporter *rep);

@@ -89,7 +89,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, const char *path,
-			const char *extra_header, size_t resp_max)
+                        const char *extra_header, size_t resp_max)
 {
 	char url[1024], auth[1024];
 	size_t bl = strlen(h->base_url);

@@ -35,23 +35,23 @@ void reporter_state_failure(struct reporter *rep, const char *why, int auth)
 	rep->link = auth ? L_AUTH : L_DOWN;
 	if (auth && was != L_AUTH)
 		log_warnx("collector %s refuses this agent's token (%s): check --token-file; "
-			  "results stay spooled (%" PRIu64 ")",
-			  rep->opt.http.base_url, why, waiting);
+		          "results stay spooled (%" PRIu64 ")",
+		          rep->opt.http.base_url, why, waiting);
 	else if (!auth && was != L_DOWN)
 		log_warnx("collector %s unreachable: %s; spooling (%" PRIu64 " waiting)",
-			  rep->opt.http.base_url, why, waiting);
+		          rep->opt.http.base_url, why, waiting);
 	else
 		log_debug("collector %s: %s (%u failures)", rep->opt.http.base_url, why,
-			  rep->failures + 1);
+		          rep->failures + 1);
 }
 
 void reporter_state_success(struct reporter *rep)
 {
 	if (rep->link == L_DOWN || rep->link == L_AUTH)
 		log_info("collector %s reachable again after %" PRId64 " s; %" PRIu64
-			 " results waiting",
-			 rep->opt.http.base_url, (time_now_ms() - rep->down_since_ms) / 1000,
-			 reporter_depth(rep));
+		         " results waiting",
+		         rep->opt.http.base_url, (time_now_ms() - rep->down_since_ms) / 1000,
+		         reporter_depth(rep));
 	else if (rep->link == L_UNKNOWN)
 		log_info("collector %s reachable", rep->opt.http.base_url);
 	rep->link = L_UP;
@@ -91,8 +91,8 @@ uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans)
 	    (uint64_t)json_integer_value(jl) >= ss.next_seq) {
 		uint64_t theirs = (uint64_t)json_integer_value(jl);
 		log_warnx("collector holds seq %" PRIu64 " but ours ends at %" PRIu64
-			  " (spool directory lost?): continuing from %" PRIu64,
-			  theirs, ss.next_seq - 1, theirs + 1);
+		          " (spool directory lost?): continuing from %" PRIu64,
+		          theirs, ss.next_seq - 1, theirs + 1);
 		spool_raise_seq(rep->sp, theirs);
 	}
 	if (json_is_integer(js) && json_is_integer(jd) &&

@@ -13,8 +13,8 @@
 
 #include "common/log.h"
 
-#define WBUF_FLUSH_AT (1u << 20)  /* flush inside spool_append() beyond this */
-#define WBUF_MAX (16u << 20)      /* refuse records when this much cannot be written */
+#define WBUF_FLUSH_AT (1u << 20) /* flush inside spool_append() beyond this */
+#define WBUF_MAX (16u << 20)     /* refuse records when this much cannot be written */
 #define SEG_MIN (64u * 1024)
 #define SEG_MAX (16u << 20)
 
@@ -84,8 +84,8 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes)
 	sp->written_seq = sp->durable_seq = sp->next_seq - 1;
 	spool_file_save_state(sp, 1);
 	log_info("spool %s: %" PRIu64 " results waiting, %" PRIu64 " bytes, next seq %" PRIu64
-		 ", %" PRIu64 " dropped so far",
-		 dir, sp->depth, sp->bytes, sp->next_seq, sp->dropped);
+	         ", %" PRIu64 " dropped so far",
+	         dir, sp->depth, sp->bytes, sp->next_seq, sp->dropped);
 	return sp;
 fail:
 	log_warnx("spool %s: %s", dir, strerror(-rc));
@@ -182,7 +182,7 @@ static void on_synced(uv_fs_t *req)
 }
 
 int spool_sync_async(struct spool *sp, uv_loop_t *loop, void (*cb)(void *arg, int status),
-		     void *arg)
+                     void *arg)
 {
 	struct sync_req *s;
 	int rc;
@@ -247,8 +247,8 @@ static void drop_oldest_segment(struct spool *sp)
 
 	sp->dropped += lost;
 	log_warnx("spool full (%" PRIu64 " bytes > %" PRIu64 "): dropped %" PRIu64
-		  " oldest results, %" PRIu64 " in total",
-		  sp->bytes, sp->max_bytes, lost, sp->dropped);
+	          " oldest results, %" PRIu64 " in total",
+	          sp->bytes, sp->max_bytes, lost, sp->dropped);
 	remove_seg0(sp);
 	spool_file_save_state(sp, 1);
 }
@@ -370,12 +370,12 @@ static int peek_one(void *arg, uint64_t seq, const char *line, size_t len)
 }
 
 long spool_peek(struct spool *sp, size_t max_records, char *out, size_t outlen, size_t *n,
-		uint64_t *first_seq, uint64_t *last_seq)
+                uint64_t *first_seq, uint64_t *last_seq)
 {
 	struct peek_ctx c = {.out = out,
-			     .outlen = outlen,
-			     .max = max_records ? max_records : 1,
-			     .limit = sp->durable_seq};
+	                     .outlen = outlen,
+	                     .max = max_records ? max_records : 1,
+	                     .limit = sp->durable_seq};
 	int rc;
 
 	*n = 0;

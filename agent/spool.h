@@ -27,14 +27,14 @@
 struct spool;
 
 struct spool_stats {
-	uint64_t next_seq;  /* seq the next appended record gets */
-	uint64_t acked;     /* highest seq acknowledged by the collector */
-	uint64_t depth;     /* records waiting (appended, not acknowledged, not dropped) */
-	uint64_t bytes;     /* bytes on disk and in the write buffer, all segments */
-	uint64_t dropped;   /* records dropped by the size bound, total, persisted */
-	uint64_t corrupt;   /* unreadable lines skipped on reopen, total, persisted */
-	uint64_t segments;  /* segment files */
-	uint64_t syncs;     /* fdatasync calls made by this process */
+	uint64_t next_seq; /* seq the next appended record gets */
+	uint64_t acked;    /* highest seq acknowledged by the collector */
+	uint64_t depth;    /* records waiting (appended, not acknowledged, not dropped) */
+	uint64_t bytes;    /* bytes on disk and in the write buffer, all segments */
+	uint64_t dropped;  /* records dropped by the size bound, total, persisted */
+	uint64_t corrupt;  /* unreadable lines skipped on reopen, total, persisted */
+	uint64_t segments; /* segment files */
+	uint64_t syncs;    /* fdatasync calls made by this process */
 };
 
 /* Open or create the spool in dir (created with mode 0700 when missing);
@@ -67,7 +67,7 @@ int spool_sync(struct spool *sp);
  * run), 1 when they already are (cb will not run), or -errno (cb will not
  * run). Several may be in flight; the spool must stay open until each cb. */
 int spool_sync_async(struct spool *sp, uv_loop_t *loop, void (*cb)(void *arg, int status),
-		     void *arg);
+                     void *arg);
 
 /* The oldest waiting durable records (see spool_sync), at most max_records
  * and at most outlen bytes (outlen >= SPOOL_LINE_MAX: at least one record),
@@ -75,7 +75,7 @@ int spool_sync_async(struct spool *sp, uv_loop_t *loop, void (*cb)(void *arg, in
  * and *last_seq; *n = 0 when nothing durable waits. Returns the bytes put in
  * out, or -errno. Does not consume: spool_ack() does. */
 long spool_peek(struct spool *sp, size_t max_records, char *out, size_t outlen, size_t *n,
-		uint64_t *first_seq, uint64_t *last_seq);
+                uint64_t *first_seq, uint64_t *last_seq);
 
 /* The collector has every record up to seq: forget them, delete segments that
  * are entirely acknowledged (never the one being written). Seqs already

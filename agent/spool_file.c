@@ -45,7 +45,7 @@ int spool_file_next_line(struct spool_lreader *lr, const char **line, size_t *le
 			lr->pos = 0;
 		}
 		ssize_t n = pread(lr->fd, lr->buf + lr->len, sizeof(lr->buf) - lr->len,
-				  (off_t)(lr->off + lr->len));
+		                  (off_t)(lr->off + lr->len));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -105,9 +105,9 @@ int spool_file_save_state(struct spool *sp, int durable)
 	snprintf(path, sizeof(path), "%s/state", sp->dir);
 	snprintf(tmp, sizeof(tmp), "%s/state.tmp", sp->dir);
 	len = snprintf(text, sizeof(text),
-		       "next_seq %" PRIu64 "\nacked %" PRIu64 "\ndropped %" PRIu64
-		       "\ncorrupt %" PRIu64 "\n",
-		       sp->next_seq, sp->acked, sp->dropped, sp->corrupt);
+	               "next_seq %" PRIu64 "\nacked %" PRIu64 "\ndropped %" PRIu64
+	               "\ncorrupt %" PRIu64 "\n",
+	               sp->next_seq, sp->acked, sp->dropped, sp->corrupt);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -197,7 +197,7 @@ static int scan_seg(struct spool *sp, struct spool_seg *s, uint64_t *prev_seq)
 		uint64_t seq = rc == LR_LINE ? spool_file_line_seq(line, len) : 0;
 		if (rc == LR_TORN) {
 			log_warnx("spool: %s: torn last line at offset %" PRIu64 " cut off", path,
-				  end);
+			          end);
 			if (ftruncate(fd, (off_t)end) < 0)
 				log_warn("spool: truncate %s", path);
 			sp->corrupt++;
@@ -205,7 +205,7 @@ static int scan_seg(struct spool *sp, struct spool_seg *s, uint64_t *prev_seq)
 		}
 		if (seq == 0 || seq <= *prev_seq) {
 			log_warnx("spool: %s: unreadable record at offset %" PRIu64 " skipped",
-				  path, pos);
+			          path, pos);
 			sp->corrupt++;
 		} else {
 			*prev_seq = seq;

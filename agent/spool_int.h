@@ -28,8 +28,8 @@ struct spool {
 	uint64_t max_bytes, seg_max;
 	struct spool_seg *segs; /* oldest first */
 	size_t nsegs, segcap;
-	uint64_t head_off; /* offset in segs[0] of the first waiting record */
-	int cur_fd;        /* last segment, append only; -1 when none is open */
+	uint64_t head_off;    /* offset in segs[0] of the first waiting record */
+	int cur_fd;           /* last segment, append only; -1 when none is open */
 	uint64_t written_seq; /* last seq handed to write() in full */
 	uint64_t durable_seq; /* last seq known on disk: fdatasync returned after its write */
 	char *wbuf;

@@ -159,7 +159,8 @@ static int sync_cost(void)
 			with_sync ? spool_sync(sp) : spool_flush(sp);
 		}
 		printf("200 x (500 appends + %s): %.2f ms per batch\n",
-		       with_sync ? "write + fdatasync" : "write", (double)(uv_hrtime() - t0) / 200e6);
+		       with_sync ? "write + fdatasync" : "write",
+		       (double)(uv_hrtime() - t0) / 200e6);
 	}
 	spool_close(sp);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -212,9 +213,9 @@ int main(int argc, char **argv)
 	spool_get_stats(b.sp, &ss);
 	double wall = (double)(b.done_ns - b.start_ns) / 1e9;
 	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-		     (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-		     (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+	             (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	             (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	printf("results        %" PRIu64 " (rate %s)\n", b.total,
 	       b.rate ? argv[2] : "as fast as possible");
 	printf("wall           %.2f s, all acknowledged: %.0f results/s\n", wall,

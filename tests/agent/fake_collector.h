@@ -35,11 +35,11 @@ struct fake_collector {
 	enum fc_reply script[FC_SCRIPT];
 	int nscript, iscript;
 	enum fc_reply dflt;
-	int retry_after_s;  /* for 503/429; -1 = no header */
-	int max_results;    /* answer 413 to larger batches; 0 = no limit */
-	int bad_seq;        /* answer 400 to any batch holding this seq; 0 = none */
-	int partial;        /* store only the first N results of each batch; 0 = all */
-	const char *token;  /* expected bearer token, NULL = any */
+	int retry_after_s; /* for 503/429; -1 = no header */
+	int max_results;   /* answer 413 to larger batches; 0 = no limit */
+	int bad_seq;       /* answer 400 to any batch holding this seq; 0 = none */
+	int partial;       /* store only the first N results of each batch; 0 = all */
+	const char *token; /* expected bearer token, NULL = any */
 	/* what arrived */
 	unsigned char *seen; /* count per seq */
 	uint64_t last_seq, stored, duplicates;
@@ -62,8 +62,7 @@ static int64_t fc_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fc_read_request(int fd, char *buf, size_t cap, size_t *hlen, size_t *total,
-			   int *stop)
+static int fc_read_request(int fd, char *buf, size_t cap, size_t *hlen, size_t *total, int *stop)
 {
 	size_t len = 0;
 	for (;;) {
@@ -128,9 +127,9 @@ static void fc_send(int fd, int code, const char *reason, const char *extra, con
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n%s\r\n",
-			 code, reason, date, bl, extra ? extra : "");
+	                 "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\n%s\r\n",
+	                 code, reason, date, bl, extra ? extra : "");
 	/* One write: two would meet Nagle and delayed ACKs (40 ms). */
 	char *all = malloc((size_t)n + bl);
 	memcpy(all, head, (size_t)n);
@@ -160,16 +159,19 @@ static int fc_results(struct fake_collector *fc, int fd, const char *body, size_
 	}
 	size_t i;
 	json_t *r;
-	json_array_foreach(res, i, r) {
+	json_array_foreach(res, i, r)
+	{
 		json_int_t seq = json_integer_value(json_object_get(r, "seq"));
-		if (seq <= 0 || seq >= (json_int_t)FC_MAX_SEQ || (fc->bad_seq && seq == fc->bad_seq)) {
+		if (seq <= 0 || seq >= (json_int_t)FC_MAX_SEQ ||
+		    (fc->bad_seq && seq == fc->bad_seq)) {
 			json_decref(j);
 			fc_send(fd, 400, "Bad Request", NULL, "{\"error\":\"bad seq\"}");
 			return 400;
 		}
 	}
 	uint64_t stored = 0, dups = 0;
-	json_array_foreach(res, i, r) {
+	json_array_foreach(res, i, r)
+	{
 		json_int_t seq = json_integer_value(json_object_get(r, "seq"));
 		if (fc->partial && (int)i >= fc->partial)
 			break;
@@ -190,8 +192,8 @@ static int fc_results(struct fake_collector *fc, int fd, const char *body, size_
 	json_decref(j);
 	char ans[128];
 	snprintf(ans, sizeof(ans), "{\"stored\":%llu,\"duplicates\":%llu,\"last_seq\":%llu}",
-		 (unsigned long long)stored, (unsigned long long)dups,
-		 (unsigned long long)fc->last_seq);
+	         (unsigned long long)stored, (unsigned long long)dups,
+	         (unsigned long long)fc->last_seq);
 	fc_send(fd, 200, "OK", NULL, ans);
 	return 200;
 }
@@ -210,7 +212,8 @@ static void *fc_conn(void *arg)
 		fc_header(buf, "If-None-Match", inm, sizeof(inm));
 		pthread_mutex_lock(&fc->mu);
 		snprintf(fc->last_auth, sizeof(fc->last_auth), "%s", auth);
-		enum fc_reply rep = fc->iscript < fc->nscript ? fc->script[fc->iscript++] : fc->dflt;
+		enum fc_reply rep =
+		    fc->iscript < fc->nscript ? fc->script[fc->iscript++] : fc->dflt;
 		int is_post = strncmp(buf, "POST /api/v1/results ", 21) == 0;
 		int is_cfg = strncmp(buf, "GET /api/v1/agent/config ", 25) == 0;
 		is_post ? fc->posts++ : fc->gets++;
@@ -331,7 +334,8 @@ static void fc_stop(struct fake_collector *fc)
 }
 
 /* Script the next replies (appended to what is left of the script). */
-static __attribute__((unused)) void fc_script(struct fake_collector *fc, int n, const enum fc_reply *r)
+static __attribute__((unused)) void fc_script(struct fake_collector *fc, int n,
+                                              const enum fc_reply *r)
 {
 	pthread_mutex_lock(&fc->mu);
 	for (int i = 0; i < n && fc->nscript < FC_SCRIPT; i++)

@@ -13,25 +13,25 @@
 #include "common/inventory.h"
 
 static const char yaml_v1[] = "services:\n"
-			      "  - name: dns\n"
-			      "    protocol: dns\n"
-			      "    address: [198.18.255.53]\n"
-			      "    instances:\n"
-			      "      - { name: site-a, management: 198.18.1.2 }\n"
-			      "      - { name: site-b, management: 198.18.2.2 }\n"
-			      "  - name: ntp\n"
-			      "    protocol: ntp\n"
-			      "    address: [198.18.255.123]\n"
-			      "    instances:\n"
-			      "      - { name: site-a, management: 198.18.1.2 }\n";
+                              "  - name: dns\n"
+                              "    protocol: dns\n"
+                              "    address: [198.18.255.53]\n"
+                              "    instances:\n"
+                              "      - { name: site-a, management: 198.18.1.2 }\n"
+                              "      - { name: site-b, management: 198.18.2.2 }\n"
+                              "  - name: ntp\n"
+                              "    protocol: ntp\n"
+                              "    address: [198.18.255.123]\n"
+                              "    instances:\n"
+                              "      - { name: site-a, management: 198.18.1.2 }\n";
 
 static const char yaml_v2[] = "services:\n"
-			      "  - name: dns\n"
-			      "    protocol: dns\n"
-			      "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
-			      "    interval: 1s\n"
-			      "    instances:\n"
-			      "      - { name: site-a, management: 198.18.1.2 }\n";
+                              "  - name: dns\n"
+                              "    protocol: dns\n"
+                              "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
+                              "    interval: 1s\n"
+                              "    instances:\n"
+                              "      - { name: site-a, management: 198.18.1.2 }\n";
 
 struct env {
 	char tmp[64], url[128];
@@ -76,7 +76,7 @@ static void on_change(void *ctx, const struct inventory *inv)
 	e->changes++;
 	e->n_services = inv->n_services;
 	snprintf(e->first_service, sizeof(e->first_service), "%s",
-		 inv->n_services ? inv->services[0].name : "");
+	         inv->n_services ? inv->services[0].name : "");
 	e->interval_ms = inv->n_services ? inv->services[0].interval_ms : 0;
 }
 
@@ -104,10 +104,10 @@ static void env_init(struct env *e, int with_server)
 static void new_fetcher(struct env *e, int64_t interval_ms)
 {
 	struct config_fetch_options o = {
-		.http = {.base_url = e->url, .token = "tok", .timeout_ms = 2000},
-		.cache_dir = e->tmp,
-		.interval_ms = interval_ms,
-		.retry_min_ms = 50,
+	    .http = {.base_url = e->url, .token = "tok", .timeout_ms = 2000},
+	    .cache_dir = e->tmp,
+	    .interval_ms = interval_ms,
+	    .retry_min_ms = 50,
 	};
 	e->cf = config_fetch_new(&e->loop, e->cu, &o, on_change, e);
 	cr_assert_not_null(e->cf);

@@ -82,8 +82,9 @@ static void append_n(struct env *e, int n)
 	char line[256];
 	for (int i = 0; i < n; i++) {
 		uint64_t seq = spool_next_seq(e->sp);
-		int len = snprintf(line, sizeof(line),
-				   "{\"seq\":%" PRIu64 ",\"service\":\"dns\",\"outcome\":\"ok\"}", seq);
+		int len =
+		    snprintf(line, sizeof(line),
+		             "{\"seq\":%" PRIu64 ",\"service\":\"dns\",\"outcome\":\"ok\"}", seq);
 		cr_assert_eq(spool_append(e->sp, seq, line, (size_t)len), 0);
 	}
 	if (e->rep)
@@ -183,7 +184,8 @@ Test(reporter, every_result_arrives_once_through_failures)
 {
 	struct env e;
 	struct reporter_options o;
-	static const enum fc_reply script[] = {FC_OK, FC_500, FC_CLOSE, FC_503, FC_OK, FC_429, FC_OK};
+	static const enum fc_reply script[] = {FC_OK, FC_500, FC_CLOSE, FC_503,
+	                                       FC_OK, FC_429, FC_OK};
 
 	env_init(&e);
 	with_fake(&e, &o);
@@ -197,8 +199,8 @@ Test(reporter, every_result_arrives_once_through_failures)
 	reporter_get_stats(e.rep, &st);
 	/* curl itself retries a request on a reused connection that died
 	 * before answering: the close may not count. */
-	cr_assert(st.send_errors >= 3 && st.send_errors <= 4, "500, 503 and 429 are errors: %" PRIu64,
-		  st.send_errors);
+	cr_assert(st.send_errors >= 3 && st.send_errors <= 4,
+	          "500, 503 and 429 are errors: %" PRIu64, st.send_errors);
 	cr_assert_eq(st.results_acked, 1000);
 	env_fini(&e);
 }
@@ -345,7 +347,7 @@ Test(reporter, bad_token_logs_once_and_waits, .init = cr_redirect_stderr)
 	append_n(&e, 10);
 	run_for(&e, NULL, 3000);
 	cr_assert_eq(e.fc->unauthorized, 1, "%d requests in 3 s with a refused token",
-		     e.fc->unauthorized);
+	             e.fc->unauthorized);
 	cr_assert_str_eq(e.fc->last_auth, "Bearer wrong-token");
 	cr_assert_eq(depth(&e), 10, "results stay spooled");
 	env_fini(&e);
@@ -397,7 +399,7 @@ Test(reporter, status_self_report)
 	cr_assert_str_eq(json_string_value(json_object_get(s, "name")), "test-agent");
 	cr_assert(json_is_integer(json_object_get(s, "uptime_s")));
 	cr_assert_eq(json_integer_value(json_object_get(s, "spool_depth")), 5,
-		     "the batch in flight is still waiting");
+	             "the batch in flight is still waiting");
 	cr_assert_gt(json_integer_value(json_object_get(s, "spool_bytes")), 0);
 	cr_assert_eq(json_integer_value(json_object_get(s, "dropped")), 0);
 	cr_assert_eq(json_integer_value(json_object_get(s, "send_errors")), 1);
@@ -486,29 +488,30 @@ Test(reporter, drain_gives_up_at_its_deadline)
  * python3 HTTPS collector that requires the client certificate. ---- */
 
 static const char tls_server_py[] =
-	"import http.server, json, ssl, sys\n"
-	"d = sys.argv[1]\n"
-	"class H(http.server.BaseHTTPRequestHandler):\n"
-	"    protocol_version = 'HTTP/1.1'\n"
-	"    def log_message(self, *a): pass\n"
-	"    def do_POST(self):\n"
-	"        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
-	"        seqs = [r['seq'] for r in body['results']]\n"
-	"        out = json.dumps({'stored': len(seqs), 'duplicates': 0, 'last_seq': max(seqs)}).encode()\n"
-	"        self.send_response(200)\n"
-	"        self.send_header('Content-Type', 'application/json')\n"
-	"        self.send_header('Content-Length', str(len(out)))\n"
-	"        self.end_headers()\n"
-	"        self.wfile.write(out)\n"
-	"s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
-	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
-	"ctx.load_cert_chain(d + '/server.pem', d + '/server.key')\n"
-	"ctx.load_verify_locations(d + '/ca.pem')\n"
-	"ctx.verify_mode = ssl.CERT_REQUIRED\n"
-	"s.socket = ctx.wrap_socket(s.socket, server_side=True)\n"
-	"open(d + '/port.tmp', 'w').write(str(s.server_address[1]))\n"
-	"import os; os.rename(d + '/port.tmp', d + '/port')\n"
-	"s.serve_forever()\n";
+    "import http.server, json, ssl, sys\n"
+    "d = sys.argv[1]\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a): pass\n"
+    "    def do_POST(self):\n"
+    "        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+    "        seqs = [r['seq'] for r in body['results']]\n"
+    "        out = json.dumps({'stored': len(seqs), 'duplicates': 0, 'last_seq': "
+    "max(seqs)}).encode()\n"
+    "        self.send_response(200)\n"
+    "        self.send_header('Content-Type', 'application/json')\n"
+    "        self.send_header('Content-Length', str(len(out)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(out)\n"
+    "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(d + '/server.pem', d + '/server.key')\n"
+    "ctx.load_verify_locations(d + '/ca.pem')\n"
+    "ctx.verify_mode = ssl.CERT_REQUIRED\n"
+    "s.socket = ctx.wrap_socket(s.socket, server_side=True)\n"
+    "open(d + '/port.tmp', 'w').write(str(s.server_address[1]))\n"
+    "import os; os.rename(d + '/port.tmp', d + '/port')\n"
+    "s.serve_forever()\n";
 
 static void sh(const char *fmt, const char *dir)
 {
@@ -520,7 +523,7 @@ static void sh(const char *fmt, const char *dir)
 static void make_certs(const char *d)
 {
 	const char *q = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=%s "
-			"-keyout %s/%s.key -out %s/%s.pem 2>/dev/null";
+	                "-keyout %s/%s.key -out %s/%s.pem 2>/dev/null";
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), q, "test-ca", d, "ca", d, "ca");
 	cr_assert_eq(system(cmd), 0);
@@ -571,7 +574,7 @@ static int settled(struct env *e)
 
 /* Send 20 results over TLS with these files; returns what is left spooled. */
 static uint64_t tls_try(const char *d, int port, const char *ca, const char *cert, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	struct env e;
 	struct reporter_options o;
@@ -609,12 +612,12 @@ Test(reporter, tls_verifies_the_collector_and_presents_a_client_certificate)
 	pid_t pid = start_tls_server(d, &port);
 
 	cr_assert_eq(tls_try(d, port, "ca", "client", err, sizeof(err)), 0,
-		     "the right CA and a client certificate: delivered (%s)", err);
+	             "the right CA and a client certificate: delivered (%s)", err);
 	cr_assert_eq(tls_try(d, port, "wrong", "client", err, sizeof(err)), 20,
-		     "a server certificate from another CA is refused");
+	             "a server certificate from another CA is refused");
 	cr_assert_not_null(strstr(err, "certificate"), "error: %s", err);
 	cr_assert_eq(tls_try(d, port, "ca", NULL, err, sizeof(err)), 20,
-		     "the server requires a client certificate");
+	             "the server requires a client certificate");
 
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -43,7 +43,7 @@ TestSuite(spool, .init = setup, .fini = teardown);
 static int make_line(char *buf, size_t len, uint64_t seq, int pad)
 {
 	return snprintf(buf, len, "{\"seq\":%" PRIu64 ",\"service\":\"dns\",\"pad\":\"%*s\"}", seq,
-			pad, "x");
+	                pad, "x");
 }
 
 static void append_n(struct spool *sp, int n, int pad)
@@ -52,7 +52,8 @@ static void append_n(struct spool *sp, int n, int pad)
 	for (int i = 0; i < n; i++) {
 		uint64_t seq = spool_next_seq(sp);
 		int len = make_line(line, sizeof(line), seq, pad);
-		cr_assert_eq(spool_append(sp, seq, line, (size_t)len), 0, "append seq %" PRIu64, seq);
+		cr_assert_eq(spool_append(sp, seq, line, (size_t)len), 0, "append seq %" PRIu64,
+		             seq);
 	}
 }
 
