@@ -29,6 +29,14 @@ static int instance_pair(struct inventory_yaml_ctx *c, const char *key, yaml_nod
 	return 1;
 }
 
+/* Whether instance o already has addr (compared as addresses, not text). */
+static int uses_address(const struct inv_instance *o, const char *addr)
+{
+	struct inv_service one = {.n_instances = 1, .instances = (struct inv_instance *)o};
+
+	return inventory_instance_by_management(&one, addr) != NULL;
+}
+
 static int instances(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
                      struct inv_service *s)
 {
@@ -63,11 +71,7 @@ static int instances(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *p
 				                          "identity \"%s\" already used by %s",
 				                          in->identity, o->name);
 			for (int k = 0; k < in->n_management; k++)
-				if (inventory_instance_by_management(
-				        &(struct inv_service){.n_instances = 1,
-				                              .instances =
-				                                  (struct inv_instance *)o},
-				        in->management[k]))
+				if (uses_address(o, in->management[k]))
 					return inventory_yaml_bad(
 					    c, item, sub,
 					    "management address %s already used by %s",
