@@ -381,6 +381,34 @@ test('a collector with a read token: the dashboard asks for it, the terminal vie
 		assert.match(ok.stdout, /No catchment data yet/);
 	});
 
+test('a hostile identity is shown as text, never run', { skip: MOCK && 'mock API run' }, async () => {
+	const evil = '<img src=x onerror="window.__pwned=1">';
+	const token = fs.readFileSync(path.join(TOKENS, 'br1.token'), 'utf8').trim();
+	const now = Date.now();
+	const results = ['nsid', 'id.server'].map((q, i) => ({
+		seq: 1000000 + i, round: 1000000, time: new Date(now - 50 + i).toISOString(), service: 'dns',
+		address: '198.18.255.53', family: 4, target: 'anycast', instance: null, identity: evil,
+		identity_source: q, query: q, transport: 'udp', outcome: 'ok', rcode: 'NOERROR', rtt_ms: 0.5,
+	}));
+	const res = await fetch(`${BASE}/api/v1/results`, {
+		method: 'POST', body: JSON.stringify({ results }),
+		headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+	});
+	assert.equal(res.status, 200);
+
+	const page = await newPage();
+	let dialogs = 0;
+	page.on('dialog', (d) => { dialogs++; d.dismiss(); });
+	await page.goto(`${BASE}/#/matrix`);
+	await cell(page, 'br1', 'dns').click();
+	const evidence = page.locator('#cell-detail table.mini');
+	await until(async () => (await evidence.innerText()).includes(evil), 10000, 'the identity, literally');
+	assert.equal(await page.locator('#cell-detail img, #matrix img').count(), 0);
+	assert.equal(await page.evaluate(() => window.__pwned), undefined);
+	assert.equal(dialogs, 0);
+	await page.close();
+});
+
 test('no page made a request outside the collector or raised a script error', () => {
 	assert.deepEqual(foreignRequests, []);
 	assert.deepEqual(pageErrors, []);
