@@ -118,8 +118,10 @@ int spool_file_save_state(struct spool *sp, int durable)
 		rc = -errno;
 	if (rc == 0 && durable)
 		spool_file_fsync_dir(sp);
-	if (rc < 0)
+	/* Once per kind of failure, not at every acknowledgement. */
+	if (rc < 0 && rc != sp->state_err)
 		log_warnx("spool: cannot save %s: %s", path, strerror(-rc));
+	sp->state_err = rc;
 	return rc;
 }
 

@@ -35,6 +35,7 @@ struct spool {
 	char *wbuf;
 	size_t wlen, wcap;
 	uint64_t next_seq, acked, dropped, corrupt, depth, bytes, syncs;
+	int state_err; /* last error saving the state file, 0 after a success */
 };
 
 /* Reads a file line by line from an offset with a fixed buffer. */
