@@ -330,6 +330,13 @@ Test(api, ingest_and_read_back)
 	json_decref(j);
 	free(b);
 
+	/* A heartbeat: no results, only the agent's status. */
+	j = http_json("POST", "/api/v1/results", TOKEN1,
+		      "{\"results\":[],\"status\":{\"version\":\"9.9\",\"spool_depth\":7}}", 200);
+	cr_assert_eq(jint(j, "stored"), 0);
+	cr_assert_eq(jint(j, "last_seq"), 5);
+	json_decref(j);
+
 	j = http_json("GET", "/api/v1/results?agent=branch-1&after_seq=2&limit=2", NULL, NULL, 200);
 	arr = json_object_get(j, "results");
 	cr_assert_eq(json_array_size(arr), 2);
@@ -348,6 +355,7 @@ Test(api, ingest_and_read_back)
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "version")),
 			 "9.9");
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "state")), "ok");
+	cr_assert_eq(jint(json_object_get(json_array_get(arr, 0), "status"), "spool_depth"), 7);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 1), "state")),
 			 "never");
 	json_decref(j);
