@@ -78,6 +78,12 @@ void http_exchange_stream_end(struct http_exchange *ex);
 /* Called when a streaming client goes away; set before stream_start. */
 void http_exchange_on_close(struct http_exchange *ex, void (*cb)(void *arg), void *arg);
 
+/* requests: complete requests parsed (rate-limited ones included);
+ * responses_4xx/5xx: answers by status, the server's own included;
+ * rejected_limit: 413, 431, 429 and 503 (over max_connections: plain HTTP
+ * clients get a 503, TLS clients a close); timeouts: 408 for requests not
+ * received within request_timeout_ms (body included), and connections
+ * closed before sending anything; connections: open now. */
 struct http_server_stats {
 	uint64_t requests, responses_4xx, responses_5xx, rejected_limit, timeouts;
 	int connections;
