@@ -65,9 +65,10 @@ int identify_dns(const char *identity, const struct identify_dns_candidate *c, i
 		if (c[i].configured != NULL && c[i].configured[0] != '\0' &&
 		    strcmp(c[i].configured, identity) == 0)
 			return i;
+	/* The management address speaks for its own instance only, unicast:
+	 * a rogue anycast announcement cannot teach us anything here. */
 	for (int i = 0; i < n; i++)
-		if ((c[i].configured == NULL || c[i].configured[0] == '\0') &&
-		    c[i].learned != NULL && c[i].learned[0] != '\0' &&
+		if (c[i].learned != NULL && c[i].learned[0] != '\0' &&
 		    strcmp(c[i].learned, identity) == 0)
 			return i;
 	return -1;

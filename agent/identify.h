@@ -43,16 +43,19 @@ enum identify_verdict identify_ntp(const struct identify_fp *anycast,
 				   const struct identify_ntp_candidate *c, int n, int *index);
 
 /* One instance for DNS identification: its configured identity ("" when not
- * configured) and the identity learned from its management address ("" when
- * none yet). Pointers are borrowed. */
+ * configured) and the identity its own management address gave for the same
+ * source (nsid, id.server or hostname.bind) in this or an earlier round (""
+ * when none yet). Pointers are borrowed. */
 struct identify_dns_candidate {
 	const char *configured;
 	const char *learned;
 };
 
-/* Index of the instance whose configured identity, or (when it has none)
- * learned identity, equals identity exactly; -1 when none does. A configured
- * identity always wins over a learned one. */
+/* Index of the instance whose configured identity equals identity exactly;
+ * failing that, of the instance whose management address gave that identity
+ * for the same source (a server's id.server may differ from its NSID, and an
+ * instance may have no configured identity at all); -1 when none does. A
+ * configured identity always wins over a learned one. */
 int identify_dns(const char *identity, const struct identify_dns_candidate *c, int n);
 
 /* Pick the identity source by the service's identify order (names "nsid",

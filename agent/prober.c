@@ -60,7 +60,8 @@ struct svc {
 	struct inv_service cfg;     /* instances owned */
 	struct target *targets;
 	int n_targets;
-	char (*learned)[RESULT_IDENTITY_MAX]; /* per instance, from management answers */
+	char (*learned)[3][RESULT_IDENTITY_MAX]; /* per instance and identity source,
+						  * from its management answers */
 	uv_timer_t timer;
 	int timer_open;
 	uint64_t round;
@@ -537,6 +538,17 @@ static int ntp_identify_pass(struct svc *s)
 
 /* ---- rounds ---- */
 
+/* Index of an identity source: 0 nsid, 1 id.server, 2 hostname.bind; -1. */
+static int source_index(const char *src)
+{
+	static const char *const names[3] = { "nsid", "id.server", "hostname.bind" };
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(src, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 static void identify_dns_records(struct svc *s)
 {
 	struct identify_dns_candidate c[64];
@@ -546,21 +558,23 @@ static void identify_dns_records(struct svc *s)
 	 * of the same round. */
 	for (int k = 0; k < s->n_pend; k++) {
 		const struct pending *pe = &s->pend[k];
+		int src = source_index(pe->r.identity_source);
 
-		if (!pe->t->anycast && pe->r.outcome == RESULT_OK && pe->r.identity[0] != '\0')
-			snprintf(s->learned[pe->t->instance], RESULT_IDENTITY_MAX, "%s",
+		if (!pe->t->anycast && src >= 0 && pe->r.identity[0] != '\0' &&
+		    (pe->r.outcome == RESULT_OK || pe->r.outcome == RESULT_RCODE))
+			snprintf(s->learned[pe->t->instance][src], RESULT_IDENTITY_MAX, "%s",
 				 pe->r.identity);
-	}
-	for (int i = 0; i < n; i++) {
-		c[i].configured = s->cfg.instances[i].identity;
-		c[i].learned = s->learned[i];
 	}
 	for (int k = 0; k < s->n_pend; k++) {
 		struct pending *pe = &s->pend[k];
-		int idx;
+		int idx, src = source_index(pe->r.identity_source);
 
-		if (!pe->t->anycast || pe->r.identity[0] == '\0')
+		if (!pe->t->anycast || pe->r.identity[0] == '\0' || src < 0)
 			continue;
+		for (int i = 0; i < n; i++) {
+			c[i].configured = s->cfg.instances[i].identity;
+			c[i].learned = s->learned[i][src];
+		}
 		idx = identify_dns(pe->r.identity, c, n);
 		if (idx >= 0)
 			snprintf(pe->r.instance, sizeof(pe->r.instance), "%s",

@@ -130,16 +130,25 @@ Test(identify, dns_configured_identity)
 	cr_assert_eq(identify_dns(NULL, c, 2), -1);
 }
 
-Test(identify, dns_learned_identity_only_without_configured)
+Test(identify, dns_learned_identities)
 {
-	/* Site 1 has no configured identity and was learned as "s2.lab"; site 0
-	 * is configured "s1.lab" but its management address said "x": the
-	 * configured value is what counts for site 0. */
-	struct identify_dns_candidate c[] = { { "s1.lab", "x" }, { "", "s2.lab" }, { "", "" } };
+	/* Site 1 has no configured identity and its management address said
+	 * "s2.lab"; site 0 is configured "s1.lab" and its management address
+	 * gave "s1-id" for this source (say id.server, while NSID is "s1.lab"). */
+	struct identify_dns_candidate c[] = { { "s1.lab", "s1-id" }, { "", "s2.lab" }, { "", "" } };
 
 	cr_assert_eq(identify_dns("s2.lab", c, 3), 1);
-	cr_assert_eq(identify_dns("x", c, 3), -1);
+	cr_assert_eq(identify_dns("s1-id", c, 3), 0);
 	cr_assert_eq(identify_dns("s1.lab", c, 3), 0);
+	cr_assert_eq(identify_dns("s3.lab", c, 3), -1, "nobody said s3.lab");
+}
+
+Test(identify, dns_configured_wins_over_learned)
+{
+	/* Site 1's management address claims site 0's configured identity. */
+	struct identify_dns_candidate c[] = { { "s1.lab", "" }, { "s2.lab", "s1.lab" } };
+
+	cr_assert_eq(identify_dns("s1.lab", c, 2), 0);
 }
 
 Test(identify, dns_source_order)

@@ -795,7 +795,8 @@ Test(prober, chaos_identities_without_nsid)
 	cr_assert_str_eq(r->instance, "site-a");
 	r = find(&run, "127.0.0.1", "nsid");
 	cr_assert_str_eq(r->identity_source, "id.server");
-	cr_assert_str_eq(r->instance, "", "a.lab-id is not site-a's configured identity");
+	cr_assert_str_eq(r->instance, "site-a",
+			 "a.lab-id is what site-a's management address says for id.server");
 }
 
 /* The line of text containing needle, into out. */
