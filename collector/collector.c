@@ -17,6 +17,7 @@
 #define SNAPSHOT_MIN_INTERVAL_MS 2000   /* state changes saved at most this often */
 #define SNAPSHOT_MAX_INTERVAL_MS 60000  /* and at least this often (last_seen) */
 #define SSE_PING_MS 15000
+#define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define RETENTION_INTERVAL_MS 60000
 #define RETENTION_CHUNK 5000
 #define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
@@ -133,9 +134,12 @@ collector_results_stored(struct collector *c, const struct result *r,
 	int64_t now = time_now_ms();
 	size_t i = 0;
 
-	for (size_t k = 0; k < n; k++)
-		if (stored[k])
+	for (size_t k = 0; k < n; k++) {
+		if (stored[k]) {
 			metrics_observe_result(c->metrics, &r[k]);
+			c->results_unannounced++;
+		}
+	}
 	/* Feed runs of new results: duplicates were seen before. */
 	while (i < n) {
 		size_t j;
@@ -219,6 +223,15 @@ on_tick(uv_timer_t *t)
 		} else if (n == 0) {
 			save_snapshot(c, NULL, 0);
 		}
+	}
+	if (c->results_unannounced > 0 && now - c->results_announced_ms >= SSE_RESULTS_MS) {
+		json_t *msg = json_pack("{s:I}", "stored", (json_int_t)c->results_unannounced);
+
+		/* A hint for charts to fetch, not the results themselves. */
+		sse_broadcast(c, "results", msg);
+		json_decref(msg);
+		c->results_unannounced = 0;
+		c->results_announced_ms = now;
 	}
 	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
 		c->sse_ping_ms = now;

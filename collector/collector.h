@@ -70,6 +70,8 @@ struct collector {
 	int64_t snapshot_saved_ms;
 	int snapshot_dirty;
 	int64_t sse_ping_ms;
+	uint64_t results_unannounced;         /* stored since the last "results" push */
+	int64_t results_announced_ms;
 	int retention_running;
 	struct sse_client *sse;               /* list */
 	int n_sse;

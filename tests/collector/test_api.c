@@ -850,6 +850,7 @@ Test(api, stream_pushes_events_and_catchments)
 	cr_assert(strstr(buf, "event: event\ndata: {") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: catchments\ndata: {\"catchments\":[") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "event: results\ndata: {\"stored\":") != NULL, "%s", buf);
 	stop(SIGTERM);
 }
 
