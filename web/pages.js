@@ -67,6 +67,8 @@
 	/* ---------- one instance ---------- */
 
 	const WINDOW_MS = 30 * 60e3;
+	const PAGE = 1000;      /* results per request (the API's maximum) */
+	const MAX_PAGES = 8;    /* per agent and refresh */
 
 	function instanceView(name) {
 		let healthBox, chartBox;
@@ -74,14 +76,25 @@
 		/* per agent: highest seq fetched, and [t_s, rtt|null, service] samples */
 		const series = new Map();
 
+		/* Results come oldest first; a busy agent has more in the window than
+		 * MAX_PAGES pages: then start later, where MAX_PAGES pages reach now. */
 		async function fetchAgent(agent) {
 			let s = series.get(agent);
 			if (!s) { s = { after: null, pts: [] }; series.set(agent, s); }
-			for (let page = 0; page < 10; page++) {
-				const p = { agent, limit: 1000 };
-				if (s.after !== null) p.after_seq = s.after;
-				else p.from = new Date(Date.now() - WINDOW_MS).toISOString();
-				const recs = list(await api('results', p), 'results');
+			let recs;
+			if (s.after === null) {
+				const from = Date.now() - WINDOW_MS;
+				recs = list(await api('results', { agent, limit: PAGE, from: new Date(from).toISOString() }), 'results');
+				if (recs.length === PAGE) {
+					const first = Date.parse(recs[0].time), last = Date.parse(recs[PAGE - 1].time);
+					const span = Math.max(last - first, 1);
+					if ((Date.now() - first) / span > MAX_PAGES)
+						recs = list(await api('results', { agent, limit: PAGE,
+							from: new Date(Date.now() - span * (MAX_PAGES - 1)).toISOString() }), 'results');
+				}
+			}
+			for (let page = 0; page < MAX_PAGES; page++) {
+				if (!recs) recs = list(await api('results', { agent, limit: PAGE, after_seq: s.after }), 'results');
 				for (const r of recs) {
 					if (typeof r.seq === 'number' && (s.after === null || r.seq > s.after)) s.after = r.seq;
 					if (r.target !== 'management' || r.instance !== name) continue;
@@ -89,7 +102,8 @@
 					if (!t) continue;
 					s.pts.push([t.getTime() / 1000, r.outcome === 'ok' && typeof r.rtt_ms === 'number' ? r.rtt_ms : null, r.service, r.family || 4]);
 				}
-				if (recs.length < 1000) break;
+				if (recs.length < PAGE || s.after === null) break;
+				recs = null;
 			}
 			const cut = (Date.now() - WINDOW_MS) / 1000;
 			s.pts = s.pts.filter((p) => p[0] >= cut);
@@ -178,7 +192,7 @@
 					h('h2', {}, h('span', { class: 'dot', style: { background: bg } }), 'Instance ', name),
 					h('a', { href: '#/instances', class: 'back' }, '← all instances')),
 				healthBox,
-				h('section', { class: 'card' }, h('h3', {}, 'Management address RTT per agent, last 30 minutes'), chartBox));
+				h('section', { class: 'card' }, h('h3', {}, 'Management address RTT per agent, up to the last 30 minutes'), chartBox));
 			},
 			async refresh(ctx) {
 				const inst = normInstances(await api('instances')).filter((i) => i.name === name);
