@@ -351,7 +351,10 @@ http_parse_input(struct http_conn *c, const char *data, size_t len)
 	} else if (err != HPE_OK) {
 		if (!c->no_more) {
 			log_debug("http: %s: %s", c->peer, http_errno_description(err));
-			http_exchange_fail(c, 400, "malformed request");
+			if (err == HPE_HEADER_OVERFLOW) /* http-parser's own 80 KB cap */
+				http_exchange_fail(c, 431, "request header fields too large");
+			else
+				http_exchange_fail(c, 400, "malformed request");
 		}
 	} else if (c->parser.upgrade) {
 		/* Not HTTP any more past this request: we offer no upgrades. */

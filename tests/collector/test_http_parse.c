@@ -272,3 +272,20 @@ Test(http_parse, answers_after_the_client_left_are_dropped)
 	http_server_close(srv, NULL, NULL);
 	uv_loop_close(&loop);
 }
+
+Test(http_parse, parser_header_cap_also_gives_431)
+{
+	/* Our limit above http-parser's built-in 80 KB: its cap still
+	 * answers 431, not 400. */
+	struct http_limits lim = { .max_header_bytes = 200 * 1024 };
+	struct nullctx nc = { 0 };
+	size_t n = 100 * 1024;
+	char *req = malloc(n + 64);
+
+	strcpy(req, "GET / HTTP/1.1\r\nX: ");
+	memset(req + strlen(req), 'a', n);
+	strcpy(req + 19 + n, "\r\n\r\n");
+	run(&lim, header_handler, req, &nc);
+	cr_assert(strncmp(nc.out, "HTTP/1.1 431 ", 13) == 0, "%.60s", nc.out);
+	free(req);
+}
