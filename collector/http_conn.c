@@ -380,16 +380,23 @@ set_peer(struct http_conn *c)
 	const char *p;
 
 	snprintf(c->peer, sizeof(c->peer), "?");
+	snprintf(c->rate_key, sizeof(c->rate_key), "?");
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
 		return;
 	if (ss.ss_family == AF_INET)
 		uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
 	else if (ss.ss_family == AF_INET6)
 		uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
-	/* One bucket per client whichever family it came in on. */
+	snprintf(c->rate_key, sizeof(c->rate_key), "%s", c->peer);
 	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL) {
+		/* One bucket per client whichever family it came in on. */
 		p = c->peer + 7;
 		memmove(c->peer, p, strlen(p) + 1);
+		snprintf(c->rate_key, sizeof(c->rate_key), "%s", c->peer);
+	} else if (ss.ss_family == AF_INET6) {
+		/* An IPv6 client owns at least a /64: one bucket for all of it. */
+		memset(((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr + 8, 0, 8);
+		uv_ip6_name((struct sockaddr_in6 *)&ss, c->rate_key, sizeof(c->rate_key));
 	}
 }
 
@@ -445,6 +452,7 @@ http_conn_new_null(struct http_server *srv, const char *peer, http_sink_fn sink,
 	c->sink = sink;
 	c->sink_arg = sink_arg;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer != NULL ? peer : "0.0.0.0");
+	snprintf(c->rate_key, sizeof(c->rate_key), "%s", c->peer);
 	conn_init(c, srv);
 	return c;
 }

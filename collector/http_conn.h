@@ -70,6 +70,7 @@ struct http_conn {
 	SSL *ssl;                 /* TLS only; owns its memory BIOs */
 	BIO *rbio, *wbio;
 	char peer[64];
+	char rate_key[64];        /* peer, or its /64 for IPv6: one bucket per site */
 
 	http_parser parser;
 	struct http_exchange *cur;           /* request being received, also in queue */

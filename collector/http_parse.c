@@ -228,7 +228,7 @@ on_headers_complete(http_parser *p)
 		return -1;
 	}
 	if (c->srv->rate != NULL &&
-	    (wait = http_limits_rate_take(c->srv->rate, c->peer, uv_now(c->srv->loop))) > 0) {
+	    (wait = http_limits_rate_take(c->srv->rate, c->rate_key, uv_now(c->srv->loop))) > 0) {
 		char extra[64];
 
 		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", wait);
