@@ -211,7 +211,12 @@
 			async refresh(ctx) {
 				const body = await api('catchments');
 				rows = list(body, 'catchments');
-				draw(ctx.agents || [], ctx.agentState || {});
+				/* redraw only on change: keeps hover and keyboard focus in place */
+				const sig = JSON.stringify([rows, ctx.agents, ctx.agentState, Math.floor(Date.now() / 30000)]);
+				if (sig !== tableBox.dataset.sig) {
+					tableBox.dataset.sig = sig;
+					draw(ctx.agents || [], ctx.agentState || {});
+				}
 				if (selected) {
 					/* keep the detail panel, but only redraw it when its row changed */
 					const r = rows.find((x) => rowKey(x) === selected);
