@@ -227,18 +227,33 @@ on_headers_complete(http_parser *p)
 		http_exchange_fail(c, 413, "request body too large");
 		return -1;
 	}
+	expect = http_request_header(ex, "Expect");
+	if (expect != NULL && (strcasecmp(expect, "100-continue") != 0 || p->http_major != 1 ||
+			       p->http_minor < 1))
+		expect = NULL;
 	if (c->srv->rate != NULL &&
 	    (wait = http_limits_rate_take(c->srv->rate, c->rate_key, uv_now(c->srv->loop))) > 0) {
 		char extra[64];
 
 		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", wait);
-		ex->discard_body = true;
 		if (http_exchange_build(ex, 429, "application/json", extra,
-				 "{\"error\":\"too many requests\"}", 29) != 0)
+					"{\"error\":\"too many requests\"}", 29) != 0)
 			ex->must_close = true;
 		ex->responded = true;
 		c->srv->stats.rejected_limit++;
-		return 0;
+		if (expect == NULL) {
+			/* Keep the connection: read past the body, then answer. */
+			ex->discard_body = true;
+			return 0;
+		}
+		/* The client waits for us before sending its body and may
+		 * never send it: answer now, then close. */
+		ex->must_close = true;
+		ex->receiving = false;
+		c->cur = NULL;
+		c->no_more = true;
+		c->close_after = true;
+		return -1;
 	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0 &&
 	    http_limits_buf_append(&ex->body, "", 0, lim->max_body_bytes) == 0 &&
@@ -250,9 +265,7 @@ on_headers_complete(http_parser *p)
 			ex->body.cap = (size_t)p->content_length + 1;
 		}
 	}
-	expect = http_request_header(ex, "Expect");
-	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && p->http_major == 1 &&
-	    p->http_minor >= 1) {
+	if (expect != NULL) {
 		if (ex == c->head)
 			http_exchange_continue(c, ex);
 		else

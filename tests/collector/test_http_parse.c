@@ -289,3 +289,19 @@ Test(http_parse, parser_header_cap_also_gives_431)
 	cr_assert(strncmp(nc.out, "HTTP/1.1 431 ", 13) == 0, "%.60s", nc.out);
 	free(req);
 }
+
+Test(http_parse, rate_limited_expect_continue_is_answered_at_once)
+{
+	struct http_limits lim = { .rate_per_client = 0.5, .rate_burst = 1 };
+	struct nullctx nc = { 0 };
+
+	/* the second client waits for "100 Continue" before its body: it must
+	 * get its 429 without sending the body */
+	run(&lim, header_handler,
+	    "GET /h?a HTTP/1.1\r\n\r\n"
+	    "POST /h?b HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", &nc);
+	cr_assert(strstr(nc.out, "HTTP/1.1 429 Too Many Requests\r\n") != NULL, "%s", nc.out);
+	cr_assert(strstr(nc.out, "100 Continue") == NULL);
+	cr_assert(strstr(nc.out, "Connection: close\r\n\r\n{\"error\":\"too many requests\"}") != NULL,
+		  "%s", nc.out);
+}
