@@ -81,6 +81,20 @@
 		return null;
 	}
 
+	/* Results of the last few minutes of one agent and service, oldest
+	 * first. The API pages forwards from a time; follow it to the end. */
+	async function latestResults(agent, service) {
+		const out = [];
+		let p = { agent, service, limit: 1000, from: new Date(Date.now() - 10 * 60e3).toISOString() };
+		for (let page = 0; page < 10; page++) {
+			const recs = list(await api('results', p), 'results');
+			out.push(...recs);
+			if (recs.length < 1000 || typeof recs[recs.length - 1].seq !== 'number') break;
+			p = { agent, service, limit: 1000, after_seq: recs[recs.length - 1].seq };
+		}
+		return out;
+	}
+
 	/* ---------- matrix ---------- */
 
 	function matrixView() {
@@ -111,14 +125,13 @@
 
 		async function loadEvidence(r, box) {
 			try {
-				const from = new Date(Date.now() - 3600e3).toISOString();
-				const [res, ev] = await Promise.all([
-					api('results', { agent: r.agent, service: r.service, from, limit: 1000 }),
+				const [all, ev] = await Promise.all([
+					latestResults(r.agent, r.service),
 					api('events', { agent: r.agent, service: r.service, limit: 20 }),
 				]);
 				/* this family's events (and those of no family), newest five */
 				const evs = newestFirst(list(ev, 'events').filter((e) => !e.family || e.family === (r.family || 4))).slice(0, 5);
-				const recs = list(res, 'results').filter((x) => x.target !== 'management' &&
+				const recs = all.filter((x) => x.target !== 'management' &&
 					(x.family || 4) === (r.family || 4)).slice(-8).reverse();
 				fill(box,
 					h('h4', {}, 'Latest answers'),
