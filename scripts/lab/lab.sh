@@ -289,6 +289,6 @@ exec)
 	node_id "$node" >/dev/null || die "unknown node '$node'"
 	exec ip netns exec "$(ns_name "$node")" "$@" ;;
 *)
-	sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2 ;;
 esac

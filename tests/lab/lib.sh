@@ -32,10 +32,10 @@ LAB_HOME=${LAB_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lab" && 
 
 : "${LAB_PREFIX:?LAB_PREFIX not set: run through tests/lab/run.sh or source \$LAB_DIR/lab.env}"
 
-say() { echo "[$TEST_NAME] $*"; }
+say() { echo "[$TEST_NAME +${SECONDS}s] $*"; }
 fail() {
 	TEST_FAILURES=$((TEST_FAILURES + 1))
-	echo "[$TEST_NAME] FAIL: $*"
+	echo "[$TEST_NAME +${SECONDS}s] FAIL: $*"
 }
 fatal() {
 	fail "$*"

@@ -17,7 +17,7 @@
 #  - Each test gets LAB_TEST_TIMEOUT seconds (default 600).
 # Usage: tests/lab/run.sh [test_name.sh ...]   (default: all)
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 LAB=$ROOT/scripts/lab/lab.sh
 

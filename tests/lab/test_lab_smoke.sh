@@ -68,20 +68,23 @@ observe_set() {
 	for i in $(seq "$3"); do observe_one "$1" "$2"; done | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
-# observe_all FILE: "branch probe site(s)" lines for every branch, branches in parallel.
-# Where the truth is ECMP, the set seen over 16 queries is recorded.
+# observe_all FILE TRUTH: "branch probe site(s)" lines for every branch and
+# probe, all in parallel. Where the truth is ECMP, the set seen over 16
+# queries is recorded.
 observe_all() {
 	local out=$1 truth=$2 br p want n
 	for br in $LAB_BRANCHES; do
-		(for p in dns4 dns6 ntp4 ntp6; do
+		for p in dns4 dns6 ntp4 ntp6; do
 			want=$(echo "$truth" | jq -r ".\"$br\".${p%?} | if type == \"array\" then sort | join(\" \") else (. // \"null\") end")
 			n=1
 			[ "$(echo "$want" | wc -w)" -gt 1 ] && n=16
-			echo "$br $p $(observe_set "$br" "$p" $n)"
-		done) >"$TEST_TMP/obs.$br" &
+			echo "$br $p $(observe_set "$br" "$p" $n)" >"$TEST_TMP/obs.$br.$p" &
+		done
 	done
 	wait
-	for br in $LAB_BRANCHES; do cat "$TEST_TMP/obs.$br"; done >"$out"
+	for br in $LAB_BRANCHES; do
+		for p in dns4 dns6 ntp4 ntp6; do cat "$TEST_TMP/obs.$br.$p"; done
+	done >"$out"
 }
 
 # expected_all TRUTH -> the same "branch probe site(s)" lines from lab.sh truth
