@@ -40,9 +40,17 @@
 		lines.push('RTT ' + fmtMs(r.rtt_ms));
 		const d = AM.parseTime(r.since);
 		if (d) lines.push(`since ${d.toLocaleString()} (${sinceText(r.since)}) · ${AM.utcText(d)}`);
+		if (isStale(r)) lines.push('STALE: no round from this agent for ' + sinceText(r.last_seen));
 		if (r.suboptimal) lines.push('sub-optimal: a faster instance is reachable');
 		if (r.flapping) lines.push('flapping');
 		return lines.join('\n');
+	}
+
+	/* a cell whose agent stopped sending rounds shows old news */
+	const STALE_CELL_MS = 90e3;
+	function isStale(r) {
+		const d = AM.parseTime(r.last_seen);
+		return d !== null && Date.now() - d.getTime() > STALE_CELL_MS;
 	}
 
 	function cellContent(r) {
@@ -117,6 +125,7 @@
 					h('dt', {}, 'identity'), h('dd', {}, r.identity ? h('code', {}, r.identity) : '—'),
 					h('dt', {}, 'RTT'), h('dd', {}, fmtMs(r.rtt_ms)),
 					h('dt', {}, 'since'), h('dd', {}, timeEl(r.since, { rel: true, full: true })),
+					r.last_seen ? [h('dt', {}, 'last round'), h('dd', {}, timeEl(r.last_seen, { rel: true, full: true }))] : null,
 					h('dt', {}, 'flags'), h('dd', {}, [r.suboptimal ? 'sub-optimal' : null, r.flapping ? 'flapping' : null].filter(Boolean).join(', ') || 'none'),
 					h('dt', {}, 'agent'), h('dd', {}, h('a', { href: '#/agent/' + encodeURIComponent(r.agent) }, r.agent))),
 				evidence);
@@ -188,7 +197,7 @@
 						if (!r) return h('td', { class: 'cell cell-none', title: 'not measured' }, '·');
 						const key = rowKey(r);
 						return h('td', {
-							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : '') + (r.suboptimal || r.flapping ? ' has-marks' : ''),
+							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : '') + (r.suboptimal || r.flapping ? ' has-marks' : '') + (isStale(r) ? ' is-stale' : ''),
 							style: cellStyle(r), title: cellTitle(r), tabindex: 0,
 							dataset: { key, agent: r.agent, service: r.service, family: r.family || 4, instance: r.instance || '', status: r.status },
 							onclick: () => { selected = key; markSelected(); drawDetail(); },
