@@ -38,6 +38,8 @@ struct responder {
 	int fd, tcp_fd;
 	atomic_int stop;
 	atomic_int queries;
+	atomic_int last_port;      /* source port of the last query */
+	atomic_uint last_id;       /* DNS ID, or low 32 bits of the NTP nonce */
 	pthread_t th;
 };
 
@@ -142,6 +144,12 @@ static void *responder_main(void *arg)
 		if (n <= 0)
 			continue;
 		atomic_fetch_add(&r->queries, 1);
+		atomic_store(&r->last_port, ntohs(from.sin_port));
+		if (n >= 48 && (r->mode == M_NTP || r->mode == M_KOD))
+			atomic_store(&r->last_id, (unsigned)buf[44] << 24 | (unsigned)buf[45] << 16 |
+							  (unsigned)buf[46] << 8 | buf[47]);
+		else if (n >= 2)
+			atomic_store(&r->last_id, (unsigned)(buf[0] << 8 | buf[1]));
 		switch (r->mode) {
 		case M_SILENT:
 			break;
@@ -852,4 +860,39 @@ Test(prober, once_table_shows_answering_instance_and_states)
 	cr_assert_not_null(strstr(line_buf, "site-b"), "%s", text);
 	cr_assert_not_null(strstr(line_buf, "unreachable"), "%s", text);
 	free(text);
+}
+
+Test(prober, every_query_has_a_fresh_port_and_id)
+{
+	int port = free_port();
+	struct responder any, a;
+	struct run run;
+	int ports[2], dns_ids[2];
+	unsigned nonces[2];
+
+	setup_service(INV_PROTO_DNS, port, 1);
+	responder_start(&any, "127.0.0.1", port, M_NSID, "a.lab");
+	responder_start(&a, "127.0.0.2", port, M_NSID, "a.lab");
+	for (int i = 0; i < 2; i++) {
+		run_once(&inv, &run);
+		ports[i] = atomic_load(&any.last_port);
+		dns_ids[i] = (int)atomic_load(&any.last_id);
+	}
+	responder_stop(&any);
+	responder_stop(&a);
+	/* Random 16-bit values: equal by chance once in ~30 000 runs. */
+	cr_assert_neq(ports[0], ports[1], "source port %d reused", ports[0]);
+	cr_assert_neq(dns_ids[0], dns_ids[1], "DNS ID %d reused", dns_ids[0]);
+
+	port = free_port();
+	setup_service(INV_PROTO_NTP, port, 1);
+	responder_start(&any, "127.0.0.1", port, M_NTP, NULL);
+	responder_start(&a, "127.0.0.2", port, M_NTP, NULL);
+	for (int i = 0; i < 2; i++) {
+		run_once(&inv, &run);
+		nonces[i] = atomic_load(&any.last_id);
+	}
+	responder_stop(&any);
+	responder_stop(&a);
+	cr_assert_neq(nonces[0], nonces[1], "NTP transmit nonce reused");
 }
