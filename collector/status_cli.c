@@ -18,6 +18,7 @@
 #define MAX_ROWS 4096           /* agents shown */
 #define CELL_MAX 160
 #define TOKEN_MAX 4096
+#define STALE_MS 90000          /* a cell without a round for this long is old news */
 
 struct col {
 	char service[RESULT_NAME_MAX];
@@ -112,14 +113,17 @@ static int name_cmp(const void *a, const void *b)
 static int cell_text(const json_t *row, char *buf, size_t len)
 {
 	const char *status = jstr(row, "status");
-	char inst[RESULT_NAME_MAX], ident[40], rtt[24], flags[32];
+	char inst[RESULT_NAME_MAX], ident[40], rtt[24], flags[40];
+	int64_t last;
 	int kind = 0;
 
 	sanitise(inst, sizeof(inst), jstr(row, "instance"));
 	sanitise(ident, sizeof(ident), jstr(row, "identity"));
 	fmt_rtt(rtt, sizeof(rtt), json_object_get(row, "rtt_ms"));
-	snprintf(flags, sizeof(flags), "%s%s", json_is_true(json_object_get(row, "suboptimal")) ? " (slow)" : "",
-		 json_is_true(json_object_get(row, "flapping")) ? " (flap)" : "");
+	snprintf(flags, sizeof(flags), "%s%s%s", json_is_true(json_object_get(row, "suboptimal")) ? " (slow)" : "",
+		 json_is_true(json_object_get(row, "flapping")) ? " (flap)" : "",
+		 time_parse_rfc3339(jstr(row, "last_seen"), &last) == 0 && time_now_ms() - last > STALE_MS
+			 ? " (stale)" : "");
 	if (strcmp(status, "outage") == 0) {
 		snprintf(buf, len, "xx OUTAGE%s", flags);
 		kind = 1;
@@ -249,7 +253,7 @@ static int render_matrix(FILE *out, const json_t *rows, int color)
 		fputc('\n', out);
 	}
 	fprintf(out, "marks: xx outage (no answer)   !! unknown instance (possible hijack)   "
-		     "<> split   (slow) sub-optimal   (flap) flapping   - not measured\n");
+		     "<> split   (slow) sub-optimal   (flap) flapping   (stale) no recent round   - not measured\n");
 	ret = 0;
 out:
 	free(cols);

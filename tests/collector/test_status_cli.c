@@ -146,6 +146,23 @@ Test(status_cli, control_characters_never_reach_the_terminal)
 	free(out);
 }
 
+Test(status_cli, old_rows_are_marked_stale)
+{
+	char *out = render("{\"catchments\":["
+			   "{\"agent\":\"a\",\"service\":\"dns\",\"family\":4,\"instance\":\"x\",\"status\":\"ok\","
+			   "\"last_seen\":\"2020-01-01T00:00:00Z\"},"
+			   "{\"agent\":\"b\",\"service\":\"dns\",\"family\":4,\"instance\":\"x\",\"status\":\"ok\","
+			   "\"last_seen\":\"2999-01-01T00:00:00Z\"}]}",
+			   "{\"events\":[]}");
+	char *a = line_of(out, "a "), *b = line_of(out, "b ");
+
+	cr_assert_not_null(strstr(a, "x (stale)"), "[%s]", a);
+	cr_assert_null(strstr(b, "stale"), "[%s]", b);
+	free(a);
+	free(b);
+	free(out);
+}
+
 Test(status_cli, empty_collector_says_so)
 {
 	char *out = render("{\"catchments\":[]}", "{\"events\":[]}");
