@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/timefmt.h"
@@ -343,8 +344,22 @@ resolve_paths(struct collector *c, const struct collector_options *opt)
 					 : (c->inv->listen[0] ? c->inv->listen
 							      : COLLECTOR_DEFAULT_LISTEN);
 	const char *db = opt->db ? opt->db : (c->inv->db[0] ? c->inv->db : COLLECTOR_DEFAULT_DB);
-	const char *web = opt->web_dir ? opt->web_dir : ANYCAST_SOURCE_DIR "/web";
-	char real[PATH_MAX];
+	const char *web = opt->web_dir;
+	char real[PATH_MAX], installed[PATH_MAX + 32], exe[PATH_MAX];
+	ssize_t n;
+
+	/* Default: installed next to the binary (PREFIX/share/anycast/web),
+	 * else the source tree this binary was built from. */
+	if (web == NULL && (n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if (strrchr(exe, '/') != NULL)
+			*strrchr(exe, '/') = '\0';
+		snprintf(installed, sizeof(installed), "%s/../share/anycast/web", exe);
+		if (access(installed, R_OK) == 0)
+			web = installed;
+	}
+	if (web == NULL)
+		web = ANYCAST_SOURCE_DIR "/web";
 
 	snprintf(c->listen, sizeof(c->listen), "%s", listen);
 	/* Relative db paths stay relative to the working directory. */

@@ -27,7 +27,7 @@ struct collector_options {
 	const char *config_path;  /* required */
 	const char *listen;       /* NULL: inventory's, else COLLECTOR_DEFAULT_LISTEN */
 	const char *db;           /* NULL: inventory's, else COLLECTOR_DEFAULT_DB */
-	const char *web_dir;      /* NULL: ANYCAST_SOURCE_DIR "/web" */
+	const char *web_dir;      /* NULL: <bindir>/../share/anycast/web, else the source tree's */
 	const char *tls_cert, *tls_key;
 	enum store_sync sync;     /* default FULL */
 	size_t max_body_bytes;    /* 0: 16 MiB */

@@ -30,8 +30,8 @@ usage(FILE *f)
 		COLLECTOR_DEFAULT_LISTEN ")\n"
 		"  --db FILE          SQLite database (default: the inventory's db:, else "
 		COLLECTOR_DEFAULT_DB " in the working directory)\n"
-		"  --web-dir DIR      dashboard files served at / (default " ANYCAST_SOURCE_DIR
-		"/web)\n"
+		"  --web-dir DIR      dashboard files served at / (default: ../share/anycast/web\n"
+		"                     beside the binary, else " ANYCAST_SOURCE_DIR "/web)\n"
 		"  --tls-cert FILE    serve HTTPS with this certificate (PEM) ...\n"
 		"  --tls-key FILE     ... and key\n"
 		"  --sync full|normal durability of commits (default full: fsync per commit)\n"
