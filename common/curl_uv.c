@@ -30,6 +30,8 @@ struct curl_uv {
 	struct sock *socks; /* watched sockets (not those being closed) */
 	int open_handles;   /* timer + polls not yet through their close callback */
 	int closing;
+	int in_curl;          /* inside curl_multi_socket_action: user callbacks may run */
+	int teardown_pending; /* closed from such a callback: finish when curl returns */
 	void (*close_cb)(void *arg);
 	void *close_arg;
 };
@@ -126,6 +128,18 @@ static void drain(struct curl_uv *cu)
 	}
 }
 
+static void teardown(struct curl_uv *cu);
+
+static void after_action(struct curl_uv *cu)
+{
+	if (cu->teardown_pending) {
+		cu->teardown_pending = 0;
+		teardown(cu);
+		return;
+	}
+	drain(cu);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct sock *s = h->data;
@@ -141,8 +155,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			flags |= CURL_CSELECT_OUT;
 	}
 	/* s may be closed by curl inside this call: use only cu afterwards */
+	cu->in_curl++;
 	curl_multi_socket_action(cu->multi, s->fd, flags, &running);
-	drain(cu);
+	cu->in_curl--;
+	after_action(cu);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -150,8 +166,10 @@ static void on_timeout(uv_timer_t *t)
 	struct curl_uv *cu = t->data;
 	int running;
 
+	cu->in_curl++;
 	curl_multi_socket_action(cu->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	drain(cu);
+	cu->in_curl--;
+	after_action(cu);
 }
 
 /* CURLMOPT_TIMERFUNCTION: only (re)arm the timer; calling socket_action from
@@ -275,15 +293,12 @@ int curl_uv_in_flight(const struct curl_uv *cu)
 	return cu->in_flight;
 }
 
-void curl_uv_close(struct curl_uv *cu, void (*cb)(void *arg), void *arg)
+/* Aborts what is in flight and releases curl; the handles close through the
+ * loop and the last close callback frees cu. Never runs inside curl. */
+static void teardown(struct curl_uv *cu)
 {
 	struct xfer *x;
 
-	if (cu == NULL || cu->closing)
-		return;
-	cu->closing = 1;
-	cu->close_cb = cb;
-	cu->close_arg = arg;
 	uv_timer_stop(&cu->timer);
 	/* abort what is in flight: owners get their easy handles back */
 	while ((x = cu->xfers) != NULL) {
@@ -301,4 +316,20 @@ void curl_uv_close(struct curl_uv *cu, void (*cb)(void *arg), void *arg)
 	curl_multi_cleanup(cu->multi);
 	cu->multi = NULL;
 	uv_close((uv_handle_t *)&cu->timer, on_timer_closed);
+}
+
+void curl_uv_close(struct curl_uv *cu, void (*cb)(void *arg), void *arg)
+{
+	if (cu == NULL || cu->closing)
+		return;
+	cu->closing = 1;
+	cu->close_cb = cb;
+	cu->close_arg = arg;
+	/* from a write/read/progress callback: curl_multi_cleanup must wait until
+	 * curl_multi_socket_action has returned */
+	if (cu->in_curl > 0) {
+		cu->teardown_pending = 1;
+		return;
+	}
+	teardown(cu);
 }

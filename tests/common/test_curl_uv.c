@@ -385,3 +385,44 @@ Test(curl_uv, close_idle_and_reject_bad_arguments)
 	cr_assert_eq(closed, 1);
 	cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+struct closing_req {
+	struct req r;
+	int *closed;
+};
+
+static size_t close_in_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct closing_req *c = arg;
+
+	(void)p;
+	/* closing from inside libcurl must not free what curl is still using */
+	curl_uv_close(c->r.cu, on_closed, c->closed);
+	return size * n;
+}
+
+Test(curl_uv, close_from_inside_a_curl_callback)
+{
+	struct server sv;
+	uv_loop_t loop;
+	static struct closing_req c;
+	int closed = 0;
+
+	server_start(&sv);
+	uv_loop_init(&loop);
+	memset(&c, 0, sizeof(c));
+	c.closed = &closed;
+	c.r.cu = curl_uv_new(&loop, 0);
+	snprintf(c.r.url, sizeof(c.r.url), "http://127.0.0.1:%d/body", sv.port);
+	CURL *e = make_easy(&c.r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, close_in_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+	cr_assert_eq(curl_uv_add(c.r.cu, e, on_done, &c.r), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(c.r.done, 1);
+	cr_assert_eq(c.r.result, CURLE_ABORTED_BY_CALLBACK, "%s", curl_easy_strerror(c.r.result));
+	cr_assert_eq(closed, 1);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+	server_stop(&sv);
+	LEAK_CHECK();
+}
