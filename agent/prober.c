@@ -471,10 +471,14 @@ static void ntp_send_phase(struct svc *s)
 	for (int i = 0; i < s->n_targets; i++) {
 		struct target *t = &s->targets[i];
 
-		if (t->anycast == (s->ntp_phase == 1)) {
-			t->fp[s->ntp_phase].valid = 0;
-			send_query(s, t, 1, 0, 0, s->ntp_phase);
-		}
+		if (t->anycast != (s->ntp_phase == 1))
+			continue;
+		/* "After" only where "before" gave a fingerprint: a silent
+		 * server would only make the round wait out its timeout again. */
+		if (s->ntp_phase == 2 && !t->fp[0].valid)
+			continue;
+		t->fp[s->ntp_phase].valid = 0;
+		send_query(s, t, 1, 0, 0, s->ntp_phase);
 	}
 }
 
