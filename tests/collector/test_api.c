@@ -987,3 +987,37 @@ Test(api, reload_keeps_open_connections)
 	curl_easy_cleanup(e);
 	stop(SIGTERM);
 }
+
+Test(api, alert_delivery_attempts_are_recorded)
+{
+	char path[300], cmd[600];
+	struct reply r = { 0 };
+	FILE *f;
+	int seen = 0;
+
+	/* A webhook nobody listens on: every attempt fails, and is recorded. */
+	snprintf(path, sizeof(path), "%s/inv.yaml", dir);
+	f = fopen(path, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "alerts:\n  - name: ops\n    type: webhook\n    url: http://127.0.0.1:%d/hook\n",
+		free_port());
+	fclose(f);
+	start(NULL);
+	feed_change();
+	json_decref(wait_events("/api/v1/events?type=catchment_change", 1));
+	for (int i = 0; i < 100 && !seen; i++) {
+		r = http("GET", "/metrics", NULL, NULL, NULL);
+		seen = strstr(r.body, "anycast_alert_deliveries_total{result=\"failed\"} 0\n") == NULL &&
+		       strstr(r.body, "anycast_alert_deliveries_total{result=\"failed\"}") != NULL;
+		free(r.body);
+		if (!seen)
+			usleep(100000);
+	}
+	cr_assert(seen, "no failed delivery attempt counted");
+	stop(SIGTERM);
+	snprintf(cmd, sizeof(cmd),
+		 "test \"$(sqlite3 '%s/anycast.db' \"SELECT count(*) > 0 FROM alert_deliveries"
+		 " WHERE route = 'ops' AND ok = 0 AND event_id > 0 AND error IS NOT NULL\")\" = 1",
+		 dir);
+	cr_assert_eq(system(cmd), 0, "delivery attempts are in alert_deliveries");
+}
