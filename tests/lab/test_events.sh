@@ -10,7 +10,9 @@
 # files under a temp dir and is stopped by PID.
 # Env: ANYCAST_BIN (build dir with anycast-agent, anycast-collector),
 #      EV_FAULTS (default: all five faults), BENCH_OUT (file: append one line
-#      per affected agent: fault agent type convergence_ms alert_ms).
+#      per affected agent: fault agent type convergence_ms alert_ms seen_ms, all
+#      from the fault injection; convergence as lab.sh fault reports it, seen =
+#      the first probe of that agent showing the change).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -184,6 +186,21 @@ elif cmd == "cause":  # cause EVENTS_FILE AGENT -> cause of its catchment_change
         if e["type"] == "catchment_change" and e["agent"] == sys.argv[3] and e["service"] == "dns":
             print(e["detail"].get("cause", ""))
             break
+elif cmd == "observed":  # observed RESULTS_FILE OLD_INSTANCE -> ms of the first anycast
+    # dns record that no longer shows OLD_INSTANCE answering (the change as
+    # the probes saw it), or nothing
+    import datetime
+    old = sys.argv[3]
+    for r in json.load(open(sys.argv[2]))["results"]:
+        if r.get("target") != "anycast" or r.get("service") != "dns":
+            continue
+        if r.get("outcome") == "ok" and r.get("instance") == old:
+            continue
+        if r.get("outcome") == "ok" and not r.get("instance") and not r.get("identity"):
+            continue  # answered without identification: no evidence either way
+        t = datetime.datetime.strptime(r["time"].replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
+        print(int(t.timestamp() * 1000))
+        break
 elif cmd == "hooks":  # hooks FILE SINCE_MS EXPECT STATUS -> missing + first arrival ms
     since, exp, status = int(sys.argv[3]), sys.argv[4], sys.argv[5]
     exp = dict(kv.split("=") for kv in exp.split())
@@ -278,7 +295,11 @@ for spec in $FAULTS; do
 	if [ -n "${BENCH_OUT:-}" ]; then
 		for kv in ${hooks#*|}; do
 			br=${kv%%=*}
-			echo "$fault${arg:+:$arg} $br $(echo " $expect " | grep -o " $br=[a-z_]*" | cut -d= -f2) ${conv_ms:-0} $((${kv#*=} - t_fault))" >>"$BENCH_OUT"
+			oldi=$(echo "$before" | python3 -c "import json,sys; print(json.load(sys.stdin)['$br']['dns'])")
+			api "/api/v1/results?agent=$br&service=dns&from=$(rfc3339 "$t_fault")&limit=1000" \
+				>"$W/results.json" || echo '{"results":[]}' >"$W/results.json"
+			seen=$(py observed "$W/results.json" "$oldi")
+			echo "$fault${arg:+:$arg} $br $(echo " $expect " | grep -o " $br=[a-z_]*" | cut -d= -f2) ${conv_ms:-0} $((${kv#*=} - t_fault)) $((${seen:-$t_fault} - t_fault))" >>"$BENCH_OUT"
 		done
 	fi
 
