@@ -342,6 +342,11 @@ api_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
 	} else if (suffix != NULL && strcmp(suffix, "config") == 0) {
 		if (method_is(c, ex, req, "GET"))
 			api_agent_config(c, ex, req, name);
+	} else if (suffix != NULL && suffix[0] == '\0') {
+		if (method_is(c, ex, req, "GET") && api_auth_read(c, ex, req))
+			api_get_agent(c, ex, name);
+		else if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+			api_error(c, ex, 401, "read token required");
 	} else if (strcmp(p, "/metrics") == 0) {
 		if (method_is(c, ex, req, "GET"))
 			api_get_metrics(c, ex);

@@ -55,6 +55,7 @@ void api_get_events(struct collector *c, struct http_exchange *ex, const struct 
 void api_get_instances(struct collector *c, struct http_exchange *ex,
 		       const struct http_request *req);
 void api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_agent(struct collector *c, struct http_exchange *ex, const char *name);
 void api_get_results(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 void api_get_rollups(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 void api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_request *req);

@@ -138,7 +138,7 @@ static void
 answer_list(struct collector *c, struct http_exchange *ex, const char *key, json_t *arr)
 {
 	if (arr == NULL) {
-		api_error(c, ex, 503, "database query failed or took too long (narrow it: agent=, from=, limit=)");
+		api_error(c, ex, 503, "database query failed or took too long");
 		return;
 	}
 	api_json(c, ex, 200, json_pack("{s:o}", key, arr), NULL);
@@ -237,31 +237,39 @@ stale_after_ms(const struct inventory *inv)
 	return 3 * m + 5000;
 }
 
-void
-api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Agents known to the database or the inventory, with "configured" and
+ * "state"; only one when only != NULL. NULL when the query failed. */
+static json_t *
+agents_view(struct collector *c, const char *only, int limit)
 {
 	json_t *rows = store_query_agents(c->reader), *out, *row;
 	int64_t now = time_now_ms(), stale = stale_after_ms(c->inv);
-	size_t i;
-	int limit;
+	const char **names;
+	size_t i, n = (size_t)c->inv->n_agents;
 
-	if (api_param_limit(c, ex, req, &limit) != 0) {
+	if (rows == NULL || (names = calloc(n + 1, sizeof(*names))) == NULL) {
 		json_decref(rows);
-		return;
+		return NULL;
 	}
-	if (rows == NULL) {
-		api_error(c, ex, 503, "database query failed or took too long (narrow it: agent=, from=, limit=)");
-		return;
-	}
+	for (i = 0; i < n; i++)
+		names[i] = c->inv->agents[i].name;
+	qsort(names, n, sizeof(*names), name_cmp);
 	out = json_array();
 	json_array_foreach (rows, i, row) {
 		const char *name = json_string_value(json_object_get(row, "name"));
 		json_t *seen = json_object_get(row, "last_seen_ms");
-		int configured = 0;
 		const char *state = "never";
+		int configured;
 
-		for (int k = 0; name && k < c->inv->n_agents; k++)
-			configured |= strcmp(c->inv->agents[k].name, name) == 0;
+		if (name == NULL || (only != NULL && strcmp(name, only) != 0))
+			continue;
+		configured = bsearch(&name, names, n, sizeof(*names), name_cmp) != NULL;
 		if (json_is_integer(seen))
 			state = now - json_integer_value(seen) <= stale ? "ok" : "stale";
 		if (!configured && !json_is_integer(seen))
@@ -272,8 +280,40 @@ api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_
 		if (json_array_size(out) < (size_t)limit)
 			json_array_append(out, row);
 	}
+	free(names);
 	json_decref(rows);
+	return out;
+}
+
+void
+api_get_agents(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	json_t *out;
+	int limit;
+
+	if (api_param_limit(c, ex, req, &limit) != 0)
+		return;
+	if ((out = agents_view(c, NULL, limit)) == NULL) {
+		api_error(c, ex, 503, "database query failed");
+		return;
+	}
 	api_json(c, ex, 200, json_pack("{s:o}", "agents", out), NULL);
+}
+
+void
+api_get_agent(struct collector *c, struct http_exchange *ex, const char *name)
+{
+	json_t *out = agents_view(c, name, 1);
+
+	if (out == NULL) {
+		api_error(c, ex, 503, "database query failed");
+		return;
+	}
+	if (json_array_size(out) == 0)
+		api_error(c, ex, 404, "no agent %s", name);
+	else
+		api_json(c, ex, 200, json_incref(json_array_get(out, 0)), NULL);
+	json_decref(out);
 }
 
 static void
