@@ -285,15 +285,16 @@
 					fill(infoBox, h('p', { class: 'empty' }, `No agent named “${name}” is configured.`));
 				} else {
 					const [txt, cls] = agentState(a), s = st(a);
-					fill(infoBox, h('section', { class: 'card' }, h('dl', { class: 'kv wide', id: 'agent-info' },
-						h('dt', {}, 'state'), h('dd', { class: cls }, txt),
-						h('dt', {}, 'last seen'), h('dd', {}, timeEl(a.last_seen, { rel: true, full: true })),
-						h('dt', {}, 'version'), h('dd', {}, a.version || '—'),
-						h('dt', {}, 'uptime'), h('dd', {}, uptime(s.uptime_s)),
-						h('dt', {}, 'spool depth'), h('dd', { class: s.spool_depth > SPOOL_WARN ? 'warn' : '' }, num(s.spool_depth)),
-						h('dt', {}, 'dropped'), h('dd', { class: s.dropped > 0 ? 'bad' : '' }, num(s.dropped)),
-						h('dt', {}, 'send errors'), h('dd', {}, num(s.send_errors)),
-						h('dt', {}, 'clock offset'), h('dd', { class: Math.abs(s.clock_offset_ms) > 100 ? 'warn' : '' }, num(s.clock_offset_ms, ' ms')))));
+					const item = (k, v, cls) => h('div', { class: 'kv-item' }, h('dt', {}, k), h('dd', { class: cls || '' }, v));
+					fill(infoBox, h('section', { class: 'card' }, h('dl', { class: 'kv-grid', id: 'agent-info' },
+						item('state', txt, cls),
+						item('last seen', timeEl(a.last_seen, { rel: true })),
+						item('version', a.version || '—'),
+						item('uptime', uptime(s.uptime_s)),
+						item('spool depth', num(s.spool_depth), s.spool_depth > SPOOL_WARN ? 'warn' : ''),
+						item('dropped', num(s.dropped), s.dropped > 0 ? 'bad' : ''),
+						item('send errors', num(s.send_errors)),
+						item('clock offset', num(s.clock_offset_ms, ' ms'), Math.abs(s.clock_offset_ms) > 100 ? 'warn' : ''))));
 				}
 				const rows = list(cb, 'catchments').filter((r) => r.agent === name)
 					.sort((x, y) => x.service.localeCompare(y.service) || (x.family || 4) - (y.family || 4));
