@@ -106,4 +106,12 @@ size_t collector_catchments(struct collector *c, const struct catchment_row **ro
 void collector_results_stored(struct collector *c, const struct result *r,
 			      const unsigned char *stored, size_t n);
 
+/* Internal: the timers' and alerter's callbacks (collector/collector_events.c)
+ * that collector.c installs, and saving a snapshot (takes ownership of rows). */
+void collector_on_tick(uv_timer_t *t);
+void collector_on_retention(uv_timer_t *t);
+void collector_on_delivery(void *ctx, const char *route, const struct event *ev, int attempt,
+			   int ok, const char *error);
+void collector_save_snapshot(struct collector *c, struct catchment_row *rows, size_t n);
+
 #endif

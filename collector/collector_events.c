@@ -1,0 +1,283 @@
+/* collector/collector_events.c - what happens after a commit and on each
+ * tick: results feed metrics and catchment tracking; events get their id,
+ * are stored, pushed to SSE clients and handed to the alerter; the catchment
+ * snapshot is cached for reads, pushed and saved; retention runs in chunks. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "collector/api_int.h"
+#include "collector/collector.h"
+
+#define SNAPSHOT_MIN_INTERVAL_MS 2000   /* state changes saved at most this often */
+#define SNAPSHOT_MAX_INTERVAL_MS 60000  /* and at least this often (last_seen) */
+#define SSE_PING_MS 15000
+#define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
+#define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
+#define RETENTION_CHUNK 5000
+#define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
+
+static void
+sse_broadcast(struct collector *c, const char *name, json_t *data)
+{
+	char *txt, *msg;
+	int n;
+
+	if (c->sse == NULL)
+		return;
+	if ((txt = json_dumps(data, JSON_COMPACT)) == NULL)
+		return;
+	n = asprintf(&msg, "event: %s\ndata: %s\n\n", name, txt);
+	free(txt);
+	if (n < 0)
+		return;
+	for (struct sse_client *cl = c->sse; cl != NULL; cl = cl->next)
+		http_exchange_stream_write(cl->ex, msg, (size_t)n);
+	free(msg);
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct catchment_row *x = a, *y = b;
+	int r = strcmp(x->agent, y->agent);
+
+	if (r == 0)
+		r = strcmp(x->service, y->service);
+	return r != 0 ? r : x->family - y->family;
+}
+
+/* Take ownership of a fresh snapshot as the read cache. */
+static void
+cache_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
+{
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), row_cmp);
+	free(c->snap);
+	c->snap = rows;
+	c->n_snap = n;
+	c->snap_valid = 1;
+}
+
+size_t
+collector_catchments(struct collector *c, const struct catchment_row **rows)
+{
+	if (!c->snap_valid) {
+		struct catchment_row *r = NULL;
+		size_t n = catchment_snapshot(c->catchment, &r);
+
+		cache_snapshot(c, r, n);
+	}
+	*rows = c->snap;
+	return c->n_snap;
+}
+
+static void
+on_event(void *ctx, const struct event *in)
+{
+	struct collector *c = ctx;
+	struct store_job *job = store_job_new(STORE_JOB_EVENT);
+	json_t *js;
+
+	if (job == NULL) {
+		log_warnx("event %s lost: out of memory", in->type);
+		return;
+	}
+	job->ev = *in;
+	job->ev.id = c->next_event_id++;
+	if (job->ev.time_ms == 0)
+		job->ev.time_ms = time_now_ms();
+	log_info("event %" PRId64 " %s agent=%s service=%s from=%s to=%s", job->ev.id,
+		 job->ev.type, job->ev.agent, job->ev.service, job->ev.from_instance,
+		 job->ev.to_instance);
+	metrics_count_event(c->metrics, job->ev.type);
+	js = api_event_json(&job->ev);
+	sse_broadcast(c, "event", js);
+	json_decref(js);
+	if (c->alerter != NULL)
+		alerter_dispatch(c->alerter, &job->ev);
+	c->snapshot_dirty = 1;
+	c->snap_valid = 0;
+	store_writer_submit(c->writer, job);
+}
+
+void
+collector_on_delivery(void *ctx, const char *route, const struct event *ev, int attempt, int ok,
+	    const char *error)
+{
+	struct collector *c = ctx;
+	struct store_job *job;
+
+	metrics_count_delivery(c->metrics, ok);
+	if (c->writer == NULL || (job = store_job_new(STORE_JOB_DELIVERY)) == NULL)
+		return;
+	snprintf(job->route, sizeof(job->route), "%s", route ? route : "");
+	if (ev != NULL)
+		job->ev = *ev;
+	job->attempt = attempt;
+	job->ok = ok;
+	snprintf(job->error, sizeof(job->error), "%s", error ? error : "");
+	store_writer_submit(c->writer, job);
+}
+
+void
+collector_results_stored(struct collector *c, const struct result *r,
+			 const unsigned char *stored, size_t n)
+{
+	int64_t now = time_now_ms();
+	size_t i = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		if (stored[k]) {
+			metrics_observe_result(c->metrics, &r[k]);
+			c->results_unannounced++;
+		}
+	}
+	/* Feed runs of new results: duplicates were seen before. */
+	while (i < n) {
+		size_t j;
+
+		while (i < n && !stored[i])
+			i++;
+		for (j = i; j < n && stored[j]; j++)
+			;
+		if (j > i)
+			catchment_observe(c->catchment, &r[i], j - i, now, on_event, c);
+		i = j;
+	}
+}
+
+/* FNV-1a over the fields a dashboard shows, to notice changes cheaply. */
+static uint64_t
+snapshot_sig(const struct catchment_row *rows, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct catchment_row *r = &rows[i];
+		const char *parts[] = { r->agent, r->service, r->instance, r->status };
+
+		for (size_t p = 0; p < 4; p++)
+			for (const char *s = parts[p]; *s; s++)
+				h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ (uint64_t)(r->family * 4 + r->suboptimal * 2 + r->flapping)) *
+		    1099511628211ULL;
+		h = (h ^ (uint64_t)r->since_ms) * 1099511628211ULL;
+	}
+	return h;
+}
+
+void
+collector_save_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
+{
+	struct store_job *job = store_job_new(STORE_JOB_CATCHMENTS);
+
+	if (job == NULL) {
+		free(rows);
+		return;
+	}
+	job->rows = rows;
+	job->n_rows = n;
+	c->snapshot_saved_ms = time_now_ms();
+	c->snapshot_dirty = 0;
+	store_writer_submit(c->writer, job);
+}
+
+void
+collector_on_tick(uv_timer_t *t)
+{
+	struct collector *c = t->data;
+	struct catchment_row *rows = NULL, *copy;
+	int64_t now = time_now_ms();
+	uint64_t sig;
+	size_t n;
+
+	catchment_tick(c->catchment, now, on_event, c);
+	n = catchment_snapshot(c->catchment, &rows);
+	cache_snapshot(c, rows, n);
+	sig = snapshot_sig(rows, n);
+	if (sig != c->catchment_sig) {
+		json_t *arr = json_array();
+
+		c->catchment_sig = sig;
+		c->snapshot_dirty = 1;
+		for (size_t i = 0; i < n && n <= SSE_CATCHMENTS_MAX; i++)
+			json_array_append_new(arr, api_catchment_json(&rows[i]));
+		json_t *msg = json_pack("{s:o,s:I,s:b}", "catchments", arr, "total", (json_int_t)n,
+					"complete", n <= SSE_CATCHMENTS_MAX);
+		sse_broadcast(c, "catchments", msg);
+		json_decref(msg);
+	}
+	if ((c->snapshot_dirty && now - c->snapshot_saved_ms >= SNAPSHOT_MIN_INTERVAL_MS) ||
+	    (n > 0 && now - c->snapshot_saved_ms >= SNAPSHOT_MAX_INTERVAL_MS)) {
+		if (n > 0 && (copy = malloc(n * sizeof(*copy))) != NULL) {
+			memcpy(copy, rows, n * sizeof(*copy));
+			collector_save_snapshot(c, copy, n);
+		} else if (n == 0) {
+			collector_save_snapshot(c, NULL, 0);
+		}
+	}
+	if (c->results_unannounced > 0 && now - c->results_announced_ms >= SSE_RESULTS_MS) {
+		json_t *msg = json_pack("{s:I}", "stored", (json_int_t)c->results_unannounced);
+
+		/* A hint for charts to fetch, not the results themselves. */
+		sse_broadcast(c, "results", msg);
+		json_decref(msg);
+		c->results_unannounced = 0;
+		c->results_announced_ms = now;
+	}
+	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
+		c->sse_ping_ms = now;
+		for (struct sse_client *cl = c->sse; cl != NULL; cl = cl->next)
+			http_exchange_stream_write(cl->ex, ": ping\n\n", 8);
+	}
+}
+
+static void retention_submit(struct collector *c);
+
+static void
+retention_done(void *arg, struct store_job *job)
+{
+	struct collector *c = arg;
+	int more = job->rc == 0 && job->deleted >= (size_t)job->chunk;
+
+	if (job->rc != 0)
+		log_warnx("retention: %s", strerror(-job->rc));
+	else if (job->deleted > 0)
+		log_debug("retention: deleted %zu rows", job->deleted);
+	store_job_free(job);
+	c->retention_running = 0;
+	/* Small chunks, one after the other, so ingest commits interleave. */
+	if (more && !c->stopping)
+		retention_submit(c);
+}
+
+static void
+retention_submit(struct collector *c)
+{
+	struct store_job *job;
+	int64_t now = time_now_ms();
+
+	if (c->retention_running || (job = store_job_new(STORE_JOB_RETENTION)) == NULL)
+		return;
+	job->raw_before_ms = now - c->inv->retention_ms;
+	job->rollup_before_ms = now - ROLLUP_RETENTION_MS;
+	job->chunk = RETENTION_CHUNK;
+	job->done = retention_done;
+	job->arg = c;
+	c->retention_running = 1;
+	store_writer_submit(c->writer, job);
+}
+
+void
+collector_on_retention(uv_timer_t *t)
+{
+	struct collector *c = t->data;
+
+	if (c->inv->retention_ms > 0)
+		retention_submit(c);
+}
