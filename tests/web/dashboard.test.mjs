@@ -281,12 +281,12 @@ test('agent page: last seen, version, spool depth, dropped, clock offset', async
 	const info = page.locator('#agent-info');
 	await info.waitFor({ timeout: 10000 });
 	const text = await info.innerText();
-	assert.match(text, /last seen\s+\S/);
-	assert.match(text, /reporting/);
-	assert.match(text, /version\s+0\.1\.0/);
-	assert.match(text, /spool depth\s+12/);
-	assert.match(text, /dropped\s+0/);
-	assert.match(text, /clock offset\s+0\.42 ms/);
+	assert.match(text, /last seen\s+\S/i);
+	assert.match(text, /reporting/i);
+	assert.match(text, /version\s+0\.1\.0/i);
+	assert.match(text, /spool depth\s+12/i);
+	assert.match(text, /dropped\s+0/i);
+	assert.match(text, /clock offset\s+0\.42 ms/i);
 	await page.close();
 });
 
