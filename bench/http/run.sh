@@ -25,9 +25,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyou
 
 run() { # name scheme extra-wrk-args...
 	name=$1; scheme=$2; shift 2
-	rps=$(wrk -t1 -c"$CONNS" -d"${DUR}s" "$@" "$scheme://127.0.0.1:$PORT/api/v1/bench" |
-		awk '/^Requests\/sec/ {print $2}')
-	printf '%-10s %10s req/s\n' "$name" "$rps"
+	wrk -t1 -c"$CONNS" -d"${DUR}s" "$@" "$scheme://127.0.0.1:$PORT/api/v1/bench" |
+		awk -v name="$name" '/^Requests\/sec/ {r = $2} /^ +99%/ {l = " (p99 " $2 ")"}
+			END {printf "%-10s %10s req/s%s\n", name, r, l}'
 }
 
 start() { # binary args...
@@ -45,6 +45,15 @@ stop
 start "$TMP/bench_server" "127.0.0.1:$PORT"
 run GET http
 run POST http -s "$ROOT/bench/http/post.lua"
+stop
+# The same GET run while 500 clients dribble requests one byte every 0.5 s
+# (request_timeout_ms is 10 s by default: they are cut off, the rest served).
+start "$TMP/bench_server" "127.0.0.1:$PORT"
+python3 "$ROOT/bench/http/slowloris.py" "$PORT" 500 $((DUR + 12)) &
+SLOW=$!
+sleep 1
+run GET+slow http --latency
+wait "$SLOW"
 stop
 start "$TMP/bench_server" "127.0.0.1:$PORT" "$TMP/cert.pem" "$TMP/key.pem"
 run GET-TLS https
