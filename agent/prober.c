@@ -17,6 +17,7 @@
 
 #define MAX_PENDING 4096        /* records held per service round */
 #define CHAOS_MIN_GAP_MS 1000   /* BIND drops CHAOS beyond ~3/s per client /24 */
+#define GRACE_MIN_MS 50         /* NTP: least wait for the other "before" answers */
 
 struct svc;
 
@@ -62,12 +63,16 @@ struct svc {
 	int n_targets;
 	char (*learned)[3][RESULT_IDENTITY_MAX]; /* per instance and identity source,
 						  * from its management answers */
-	uv_timer_t timer;
+	uv_timer_t timer;           /* rounds */
+	uv_timer_t grace;           /* NTP: how long the anycast phase waits for slow
+				     * "before" answers once one has come */
+	int handles_open;           /* timer and grace not yet closed */
 	int timer_open;
 	uint64_t round;
 	int in_round;
 	int in_flight;
 	int ntp_phase, ntp_retried;
+	int phase_pending[3];       /* NTP queries in flight per phase */
 	struct pending *pend;       /* grows up to MAX_PENDING */
 	int n_pend, cap_pend;
 	uint64_t skipped;
@@ -91,7 +96,7 @@ struct prober {
 };
 
 static void maybe_free_prober(struct prober *p);
-static void on_timer_closed(uv_handle_t *h);
+static void svc_close_handles(struct svc *s);
 
 static uint32_t rnd(void)
 {
@@ -362,6 +367,8 @@ static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_ki
 	}
 	p->st.sent++;
 	s->in_flight++;
+	if (ntp)
+		s->phase_pending[ntp_phase]++;
 	qr->next = p->queries;
 	if (p->queries)
 		p->queries->prev = qr;
@@ -405,6 +412,7 @@ static void maybe_chaos_followup(struct query *qr, const struct pending *pe)
 
 static void end_round(struct svc *s);
 static void ntp_next_phase(struct svc *s);
+static void ntp_progress(struct svc *s, int phase, const struct udp_probe_result *res);
 
 static void unlink_query(struct prober *p, struct query *qr)
 {
@@ -425,6 +433,8 @@ static void query_done(void *ctx, const struct udp_probe_result *res)
 
 	unlink_query(p, qr);
 	s->in_flight--;
+	if (qr->ntp)
+		s->phase_pending[qr->ntp_phase]--;
 	if (res->status != UDP_PROBE_CANCELLED) {
 		if (res->status == UDP_PROBE_REPLY)
 			p->st.answered++;
@@ -455,19 +465,22 @@ static void query_done(void *ctx, const struct udp_probe_result *res)
 		else if (qr->kind == DNS_WIRE_SERVICE || qr->kind == DNS_WIRE_NSID)
 			maybe_chaos_followup(qr, pe);
 	}
+	if (qr->ntp && s->in_round && !p->closing)
+		ntp_progress(s, qr->ntp_phase, res);
+	else if (s->in_flight == 0 && s->in_round)
+		end_round(s);
 	free(qr);
-	if (s->in_flight == 0 && s->in_round) {
-		if (s->cfg.protocol == INV_PROTO_NTP && !p->closing && s->ntp_phase < 2)
-			ntp_next_phase(s);
-		else
-			end_round(s);
-	}
 }
 
 /* ---- NTP: management before, anycast, management after ---- */
 
 static void ntp_send_phase(struct svc *s)
 {
+	/* A pass starts from nothing: no fingerprint of an earlier pass or
+	 * round may pose as "before" or "after". */
+	if (s->ntp_phase == 0)
+		for (int i = 0; i < s->n_targets; i++)
+			memset(s->targets[i].fp, 0, sizeof(s->targets[i].fp));
 	for (int i = 0; i < s->n_targets; i++) {
 		struct target *t = &s->targets[i];
 
@@ -484,10 +497,50 @@ static void ntp_send_phase(struct svc *s)
 
 static void ntp_next_phase(struct svc *s)
 {
+	uv_timer_stop(&s->grace);
 	s->ntp_phase++;
 	ntp_send_phase(s);
-	if (s->in_flight == 0) /* nothing to send in that phase */
-		(s->ntp_phase < 2) ? ntp_next_phase(s) : end_round(s);
+	if (s->phase_pending[s->ntp_phase] == 0) { /* nothing sent in that phase */
+		if (s->ntp_phase < 2)
+			ntp_next_phase(s);
+		else if (s->in_flight == 0)
+			end_round(s);
+	}
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct svc *s = t->data;
+
+	/* Some management address is slow or dead: do not hold the anycast
+	 * query for its timeout. Its late answer still counts as "before". */
+	if (s->in_round && s->ntp_phase == 0 && !s->p->closing)
+		ntp_next_phase(s);
+}
+
+/* An NTP query of phase finished: move the round on. The anycast phase
+ * starts when every "before" query is done, or a grace time after the first
+ * "before" answer (four times its RTT, at least GRACE_MIN_MS). */
+static void ntp_progress(struct svc *s, int phase, const struct udp_probe_result *res)
+{
+	if (s->ntp_phase == 0 && phase == 0) {
+		if (s->phase_pending[0] == 0) {
+			ntp_next_phase(s);
+		} else if (res->status == UDP_PROBE_REPLY && !uv_is_active((uv_handle_t *)&s->grace)) {
+			int64_t g = (int64_t)(res->rtt_ms * 4) + GRACE_MIN_MS;
+
+			if (g > s->cfg.timeout_ms)
+				g = s->cfg.timeout_ms;
+			uv_timer_start(&s->grace, on_grace, (uint64_t)g, 0);
+		}
+		return;
+	}
+	if (s->ntp_phase == 1 && s->phase_pending[1] == 0) {
+		ntp_next_phase(s);
+		return;
+	}
+	if (s->ntp_phase == 2 && s->in_flight == 0)
+		end_round(s);
 }
 
 /* Identify this pass's anycast NTP records. Returns 1 when one was unstable. */
@@ -596,7 +649,11 @@ static void end_round(struct svc *s)
 			s->ntp_retried = 1;
 			s->ntp_phase = 0;
 			ntp_send_phase(s);
-			if (s->in_flight > 0)
+			if (s->phase_pending[0] == 0)
+				ntp_next_phase(s);
+			if (s->in_round && s->in_flight > 0)
+				return;
+			if (!s->in_round) /* the pass ended already, inside ntp_next_phase */
 				return;
 		}
 	} else if (s->cfg.protocol == INV_PROTO_NTP) {
@@ -618,10 +675,8 @@ static void end_round(struct svc *s)
 			anycast_ok = 0;
 	if (!p->closing && p->on_round)
 		p->on_round(p->ctx, s->cfg.name, s->round, anycast_ok);
-	if (s->retired && s->timer_open) {
-		s->timer_open = 0;
-		uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-	}
+	if (s->retired)
+		svc_close_handles(s);
 }
 
 static void start_round(struct svc *s)
@@ -635,7 +690,7 @@ static void start_round(struct svc *s)
 		s->ntp_phase = 0;
 		s->ntp_retried = 0;
 		ntp_send_phase(s);
-		if (s->in_flight == 0)
+		if (s->phase_pending[0] == 0)
 			ntp_next_phase(s);
 		return;
 	}
@@ -664,14 +719,26 @@ static void on_timer(uv_timer_t *t)
 		uv_timer_start(&s->timer, on_timer, jittered(s->cfg.interval_ms), 0);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
 	struct svc *s = h->data;
 	struct prober *p = s->p;
 
 	p->open_timers--;
-	svc_free(s);
-	maybe_free_prober(p);
+	if (--s->handles_open == 0) {
+		svc_free(s);
+		maybe_free_prober(p);
+	}
+}
+
+/* Close both timers; the service is freed when both have closed. */
+static void svc_close_handles(struct svc *s)
+{
+	if (!s->timer_open)
+		return;
+	s->timer_open = 0;
+	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&s->grace, on_handle_closed);
 }
 
 static int add_services(struct prober *p, const struct inventory *inv, int start)
@@ -682,9 +749,11 @@ static int add_services(struct prober *p, const struct inventory *inv, int start
 		if (s == NULL)
 			return -EINVAL;
 		uv_timer_init(p->loop, &s->timer);
-		s->timer.data = s;
+		uv_timer_init(p->loop, &s->grace);
+		s->timer.data = s->grace.data = s;
 		s->timer_open = 1;
-		p->open_timers++;
+		s->handles_open = 2;
+		p->open_timers += 2;
 		s->next = p->svcs;
 		p->svcs = s;
 		if (start)
@@ -720,10 +789,8 @@ static void retire(struct svc *s)
 {
 	s->retired = 1;
 	uv_timer_stop(&s->timer);
-	if (!s->in_round && s->timer_open) {
-		s->timer_open = 0;
-		uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-	}
+	if (!s->in_round)
+		svc_close_handles(s);
 }
 
 int prober_set_services(struct prober *p, const struct inventory *inv)
@@ -785,10 +852,7 @@ void prober_close(struct prober *p, void (*cb)(void *arg), void *arg)
 		s->in_round = 0;
 		s->retired = 1;
 		uv_timer_stop(&s->timer);
-		if (s->timer_open) {
-			s->timer_open = 0;
-			uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-		}
+		svc_close_handles(s);
 	}
 	p->svcs = NULL;
 	if (p->open_timers == 0)

@@ -887,3 +887,37 @@ Test(prober, every_query_has_a_fresh_port_and_id)
 	responder_stop(&a);
 	cr_assert_neq(nonces[0], nonces[1], "NTP transmit nonce reused");
 }
+
+Test(prober, dead_instance_does_not_hold_the_ntp_anycast_query)
+{
+	int port = free_port();
+	struct responder any, a, b;
+	struct run run;
+	const struct result *r;
+	int64_t before_b = 0;
+
+	/* site-a is dead (silent); site-b answers and is what anycast reaches.
+	 * The anycast query goes out a grace time after site-b's "before"
+	 * answer, not after site-a's 800 ms timeout. */
+	setup_service(INV_PROTO_NTP, port, 2);
+	svc.timeout_ms = 800;
+	responder_start(&any, "127.0.0.1", port, M_NTP, NULL);
+	responder_start(&a, "127.0.0.2", port, M_SILENT, NULL);
+	responder_start(&b, "127.0.0.3", port, M_NTP, NULL);
+	b.ref = any.ref = 0xeeb22c2100000000ULL;
+	run_once(&inv, &run);
+	responder_stop(&any);
+	responder_stop(&a);
+	responder_stop(&b);
+
+	for (int i = 0; i < run.n; i++)
+		if (strcmp(run.res[i].address, "127.0.0.3") == 0 && before_b == 0)
+			before_b = run.res[i].time_ms;
+	r = find(&run, "127.0.0.1", NULL);
+	cr_assert_str_eq(r->instance, "site-b");
+	cr_assert_lt(r->time_ms - before_b, 400, "anycast sent %lld ms after site-b's before",
+		     (long long)(r->time_ms - before_b));
+	r = find(&run, "127.0.0.2", NULL);
+	cr_assert_eq(r->outcome, RESULT_TIMEOUT);
+	cr_assert_eq(run.st.sent, 4, "site-a: before only; site-b: before and after; anycast");
+}
