@@ -2,7 +2,19 @@
  * every instance's management addresses probed at nearly the same moment, on
  * one libuv loop, with jitter, never piling up rounds. Records of a round are
  * held until the round ends, so that anycast answers are identified against
- * the management answers of the same round. */
+ * the management answers of the same round.
+ *
+ * DNS round: one query per target (the service query, or id.server CH TXT
+ * when there is none; both ask for the NSID), a TCP retry when truncated, and
+ * at most one CHAOS follow-up per target and second when the answer lacked
+ * the service's most preferred identity source.
+ *
+ * NTP round, in phases: 0 every management address ("before"), 1 every
+ * anycast address, 2 the management addresses that answered in phase 0
+ * ("after"). Phase 1 starts when phase 0 is done or a grace time after its
+ * first answer. An anycast answer matches an instance whose before and after
+ * fingerprints are equal to it; when a candidate's fingerprint moved between
+ * before and after (a clock update), the whole round is asked once more. */
 #include "agent/prober.h"
 
 #include <errno.h>
