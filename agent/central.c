@@ -43,35 +43,24 @@ struct central {
 };
 
 /* Read the bearer token: a regular file nobody else can read, surrounding
- * whitespace stripped, printable ASCII without spaces (it goes in a header). */
-static int read_token(const char *path, char *out, size_t outlen)
+ * whitespace stripped, printable ASCII without spaces (it goes in a header).
+ * Start-up only: exits with a one-line reason on any problem. */
+static void read_token(const char *path, char *out, size_t outlen)
 {
 	struct stat sb;
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		log_warn("token file %s", path);
-		return -1;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		log_warnx("token file %s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (sb.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
-		log_warnx("token file %s is group- or world-accessible (mode %04o): "
-		          "chmod 600 it",
-		          path, (unsigned)(sb.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
-	n = read(fd, out, outlen - 1);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		fatal("token file %s", path);
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		fatalx("token file %s: not a regular file", path);
+	if (sb.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))
+		fatalx("token file %s is group- or world-accessible (mode %04o): chmod 600 it",
+		       path, (unsigned)(sb.st_mode & 07777));
+	if ((n = read(fd, out, outlen - 1)) < 0)
+		fatal("token file %s", path);
 	close(fd);
-	if (n < 0) {
-		log_warn("token file %s", path);
-		return -1;
-	}
 	out[n] = '\0';
 	char *p = out, *e = out + n;
 	while (p < e && isspace((unsigned char)*p))
@@ -80,18 +69,12 @@ static int read_token(const char *path, char *out, size_t outlen)
 		e--;
 	*e = '\0';
 	memmove(out, p, (size_t)(e - p) + 1);
-	if (out[0] == '\0') {
-		log_warnx("token file %s is empty", path);
-		return -1;
-	}
-	for (p = out; *p; p++) {
-		if (*p < 0x21 || *p > 0x7e) {
-			log_warnx("token file %s: the token must be one word of printable ASCII",
-			          path);
-			return -1;
-		}
-	}
-	return 0;
+	if (out[0] == '\0')
+		fatalx("token file %s is empty", path);
+	for (p = out; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			fatalx("token file %s: the token must be one word of printable ASCII",
+			       path);
 }
 
 static void on_result(void *ctx, struct result *r)
@@ -268,7 +251,8 @@ static void on_signal(uv_signal_t *h, int signum)
 		on_prober_closed(c);
 }
 
-static int setup(struct central *c)
+/* Start-up: any failure exits with a one-line reason. */
+static void setup(struct central *c)
 {
 	const struct central_options *o = c->opt;
 	const char *dir = o->spool_dir && o->spool_dir[0] ? o->spool_dir : "./spool";
@@ -276,27 +260,18 @@ static int setup(struct central *c)
 	struct config_fetch_options fo = {0};
 
 	if (!o->collector_url || (strncmp(o->collector_url, "http://", 7) != 0 &&
-	                          strncmp(o->collector_url, "https://", 8) != 0)) {
-		log_warnx("--collector must be an http:// or https:// URL");
-		return -1;
-	}
-	if (!o->token_file) {
-		log_warnx("--token-file is required with --collector");
-		return -1;
-	}
-	if (read_token(o->token_file, c->token, sizeof(c->token)) < 0)
-		return -1;
+	                          strncmp(o->collector_url, "https://", 8) != 0))
+		fatalx("--collector must be an http:// or https:// URL");
+	if (!o->token_file)
+		fatalx("--token-file is required with --collector");
+	read_token(o->token_file, c->token, sizeof(c->token));
 	if (uv_loop_init(&c->loop) < 0)
-		return -1;
-	if (!(c->sp = spool_open(dir, o->spool_max_bytes))) {
-		log_warnx("cannot use the spool directory %s", dir);
-		return -1;
-	}
+		fatalx("cannot set up the event loop");
+	if (!(c->sp = spool_open(dir, o->spool_max_bytes)))
+		fatal("cannot use the spool directory %s", dir);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    !(c->cu = curl_uv_new(&c->loop, 4))) {
-		log_warnx("cannot set up libcurl");
-		return -1;
-	}
+	    !(c->cu = curl_uv_new(&c->loop, 4)))
+		fatalx("cannot set up libcurl");
 	ro.http = (struct reporter_http){.base_url = o->collector_url,
 	                                 .token = c->token,
 	                                 .ca_file = o->ca_file,
@@ -306,17 +281,16 @@ static int setup(struct central *c)
 	ro.status_fn = add_status;
 	ro.status_arg = c;
 	if (!(c->rep = reporter_new(&c->loop, c->cu, c->sp, &ro)))
-		return -1;
+		fatalx("cannot set up the reporter");
 	fo.http = ro.http;
 	fo.cache_dir = dir;
 	if (!(c->cf = config_fetch_new(&c->loop, c->cu, &fo, on_config, c)))
-		return -1;
+		fatalx("out of memory");
 	uv_check_init(&c->loop, &c->check);
 	uv_timer_init(&c->loop, &c->sync_timer);
 	uv_signal_init(&c->loop, &c->sigterm);
 	uv_signal_init(&c->loop, &c->sigint);
 	c->check.data = c->sync_timer.data = c->sigterm.data = c->sigint.data = c;
-	return 0;
 }
 
 int central_run(const struct central_options *opt)
@@ -328,8 +302,7 @@ int central_run(const struct central_options *opt)
 		fatalx("out of memory");
 	c->opt = opt;
 	signal(SIGPIPE, SIG_IGN);
-	if (setup(c) < 0)
-		fatalx("central mode: cannot start (see above)");
+	setup(c);
 	log_info("central mode: agent %s reporting to %s", opt->name ? opt->name : "(unnamed)",
 	         opt->collector_url);
 	uv_check_start(&c->check, on_check);
