@@ -512,3 +512,33 @@ Test(store, read_queries_stop_at_their_time_budget)
 	free(stored);
 	store_close(st);
 }
+
+Test(store, migrates_a_version_2_database_to_the_agent_time_index)
+{
+	struct store *st;
+	char cmd[1024];
+	json_t *a;
+
+	sqlite_cli("tests/fixtures/schema_v2.sql",
+		   "INSERT INTO agents (id, name, last_seq) VALUES (1, 'old', 3);"
+		   " INSERT INTO services (id, name) VALUES (1, 'dns');"
+		   " INSERT INTO results (agent_id, seq, time_ms, service_id, address, family, target,"
+		   " outcome) VALUES (1, 3, 5000, 1, '198.18.255.53', 4, 0, 'timeout');"
+		   " INSERT INTO rollups VALUES (0, 1, 1, 0, '198.18.255.53', 1, 0, 0, NULL, NULL, NULL);"
+		   " PRAGMA user_version = 2;");
+	st = open_db();
+	cr_assert_eq(store_schema_version(st), store_schema_latest());
+	a = results_of(st, "old", 0, 10);
+	cr_assert_eq(json_array_size(a), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 0), "outcome")),
+			 "timeout");
+	json_decref(a);
+	a = store_query_rollups(st, "old", NULL, INT64_MIN, INT64_MAX, 10);
+	cr_assert_eq(json_array_size(a), 1);
+	json_decref(a);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd),
+		 "test \"$(sqlite3 '%s' \"SELECT group_concat(name) FROM sqlite_master"
+		 " WHERE type = 'index' AND name LIKE 'results_%%'\")\" = results_agent_time", db);
+	cr_assert_eq(system(cmd), 0, "the (service, time) index is replaced by (agent, time)");
+}
