@@ -23,11 +23,20 @@ gcc -std=gnu17 -O2 "$ROOT"/bench/http/baseline_server.c -o "$TMP/baseline" -luv 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/key.pem" \
 	-out "$TMP/cert.pem" -days 1 -subj /CN=127.0.0.1 2>/dev/null
 
+# CPU time (user + system ticks) the server has used so far: divided by the
+# requests served it gives a cost per request that does not depend on how
+# busy the machine is, unlike requests/s.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
 run() { # name scheme extra-wrk-args...
 	name=$1; scheme=$2; shift 2
-	wrk -t1 -c"$CONNS" -d"${DUR}s" "$@" "$scheme://127.0.0.1:$PORT/api/v1/bench" |
-		awk -v name="$name" '/^Requests\/sec/ {r = $2} /^ +99%/ {l = " (p99 " $2 ")"}
-			END {printf "%-10s %10s req/s%s\n", name, r, l}'
+	t0=$(cpu_ticks)
+	wrk -t1 -c"$CONNS" -d"${DUR}s" "$@" "$scheme://127.0.0.1:$PORT/api/v1/bench" >"$TMP/wrk.out"
+	t1=$(cpu_ticks)
+	awk -v name="$name" -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+		/ requests in / {n = $1} /^Requests\/sec/ {r = $2} /^ +99%/ {l = ", p99 " $2}
+		END {printf "%-10s %10s req/s, %5.1f us CPU/request%s\n", name, r,
+			n ? ticks / hz * 1e6 / n : 0, l}' "$TMP/wrk.out"
 }
 
 start() { # binary args...
