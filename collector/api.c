@@ -217,7 +217,7 @@ api_static(struct collector *c, struct http_exchange *ex, const struct http_requ
 	/* Refuse anything that could climb out of the web directory before
 	 * touching the file system; realpath below catches symlinks. */
 	if (c->web_dir[0] == '\0' || path[0] != '/' || strstr(path, "..") != NULL ||
-	    strchr(path, '\\') != NULL || strlen(path) > 512) {
+	    strstr(path, "/.") != NULL || strchr(path, '\\') != NULL || strlen(path) > 512) {
 		api_error(c, ex, 404, "not found");
 		return;
 	}

@@ -773,6 +773,10 @@ Test(api, health_static_files_and_no_traversal)
 	cr_assert_eq(r.status, 404);
 	cr_assert(strstr(r.body, "outside") == NULL);
 	free(r.body);
+	write_file("web/.hidden", "not for the web\n");
+	r = http("GET", "/.hidden", NULL, NULL, NULL);
+	cr_assert_eq(r.status, 404, "dot files are not served");
+	free(r.body);
 	r = http("GET", "/missing.js", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 404);
 	free(r.body);
