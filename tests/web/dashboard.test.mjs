@@ -363,6 +363,8 @@ test('a collector with a read token: the dashboard asks for it, the terminal vie
 		await page.click('#token-submit');
 		await page.locator('.matrix-box .empty').waitFor({ timeout: 10000 });
 		assert.equal(await page.locator('#banner').isHidden(), true);
+		/* the event stream takes the token too */
+		await until(async () => (await page.getAttribute('#live', 'data-state')) === 'live', 8000, 'the live pill');
 		/* remembered for the next visit */
 		await page.reload();
 		await page.locator('.matrix-box .empty').waitFor({ timeout: 10000 });
