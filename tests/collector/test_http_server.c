@@ -32,6 +32,7 @@ struct tsrv {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int ready;
+	int slow_started; /* /slow requests handed to the handler */
 	char err[256];
 };
 
@@ -87,6 +88,7 @@ handler(void *ctx, struct http_exchange *ex, const struct http_request *req)
 		d->ex = ex;
 		ms = atoi(req->query + 3); /* "ms=N&id=..." */
 		snprintf(d->body, sizeof(d->body), "slow %s", req->query);
+		__atomic_add_fetch(&ts->slow_started, 1, __ATOMIC_SEQ_CST);
 		uv_timer_init(&ts->loop, &d->timer);
 		d->timer.data = d;
 		uv_timer_start(&d->timer, deferred_fire, (uint64_t)ms, 0);
@@ -683,6 +685,9 @@ close_later(void *arg)
 {
 	struct closer *c = arg;
 
+	/* close while the request is in the handler's hands */
+	while (__atomic_load_n(&c->ts->slow_started, __ATOMIC_SEQ_CST) == 0)
+		usleep(1000);
 	usleep((useconds_t)c->delay_ms * 1000);
 	uv_async_send(&c->ts->stop);
 	return NULL;
