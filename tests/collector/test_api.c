@@ -633,6 +633,48 @@ wait_events(const char *query, size_t want)
 	return NULL;
 }
 
+
+/* The text exposition format as Prometheus reads it: each family declared
+ * once by # TYPE before its samples, and its samples not split up. */
+static void
+check_exposition(const char *text)
+{
+	char fams[128][96], cur[96] = "";
+	int nf = 0;
+	const char *line = text;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[1024], name[96];
+
+		cr_assert_lt(len, sizeof(buf));
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line += len + (nl != NULL);
+		if (strncmp(buf, "# TYPE ", 7) == 0) {
+			cr_assert_eq(sscanf(buf + 7, "%95s", name), 1);
+			for (int i = 0; i < nf; i++)
+				cr_assert_str_neq(fams[i], name, "family %s declared twice", name);
+			cr_assert_lt(nf, 128);
+			snprintf(fams[nf++], sizeof(fams[0]), "%s", name);
+			snprintf(cur, sizeof(cur), "%s", name);
+			continue;
+		}
+		if (buf[0] == '#' || buf[0] == '\0')
+			continue;
+		size_t n = strcspn(buf, "{ ");
+		double v;
+
+		cr_assert(n > 0 && n < sizeof(name), "bad line: %s", buf);
+		memcpy(name, buf, n);
+		name[n] = '\0';
+		cr_assert(strncmp(name, cur, strlen(cur)) == 0 && cur[0] != '\0',
+			  "sample %s outside its family (current %s)", name, cur);
+		cr_assert_eq(sscanf(strrchr(buf, ' ') + 1, "%lf", &v), 1, "no value: %s", buf);
+	}
+}
+
 Test(api, catchment_change_shows_in_events_catchments_and_metrics)
 {
 	json_t *j, *ev, *c;
@@ -670,6 +712,7 @@ Test(api, catchment_change_shows_in_events_catchments_and_metrics)
 				 "family=\"4\",instance=\"site-b\",status=\"ok\"} 1"),
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "anycast_events_total{type=\"catchment_change\"} 1"));
+	check_exposition(r.body);
 	cr_assert(strstr(r.body, "anycast_rtt_ms_count{agent=\"branch-1\",service=\"dns\","
 				 "target=\"anycast\"} 8"));
 	free(r.body);
