@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "collector/http_server.h"
@@ -178,7 +179,7 @@ int http_conn_send(struct http_conn *c, const char *data, size_t len);
 /* Write bytes to the socket as they are (ciphertext under TLS). Takes
  * ownership of mem (malloc'd). Returns 0 or a negative errno. */
 int http_conn_write_raw(struct http_conn *c, char *mem, size_t len);
-/* Bytes queued in the kernel-side write queue of libuv. */
+/* Bytes not yet handed to the kernel: corked output plus libuv's write queue. */
 size_t http_conn_backlog(const struct http_conn *c);
 /* Re-evaluate reading, timers and whether the connection is done. */
 void http_conn_update(struct http_conn *c);
@@ -190,8 +191,9 @@ void http_conn_free(struct http_conn *c);
 
 /* --- http_server.c -------------------------------------------------------- */
 
-/* A server without a listener, for the fuzzer and unit tests; free with
- * http_server_close (its callback runs at once when nothing is open). */
+/* A server without a listener, for the fuzzer and unit tests; free its null
+ * connections (http_conn_free), then http_server_close (the callback, if
+ * any, runs at once). NULL when out of memory. */
 struct http_server *http_server_new_detached(uv_loop_t *loop, const struct http_limits *lim,
 					     http_handler_fn handler, void *ctx);
 /* RFC 7231 date of now, cached per second; valid until the next call. */
