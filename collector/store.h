@@ -100,7 +100,8 @@ int store_set_autocheckpoint(struct store *st, int pages);
  * the WAL size and pages copied back (either may be NULL). 0 or negative. */
 int store_checkpoint(struct store *st, int *wal_pages, int *done);
 
-/* 0 when the database accepts a write lock now, negative otherwise. */
+/* Commit a one-row write now (outside any transaction): 0 when the
+ * database is writable, negative otherwise. */
 int store_check_writable(struct store *st);
 
 /* Online backup of the database at src into the new file dst (SQLite backup
