@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,8 +198,17 @@ const struct inv_instance *inventory_instance_by_identity(const struct inv_servi
 const struct inv_agent *inventory_find_agent_by_hash(const struct inventory *inv,
                                                      const char *token_sha256_hex)
 {
+	char want[65];
+	size_t n = strlen(token_sha256_hex);
+
+	if (n != 64)
+		return NULL;
+	for (size_t i = 0; i < 64; i++)
+		want[i] = (char)tolower((unsigned char)token_sha256_hex[i]);
+	want[64] = '\0';
+	/* constant-time compare: a token check should not leak how much matched */
 	for (int i = 0; i < inv->n_agents; i++)
-		if (strcasecmp(inv->agents[i].token_sha256, token_sha256_hex) == 0)
+		if (CRYPTO_memcmp(inv->agents[i].token_sha256, want, 64) == 0)
 			return &inv->agents[i];
 	return NULL;
 }

@@ -499,6 +499,13 @@ Test(inventory, lookups)
 	cr_assert_null(inventory_instance_by_identity(s, ""), "no identity matches \"\"");
 	cr_assert_str_eq(inventory_find_agent_by_hash(inv, SHA_TEST)->name, "b1");
 	cr_assert_null(inventory_find_agent_by_hash(inv, "00"));
+	cr_assert_null(inventory_find_agent_by_hash(inv, ""));
+	cr_assert_str_eq(
+	    inventory_find_agent_by_hash(
+	        inv, "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08")
+	        ->name,
+	    "b1");
+	cr_assert_null(inventory_find_agent_by_hash(inv, SHA_TEST "00"));
 	inventory_free(inv);
 }
 
