@@ -24,6 +24,7 @@
 #define HTTP_MAX_WRITE_QUEUE (1u << 20)   /* unsent bytes before reading pauses */
 #define HTTP_LINGER_MS 2000               /* read-and-discard after a final error answer */
 #define HTTP_READ_CHUNK 65536
+#define HTTP_BODY_BUDGET 4                /* bodies held server-wide, in max_body_bytes */
 
 /* A growing byte buffer with a hard maximum. */
 struct http_buf {
@@ -45,6 +46,7 @@ struct http_server {
 	struct http_ratelimit *rate;
 	struct http_conn *conns;  /* doubly linked */
 	int nconns;
+	size_t body_total;    /* request body bytes held by all connections */
 	int port;
 	struct http_server_stats stats;
 	void (*close_cb)(void *arg);
@@ -113,6 +115,7 @@ struct http_exchange {
 	int nhdrs;
 	size_t hdr_bytes;         /* request line and headers as received */
 	size_t counted;           /* body bytes counted in conn->body_bytes */
+	size_t in_total;          /* body bytes counted in srv->body_total */
 	struct http_buf body;
 	struct http_buf out;      /* answer head (without Connection) then body */
 	size_t out_head;          /* length of the head part of out */

@@ -58,6 +58,8 @@ exchange_unlink(struct http_conn *c, struct http_exchange *ex)
 			c->queued--;
 			c->body_bytes -= ex->counted;
 			ex->counted = 0;
+			c->srv->body_total -= ex->in_total;
+			ex->in_total = 0;
 			ex->next = NULL;
 			break;
 		}
@@ -125,7 +127,8 @@ answer_error(struct http_exchange *ex, int status, const char *msg, bool close)
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
 	if (close)
 		ex->must_close = true;
-	if (http_exchange_build(ex, status, "application/json", NULL, body, (size_t)n) != 0)
+	if (http_exchange_build(ex, status, "application/json",
+				status == 503 ? "Retry-After: 1\r\n" : NULL, body, (size_t)n) != 0)
 		ex->must_close = true; /* nothing to send: close when its turn comes */
 	ex->responded = true;
 	if (status == 413 || status == 431 || status == 429 || status == 503)

@@ -63,6 +63,14 @@ end_value(struct http_conn *c, struct http_exchange *ex)
 	return http_limits_buf_append(&ex->hdrs, "", 1, hdrs_max(c));
 }
 
+/* All connections together hold at most this much request body: many
+ * clients each within max_body_bytes must not add up to unbounded memory. */
+static size_t
+body_budget(const struct http_server *srv)
+{
+	return HTTP_BODY_BUDGET * srv->limits.max_body_bytes;
+}
+
 static int
 on_message_begin(http_parser *p)
 {
@@ -227,6 +235,11 @@ on_headers_complete(http_parser *p)
 		http_exchange_fail(c, 413, "request body too large");
 		return -1;
 	}
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    c->srv->body_total + p->content_length > body_budget(c->srv)) {
+		http_exchange_fail(c, 503, "server busy");
+		return -1;
+	}
 	expect = http_request_header(ex, "Expect");
 	if (expect != NULL && (strcasecmp(expect, "100-continue") != 0 || p->http_major != 1 ||
 			       p->http_minor < 1))
@@ -289,6 +302,12 @@ on_body(http_parser *p, const char *at, size_t len)
 		return 0;
 	if (http_limits_buf_append(&ex->body, at, len, c->srv->limits.max_body_bytes) != 0) {
 		http_exchange_fail(c, 413, "request body too large");
+		return -1;
+	}
+	ex->in_total += len;
+	c->srv->body_total += len;
+	if (c->srv->body_total > body_budget(c->srv)) {
+		http_exchange_fail(c, 503, "server busy");
 		return -1;
 	}
 	return 0;

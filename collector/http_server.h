@@ -81,7 +81,9 @@ void http_exchange_on_close(struct http_exchange *ex, void (*cb)(void *arg), voi
 /* requests: complete requests parsed (rate-limited ones included);
  * responses_4xx/5xx: answers by status, the server's own included;
  * rejected_limit: 413, 431, 429 and 503 (over max_connections: plain HTTP
- * clients get a 503, TLS clients a close); timeouts: 408 for requests not
+ * clients get a 503, TLS clients a close; a request whose body would take
+ * the bodies held server-wide past 4 x max_body_bytes: 503 with
+ * Retry-After, then close); timeouts: 408 for requests not
  * received within request_timeout_ms (body included), and connections
  * closed before sending anything; connections: open now. */
 struct http_server_stats {

@@ -305,3 +305,46 @@ Test(http_parse, rate_limited_expect_continue_is_answered_at_once)
 	cr_assert(strstr(nc.out, "Connection: close\r\n\r\n{\"error\":\"too many requests\"}") != NULL,
 		  "%s", nc.out);
 }
+
+Test(http_parse, bodies_held_server_wide_are_bounded)
+{
+	/* max_body 1000: the server holds at most 4000 bytes of bodies over
+	 * all its connections; the fifth client waiting with 1000 gets 503 */
+	struct http_limits lim = { .max_body_bytes = 1000 };
+	struct nullctx nc = { .defer = 1 }, out[5];
+	struct http_exchange *first[64];
+	struct http_conn *c[5];
+	struct http_server *srv;
+	uv_loop_t loop;
+	char req[1200];
+	int i;
+
+	memset(out, 0, sizeof(out));
+	snprintf(req, sizeof(req), "POST /b HTTP/1.1\r\nContent-Length: 1000\r\n\r\n%01000d", 0);
+	uv_loop_init(&loop);
+	srv = http_server_new_detached(&loop, &lim, null_handler, &nc);
+	for (i = 0; i < 5; i++) {
+		c[i] = http_conn_new_null(srv, "198.18.0.1", null_sink, &out[i]);
+		http_conn_feed(c[i], req, strlen(req));
+	}
+	cr_assert_eq(nc.nheld, 4, "%d requests reached the handler", nc.nheld);
+	cr_assert_eq(out[3].out_len, 0);
+	cr_assert(strncmp(out[4].out, "HTTP/1.1 503 ", 13) == 0, "%s", out[4].out);
+	cr_assert(strstr(out[4].out, "Retry-After: 1\r\n") != NULL);
+	/* answering frees the budget */
+	memcpy(first, nc.held, sizeof(first));
+	http_exchange_respond(first[0], 200, NULL, NULL, "ok", 2);
+	nc.nheld = 0;
+	http_conn_free(c[4]);
+	memset(&out[4], 0, sizeof(out[4]));
+	c[4] = http_conn_new_null(srv, "198.18.0.1", null_sink, &out[4]);
+	http_conn_feed(c[4], req, strlen(req));
+	cr_assert_eq(nc.nheld, 1, "budget not given back");
+	for (i = 0; i < 5; i++)
+		http_conn_free(c[i]);
+	for (i = 1; i < 4; i++) /* orphans now: dropped, freed */
+		http_exchange_respond(first[i], 200, NULL, NULL, "late", 4);
+	http_exchange_respond(nc.held[0], 200, NULL, NULL, "late", 4);
+	http_server_close(srv, NULL, NULL);
+	uv_loop_close(&loop);
+}
