@@ -87,8 +87,9 @@ int store_load_catchments(struct store *st, struct catchment_row **rows, size_t 
 int store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
 			  const struct event *ev, int attempt, int ok, const char *error);
 
-/* Delete at most chunk raw results older than raw_before_ms and at most one
- * minute of rollups older than rollup_before_ms. *deleted counts rows. */
+/* Delete at most chunk raw results older than raw_before_ms, at most one
+ * minute of rollups older than rollup_before_ms, and at most chunk events and
+ * alert deliveries older than rollup_before_ms. *deleted counts rows. */
 int store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms,
 		    int chunk, size_t *deleted);
 

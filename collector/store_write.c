@@ -458,6 +458,27 @@ store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_m
 	if (sqlite3_step(roll) != SQLITE_DONE)
 		goto out;
 	*deleted += (size_t)sqlite3_changes(st->db);
+	/* Events and the alert log live as long as rollups, a chunk at a time. */
+	for (int i = 0; i < 2; i++) {
+		static const char *const sql[2] = {
+			"DELETE FROM events WHERE id IN (SELECT id FROM events"
+			" WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)",
+			"DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries"
+			" WHERE time_ms < ?1 ORDER BY id LIMIT ?2)",
+		};
+		sqlite3_stmt *s = NULL;
+
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
+			goto out;
+		sqlite3_bind_int64(s, 1, rollup_before_ms);
+		sqlite3_bind_int(s, 2, chunk);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			sqlite3_finalize(s);
+			goto out;
+		}
+		*deleted += (size_t)sqlite3_changes(st->db);
+		sqlite3_finalize(s);
+	}
 	rc = 0;
 out:
 	if (rc != 0)

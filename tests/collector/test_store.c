@@ -345,6 +345,19 @@ Test(store, retention_deletes_old_results_in_chunks)
 	a = store_query_rollups(st, "b", NULL, INT64_MIN, INT64_MAX, 100);
 	cr_assert_eq(json_array_size(a), 2);
 	json_decref(a);
+	/* Events go with the rollup horizon. */
+	struct event old = mkev(1, "outage", "dns"), recent = mkev(2, "outage", "dns");
+	struct store_events_query q = { .since_ms = INT64_MIN, .limit = 10 };
+
+	old.time_ms = 1000;
+	recent.time_ms = 2000000;
+	cr_assert_eq(store_insert_event(st, &old), 0);
+	cr_assert_eq(store_insert_event(st, &recent), 0);
+	cr_assert_eq(store_retention(st, 0, 1000000, 10, &deleted), 0);
+	a = store_query_events(st, &q);
+	cr_assert_eq(json_array_size(a), 1);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "id")), 2);
+	json_decref(a);
 	store_close(st);
 }
 
