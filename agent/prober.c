@@ -185,6 +185,18 @@ static struct svc *svc_new(struct prober *p, const struct inv_service *cfg)
 		s->cfg.interval_ms = 500;
 	if (s->cfg.timeout_ms <= 0)
 		s->cfg.timeout_ms = 1000;
+	if (s->cfg.protocol == INV_PROTO_DNS && s->cfg.query_name[0] != '\0') {
+		/* Refuse a service query we could never send, once, here. */
+		uint8_t buf[DNS_WIRE_MAX_QUERY];
+		struct dns_wire_question q;
+
+		if (dns_wire_build_query(DNS_WIRE_SERVICE, s->cfg.query_name, s->cfg.query_type, 0,
+					 buf, sizeof(buf), &q) < 0) {
+			log_warnx("service %s: cannot build the query \"%s %s\"", s->cfg.name,
+				  s->cfg.query_name, s->cfg.query_type);
+			goto fail;
+		}
+	}
 	for (int i = 0; i < cfg->n_address; i++)
 		if (add_target(s, cfg->address[i], cfg->port, 1, -1) < 0)
 			goto fail;

@@ -921,3 +921,23 @@ Test(prober, dead_instance_does_not_hold_the_ntp_anycast_query)
 	cr_assert_eq(r->outcome, RESULT_TIMEOUT);
 	cr_assert_eq(run.st.sent, 4, "site-a: before only; site-b: before and after; anycast");
 }
+
+Test(prober, unsendable_service_query_is_refused_up_front)
+{
+	uv_loop_t loop;
+
+	setup_service(INV_PROTO_DNS, 53, 1);
+	snprintf(svc.query_name, sizeof(svc.query_name), "lab.");
+	snprintf(svc.query_type, sizeof(svc.query_type), "NOTATYPE");
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	cr_assert_null(prober_new(&loop, &inv, on_result, on_round, NULL));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+
+	snprintf(svc.query_type, sizeof(svc.query_type), "SOA");
+	snprintf(svc.address[0], sizeof(svc.address[0]), "not-an-address");
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	cr_assert_null(prober_new(&loop, &inv, on_result, on_round, NULL));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+}
