@@ -348,3 +348,45 @@ Test(http_parse, bodies_held_server_wide_are_bounded)
 	http_server_close(srv, NULL, NULL);
 	uv_loop_close(&loop);
 }
+
+/* /hold is kept for later; /stream streams three events at once. */
+static void
+stream_handler(void *ctx, struct http_exchange *ex, const struct http_request *req)
+{
+	struct nullctx *nc = ctx;
+
+	if (strcmp(req->path, "/hold") == 0) {
+		nc->held[nc->nheld++] = ex;
+		return;
+	}
+	http_exchange_stream_start(ex, "text/event-stream");
+	cr_assert_eq(http_exchange_stream_write(ex, "data: a\n\n", 9), 0);
+	cr_assert_eq(http_exchange_stream_write(ex, "data: b\n\n", 9), 0);
+	http_exchange_stream_end(ex);
+}
+
+Test(http_parse, stream_behind_a_slow_answer_waits_its_turn)
+{
+	uv_loop_t loop;
+	struct nullctx nc = { 0 };
+	struct http_server *srv;
+	struct http_conn *c;
+	const char *in = "GET /hold HTTP/1.1\r\n\r\nGET /stream HTTP/1.1\r\n\r\nGET /stream HTTP/1.0\r\n\r\n";
+
+	uv_loop_init(&loop);
+	srv = http_server_new_detached(&loop, NULL, stream_handler, &nc);
+	c = http_conn_new_null(srv, "198.18.0.1", null_sink, &nc);
+	http_conn_feed(c, in, strlen(in));
+	cr_assert_eq(nc.out_len, 0, "stream sent before the earlier answer");
+	http_exchange_respond(nc.held[0], 200, "text/plain", NULL, "first", 5);
+	strip_dates(nc.out);
+	cr_assert(strstr(nc.out, "\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				 "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n"
+				 "Connection: keep-alive\r\n\r\n"
+				 "9\r\ndata: a\n\n\r\n9\r\ndata: b\n\n\r\n0\r\n\r\n") != NULL, "%s", nc.out);
+	/* HTTP/1.0: no chunks, the end of the stream is the end of the connection */
+	cr_assert(strstr(nc.out, "Connection: close\r\n\r\ndata: a\n\ndata: b\n\n") != NULL, "%s", nc.out);
+	http_conn_free(c);
+	http_server_close(srv, NULL, NULL);
+	uv_loop_close(&loop);
+}
