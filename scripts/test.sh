@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit lab web fuzz)
+[ ${#stages[@]} -eq 0 ] && stages=(unit lab web fuzz package)
 
 ./scripts/install-deps.sh
 
@@ -24,7 +24,7 @@ for stage in "${stages[@]}"; do
 	case "$stage" in
 	unit)
 		(cd "$BUILD" && ctest --output-on-failure -j"$(nproc)") || failed+=(unit) ;;
-	lab|web|fuzz)
+	lab|web|fuzz|package)
 		if [ -x "tests/$stage/run.sh" ]; then
 			"tests/$stage/run.sh" || failed+=("$stage")
 		else
