@@ -78,6 +78,7 @@ start_health() {
 	ip netns exec "$(ns_name "$s")" setsid bash "$LAB_HOME/healthcheck.sh" "$dir" \
 		</dev/null >/dev/null 2>&1 &
 	echo $! >"$dir/health.pid"
+	disown $! # stopped by pid file; no job notices
 }
 
 start_services() {
