@@ -27,6 +27,21 @@ install(FILES ${CMAKE_SOURCE_DIR}/collector/anycast-collector.8
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 COMPONENT collector)
 install(FILES ${CMAKE_SOURCE_DIR}/common/anycast-inventory.5
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man5 COMPONENT collector)
+# Compressed as Debian ships man pages (gzip -n: reproducible).
+foreach(page agent:man8/anycast-agent.8 collector:man8/anycast-collector.8
+    collector:man5/anycast-inventory.5)
+  string(REPLACE ":" ";" page ${page})
+  list(GET page 0 comp)
+  list(GET page 1 file)
+  install(CODE "
+    set(f \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}/${file}\")
+    file(REMOVE \"\${f}.gz\")
+    execute_process(COMMAND gzip -9n \"\${f}\" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR \"gzip \${f} failed\")
+    endif()
+  " COMPONENT ${comp})
+endforeach()
 
 # Dashboard: web/*.html|js|css and web/vendor/ (filled by web/build.sh).
 if(NOT EXISTS ${CMAKE_SOURCE_DIR}/web/vendor/uPlot.iife.min.js)

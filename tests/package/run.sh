@@ -133,8 +133,8 @@ for f in usr/bin/anycast-agent usr/bin/anycast-collector usr/sbin/anycast-agent-
 done
 for f in etc/anycast/inventory.yaml etc/default/anycast-agent etc/default/anycast-collector \
 	lib/systemd/system/anycast-agent.service lib/systemd/system/anycast-collector.service \
-	usr/share/man/man8/anycast-agent.8 usr/share/man/man8/anycast-collector.8 \
-	usr/share/man/man5/anycast-inventory.5 usr/share/anycast/web/index.html \
+	usr/share/man/man8/anycast-agent.8.gz usr/share/man/man8/anycast-collector.8.gz \
+	usr/share/man/man5/anycast-inventory.5.gz usr/share/anycast/web/index.html \
 	usr/share/anycast/web/app.js usr/share/anycast/web/style.css \
 	usr/share/anycast/web/vendor/uPlot.iife.min.js usr/share/anycast/schema/001_initial.sql \
 	usr/share/doc/anycast-agent/examples/agent.yaml; do
@@ -157,6 +157,9 @@ for u in anycast-agent anycast-collector; do
 	check "$u.service enabled (multi-user.target.wants)" test "$(readlink \
 		"$r/etc/systemd/system/multi-user.target.wants/$u.service")" = "/lib/systemd/system/$u.service"
 done
+echo "# edited" >> "$r/etc/anycast/inventory.yaml"
+check "reinstall keeps an edited conffile" sh -c "dpkg --root='$r' --force-script-chrootless \
+	--force-depends -i '$collector_deb' >/dev/null && tail -n1 '$r/etc/anycast/inventory.yaml' | grep -qx '# edited'"
 check "reinstall keeps one anycast user" sh -c "dpkg --root='$r' --force-script-chrootless \
 	--force-depends -i '$agent_deb' >/dev/null && test \$(grep -c '^anycast:' '$r/etc/passwd') = 1"
 
@@ -177,6 +180,11 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	done
 	check "systemd-analyze verify: no complaints" silent env MANPATH="$r/usr/share/man" \
 		systemd-analyze verify "$tmp/units/anycast-agent.service" "$tmp/units/anycast-collector.service"
+	for u in anycast-agent anycast-collector; do
+		check "$u.service is sandboxed (systemd-analyze security: exposure < 2.5)" sh -c \
+			"systemd-analyze security --offline=yes --root='$r' /lib/systemd/system/$u.service 2>&1 |
+			sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p' | awk '{ v = \$1; n = 1 } END { exit !(n && v < 2.5) }'"
+	done
 else
 	echo "skip systemd-analyze verify (no systemd-analyze)"
 fi
@@ -189,7 +197,7 @@ check "example inventory passes --check-config" \
 	"$r/usr/bin/anycast-collector" --config "$r/etc/anycast/inventory.yaml" --check-config
 check "example standalone agent config passes --check-config" \
 	"$r/usr/bin/anycast-collector" --config "$r/usr/share/doc/anycast-agent/examples/agent.yaml" --check-config
-sed -n '/^\.EX/,/^\.EE/p' "$r/usr/share/man/man5/anycast-inventory.5" | sed '1d;$d; s/\\-/-/g' \
+zcat "$r/usr/share/man/man5/anycast-inventory.5.gz" | sed -n '/^\.EX/,/^\.EE/p' | sed '1d;$d; s/\\-/-/g' \
 	> "$tmp/man-example.yaml"
 check "anycast-inventory(5) example passes --check-config" \
 	"$r/usr/bin/anycast-collector" --config "$tmp/man-example.yaml" --check-config
@@ -207,20 +215,21 @@ check "agent --once on the example config: parses, probes, exit 1 (no route)" sh
 
 # ---- man pages ----
 for m in man8/anycast-agent.8 man8/anycast-collector.8 man5/anycast-inventory.5; do
-	check "$m: groff -ww -man -z without warnings" silent groff -ww -man -z "$r/usr/share/man/$m"
-	check "$m: man -l renders without warnings" silent env MANWIDTH=80 man -l "$r/usr/share/man/$m"
+	zcat "$r/usr/share/man/$m.gz" > "$tmp/page"
+	check "$m: groff -ww -man -z without warnings" silent groff -ww -man -z "$tmp/page"
+	check "$m: man -l renders without warnings" silent env MANWIDTH=80 man -l "$r/usr/share/man/$m.gz"
 done
 help_in_man() {	# help_in_man PROGRAM PAGE: every --option of --help is in the page
 	local o missing=""
 	for o in $("$1" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
-		grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')" "$2" || missing="$missing $o"
+		zgrep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')" "$2" || missing="$missing $o"
 	done
 	[ -z "$missing" ] || { echo "not in $2:$missing"; return 1; }
 }
 check "anycast-agent(8) documents every --help option" \
-	help_in_man "$r/usr/bin/anycast-agent" "$r/usr/share/man/man8/anycast-agent.8"
+	help_in_man "$r/usr/bin/anycast-agent" "$r/usr/share/man/man8/anycast-agent.8.gz"
 check "anycast-collector(8) documents every --help option" \
-	help_in_man "$r/usr/bin/anycast-collector" "$r/usr/share/man/man8/anycast-collector.8"
+	help_in_man "$r/usr/bin/anycast-collector" "$r/usr/share/man/man8/anycast-collector.8.gz"
 
 # ---- branch install: enroll, then collector and agent as the units run them ----
 check "enroll rejects a non-http URL" sh -c \
