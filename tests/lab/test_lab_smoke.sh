@@ -131,7 +131,15 @@ base() { awk -v b="$1" '$1 == b && $2 == "dns4" { print $3 }' "$TEST_TMP/baselin
 sites_seen=$(awk '{ print $3 }' "$TEST_TMP/baseline" | sort -u | grep -c site-)
 [ "$sites_seen" -ge 2 ] || fail "baseline: branches should land in at least two catchments, saw $sites_seen"
 # The noc must be reachable from every branch (agents report there).
-start_in_ns noc web python3 -m http.server 8053 --bind :: --directory "$TEST_TMP"
+# A stand-in for the collector: answers any HTTP request with 200 (IPv4 and IPv6).
+start_in_ns noc web perl -MIO::Socket::IP -e '
+	my $s = IO::Socket::IP->new(LocalHost => "::", LocalPort => 8053, Listen => 16,
+		ReuseAddr => 1, V6Only => 0) or die "listen: $!\n";
+	while (my $c = $s->accept) {
+		while (defined(my $l = <$c>)) { last if $l =~ /^\r?$/ }
+		print $c "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+		close $c;
+	}'
 wait_for 10 "test web server in the noc" in_ns noc bash -c "exec 3<>/dev/tcp/$LAB_COLLECTOR_ADDR/8053"
 for br in $LAB_BRANCHES; do
 	for a in "$LAB_COLLECTOR_ADDR" "[$LAB_COLLECTOR_ADDR6]"; do
