@@ -2,9 +2,10 @@
  * results into (agent, service, round), hands complete rounds to the
  * classifier (catchment_classify.c). Snapshots: catchment_snapshot.c.
  *
- * A round is complete when a newer round of the same agent and service
- * arrives (catchment_observe), or when no record of it arrived for
- * CM_QUIET_MS (catchment_tick): the agent holds a round's records until the
+ * A round is complete when it holds a record for every address of the
+ * service, or a newer round of the same agent and service arrives (both in
+ * catchment_observe), or when no record of it arrived for CM_QUIET_MS
+ * (catchment_tick): the agent holds a round's records until the
  * round ends and reports them in order (one batch, or consecutive batches
  * sent back to back), and rounds of a service never overlap. A spooled
  * backlog is thus evaluated round by round as it arrives. Records of a round
@@ -59,9 +60,31 @@ free_services(struct cm_service *s, int n)
 {
 	int i;
 
-	for (i = 0; s != NULL && i < n; i++)
+	for (i = 0; s != NULL && i < n; i++) {
 		free(s[i].instances);
+		free(s[i].targets);
+	}
 	free(s);
+}
+
+/* Every address the agent probes for the service: a round holding a record
+ * for each is complete (see round_covered). */
+static int
+copy_targets(struct cm_service *cs, const struct inv_service *is)
+{
+	int j, k, n = is->n_address;
+
+	for (j = 0; j < is->n_instances; j++)
+		n += is->instances[j].n_management;
+	if ((cs->targets = calloc(n > 0 ? (size_t)n : 1, sizeof(*cs->targets))) == NULL)
+		return -ENOMEM;
+	for (k = 0; k < is->n_address; k++)
+		memcpy(cs->targets[cs->n_targets++], is->address[k], RESULT_ADDR_MAX);
+	for (j = 0; j < is->n_instances; j++)
+		for (k = 0; k < is->instances[j].n_management; k++)
+			memcpy(cs->targets[cs->n_targets++], is->instances[j].management[k],
+			       RESULT_ADDR_MAX);
+	return 0;
 }
 
 /* Deep copy of the services; learned identities are carried over from old. */
@@ -85,6 +108,10 @@ copy_services(const struct inventory *inv, const struct cm_service *old, int n_o
 			return NULL;
 		}
 		s[i].n_instances = is->n_instances;
+		if (copy_targets(&s[i], is) < 0) {
+			free_services(s, i + 1);
+			return NULL;
+		}
 		for (j = 0; j < is->n_instances; j++) {
 			snprintf(s[i].instances[j].name, RESULT_NAME_MAX, "%s", is->instances[j].name);
 			snprintf(s[i].instances[j].identity, RESULT_IDENTITY_MAX, "%s",
@@ -426,15 +453,48 @@ flush_due(void *ctx, const char *key, void *val)
 	return 0;
 }
 
+static int
+round_covered(const struct cm_service *svc, const struct cm_round *rd)
+{
+	int k;
+	size_t i;
+
+	if (svc->n_targets == 0)
+		return 0;
+	for (k = 0; k < svc->n_targets; k++) {
+		for (i = 0; i < rd->n; i++)
+			if (strcmp(rd->r[i].address, svc->targets[k]) == 0)
+				break;
+		if (i == rd->n)
+			return 0;
+	}
+	return 1;
+}
+
 void
 catchment_observe(struct catchment *c, const struct result *r, size_t n, int64_t now_ms,
 		  catchment_event_fn cb, void *ctx)
 {
 	struct cm_emit em = { cb, ctx };
+	char key[2 * RESULT_NAME_MAX];
+	struct cm_service *svc;
+	struct cm_feed *f;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		add_record(c, &r[i], now_ms, &em);
+	/* After the batch, not per record: a round's records come together. */
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(r[i].agent, r[i - 1].agent) == 0 &&
+		    strcmp(r[i].service, r[i - 1].service) == 0)
+			continue;
+		snprintf(key, sizeof(key), "%s" SEP "%s", r[i].agent, r[i].service);
+		if ((f = catchment_map_get(&c->feeds, key)) == NULL || f->n_pending == 0 ||
+		    (svc = catchment_find_service(c, f->service)) == NULL)
+			continue;
+		if (round_covered(svc, &f->pending[0]))
+			flush_oldest(c, f, &em);
+	}
 }
 
 void

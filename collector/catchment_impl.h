@@ -51,6 +51,8 @@ struct cm_service {
 	enum inv_protocol protocol;
 	int n_instances;
 	struct cm_instance *instances;          /* owned */
+	int n_targets;                          /* anycast and management addresses */
+	char (*targets)[RESULT_ADDR_MAX];       /* owned */
 };
 
 /* --- one (agent, service, family): the catchment state machine --- */

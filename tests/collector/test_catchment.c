@@ -778,6 +778,37 @@ Test(catchment, last_round_is_evaluated_after_a_quiet_moment)
 	teardown(&f);
 }
 
+Test(catchment, round_with_every_address_is_evaluated_at_once)
+{
+	struct fixture f;
+	struct round rd = { .n = 0 };
+	int k;
+
+	setup(&f, hyst1);
+	for (k = 0; k < 2; k++) {
+		anycast(&rd, "br1", 4, k == 0 ? "site-a" : "site-b", 5);
+		mgmt(&rd, "br1", "site-a", 1, 9);
+		mgmt(&rd, "br1", "site-b", 1, 9);
+		if (k == 1)
+			rd.n--; /* site-b's management record still missing */
+		mgmt(&rd, "br1", "site-c", 1, 9);
+		for (size_t i = 0; i < rd.n; i++) {
+			rd.r[i].round = (uint64_t)k + 1;
+			rd.r[i].time_ms = T0 + k * 1000;
+		}
+		catchment_observe(f.c, rd.r, rd.n, T0 + k * 1000 + 10, record, &f.s);
+		rd.n = 0;
+	}
+	cr_assert_eq(f.s.n, 0, "round 2 lacks an address: it waits");
+	mgmt(&rd, "br1", "site-b", 1, 9);
+	rd.r[0].round = 2;
+	rd.r[0].time_ms = T0 + 1000;
+	catchment_observe(f.c, rd.r, 1, T0 + 1020, record, &f.s);
+	cr_assert_eq(f.s.n, 1, "complete now, evaluated without waiting for a tick");
+	cr_assert_str_eq(f.s.ev[0].type, "catchment_change");
+	teardown(&f);
+}
+
 Test(catchment, newer_round_completes_the_previous_one)
 {
 	struct fixture f;

@@ -115,11 +115,13 @@ EOF
 (exec ip netns exec "$LAB_NS_noc" python3 "$W/receiver.py" $HOOK_PORT "$W/hooks.jsonl") \
 	2>"$W/receiver.log" &
 pids+=($!)
+echo $! >"$W/receiver.pid"
 
 (cd "$W/collector" && exec ip netns exec "$LAB_NS_noc" "$BIN/anycast-collector" \
 	--config "$W/collector.yaml" --listen "$LAB_COLLECTOR_ADDR:8053" \
 	--db "$W/collector/anycast.db") 2>"$W/collector.log" &
 pids+=($!)
+echo $! >"$W/collector/pid"
 for i in $(seq 50); do
 	api /healthz >/dev/null 2>&1 && break
 	sleep 0.2
@@ -132,6 +134,7 @@ for br in $LAB_BRANCHES; do
 		--collector "$LAB_COLLECTOR_URL" --name "$br" --token-file "$W/$br/token" \
 		--spool "$W/$br/spool") 2>"$W/$br/agent.log" &
 	pids+=($!)
+	echo $! >"$W/$br/pid"
 done
 
 # ---- JSON logic in one python helper ----
