@@ -120,7 +120,7 @@ window.AM = window.AM || {};
 		if (!d) return h('span', { class: 'muted' }, '—');
 		const text = sameDay(d, new Date()) && !(opts && opts.full) ? localTimeFmt.format(d) : localFmt.format(d);
 		return h('time', { datetime: d.toISOString(), title: utcText(d) },
-			text, opts && opts.rel ? h('span', { class: 'ago' }, ' · ' + ago(d)) : null);
+			text, opts && opts.rel ? h('span', { class: 'ago' }, h('span', { class: 'sep' }, ' · '), ago(d)) : null);
 	}
 	/* Duration since t as "3 min", for "since" columns. */
 	function sinceText(t) {
