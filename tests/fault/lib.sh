@@ -111,3 +111,26 @@ stop_pid() {
 seq_report() {
 	python3 "$FAULT_DIR/results.py" "$@"
 }
+
+# start_agent NAME URL [flags...]: a central-mode agent with $TMP/NAME.token and
+# spool $TMP/spool-NAME (AGENT_PID); AGENT_WRAP (array) may prefix a wrapper
+AGENT_PID=
+AGENT_WRAP=()
+start_agent() {
+	local name=$1 url=$2
+	shift 2
+	"${AGENT_WRAP[@]}" "$AGENT" --collector "$url" --name "$name" --token-file "$TMP/$name.token" \
+		--spool "$TMP/spool-$name" "$@" >> "$TMP/agent-$name.log" 2>&1 &
+	AGENT_PID=$!
+	PIDS+=("$AGENT_PID")
+}
+# agent_state NAME KEY: a value from the spool's state file (next_seq, acked, dropped)
+agent_state() {
+	awk -v k="$2" '$1 == k { print $2 }' "$TMP/spool-$1/state"
+}
+# http_code URL [curl args]: the status code (000 when no answer)
+http_code() {
+	local u=$1
+	shift
+	curl -s -o /dev/null -m 10 -w '%{http_code}' "$@" "$u" || true
+}

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # tests/fault/loadgen.py - POST numbered result batches to a collector and log each answer
 #
-# send:   loadgen.py send URL TOKEN_FILE NBATCHES SIZE ACKLOG [--pace S]
-#         batch b (0-based) carries seqs b*SIZE+1 .. (b+1)*SIZE; one POST per
-#         batch, tried once; appends "b status stored duplicates ms" to ACKLOG
+# send:   loadgen.py send URL TOKEN_FILE NBATCHES SIZE ACKLOG [--pace S] [--first F]
+#         batch b (0-based) carries seqs b*SIZE+1 .. (b+1)*SIZE; batches F..NBATCHES-1
+#         (F defaults to 0), one POST per batch, tried once, S seconds apart; appends "b status stored duplicates ms" to ACKLOG
 #         (status 0: no answer: refused, reset or timed out).
 # resend: loadgen.py resend URL TOKEN_FILE NBATCHES SIZE ACKLOG
 #         re-sends every batch without a 200 line in ACKLOG until it gets one
@@ -52,12 +52,14 @@ def batch_body(b, size):
 def main():
     mode, url, token_file, nb, size, acklog = sys.argv[1:7]
     nb, size = int(nb), int(size)
-    pace = float(sys.argv[8]) if len(sys.argv) > 8 and sys.argv[7] == "--pace" else 0.0
+    opts = dict(zip(sys.argv[7::2], sys.argv[8::2]))
+    pace = float(opts.get("--pace", 0))
+    first = int(opts.get("--first", 0))
     with open(token_file) as f:
         token = f.read().strip()
     log = open(acklog, "a", buffering=1)
     if mode == "send":
-        for b in range(nb):
+        for b in range(first, nb):
             code, st, dup, ms = post(url, token, batch_body(b, size))
             log.write(f"{b} {code} {st} {dup} {ms:.1f}\n")
             if code != 200:
