@@ -35,12 +35,13 @@ fi
 # -fsanitize=fuzzer-no-link gives every library coverage feedback, not only
 # the target file (CMakeLists.txt adds -fsanitize=fuzzer to the targets).
 echo "fuzz: building ${targets[*]} in $BUILD_FUZZ"
+mkdir -p "$BUILD_FUZZ"
 CC=clang cmake -S . -B "$BUILD_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DANYCAST_FUZZ=ON -DANYCAST_TESTS=OFF -DANYCAST_SANITIZE=ON \
-	-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >"$BUILD_FUZZ.cmake.log" 2>&1 ||
-	{ cat "$BUILD_FUZZ.cmake.log" >&2; echo "fuzz: cmake failed" >&2; exit 1; }
-if ! cmake --build "$BUILD_FUZZ" -j"$(nproc)" --target "${targets[@]}" >"$BUILD_FUZZ.build.log" 2>&1; then
-	tail -n 40 "$BUILD_FUZZ.build.log" >&2
+	-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >"$BUILD_FUZZ/cmake.log" 2>&1 ||
+	{ cat "$BUILD_FUZZ/cmake.log" >&2; echo "fuzz: cmake failed" >&2; exit 1; }
+if ! cmake --build "$BUILD_FUZZ" -j"$(nproc)" --target "${targets[@]}" >"$BUILD_FUZZ/build.log" 2>&1; then
+	tail -n 40 "$BUILD_FUZZ/build.log" >&2
 	echo "fuzz: build failed" >&2
 	exit 1
 fi
