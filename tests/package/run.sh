@@ -270,5 +270,28 @@ for f in usr/bin/anycast-agent usr/bin/anycast-collector etc/anycast/inventory.y
 	check "purge removed /$f" test ! -e "$r/$f"
 done
 
+# ---- the maintainer scripts as on a real system: a chroot of the host's /usr ----
+if unshare -m true 2>/dev/null; then
+	c=$tmp/chroot
+	mkdir -p "$c"
+	unshare -m "$ROOT/tests/package/chroot_install.sh" "$c" "$agent_deb" "$collector_deb" || true
+	check "chroot: install, reinstall, remove, purge all succeed" \
+		test "$(tr '\n' ' ' < "$c/steps" 2>/dev/null)" = "installed reinstalled removed purged "
+	check "chroot: postinst made the system user with useradd" \
+		grep -q '^anycast:x:[1-9][0-9]\{0,2\}:[0-9]*:.*:/var/lib/anycast:/usr/sbin/nologin$' "$c/root/etc/passwd"
+	for u in anycast-agent anycast-collector; do
+		check "chroot: deb-systemd-helper enabled $u.service" sh -c \
+			"grep -q 'Created symlink /etc/systemd/system/multi-user.target.wants/$u.service' '$c/install.log' &&
+			test -L '$c/wants-after-install/$u.service'"
+		check "chroot: purge leaves no $u.service enablement" sh -c \
+			"test ! -e '$c/root/etc/systemd/system/multi-user.target.wants/$u.service' &&
+			! ls '$c/root/var/lib/systemd/deb-systemd-helper-enabled' 2>/dev/null | grep -q '$u'"
+	done
+	check "chroot: maintainer scripts print no errors" sh -c \
+		"! grep -ih 'error\|not found\|cannot\|usage:' '$c/install.log' '$c/reinstall.log' '$c/remove.log' '$c/purge.log'"
+else
+	echo "skip chroot install (no mount namespaces)"
+fi
+
 echo "package stage: $pass passed, $fail failed in $((SECONDS - start)) s"
 [ "$fail" -eq 0 ]
