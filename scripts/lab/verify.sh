@@ -138,4 +138,13 @@ lab_status() {
 		printf '%-5s %-14s %-14s %-10s %-10s %s\n' "$br" "${cols[0]:--}" "${cols[1]:--}" \
 			"${cols[2]}" "${cols[3]}" "$(truth_branch "$br")"
 	done
+	# Each instance through its management address, seen from the first branch.
+	local s m id br1=${BRANCHES%% *}
+	for s in $SITES; do
+		m=$(site_mgmt4 "$s")
+		id=$(nsx "$br1" dig +time=1 +tries=1 +short @"$m" id.server CH TXT 2>/dev/null |
+			grep '^"' | head -n1 | tr -d '"' || true)
+		printf 'management %-7s %-15s dns %-12s ntp %s\n' "$s" "$m" "${id:-none}" \
+			"$(observe "$br1" ntp "$m")"
+	done
 }
