@@ -29,6 +29,10 @@ const char *inventory_check_query_name(const char *name);
 const char *inventory_check_query_type(const char *type); /* A, AAAA, SOA, TYPE65, ... */
 const char *inventory_check_event(const char *event);     /* SPEC event types */
 
+/* Field path for error messages ("services[2].timeout"): like snprintf, but
+ * a path longer than n is cut short on purpose (messages stay bounded). */
+void inventory_path(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Parses "dns"/"ntp". 0 or -1. */
 int inventory_protocol_parse(const char *s, enum inv_protocol *p);
 const char *inventory_protocol_name(enum inv_protocol p);

@@ -59,7 +59,7 @@ static int get_str(const json_t *obj, const char *key, const char *path, char *d
 	const json_t *v = json_object_get(obj, key);
 	char p[128];
 
-	snprintf(p, sizeof(p), "%s.%s", path, key);
+	inventory_path(p, sizeof(p), "%s.%s", path, key);
 	dst[0] = '\0';
 	if (v == NULL || json_is_null(v))
 		return required ? fail(err, errlen, p, "missing") : 0;
@@ -79,7 +79,7 @@ static int get_strs(const json_t *obj, const char *key, const char *path, int ma
 	size_t i;
 	const json_t *v;
 
-	snprintf(p, sizeof(p), "%s.%s", path, key);
+	inventory_path(p, sizeof(p), "%s.%s", path, key);
 	*n_out = 0;
 	if (a == NULL || json_is_null(a))
 		return 0;
@@ -104,7 +104,7 @@ static int get_int(const json_t *obj, const char *key, const char *path, json_in
 	const json_t *v = json_object_get(obj, key);
 	char p[128];
 
-	snprintf(p, sizeof(p), "%s.%s", path, key);
+	inventory_path(p, sizeof(p), "%s.%s", path, key);
 	if (v == NULL || !json_is_integer(v))
 		return fail(err, errlen, p, "must be an integer");
 	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
@@ -118,7 +118,7 @@ static int check_addrs(char a[INV_MAX_ADDRS][RESULT_ADDR_MAX], int n, const char
 {
 	char p[128];
 
-	snprintf(p, sizeof(p), "%s.%s", path, key);
+	inventory_path(p, sizeof(p), "%s.%s", path, key);
 	for (int i = 0; i < n; i++)
 		if (inventory_check_address(a[i]) != NULL)
 			return fail(err, errlen, p, "not an IPv4 or IPv6 address");
@@ -138,7 +138,7 @@ static int instance_from_json(const json_t *o, const char *path, struct inv_inst
 	    check_addrs(in->management, in->n_management, path, "management", err, errlen) < 0 ||
 	    get_str(o, "identity", path, in->identity, sizeof(in->identity), 0, err, errlen) < 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s.name", path);
+	inventory_path(p, sizeof(p), "%s.name", path);
 	if (inventory_check_name(in->name) != NULL)
 		return fail(err, errlen, p, inventory_check_name(in->name));
 	return 0;
@@ -156,17 +156,17 @@ static int service_from_json(const json_t *o, const char *path, struct inv_servi
 	if (get_str(o, "name", path, s->name, sizeof(s->name), 1, err, errlen) < 0 ||
 	    get_str(o, "protocol", path, proto, sizeof(proto), 1, err, errlen) < 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s.name", path);
+	inventory_path(p, sizeof(p), "%s.name", path);
 	if (inventory_check_name(s->name) != NULL)
 		return fail(err, errlen, p, inventory_check_name(s->name));
-	snprintf(p, sizeof(p), "%s.protocol", path);
+	inventory_path(p, sizeof(p), "%s.protocol", path);
 	if (inventory_protocol_parse(proto, &s->protocol) < 0)
 		return fail(err, errlen, p, "must be dns or ntp");
 	if (get_strs(o, "address", path, INV_MAX_ADDRS, s->address[0], RESULT_ADDR_MAX,
 	             &s->n_address, err, errlen) < 0 ||
 	    check_addrs(s->address, s->n_address, path, "address", err, errlen) < 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s.address", path);
+	inventory_path(p, sizeof(p), "%s.address", path);
 	if (s->n_address == 0)
 		return fail(err, errlen, p, "missing");
 	if (get_int(o, "port", path, 1, 65535, &v, err, errlen) < 0)
@@ -179,7 +179,7 @@ static int service_from_json(const json_t *o, const char *path, struct inv_servi
 	if (get_strs(o, "identify", path, INV_MAX_IDENTIFY, s->identify[0], sizeof(s->identify[0]),
 	             &s->n_identify, err, errlen) < 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s.identify", path);
+	inventory_path(p, sizeof(p), "%s.identify", path);
 	for (int i = 0; i < s->n_identify; i++)
 		if (inventory_check_identify(s->identify[i]) != NULL)
 			return fail(err, errlen, p, inventory_check_identify(s->identify[i]));
@@ -188,15 +188,15 @@ static int service_from_json(const json_t *o, const char *path, struct inv_servi
 	    get_str(o, "query_type", path, s->query_type, sizeof(s->query_type), 0, err, errlen) <
 	        0)
 		return -1;
-	snprintf(p, sizeof(p), "%s.query_name", path);
+	inventory_path(p, sizeof(p), "%s.query_name", path);
 	if (inventory_check_query_name(s->query_name) != NULL)
 		return fail(err, errlen, p, inventory_check_query_name(s->query_name));
-	snprintf(p, sizeof(p), "%s.query_type", path);
+	inventory_path(p, sizeof(p), "%s.query_type", path);
 	if (s->query_type[0] && inventory_check_query_type(s->query_type) != NULL)
 		return fail(err, errlen, p, inventory_check_query_type(s->query_type));
 
 	insts = json_object_get(o, "instances");
-	snprintf(p, sizeof(p), "%s.instances", path);
+	inventory_path(p, sizeof(p), "%s.instances", path);
 	if (insts != NULL && !json_is_null(insts) && !json_is_array(insts))
 		return fail(err, errlen, p, "must be a list");
 	size_t n = json_array_size(insts); /* 0 for NULL and non-arrays */
@@ -206,7 +206,7 @@ static int service_from_json(const json_t *o, const char *path, struct inv_servi
 	if (s->instances == NULL)
 		return fail(err, errlen, p, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		snprintf(p, sizeof(p), "%s.instances[%zu]", path, i);
+		inventory_path(p, sizeof(p), "%s.instances[%zu]", path, i);
 		if (instance_from_json(json_array_get(insts, i), p, &s->instances[i], err, errlen) <
 		    0)
 			return -1;

@@ -55,7 +55,7 @@ static int instances(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *p
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
 		struct inv_instance *in = &s->instances[i];
-		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		inventory_path(sub, sizeof(sub), "%s[%d]", path, i);
 		if (item == NULL || inventory_yaml_each_pair(c, item, sub, instance_pair, in) < 0)
 			return -1;
 		s->n_instances = i + 1;
@@ -200,7 +200,7 @@ static int service(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *pat
 			s->timeout_ms = s->interval_ms / 2;
 	} else if (s->timeout_ms > s->interval_ms) {
 		/* equal is allowed: a probe may wait until the next round starts */
-		snprintf(sub, sizeof(sub), "%s.timeout", path);
+		inventory_path(sub, sizeof(sub), "%s.timeout", path);
 		return inventory_yaml_bad(c, a.timeout, sub, "must not exceed interval (%lldms)",
 		                          (long long)s->interval_ms);
 	}
@@ -209,7 +209,7 @@ static int service(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *pat
 	if (s->query_name[0] && s->query_type[0] == '\0')
 		strcpy(s->query_type, "SOA");
 	if (a.instances) {
-		snprintf(sub, sizeof(sub), "%s.instances", path);
+		inventory_path(sub, sizeof(sub), "%s.instances", path);
 		if (instances(c, a.instances, sub, s) < 0)
 			return -1;
 	}
@@ -233,7 +233,7 @@ int inventory_yaml_services(struct inventory_yaml_ctx *c, yaml_node_t *n, const 
 		return inventory_yaml_bad(c, n, path, "out of memory");
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
-		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		inventory_path(sub, sizeof(sub), "%s[%d]", path, i);
 		inv->n_services = i + 1;
 		if (item == NULL || service(c, item, sub, &inv->services[i]) < 0)
 			return -1;
