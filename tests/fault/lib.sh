@@ -134,3 +134,22 @@ http_code() {
 	shift
 	curl -s -o /dev/null -m 10 -w '%{http_code}' "$@" "$u" || true
 }
+
+# start_responders PORT: dns_responder.py on 127.0.0.1 (s1.lab, the anycast
+# address of write_inventory), 127.0.0.2 (s1.lab) and 127.0.0.3 (s2.lab);
+# waits until all three are bound
+start_responders() {
+	local port=$1 a id
+	for a in 1 2 3; do
+		id=s1.lab
+		[ "$a" = 3 ] && id=s2.lab
+		python3 "$FAULT_DIR/dns_responder.py" "127.0.0.$a" "$port" "$id" 2>> "$TMP/responder.log" &
+		PIDS+=("$!")
+	done
+	for _ in $(seq 100); do
+		[ "$(ss -Huln "sport = :$port" | wc -l)" -ge 3 ] && return 0
+		sleep 0.1
+	done
+	fail "DNS responders did not bind port $port"
+	exit 1
+}
