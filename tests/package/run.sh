@@ -5,7 +5,8 @@
 # the units (systemd-analyze verify), the man pages (groff -ww) against --help,
 # the installed binaries (--version, --check-config), a branch install end to
 # end (enroll, collector and agent in a private network namespace with only
-# loopback) and a purge.
+# loopback), remove and purge, the maintainer scripts in a chroot, and the
+# units booted under systemd-nspawn.
 # Env: PKG_BUILD (Release build dir, default build-package).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -291,6 +292,25 @@ if unshare -m true 2>/dev/null; then
 		"! grep -ih 'error\|not found\|cannot\|usage:' '$c/install.log' '$c/reinstall.log' '$c/remove.log' '$c/purge.log'"
 else
 	echo "skip chroot install (no mount namespaces)"
+fi
+
+# ---- boot: the packaged units under a real systemd (nspawn, loopback only) ----
+if command -v systemd-nspawn >/dev/null 2>&1 && unshare -m true 2>/dev/null; then
+	b=$tmp/boot
+	mkdir -p "$b"
+	unshare -m "$ROOT/tests/package/boot_test.sh" "$b" "$agent_deb" "$collector_deb" || true
+	for line in "anycast-collector active=active user=anycast" \
+		"anycast-agent active=active user=anycast" "dashboard served" "agent results stored" \
+		"database in /var/lib/anycast" "reload kept the collector" "reload logged to the journal" \
+		"anycast-collector stopped result=success" "anycast-agent stopped result=success"; do
+		check "boot: $line" grep -qx "$line" "$b/report"
+	done
+	if ! grep -qx done "$b/report" 2>/dev/null; then
+		echo "--- boot.log"; tail -20 "$b/boot.log" 2>/dev/null || true
+		echo "--- journal"; tail -20 "$b/journal" 2>/dev/null || true
+	fi
+else
+	echo "skip boot test (no systemd-nspawn: apt-get install systemd-container)"
 fi
 
 echo "package stage: $pass passed, $fail failed in $((SECONDS - start)) s"
