@@ -85,6 +85,7 @@ ln -s /etc/systemd/system/anycast-probe.service \
 	"$c/etc/systemd/system/multi-user.target.wants/anycast-probe.service"
 
 timeout 90 systemd-nspawn --quiet --directory="$c" --private-network --register=no --keep-unit \
+	--machine="anycast-pkg-$$" \
 	--boot --console=pipe > "$dir/boot.log" 2>&1 </dev/null || true
 cp "$c/var/tmp/report" "$dir/report" 2>/dev/null || true
 cp "$c/var/tmp/journal" "$dir/journal" 2>/dev/null || true
