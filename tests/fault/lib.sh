@@ -137,15 +137,19 @@ http_code() {
 
 # start_responders PORT: dns_responder.py on 127.0.0.1 (s1.lab, the anycast
 # address of write_inventory), 127.0.0.2 (s1.lab) and 127.0.0.3 (s2.lab);
-# waits until all three are bound
+# waits until all three are bound; RESP[a] is the PID of the one on 127.0.0.a
+# (start_responder A PORT restarts one)
+RESP=()
+start_responder() {
+	local id=s1.lab
+	[ "$1" = 3 ] && id=s2.lab
+	python3 "$FAULT_DIR/dns_responder.py" "127.0.0.$1" "$2" "$id" 2>> "$TMP/responder.log" &
+	RESP[$1]=$!
+	PIDS+=("$!")
+}
 start_responders() {
-	local port=$1 a id
-	for a in 1 2 3; do
-		id=s1.lab
-		[ "$a" = 3 ] && id=s2.lab
-		python3 "$FAULT_DIR/dns_responder.py" "127.0.0.$a" "$port" "$id" 2>> "$TMP/responder.log" &
-		PIDS+=("$!")
-	done
+	local port=$1 a
+	for a in 1 2 3; do start_responder "$a" "$port"; done
 	for _ in $(seq 100); do
 		[ "$(ss -Huln "sport = :$port" | wc -l)" -ge 3 ] && return 0
 		sleep 0.1

@@ -61,7 +61,7 @@ def main():
     if mode == "send":
         for b in range(first, nb):
             code, st, dup, ms = post(url, token, batch_body(b, size))
-            log.write(f"{b} {code} {st} {dup} {ms:.1f}\n")
+            log.write(f"{b} {code} {st} {dup} {ms:.1f} {time.time():.3f}\n")
             if code != 200:
                 time.sleep(0.05)
             elif pace:
@@ -81,7 +81,7 @@ def main():
         resent += 1
         while True:
             code, st, dup, ms = post(url, token, batch_body(b, size))
-            log.write(f"{b} {code} {st} {dup} {ms:.1f}\n")
+            log.write(f"{b} {code} {st} {dup} {ms:.1f} {time.time():.3f}\n")
             if code == 200:
                 stored, dups = stored + st, dups + dup
                 break
