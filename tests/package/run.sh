@@ -50,6 +50,7 @@ if [ "${1:-}" = --inner-e2e ]; then
 	kill -TERM "$apid" "$cpid" 2>/dev/null || true
 	wait "$apid" || echo "$?" > "$work/agent.rc"
 	wait "$cpid" || echo "$?" > "$work/collector.rc"
+	rm -f "$work/agent.pid" "$work/collector.pid"
 	exit 0
 fi
 
