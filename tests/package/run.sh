@@ -134,6 +134,8 @@ check "both packages are installed" sh -c "dpkg --root='$r' -s anycast-agent any
 for f in usr/bin/anycast-agent usr/bin/anycast-collector usr/sbin/anycast-agent-enroll; do
 	check "/$f is executable" test -x "$r/$f"
 done
+check "installed binaries are stripped" sh -c "file -L '$r/usr/bin/anycast-agent' '$r/usr/bin/anycast-collector' |
+	grep -c ', stripped' | grep -qx 2"
 for f in etc/anycast/inventory.yaml etc/default/anycast-agent etc/default/anycast-collector \
 	lib/systemd/system/anycast-agent.service lib/systemd/system/anycast-collector.service \
 	usr/share/man/man8/anycast-agent.8.gz usr/share/man/man8/anycast-collector.8.gz \
