@@ -21,6 +21,19 @@
 #define RETENTION_CHUNK 5000
 #define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
 
+/* A write that fails closes that client's connection at once, and its close
+ * callback (sse_gone) unlinks and frees it: take the next pointer first. */
+static void
+sse_write_all(struct collector *c, const char *msg, size_t len)
+{
+	struct sse_client *cl, *next;
+
+	for (cl = c->sse; cl != NULL; cl = next) {
+		next = cl->next;
+		http_exchange_stream_write(cl->ex, msg, len);
+	}
+}
+
 static void
 sse_broadcast(struct collector *c, const char *name, json_t *data)
 {
@@ -35,8 +48,7 @@ sse_broadcast(struct collector *c, const char *name, json_t *data)
 	free(txt);
 	if (n < 0)
 		return;
-	for (struct sse_client *cl = c->sse; cl != NULL; cl = cl->next)
-		http_exchange_stream_write(cl->ex, msg, (size_t)n);
+	sse_write_all(c, msg, (size_t)n);
 	free(msg);
 }
 
@@ -232,8 +244,7 @@ collector_on_tick(uv_timer_t *t)
 	}
 	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
 		c->sse_ping_ms = now;
-		for (struct sse_client *cl = c->sse; cl != NULL; cl = cl->next)
-			http_exchange_stream_write(cl->ex, ": ping\n\n", 8);
+		sse_write_all(c, ": ping\n\n", 8);
 	}
 }
 
