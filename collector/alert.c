@@ -410,13 +410,21 @@ run_queue(uv_timer_t *t)
 		}
 		if (total >= TOTAL_IN_FLIGHT || route_in_flight(a, d->route.name) >= ROUTE_IN_FLIGHT)
 			continue; /* a done callback will run the queue again */
-		if (alert_send_start(a, d) < 0) {
+		if (alert_send_start(a, d) < 0) { /* out of memory or threads: like a failure */
 			if (d->easy != NULL)
 				curl_easy_cleanup(d->easy);
 			d->easy = NULL;
 			d->attempt++;
 			a->st.failed_attempts++;
+			if (now - d->first_ms >= (uint64_t)a->give_up_ms) {
+				a->st.given_up++;
+				unlink_delivery(a, d);
+				free_delivery(d);
+				continue;
+			}
 			d->next_ms = now + (uint64_t)backoff(a, d->attempt);
+			if (wake == 0 || d->next_ms < wake)
+				wake = d->next_ms;
 			continue;
 		}
 		d->in_flight = 1;
