@@ -19,8 +19,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 failed=()
+times=()
 for stage in "${stages[@]}"; do
 	echo "=== stage: $stage"
+	t0=$SECONDS
 	case "$stage" in
 	unit)
 		(cd "$BUILD" && ctest --output-on-failure -j"$(nproc)") || failed+=(unit) ;;
@@ -32,7 +34,10 @@ for stage in "${stages[@]}"; do
 		fi ;;
 	*) echo "unknown stage $stage" >&2; exit 2 ;;
 	esac
+	times+=("$stage $((SECONDS - t0))s")
+	echo "=== stage $stage took $((SECONDS - t0)) s"
 done
+echo "=== stage times: ${times[*]} (total $SECONDS s)"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "=== FAILED stages: ${failed[*]}"
