@@ -20,12 +20,13 @@ write_inventory "$TMP/inv.yaml" 1 5s 1s gen
 DB=$TMP/collector.db
 
 start_collector "$TMP/inv.yaml" "$port" "$DB"
+: > "$TMP/ack.log"
 python3 "$FAULT_DIR/loadgen.py" send "$URL" "$TMP/gen.token" "$NB" "$SIZE" "$TMP/ack.log" &
 GEN=$!
 PIDS+=("$GEN")
 killed=0
 for k in $(seq "$KILLS"); do
-	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+	sleep "$((RANDOM % 2)).$((3 + RANDOM % 7))" # 0.3 .. 1.9 s
 	kill -0 "$GEN" 2>/dev/null || break
 	lines=$(wc -l < "$TMP/ack.log")
 	kill -9 "$COLLECTOR_PID"
