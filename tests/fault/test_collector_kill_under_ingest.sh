@@ -11,7 +11,7 @@
 # just before a kill is reported as duplicates on its re-send, never stored twice).
 TEST_NAME=collector_kill_under_ingest
 . "$(dirname "$0")/lib.sh"
-NB=${NB:-600}
+NB=${NB:-900}
 SIZE=${SIZE:-50}
 KILLS=${KILLS:-4}
 port=$(free_port)
