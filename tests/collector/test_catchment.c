@@ -895,3 +895,39 @@ Test(catchment, unknown_service_and_agentless_records_are_ignored)
 	free(rows);
 	teardown(&f);
 }
+
+Test(catchment, reload_keeps_state_of_services_that_remain)
+{
+	struct fixture f;
+	struct round rd = { .n = 0 };
+	struct catchment_row *rows;
+	struct inventory *inv2;
+	struct result *r;
+	size_t n;
+
+	setup(&f, NULL);
+	dns_round(f.c, "br1", T0, "site-a", "", &f.s);
+	r = add(&rd, "br1", "ntp", 4, RESULT_TARGET_ANYCAST);
+	r->outcome = RESULT_OK;
+	snprintf(r->instance, sizeof(r->instance), "site-b");
+	feed(f.c, &rd, T0, &f.s);
+	cr_assert_eq(catchment_snapshot(f.c, &rows), 2);
+	free(rows);
+
+	inv2 = make_inv();
+	inv2->n_services = 1; /* ntp removed */
+	catchment_set_inventory(f.c, inv2);
+	n = catchment_snapshot(f.c, &rows);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(rows[0].service, "dns");
+	cr_assert_str_eq(rows[0].instance, "site-a");
+	free(rows);
+	/* the catchment is remembered: one round from site-b is no change yet */
+	dns_round(f.c, "br1", T0 + 1000, "site-b", "", &f.s);
+	cr_assert_eq(f.s.n, 0);
+	dns_round(f.c, "br1", T0 + 2000, "site-b", "", &f.s);
+	cr_assert_eq(count(&f.s, "catchment_change"), 1);
+	inv2->n_services = 2;
+	free_inv(inv2);
+	teardown(&f);
+}
