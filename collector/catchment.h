@@ -21,11 +21,15 @@ void catchment_free(struct catchment *c);
 void catchment_set_inventory(struct catchment *c, const struct inventory *inv);
 
 /* Feed results (r[i].agent set). Results of one agent round are grouped by
- * (agent, round); a round is evaluated when a later round of that agent
- * arrives or by catchment_tick after it is old enough. Events via cb. */
+ * (agent, service, round); a round is evaluated when it holds a record for
+ * every address of the service, when a later round of that agent and service
+ * arrives, or by catchment_tick once no record came for 250 ms. Events via cb
+ * (ev valid during the call; time_ms is the round's time). */
 void catchment_observe(struct catchment *c, const struct result *r, size_t n, int64_t now_ms,
 		       catchment_event_fn cb, void *ctx);
-/* Time-driven evaluation (pending rounds, flapping ending, agents gone silent). */
+/* Time-driven evaluation: rounds whose records stopped arriving. (Flapping,
+ * split and the other incidents end on the rounds that follow; an agent gone
+ * silent leaves its state as it was, with last_seen_ms telling its age.) */
 void catchment_tick(struct catchment *c, int64_t now_ms, catchment_event_fn cb, void *ctx);
 
 struct catchment_row {
