@@ -9,7 +9,8 @@
 # noc namespace, one agent per branch namespace; every process has its own
 # files under a temp dir and is stopped by PID.
 # Env: ANYCAST_BIN (build dir with anycast-agent, anycast-collector),
-#      EV_FAULTS (default: all five faults), BENCH_OUT (file: append one line
+#      EV_FAULTS (default: all five faults), EV_KEEP=1 (keep the work dir),
+#      BENCH_OUT (file: append one line
 #      per affected agent: fault agent type convergence_ms alert_ms seen_ms, all
 #      from the fault injection; convergence as lab.sh fault reports it, seen =
 #      the first probe of that agent showing the change).
@@ -51,7 +52,7 @@ cleanup() {
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	"$LAB" heal >/dev/null 2>&1 || true
 	if [ $own_lab = 1 ]; then "$LAB" down || true; fi
-	if [ $rc != 0 ]; then
+	if [ $rc != 0 ] || [ -n "${EV_KEEP:-}" ]; then
 		log "logs kept in $W"
 	else
 		rm -rf "$W"
