@@ -13,10 +13,14 @@
  *   its identity matched against the configured identities, then (DNS only)
  *   against the identities the instances' management addresses gave.
  * - A record with outcome ok, an identity and no instance is an unknown
- *   instance (possible hijack), raised at once. NTP outcomes ambiguous and
- *   unknown are answers without identification, never a hijack: an NTP
- *   fingerprint mismatch mostly means the reference time moved between the
- *   unicast and anycast probes.
+ *   instance (possible hijack), raised at once.
+ * - NTP: outcome ambiguous is an answer without identification. Outcome
+ *   unknown with a fingerprint ("sSTRATUM/REFID/REFTIME") is one too when its
+ *   stratum and refid are those an instance's management address gave (the
+ *   reference time moved between the unicast and anycast probes, or two
+ *   instances share an upstream), and an unknown instance when no instance
+ *   has them (e.g. a rogue server with its own clock). Without any learned
+ *   fingerprint it stays unidentified.
  * - Resolutions use type "recovery" (instance_up for instance_down) with the
  *   incident key of the event they close and resolves = 1. */
 #include <stdio.h>
@@ -59,6 +63,34 @@ static int
 answered(enum result_outcome o)
 {
 	return o != RESULT_TIMEOUT && o != RESULT_UNREACHABLE;
+}
+
+/* Length of an NTP fingerprint's stratum/refid part (up to the last '/'). */
+static size_t
+ntp_prefix_len(const char *id)
+{
+	const char *slash = strrchr(id, '/');
+
+	return slash != NULL ? (size_t)(slash - id) : strlen(id);
+}
+
+/* NTP outcome unknown with a fingerprint: 1 when no instance ever showed
+ * that stratum/refid while some instance's fingerprint is known. */
+static int
+ntp_foreign(const struct cm_service *svc, const struct result *r)
+{
+	size_t n = ntp_prefix_len(r->identity);
+	int i, known = 0;
+
+	for (i = 0; i < svc->n_instances; i++) {
+		if (svc->instances[i].learned[0] == '\0')
+			continue;
+		known = 1;
+		if (strlen(svc->instances[i].learned) == n &&
+		    strncmp(svc->instances[i].learned, r->identity, n) == 0)
+			return 0;
+	}
+	return known;
 }
 
 static const char *
@@ -112,7 +144,10 @@ summarize(const struct round_ctx *rc, int family, struct fam_sum *s)
 		if (r->rtt_ms >= 0 && (s->rtt < 0 || r->rtt_ms < s->rtt))
 			s->rtt = r->rtt_ms;
 		if ((inst = identify(rc->svc, r)) == NULL) {
-			if (r->outcome == RESULT_OK && r->instance[0] == '\0' && r->identity[0] != '\0')
+			if (r->instance[0] == '\0' && r->identity[0] != '\0' &&
+			    (r->outcome == RESULT_OK ||
+			     (r->outcome == RESULT_UNKNOWN && rc->svc->protocol == INV_PROTO_NTP &&
+			      ntp_foreign(rc->svc, r))))
 				snprintf(s->unknown, sizeof(s->unknown), "%s", r->identity);
 			continue;
 		}
@@ -181,9 +216,13 @@ observe_management(const struct round_ctx *rc)
 			ok = 1;
 			if (r->rtt_ms >= 0 && (best < 0 || r->rtt_ms < best))
 				best = r->rtt_ms;
-			if (r->outcome == RESULT_OK && r->identity[0] != '\0' &&
-			    svc->protocol == INV_PROTO_DNS)
+			if (r->outcome != RESULT_OK || r->identity[0] == '\0')
+				continue;
+			if (svc->protocol == INV_PROTO_DNS)
 				snprintf(ci->learned, sizeof(ci->learned), "%s", r->identity);
+			else /* NTP: the stable part of the fingerprint */
+				snprintf(ci->learned, sizeof(ci->learned), "%.*s",
+					 (int)ntp_prefix_len(r->identity), r->identity);
 		}
 		if (!seen)
 			continue;

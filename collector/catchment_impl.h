@@ -43,7 +43,8 @@ void catchment_map_clear(struct catchment_map *m);
 struct cm_instance {
 	char name[RESULT_NAME_MAX];
 	char identity[RESULT_IDENTITY_MAX];     /* configured, "" = learned */
-	char learned[RESULT_IDENTITY_MAX];      /* last identity its management address gave */
+	char learned[RESULT_IDENTITY_MAX];      /* from its management address: DNS identity,
+						   NTP stratum/refid ("s3/127.127.1.1") */
 };
 
 struct cm_service {

@@ -931,3 +931,60 @@ Test(catchment, reload_keeps_state_of_services_that_remain)
 	free_inv(inv2);
 	teardown(&f);
 }
+
+/* One ntp round: site-a's management fingerprint, the anycast reply's. */
+static void
+ntp_round(struct catchment *c, int64_t t, enum result_outcome o, const char *any_id,
+	  struct sink *s)
+{
+	struct round rd = { .n = 0 };
+	struct result *r;
+
+	r = add(&rd, "br1", "ntp", 4, RESULT_TARGET_MANAGEMENT);
+	r->outcome = RESULT_OK;
+	snprintf(r->instance, sizeof(r->instance), "site-a");
+	snprintf(r->identity, sizeof(r->identity), "s3/127.127.1.1/%llx", (unsigned long long)t);
+	r = add(&rd, "br1", "ntp", 4, RESULT_TARGET_ANYCAST);
+	r->outcome = o;
+	r->rtt_ms = 1;
+	snprintf(r->identity, sizeof(r->identity), "%s", any_id);
+	if (o == RESULT_OK)
+		snprintf(r->instance, sizeof(r->instance), "site-a");
+	feed(c, &rd, t, s);
+}
+
+Test(catchment, ntp_fingerprint_of_a_known_instance_is_no_hijack)
+{
+	struct fixture f;
+	int k;
+
+	setup(&f, NULL);
+	ntp_round(f.c, T0, RESULT_OK, "s3/127.127.1.1/1", &f.s);
+	/* reference time moved between the probes: same stratum and refid */
+	for (k = 1; k <= 3; k++)
+		ntp_round(f.c, T0 + k * 1000, RESULT_UNKNOWN, "s3/127.127.1.1/ffff", &f.s);
+	cr_assert_eq(f.s.n, 0);
+	teardown(&f);
+}
+
+Test(catchment, ntp_foreign_fingerprint_is_unknown_instance)
+{
+	struct fixture f;
+	const struct event *ev;
+	json_t *d;
+
+	setup(&f, NULL);
+	ntp_round(f.c, T0, RESULT_OK, "s3/127.127.1.1/1", &f.s);
+	ntp_round(f.c, T0 + 1000, RESULT_UNKNOWN, "s9/127.127.1.1/abc", &f.s);
+	cr_assert_eq(count(&f.s, "unknown_instance"), 1);
+	ev = find(&f.s, "unknown_instance", 0);
+	cr_assert_str_eq(ev->service, "ntp");
+	cr_assert_str_eq(ev->from_instance, "site-a");
+	d = detail(ev);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "identity")), "s9/127.127.1.1/abc");
+	json_decref(d);
+	ntp_round(f.c, T0 + 2000, RESULT_OK, "s3/127.127.1.1/2", &f.s);
+	ntp_round(f.c, T0 + 3000, RESULT_OK, "s3/127.127.1.1/3", &f.s);
+	cr_assert_str_eq(find(&f.s, "recovery", 0)->incident, "unknown_instance/br1/ntp/4");
+	teardown(&f);
+}
