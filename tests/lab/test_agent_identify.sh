@@ -153,7 +153,15 @@ mkdir -p "$W/cont"
 cont_pid=$!
 : >"$W/windows"
 window_open() { win_t0=$(now_ms); win_truth=$("$LAB" truth); }
-window_close() { echo "$1 $win_t0 $(now_ms) $win_truth" >>"$W/windows"; }
+# A window holds at least WINDOW_MIN_MS: slice.py skips its first 1.5 s (the
+# round in flight when the fault took effect), so it must outlast that by a
+# few 1 s rounds however fast the one-shot checks inside it ran.
+WINDOW_MIN_MS=${WINDOW_MIN_MS:-4500}
+window_close() {
+	local left=$((win_t0 + WINDOW_MIN_MS - $(now_ms)))
+	[ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+	echo "$1 $win_t0 $(now_ms) $win_truth" >>"$W/windows"
+}
 
 # slice.py SRC T0 T1 OUT: records sent from one round after T0 up to T1 (ms).
 cat >"$W/slice.py" <<'EOF'
