@@ -346,7 +346,8 @@ declare_change(const struct round_ctx *rc, struct cm_stream *st, const char *to,
 		st->n_changes--;
 	}
 	st->changes[st->n_changes++] = rc->t;
-	if (!st->flapping && st->n_changes >= th->flap_changes) {
+	/* Inside a split the changes are load sharing, not flapping routes. */
+	if (!st->flapping && !st->split && st->n_changes >= th->flap_changes) {
 		st->flapping = 1;
 		extra = json_pack("{si sI}", "changes", st->n_changes, "window_ms",
 				  (json_int_t)th->flap_window_ms);

@@ -595,6 +595,27 @@ Test(catchment, flapping_holds_changes_then_stable)
 }
 
 static void
+split_flap_tune(struct inv_thresholds *th)
+{
+	th->hysteresis = 1;
+	th->flap_changes = 4;
+	th->split_window_ms = 10000;
+}
+
+Test(catchment, alternation_is_one_split_not_also_flapping)
+{
+	struct fixture f;
+	int k;
+
+	setup(&f, split_flap_tune);
+	for (k = 0; k < 12; k++)
+		dns_round(f.c, "br1", T0 + k * 1000, k % 2 ? "site-b" : "site-a", "", &f.s);
+	cr_assert_eq(count(&f.s, "split"), 1);
+	cr_assert_eq(count(&f.s, "flapping"), 0);
+	teardown(&f);
+}
+
+static void
 k2(struct inv_thresholds *th)
 {
 	th->instance_down_agents = 2;
