@@ -36,13 +36,18 @@ def post(url, token, body):
         r = c.getresponse()
         data = r.read()
         c.close()
-        st, dup = 0, 0
+        st, dup, err = 0, 0, ""
+        try:
+            j = json.loads(data) if data else {}
+        except ValueError:
+            j = {"error": "unparsable body: " + repr(data[:60])}
         if r.status == 200:
-            j = json.loads(data)
             st, dup = j.get("stored", 0), j.get("duplicates", 0)
-        return r.status, st, dup, (time.monotonic() - t0) * 1000
-    except (OSError, http.client.HTTPException, ValueError):
-        return 0, 0, 0, (time.monotonic() - t0) * 1000
+        else:
+            err = str(j.get("error", ""))
+        return r.status, st, dup, (time.monotonic() - t0) * 1000, err
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        return 0, 0, 0, (time.monotonic() - t0) * 1000, type(e).__name__
 
 
 def batch_body(b, size):
@@ -60,8 +65,8 @@ def main():
     log = open(acklog, "a", buffering=1)
     if mode == "send":
         for b in range(first, nb):
-            code, st, dup, ms = post(url, token, batch_body(b, size))
-            log.write(f"{b} {code} {st} {dup} {ms:.1f} {time.time():.3f}\n")
+            code, st, dup, ms, err = post(url, token, batch_body(b, size))
+            log.write(f"{b} {code} {st} {dup} {ms:.1f} {time.time():.3f} {err}\n")
             if code != 200:
                 time.sleep(0.05)
             elif pace:
@@ -80,8 +85,8 @@ def main():
             continue
         resent += 1
         while True:
-            code, st, dup, ms = post(url, token, batch_body(b, size))
-            log.write(f"{b} {code} {st} {dup} {ms:.1f} {time.time():.3f}\n")
+            code, st, dup, ms, err = post(url, token, batch_body(b, size))
+            log.write(f"{b} {code} {st} {dup} {ms:.1f} {time.time():.3f} {err}\n")
             if code == 200:
                 stored, dups = stored + st, dups + dup
                 break

@@ -1,0 +1,100 @@
+#!/bin/bash
+# tests/fault/test_corrupt_db.sh - the collector meets a damaged database file:
+# it refuses to start with a one-line reason, or serves errors, never crashes.
+#
+# 1. The database file is not SQLite at all (random bytes): the collector must
+#    exit non-zero (not by a signal) with a one-line reason naming the file.
+# 2. A real database with 20,000 results gets 8 random 4 KB pages overwritten
+#    with garbage (after a clean stop, so no WAL is left). The collector then
+#    either refuses to start (one line, non-zero, no signal) or starts and
+#    answers every request of a fixed list with an HTTP status (errors as
+#    JSON), stays up, and stops cleanly on SIGTERM. No sanitizer report.
+# 3. Stopped with kill -9 right after ingest, the WAL is kept; the collector
+#    restarts on it and serves the results (the normal crash path).
+TEST_NAME=corrupt_db
+. "$(dirname "$0")/lib.sh"
+port=$(free_port)
+URL=http://127.0.0.1:$port
+write_inventory "$TMP/inv.yaml" 1 5s 1s gen
+
+# 1. not a database
+head -c 65536 /dev/urandom > "$TMP/garbage.db"
+rc=0
+timeout 30 "$COLLECTOR" --config "$TMP/inv.yaml" --listen "127.0.0.1:$port" --db "$TMP/garbage.db" \
+	> "$TMP/garbage.log" 2>&1 || rc=$?
+lines=$(grep -vc '^$' "$TMP/garbage.log" || true)
+if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && grep -q "garbage.db" "$TMP/garbage.log"; then
+	ok "random bytes as database: exit $rc with a reason ($(grep garbage.db "$TMP/garbage.log" | head -1 | cut -c1-140))"
+else
+	fail "random bytes as database: exit $rc, $lines log lines"; cat "$TMP/garbage.log"
+fi
+
+# 2. damaged pages
+start_collector "$TMP/inv.yaml" "$port" "$TMP/c.db"
+python3 "$FAULT_DIR/loadgen.py" send "$URL" "$TMP/gen.token" 40 500 "$TMP/ack.log"
+r=$(seq_report "$URL" gen 20000) || fail "ingest before damage: $r"
+stop_pid "$COLLECTOR_PID"
+[ ! -s "$TMP/c.db-wal" ] || info "WAL left after a clean stop: $(stat -c %s "$TMP/c.db-wal") bytes"
+pages=$(($(stat -c %s "$TMP/c.db") / 4096))
+python3 - "$TMP/c.db" "$pages" <<'PY'
+import os, random, sys
+path, pages = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+with open(path, "r+b") as f:
+    for p in random.sample(range(2, pages), min(8, pages - 2)):  # keep page 1 (header, schema root)
+        f.seek(p * 4096)
+        f.write(os.urandom(4096))
+PY
+info "8 of $pages pages overwritten"
+"$COLLECTOR" --config "$TMP/inv.yaml" --listen "127.0.0.1:$port" --db "$TMP/c.db" > "$TMP/damaged.log" 2>&1 &
+CPID=$!
+PIDS+=("$CPID")
+up=0
+for _ in $(seq 100); do
+	kill -0 "$CPID" 2>/dev/null || break
+	[ "$(http_code "$URL/healthz")" != 000 ] && { up=1; break; }
+	sleep 0.1
+done
+if [ "$up" = 0 ]; then
+	rc=0
+	wait "$CPID" || rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ]; then
+		ok "damaged database: refused at start, exit $rc ($(tail -1 "$TMP/damaged.log" | cut -c1-140))"
+	else
+		fail "damaged database: exit $rc (signal?)"; tail -20 "$TMP/damaged.log"
+	fi
+else
+	codes=()
+	for p in /healthz /api/v1/catchments /api/v1/events /api/v1/instances /api/v1/agents \
+		"/api/v1/results?agent=gen&limit=1000" "/api/v1/results?agent=gen&after_seq=15000&limit=1000" /metrics; do
+		codes+=("$(http_code "$URL$p")")
+	done
+	python3 "$FAULT_DIR/loadgen.py" send "$URL" "$TMP/gen.token" 42 500 "$TMP/ack2.log" --first 40
+	codes+=($(awk '{ print $2 }' "$TMP/ack2.log"))
+	info "answers on the damaged database: ${codes[*]}"
+	if ! printf '%s\n' "${codes[@]}" | grep -qx 000 && kill -0 "$CPID" 2>/dev/null; then
+		ok "damaged database: collector stays up and answers every request with a status (${#codes[@]} requests)"
+	else
+		fail "damaged database: a request got no answer or the collector died (${codes[*]})"
+		tail -20 "$TMP/damaged.log"
+	fi
+	stop_pid "$CPID"
+	[ "$STOP_RC" = 0 ] && ok "damaged database: clean stop on SIGTERM" || fail "damaged database: exit $STOP_RC on SIGTERM"
+fi
+
+# 3. kill -9 leaves the WAL; restart recovers from it
+rm -f "$TMP"/w.db*
+start_collector "$TMP/inv.yaml" "$port" "$TMP/w.db"
+python3 "$FAULT_DIR/loadgen.py" send "$URL" "$TMP/gen.token" 10 500 "$TMP/ack3.log"
+kill -9 "$COLLECTOR_PID"; wait "$COLLECTOR_PID" 2>/dev/null || true
+wal=$(stat -c %s "$TMP/w.db-wal" 2>/dev/null || echo 0)
+start_collector "$TMP/inv.yaml" "$port" "$TMP/w.db"
+acked=$(awk '$2 == 200' "$TMP/ack3.log" | wc -l)
+if r=$(seq_report "$URL" gen $((acked * 500))); then
+	ok "kill -9 with a $wal-byte WAL: restart serves all $((acked * 500)) acknowledged results ($r)"
+else
+	fail "after kill -9 with the WAL: $r"
+fi
+stop_pid "$COLLECTOR_PID"
+grep -E "ERROR: AddressSanitizer|runtime error" "$TMP"/*.log && fail "sanitizer report"
+finish
