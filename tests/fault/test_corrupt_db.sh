@@ -8,7 +8,9 @@
 #    with garbage (after a clean stop, so no WAL is left). The collector then
 #    either refuses to start (one line, non-zero, no signal) or starts and
 #    answers every request of a fixed list with an HTTP status (errors as
-#    JSON), stays up, and stops cleanly on SIGTERM. No sanitizer report.
+#    JSON), reports damaged pages as an error rather than a short 200 list
+#    when every result is read back, stays up, and stops cleanly on SIGTERM.
+#    No sanitizer report.
 # 3. Stopped with kill -9 right after ingest, the WAL is kept; the collector
 #    restarts on it and serves the results (the normal crash path).
 TEST_NAME=corrupt_db
@@ -72,6 +74,15 @@ else
 	python3 "$FAULT_DIR/loadgen.py" send "$URL" "$TMP/gen.token" 42 500 "$TMP/ack2.log" --first 40
 	codes+=($(awk '{ print $2 }' "$TMP/ack2.log"))
 	info "answers on the damaged database: ${codes[*]}"
+	# Page through all 20,000 stored results: a damaged page must surface as
+	# an error answer, never as a 200 list that silently lacks rows.
+	r=$(python3 "$FAULT_DIR/results.py" "$URL" gen 20000 2>&1 | tail -1 || true)
+	info "reading every result back: $r"
+	case "$r" in
+	*"HTTP Error 5"*) ok "damaged pages surface as an HTTP error on the read that meets them (${r##*: })" ;;
+	stored=20000*duplicates=0*missing=0) ok "all 20,000 results read back intact (damage outside the results)" ;;
+	*) fail "reading the damaged database: $r" ;;
+	esac
 	if ! printf '%s\n' "${codes[@]}" | grep -qx 000 && kill -0 "$CPID" 2>/dev/null; then
 		ok "damaged database: collector stays up and answers every request with a status (${#codes[@]} requests)"
 	else
