@@ -29,7 +29,7 @@
 struct central {
 	const struct central_options *opt;
 	uv_loop_t loop;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	uv_check_t check;
 	uv_timer_t sync_timer;
 	struct spool *sp;
@@ -209,6 +209,7 @@ static void on_cu_closed(void *arg)
 	close_handle((uv_handle_t *)&c->sync_timer);
 	close_handle((uv_handle_t *)&c->sigterm);
 	close_handle((uv_handle_t *)&c->sigint);
+	close_handle((uv_handle_t *)&c->sighup);
 }
 
 static void finish(void *arg)
@@ -231,6 +232,19 @@ static void on_prober_closed(void *arg)
 	c->prober = NULL;
 	spool_flush(c->sp);
 	reporter_drain(c->rep, DRAIN_TIMEOUT_MS, finish, c);
+}
+
+/* SIGHUP: ask the collector for the configuration now instead of at the
+ * next periodic fetch (what "reload" means for an agent in central mode). */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	struct central *c = h->data;
+
+	(void)signum;
+	if (c->stopping)
+		return;
+	log_info("SIGHUP: fetching the configuration from the collector now");
+	config_fetch_start(c->cf);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -290,7 +304,9 @@ static void setup(struct central *c)
 	uv_timer_init(&c->loop, &c->sync_timer);
 	uv_signal_init(&c->loop, &c->sigterm);
 	uv_signal_init(&c->loop, &c->sigint);
+	uv_signal_init(&c->loop, &c->sighup);
 	c->check.data = c->sync_timer.data = c->sigterm.data = c->sigint.data = c;
+	c->sighup.data = c;
 }
 
 int central_run(const struct central_options *opt)
@@ -309,6 +325,7 @@ int central_run(const struct central_options *opt)
 	uv_timer_start(&c->sync_timer, on_sync_timer, SYNC_INTERVAL_MS, SYNC_INTERVAL_MS);
 	uv_signal_start(&c->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&c->sigint, on_signal, SIGINT);
+	uv_signal_start(&c->sighup, on_sighup, SIGHUP);
 
 	/* Measure from the first second: the collector's last configuration from
 	 * disk, else the local one, while the collector is asked for a new one. */

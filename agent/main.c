@@ -24,7 +24,7 @@ struct agent {
 	uv_loop_t *loop;
 	struct inventory *inv;
 	struct prober *prober;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	struct output_table *table;
 	int once, json;
 	int rounds_left;
@@ -43,7 +43,8 @@ static void usage(FILE *f)
 		"                     [--spool-max BYTES] [--ca-file F] [--cert F] [--key F]\n"
 		"Probes DNS/NTP anycast addresses and each instance's management address and\n"
 		"tells which instance answered. Without a collector, prints one JSON line per\n"
-		"probe on stdout.\n"
+		"probe on stdout. SIGHUP reloads --config (standalone) or fetches the\n"
+		"configuration from the collector now (central mode).\n"
 		"  --config FILE      services (same format as the collector inventory)\n"
 		"  --once             one round, a table on stdout; exit 1 when an anycast\n"
 		"                     address answered nothing\n"
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 		"  --spool DIR        spool (central) or seq state (standalone); default ./spool\n"
 		"  --spool-max BYTES  spool size bound (central mode)\n"
 		"  --ca-file, --cert, --key  TLS to the collector\n"
+		"  --check-config     validate the config (and URL and token file) and exit\n"
 		"  -v, --verbose      debug logging\n"
 		"  --syslog           log to syslog instead of stderr\n"
 		"  --version, --help\n");
@@ -121,6 +123,7 @@ static void on_prober_closed(void *arg)
 	a->prober = NULL;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sighup, NULL);
 }
 
 static void stop(struct agent *a)
@@ -137,6 +140,33 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	log_info("signal %d: stopping", signum);
 	stop(a);
+}
+
+/* SIGHUP: read the --config file again and apply its services without
+ * losing rounds; an invalid file keeps the running configuration. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+	struct inventory *inv;
+	char err[1024];
+	int rc;
+
+	(void)signum;
+	if (a->stopping || a->inv->path[0] == '\0')
+		return;
+	if ((inv = inventory_load(a->inv->path, err, sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: keeping the running configuration: %s", err);
+		return;
+	}
+	if (inv->n_services == 0 || (rc = prober_set_services(a->prober, inv)) < 0) {
+		log_warnx("SIGHUP: keeping the running configuration: %s: %s", inv->path,
+			  inv->n_services == 0 ? "no services" : strerror(-rc));
+		inventory_free(inv);
+		return;
+	}
+	inventory_free(a->inv);
+	a->inv = inv;
+	log_info("SIGHUP: %s reloaded, probing %d service(s)", inv->path, inv->n_services);
 }
 
 static void on_result(void *ctx, struct result *r)
@@ -189,6 +219,9 @@ static int run_standalone(struct agent *a, const char *spool_dir)
 	a->sigterm.data = a->sigint.data = a;
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
+	uv_signal_init(a->loop, &a->sighup);
+	a->sighup.data = a;
+	uv_signal_start(&a->sighup, on_sighup, SIGHUP);
 	a->rounds_left = a->inv->n_services;
 	prober_start(a->prober, a->once);
 	log_info("probing %d service(s)%s", a->inv->n_services, a->once ? " once" : "");
@@ -202,10 +235,48 @@ static int run_standalone(struct agent *a, const char *spool_dir)
 	return a->once && a->anycast_failed ? 1 : 0;
 }
 
+/* --check-config: the --config file (already loaded by the caller, which
+ * exits on errors), and in central mode the URL and the token file. */
+static int check_config(const char *config, const struct inventory *inv,
+			const struct central_options *co)
+{
+	struct stat st;
+
+	if (config == NULL && co->collector_url == NULL) {
+		fprintf(stderr, "anycast-agent: --check-config needs --config FILE or --collector URL\n");
+		return 2;
+	}
+	if (co->collector_url != NULL) {
+		if (strncmp(co->collector_url, "http://", 7) != 0 &&
+		    strncmp(co->collector_url, "https://", 8) != 0) {
+			fprintf(stderr, "anycast-agent: --collector must be an http:// or https:// URL\n");
+			return 1;
+		}
+		if (co->token_file == NULL) {
+			fprintf(stderr, "anycast-agent: --token-file is required with --collector\n");
+			return 1;
+		}
+		if (stat(co->token_file, &st) < 0 || access(co->token_file, R_OK) < 0) {
+			fprintf(stderr, "anycast-agent: %s: %s\n", co->token_file, strerror(errno));
+			return 1;
+		}
+		if ((st.st_mode & 077) != 0) {
+			fprintf(stderr, "anycast-agent: %s: readable by group or others (chmod 600)\n",
+				co->token_file);
+			return 1;
+		}
+	}
+	if (inv != NULL)
+		printf("%s: ok (%d service(s))\n", config, inv->n_services);
+	if (co->collector_url != NULL)
+		printf("central mode: %s, token file %s: ok\n", co->collector_url, co->token_file);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_COLLECTOR = 256, O_NAME, O_TOKEN, O_SPOOL, O_SPOOL_MAX, O_CA, O_CERT, O_KEY,
-	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG };
+	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "collector", required_argument, NULL, O_COLLECTOR },
@@ -222,12 +293,13 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "syslog", no_argument, NULL, O_SYSLOG },
+		{ "check-config", no_argument, NULL, O_CHECK },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct central_options co = { 0 };
 	struct agent a = { 0 };
 	const char *config = NULL, *spool = NULL;
-	int verbose = 0, use_syslog = 0, ch, rc;
+	int verbose = 0, use_syslog = 0, check = 0, ch, rc;
 	char err[1024];
 
 	while ((ch = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
@@ -258,6 +330,7 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'v': verbose = 1; break;
 		case O_SYSLOG: use_syslog = 1; break;
+		case O_CHECK: check = 1; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -281,6 +354,11 @@ int main(int argc, char **argv)
 			co.token_file = a.inv->token_file;
 		if (spool == NULL && a.inv->spool[0] != '\0')
 			spool = a.inv->spool;
+	}
+	if (check) {
+		rc = check_config(config, a.inv, &co);
+		inventory_free(a.inv);
+		return rc;
 	}
 	if (co.collector_url != NULL) {
 		if (a.once)

@@ -176,6 +176,8 @@ for u in anycast-agent anycast-collector; do
 done
 check "collector reloads with SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' \
 	"$r/lib/systemd/system/anycast-collector.service"
+check "agent reloads with SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' \
+	"$r/lib/systemd/system/anycast-agent.service"
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# Verify against the host's targets, with ExecStart pointing into the root
 	# and man: links resolved in the root's man pages.
@@ -200,8 +202,8 @@ check "anycast-collector --version" \
 	test "$("$r/usr/bin/anycast-collector" --version)" = "anycast-collector $version"
 check "example inventory passes --check-config" \
 	"$r/usr/bin/anycast-collector" --config "$r/etc/anycast/inventory.yaml" --check-config
-check "example standalone agent config passes --check-config" \
-	"$r/usr/bin/anycast-collector" --config "$r/usr/share/doc/anycast-agent/examples/agent.yaml" --check-config
+check "example standalone agent config passes the agent's --check-config" \
+	"$r/usr/bin/anycast-agent" --config "$r/usr/share/doc/anycast-agent/examples/agent.yaml" --check-config
 zcat "$r/usr/share/man/man5/anycast-inventory.5.gz" | sed -n '/^\.EX/,/^\.EE/p' | sed '1d;$d; s/\\-/-/g' \
 	> "$tmp/man-example.yaml"
 check "anycast-inventory(5) example passes --check-config" \
