@@ -2,6 +2,7 @@
  * "backup" and "status" subcommands. */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/privdrop.h"
 #include "collector/collector.h"
 #include "collector/status_cli.h"
 #include "collector/store.h"
@@ -38,6 +40,8 @@ usage(FILE *f)
 		"  --max-body BYTES   largest request body accepted (default 16 MiB)\n"
 		"  --rate N           requests per second per client IP (default unlimited)\n"
 		"  --check-config     validate the inventory and exit 0 (valid) or 1\n"
+		"  --user NAME        when started as root: run as NAME once the port is bound\n"
+		"                     and the database open (the inventory must be readable by NAME)\n"
 		"  --syslog           log to syslog instead of stderr\n"
 		"  -v, --verbose      debug logging\n"
 		"  --version          print the version and exit\n"
@@ -102,7 +106,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_CHECK,
-	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG };
+	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG, OPT_USER };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -114,6 +118,7 @@ main(int argc, char **argv)
 		{ "max-body", required_argument, NULL, OPT_BODY },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -123,6 +128,7 @@ main(int argc, char **argv)
 	struct collector_options o = { .sync = STORE_SYNC_FULL };
 	struct collector c;
 	int ch, verbose = 0, use_syslog = 0, check = 0;
+	const char *user = NULL;
 	char err[1024], *end;
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
@@ -166,6 +172,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case OPT_CHECK: check = 1; break;
+		case OPT_USER: user = optarg; break;
 		case OPT_SYSLOG: use_syslog = 1; break;
 		case 'v': verbose = 1; break;
 		case OPT_VERSION: printf(PROG " " ANYCAST_VERSION "\n"); return 0;
@@ -193,11 +200,25 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	if (user != NULL && getpwnam(user) == NULL) {
+		fprintf(stderr, PROG ": --user %s: no such user\n", user);
+		return 2;
+	}
 	log_init(PROG, use_syslog, verbose);
 	signal(SIGPIPE, SIG_IGN);
 	if (collector_start(&c, uv_default_loop(), &o, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return 1;
+	}
+	if (user != NULL) {
+		char wal[COLLECTOR_PATH_MAX + 8], shm[COLLECTOR_PATH_MAX + 8];
+		const char *own[] = { c.db_path, wal, shm, NULL };
+
+		snprintf(wal, sizeof(wal), "%s-wal", c.db_path);
+		snprintf(shm, sizeof(shm), "%s-shm", c.db_path);
+		if (privdrop(user, own, err, sizeof(err)) != 0)
+			fatalx("%s", err);
+		log_info("running as user %s", user);
 	}
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	if (uv_loop_close(uv_default_loop()) != 0)
