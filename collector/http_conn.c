@@ -15,7 +15,7 @@ struct wreq {
 
 static const char busy_answer[] =
 	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-	"Content-Length: 30\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}";
+	"Content-Length: 32\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}";
 
 static void on_close(uv_handle_t *h);
 

@@ -329,7 +329,11 @@ store_commit(struct store *st)
 	int rc = store_exec(st, "COMMIT");
 
 	if (rc != 0) {
-		store_exec(st, "ROLLBACK");
+		/* A failed COMMIT (disk full, I/O error) may already have rolled
+		 * back; a second ROLLBACK would then fail and its message replace
+		 * the real reason in store_errmsg(). */
+		if (!sqlite3_get_autocommit(st->db))
+			store_exec(st, "ROLLBACK");
 		/* Cached ids may name rows that were never committed. */
 		cache_clear(&st->agents);
 		cache_clear(&st->services);

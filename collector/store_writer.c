@@ -33,6 +33,9 @@ struct store_writer {
 	size_t backlog;
 	int stopping;
 	struct store_writer_stats stats;
+	/* thread only: how the last group of writes ended (0 or its first error):
+	 * the health check's one-row write can fit where a batch no longer does */
+	int last_group_rc;
 	/* loop side */
 	void (*close_cb)(void *arg);
 	void *close_arg;
@@ -95,6 +98,10 @@ run_alone(struct store_writer *w, struct store_job *job)
 {
 	if (job->kind == STORE_JOB_WRITABLE) {
 		job->rc = store_check_writable(w->st);
+		/* Healthy only when ingest is too: a full disk may still take the
+		 * health row but not a batch. The next group that commits clears it. */
+		if (job->rc == 0)
+			job->rc = w->last_group_rc;
 	} else if (job->kind == STORE_JOB_RETENTION) {
 		job->rc = store_begin(w->st);
 		if (job->rc == 0)
@@ -118,8 +125,10 @@ run_group(struct store_writer *w, struct store_job *jobs)
 		log_warnx("store: begin: %s", store_errmsg(w->st));
 		for (j = jobs; j != NULL; j = j->next)
 			j->rc = rc;
+		w->last_group_rc = rc;
 		return;
 	}
+	w->last_group_rc = 0;
 	for (j = jobs; j != NULL; j = j->next) {
 		if ((rc = store_savepoint(w->st)) == 0 && (rc = run_job(w->st, j)) == 0)
 			rc = store_savepoint_release(w->st);
@@ -128,6 +137,8 @@ run_group(struct store_writer *w, struct store_job *jobs)
 			store_savepoint_rollback(w->st);
 			memset(&j->out, 0, sizeof(j->out));
 			w->stats.failed_jobs++;
+			if (w->last_group_rc == 0)
+				w->last_group_rc = rc;
 		}
 		j->rc = rc;
 	}
@@ -135,6 +146,7 @@ run_group(struct store_writer *w, struct store_job *jobs)
 	if ((rc = store_commit(w->st)) != 0) {
 		log_warnx("store: commit: %s", store_errmsg(w->st));
 		w->stats.failed_commits++;
+		w->last_group_rc = rc;
 		for (j = jobs; j != NULL; j = j->next) {
 			j->rc = rc;
 			memset(&j->out, 0, sizeof(j->out));

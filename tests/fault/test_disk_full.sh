@@ -59,10 +59,6 @@ if echo "$hzs" | grep -qv ' 200 *$' && ! echo "$hzs" | grep -q ' 200 '; then
 	ok "/healthz never 200 while the disk is full (5 polls:$hzs)"
 elif echo "$hzs" | grep -qE ' (5[0-9][0-9]|000) '; then
 	ok "/healthz not 200 on some polls while the disk is full (5 polls:$hzs; a one-row write may fit in space a rolled-back batch freed)"
-elif [ -z "${FAULT_STRICT:-}" ]; then
-	echo "SKIP - KNOWN BUG (open item 2 in docs/RELIABILITY.md): /healthz answered 200 on all 5 polls"
-	echo "       while ingest failed with 503 for a full disk (its one-row write fits where a batch does not)."
-	echo "       FAULT_STRICT=1 makes this a failure."
 else
 	fail "/healthz answers 200 on every poll while ingest fails for a full disk (5 polls:$hzs)"
 fi

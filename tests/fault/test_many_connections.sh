@@ -100,10 +100,6 @@ info "connection 1,031: $r"
 if echo "$r" | grep -q "status=503" && echo "$r" | grep -q "json=yes" &&
 	[ "$(echo "$r" | sed -n 's/.*content_length=\([0-9-]*\).*/\1/p')" = "$(echo "$r" | sed -n 's/.*body_bytes=\([0-9]*\).*/\1/p')" ]; then
 	ok "a connection beyond the cap gets a complete 503 JSON answer"
-elif echo "$r" | grep -q "status=503" && [ -z "${FAULT_STRICT:-}" ]; then
-	echo "SKIP - KNOWN BUG (open item 5 in docs/RELIABILITY.md): the 503 for a connection beyond"
-	echo "       max_connections declares a Content-Length that does not match its body (collector/http_conn.c busy_answer)."
-	echo "       FAULT_STRICT=1 makes this a failure."
 else
 	fail "a connection beyond the cap: $r"
 fi
