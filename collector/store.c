@@ -393,18 +393,26 @@ store_checkpoint(struct store *st, int *wal_pages, int *done)
 }
 
 int
-store_check_writable(struct store *st)
+store_check_writable(struct store *st, int probe_bytes)
 {
-	char sql[96];
+	char sql[160];
 	int rc = store_exec(st, "BEGIN IMMEDIATE");
 
 	if (rc != 0)
 		return rc;
-	/* A committed write: the only proof the disk takes one now. */
-	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO health (id, checked_ms) VALUES (1, %lld)",
-		 (long long)time(NULL) * 1000);
+	/* A committed write: the only proof the disk takes one now. With
+	 * probe_bytes, a blob that size proves room for a batch too. */
+	if (probe_bytes > 0)
+		snprintf(sql, sizeof(sql),
+			 "INSERT OR REPLACE INTO health (id, checked_ms, probe) VALUES (1, %lld, zeroblob(%d))",
+			 (long long)time(NULL) * 1000, probe_bytes);
+	else
+		snprintf(sql, sizeof(sql),
+			 "INSERT OR REPLACE INTO health (id, checked_ms, probe) VALUES (1, %lld, NULL)",
+			 (long long)time(NULL) * 1000);
 	if ((rc = store_exec(st, sql)) != 0) {
-		store_exec(st, "ROLLBACK");
+		if (!sqlite3_get_autocommit(st->db))
+			store_exec(st, "ROLLBACK");
 		return rc;
 	}
 	return store_commit(st);

@@ -102,8 +102,9 @@ int store_set_autocheckpoint(struct store *st, int pages);
 int store_checkpoint(struct store *st, int *wal_pages, int *done);
 
 /* Commit a one-row write now (outside any transaction): 0 when the
- * database is writable, negative otherwise. */
-int store_check_writable(struct store *st);
+ * database is writable, negative otherwise. probe_bytes > 0 adds a blob of
+ * that size to the write, to prove room for a batch after a failed commit. */
+int store_check_writable(struct store *st, int probe_bytes);
 
 /* Online backup of the database at src into the new file dst (SQLite backup
  * API: safe while a collector is writing). 0, or negative with err set. */

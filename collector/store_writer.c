@@ -19,6 +19,9 @@
 #define WRITER_AUTOCHECKPOINT_PAGES 65536
 #define CHECKPOINT_INTERVAL_MS 250
 
+/* Larger than a big ingest batch (500 results of ~300 bytes, plus indexes). */
+#define HEALTH_PROBE_BYTES (512 * 1024)
+
 struct store_writer {
 	uv_loop_t *loop;
 	uv_async_t async;       /* async.data = writer */
@@ -97,11 +100,12 @@ static void
 run_alone(struct store_writer *w, struct store_job *job)
 {
 	if (job->kind == STORE_JOB_WRITABLE) {
-		job->rc = store_check_writable(w->st);
-		/* Healthy only when ingest is too: a full disk may still take the
-		 * health row but not a batch. The next group that commits clears it. */
+		/* Healthy only when ingest is too: after a failed group, a full
+		 * disk may still take the health row but not a batch, so the
+		 * check then writes a batch-sized blob; success clears the state. */
+		job->rc = store_check_writable(w->st, w->last_group_rc ? HEALTH_PROBE_BYTES : 0);
 		if (job->rc == 0)
-			job->rc = w->last_group_rc;
+			w->last_group_rc = 0;
 	} else if (job->kind == STORE_JOB_RETENTION) {
 		job->rc = store_begin(w->st);
 		if (job->rc == 0)

@@ -100,7 +100,8 @@ Test(store, fresh_database_is_migrated_to_latest)
 
 	cr_assert_eq(store_schema_version(st), store_schema_latest());
 	cr_assert_geq(store_schema_latest(), 2);
-	cr_assert_eq(store_check_writable(st), 0);
+	cr_assert_eq(store_check_writable(st, 0), 0);
+	cr_assert_eq(store_check_writable(st, 65536), 0);
 	store_close(st);
 	/* Opening again applies nothing and keeps the version. */
 	st = open_db();
