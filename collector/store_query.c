@@ -103,6 +103,24 @@ finish(struct store *st, sqlite3_stmt *s)
 
 /* Rebuild the record as ingested and encode it with the shared codec, so
  * exports look exactly like agent output (plus "agent"). */
+/* Step s to the end, one JSON object per row from row(); finishes s.
+ * Returns the array (caller owns), or NULL when a step failed. */
+static json_t *
+collect_rows(struct store *st, sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *))
+{
+	json_t *arr = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(arr, row(s));
+	finish(st, s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
 static json_t *
 result_row(sqlite3_stmt *s)
 {
@@ -146,8 +164,6 @@ store_query_results(struct store *st, const struct store_results_query *q)
 {
 	char sql[SQL_MAX];
 	sqlite3_stmt *s;
-	json_t *arr;
-	int rc;
 
 	/* With an agent and a start time, (agent_id, time_ms) finds the rows
 	 * and the few are sorted; otherwise (agent_id, seq) gives the order and
@@ -175,15 +191,7 @@ store_query_results(struct store *st, const struct store_results_query *q)
 	if (q->service)
 		sqlite3_bind_text(s, 5, q->service, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, q->limit);
-	arr = json_array();
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(arr, result_row(s));
-	finish(st, s);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return NULL;
-	}
-	return arr;
+	return collect_rows(st, s, result_row);
 }
 
 static json_t *
@@ -213,8 +221,6 @@ store_query_events(struct store *st, const struct store_events_query *q)
 {
 	char sql[SQL_MAX];
 	sqlite3_stmt *s;
-	json_t *arr;
-	int rc;
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, time_ms, type, agent, service, family, from_instance, to_instance,"
@@ -236,15 +242,7 @@ store_query_events(struct store *st, const struct store_events_query *q)
 	if (q->agent)
 		sqlite3_bind_text(s, 5, q->agent, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, q->limit);
-	arr = json_array();
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(arr, event_row(s));
-	finish(st, s);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return NULL;
-	}
-	return arr;
+	return collect_rows(st, s, event_row);
 }
 
 json_t *
