@@ -177,6 +177,22 @@ int inventory_yaml_each_pair(struct inventory_yaml_ctx *c, yaml_node_t *map, con
 
 /* A list of strings (a single string counts as a one-element list) into
  * n_out entries of dst, each of size width. */
+int inventory_yaml_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path, int max,
+                        const char *what, size_t elem_size, void **out)
+{
+	int count;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
+		                          inventory_yaml_kind(n));
+	count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > max)
+		return inventory_yaml_bad(c, n, path, "too many %s (max %d)", what, max);
+	if ((*out = calloc((size_t)count + 1, elem_size)) == NULL)
+		return inventory_yaml_bad(c, n, path, "out of memory");
+	return count;
+}
+
 int inventory_yaml_string_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
                                int max, char *dst, size_t width, int *n_out)
 {

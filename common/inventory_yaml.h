@@ -53,6 +53,11 @@ int inventory_yaml_each_pair(struct inventory_yaml_ctx *c, yaml_node_t *map, con
                              inventory_yaml_pair_fn fn, void *arg);
 /* A string or a list of at most max distinct strings into dst, an array of
  * entries of width bytes; *n_out entries filled. */
+/* A sequence of at most max entries ("what" names them in errors): sets *out
+ * to a zeroed array of count + 1 elements of elem_size bytes (caller owns)
+ * and returns count, or -1 with the error reported. */
+int inventory_yaml_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path, int max,
+                        const char *what, size_t elem_size, void **out);
 int inventory_yaml_string_list(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
                                int max, char *dst, size_t width, int *n_out);
 /* Same for 1..INV_MAX_ADDRS IPv4/IPv6 addresses. */

@@ -83,19 +83,17 @@ int inventory_yaml_agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const ch
 	struct inventory *inv = c->inv;
 	char sub[INV_PATH_MAX];
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
-		                          inventory_yaml_kind(n));
-	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > INV_MAX_AGENTS)
-		return inventory_yaml_bad(c, n, path, "too many agents (max %d)", INV_MAX_AGENTS);
-	inv->agents = calloc((size_t)count + 1, sizeof(*inv->agents));
-	if (inv->agents == NULL)
-		return inventory_yaml_bad(c, n, path, "out of memory");
+	void *list;
+	int count =
+	    inventory_yaml_list(c, n, path, INV_MAX_AGENTS, "agents", sizeof(*inv->agents), &list);
+
+	if (count < 0)
+		return -1;
+	inv->agents = list;
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
 		struct inv_agent *a = &inv->agents[i];
-		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		inventory_path(sub, sizeof(sub), "%s[%d]", path, i);
 		inv->n_agents = i + 1;
 		if (item == NULL || inventory_yaml_each_pair(c, item, sub, agent_pair, a) < 0)
 			return -1;
@@ -190,19 +188,17 @@ int inventory_yaml_alerts(struct inventory_yaml_ctx *c, yaml_node_t *n, const ch
 	struct inventory *inv = c->inv;
 	char sub[INV_PATH_MAX];
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
-		                          inventory_yaml_kind(n));
-	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > INV_MAX_ALERTS)
-		return inventory_yaml_bad(c, n, path, "too many alerts (max %d)", INV_MAX_ALERTS);
-	inv->alerts = calloc((size_t)count + 1, sizeof(*inv->alerts));
-	if (inv->alerts == NULL)
-		return inventory_yaml_bad(c, n, path, "out of memory");
+	void *list;
+	int count =
+	    inventory_yaml_list(c, n, path, INV_MAX_ALERTS, "alerts", sizeof(*inv->alerts), &list);
+
+	if (count < 0)
+		return -1;
+	inv->alerts = list;
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
 		struct inv_alert *a = &inv->alerts[i];
-		snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+		inventory_path(sub, sizeof(sub), "%s[%d]", path, i);
 		inv->n_alerts = i + 1;
 		a->type = INV_ALERT_WEBHOOK;
 		if (item == NULL || inventory_yaml_each_pair(c, item, sub, alert_pair, a) < 0 ||

@@ -42,16 +42,13 @@ static int instances(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *p
 {
 	char sub[INV_PATH_MAX];
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
-		                          inventory_yaml_kind(n));
-	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > INV_MAX_INSTANCES)
-		return inventory_yaml_bad(c, n, path, "too many instances (max %d)",
-		                          INV_MAX_INSTANCES);
-	s->instances = calloc((size_t)count + 1, sizeof(*s->instances));
-	if (s->instances == NULL)
-		return inventory_yaml_bad(c, n, path, "out of memory");
+	void *list;
+	int count = inventory_yaml_list(c, n, path, INV_MAX_INSTANCES, "instances",
+	                                sizeof(*s->instances), &list);
+
+	if (count < 0)
+		return -1;
+	s->instances = list;
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
 		struct inv_instance *in = &s->instances[i];
@@ -221,16 +218,13 @@ int inventory_yaml_services(struct inventory_yaml_ctx *c, yaml_node_t *n, const 
 	struct inventory *inv = c->inv;
 	char sub[INV_PATH_MAX];
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
-		                          inventory_yaml_kind(n));
-	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > INV_MAX_SERVICES)
-		return inventory_yaml_bad(c, n, path, "too many services (max %d)",
-		                          INV_MAX_SERVICES);
-	inv->services = calloc((size_t)count + 1, sizeof(*inv->services));
-	if (inv->services == NULL)
-		return inventory_yaml_bad(c, n, path, "out of memory");
+	void *list;
+	int count = inventory_yaml_list(c, n, path, INV_MAX_SERVICES, "services",
+	                                sizeof(*inv->services), &list);
+
+	if (count < 0)
+		return -1;
+	inv->services = list;
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
 		inventory_path(sub, sizeof(sub), "%s[%d]", path, i);
