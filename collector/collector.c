@@ -186,6 +186,7 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	ho.limits.max_body_bytes = opt->max_body_bytes;
 	ho.limits.rate_per_client = opt->rate_per_client;
 	ho.limits.rate_burst = opt->rate_per_client * 2;
+	ho.limits.max_conns_per_source = opt->max_conns_per_source;
 	if ((c->server = http_server_new(loop, &ho, api_handle, c, err, errlen)) == NULL)
 		goto fail_running;
 

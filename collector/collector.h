@@ -32,6 +32,7 @@ struct collector_options {
 	enum store_sync sync;     /* default FULL */
 	size_t max_body_bytes;    /* 0: 16 MiB */
 	double rate_per_client;   /* 0: unlimited */
+	int max_conns_per_source; /* 0: 64; < 0: no per-source cap */
 };
 
 /* One Server-Sent Events client (GET /api/v1/stream). */

@@ -13,9 +13,15 @@ struct wreq {
 	char *mem;
 };
 
+/* Complete answers for a connection refused at accept: the server-wide cap
+ * and the per-source cap. Content-Length is the body's length. */
+#define BUSY_HEAD(len)                                                                   \
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"          \
+	"Content-Length: " #len "\r\nConnection: close\r\n\r\n"
 static const char busy_answer[] =
-	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-	"Content-Length: 32\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}";
+	BUSY_HEAD(32) "{\"error\":\"too many connections\"}";
+static const char source_busy_answer[] =
+	BUSY_HEAD(50) "{\"error\":\"too many connections from this address\"}";
 
 static void on_close(uv_handle_t *h);
 
@@ -359,16 +365,23 @@ conn_init(struct http_conn *c, struct http_server *srv)
 	srv->nconns++;
 }
 
+/* Cheap for plain HTTP: one non-blocking write of a whole answer; TLS
+ * clients only see the close. */
+static void
+send_busy(struct http_server *srv, uv_tcp_t *tcp, const char *answer, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)answer, (unsigned int)len);
+
+	if (srv->tls == NULL)
+		(void)uv_try_write((uv_stream_t *)tcp, &b, 1);
+	srv->stats.responses_5xx++;
+}
+
 static void
 reject_busy(struct http_server *srv, uv_tcp_t *tcp)
 {
-	uv_buf_t b = uv_buf_init((char *)busy_answer, sizeof(busy_answer) - 1);
-
-	/* Cheap for plain HTTP: one non-blocking write, then close. */
-	if (srv->tls == NULL)
-		(void)uv_try_write((uv_stream_t *)tcp, &b, 1);
+	send_busy(srv, tcp, busy_answer, sizeof(busy_answer) - 1);
 	srv->stats.rejected_limit++;
-	srv->stats.responses_5xx++;
 	uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
 }
 
@@ -383,6 +396,7 @@ set_peer(struct http_conn *c)
 	snprintf(c->rate_key, sizeof(c->rate_key), "?");
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
 		return;
+	c->has_source = http_limits_source_key((struct sockaddr *)&ss, c->source) == 0;
 	if (ss.ss_family == AF_INET)
 		uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
 	else if (ss.ss_family == AF_INET6)
@@ -405,6 +419,7 @@ http_conn_accept(struct http_server *srv)
 {
 	struct http_conn *c;
 	uv_tcp_t *tcp;
+	int rc;
 
 	if (srv->nconns >= srv->limits.max_connections) {
 		if ((tcp = malloc(sizeof(*tcp))) == NULL)
@@ -430,8 +445,27 @@ http_conn_accept(struct http_server *srv)
 		uv_close((uv_handle_t *)&c->timer, on_close);
 		return NULL;
 	}
-	conn_init(c, srv);
 	set_peer(c);
+	if (srv->sources != NULL && c->has_source) {
+		/* One address holding many connections (idle or slow) must not
+		 * take the slots the agents need. -ENOSPC cannot happen with
+		 * the table sized for max_connections; the server-wide cap
+		 * still holds if it did. */
+		rc = http_limits_source_add(srv->sources, c->source,
+					    srv->limits.max_conns_per_source);
+		if (rc == -EBUSY) {
+			log_debug("http: %s: over %d connections from this source", c->peer,
+				  srv->limits.max_conns_per_source);
+			send_busy(srv, &c->tcp, source_busy_answer, sizeof(source_busy_answer) - 1);
+			srv->stats.rejected_source++;
+			c->closing = true; /* never linked: on_close frees it */
+			uv_close((uv_handle_t *)&c->tcp, on_close);
+			uv_close((uv_handle_t *)&c->timer, on_close);
+			return NULL;
+		}
+		c->source_counted = rc > 0;
+	}
+	conn_init(c, srv);
 	(void)uv_tcp_nodelay(&c->tcp, 1);
 	if (srv->tls != NULL && http_tls_conn_init(c, srv->tls) != 0) {
 		http_conn_close(c);
@@ -464,6 +498,8 @@ release(struct http_conn *c)
 
 	if (c->ssl != NULL)
 		SSL_free(c->ssl); /* frees both BIOs */
+	if (c->source_counted)
+		http_limits_source_remove(srv->sources, c->source);
 	http_limits_buf_free(&c->stash);
 	http_limits_buf_free(&c->url);
 	http_limits_buf_free(&c->out);

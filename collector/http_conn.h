@@ -25,6 +25,7 @@
 #define HTTP_LINGER_MS 2000               /* read-and-discard after a final error answer */
 #define HTTP_READ_CHUNK 65536
 #define HTTP_BODY_BUDGET 4                /* bodies held server-wide, in max_body_bytes */
+#define HTTP_SOURCE_KEY_LEN 16            /* an IPv6 address; IPv4 as ::ffff:a.b.c.d */
 
 /* A growing byte buffer with a hard maximum. */
 struct http_buf {
@@ -33,6 +34,7 @@ struct http_buf {
 };
 
 struct http_ratelimit;
+struct http_sources;
 
 struct http_server {
 	uv_loop_t *loop;
@@ -44,6 +46,7 @@ struct http_server {
 	struct http_limits limits;
 	SSL_CTX *tls;         /* NULL: plain HTTP */
 	struct http_ratelimit *rate;
+	struct http_sources *sources; /* connections per source; NULL: no per-source cap */
 	struct http_conn *conns;  /* doubly linked */
 	int nconns;
 	size_t body_total;    /* request body bytes held by all connections */
@@ -74,6 +77,9 @@ struct http_conn {
 	BIO *rbio, *wbio;
 	char peer[64];
 	char rate_key[64];        /* peer, or its /64 for IPv6: one bucket per site */
+	uint8_t source[HTTP_SOURCE_KEY_LEN]; /* binary form of the same, for the per-source cap */
+	bool has_source;          /* source is set (TCP with a known peer) */
+	bool source_counted;      /* counted in srv->sources until released */
 
 	http_parser parser;
 	struct http_exchange *cur;           /* request being received, also in queue */
@@ -235,6 +241,24 @@ void http_limits_rate_free(struct http_ratelimit *rl);
 /* Take one token for client at now_ms. Returns 0 when allowed, else the
  * number of whole seconds (>= 1) after which a token will be available. */
 int http_limits_rate_take(struct http_ratelimit *rl, const char *client, uint64_t now_ms);
+
+/* The per-source key of a peer address: an IPv4 address (also when it
+ * arrives IPv4-mapped on an IPv6 socket) or the /64 of an IPv6 address.
+ * Returns 0 or -EAFNOSUPPORT. */
+int http_limits_source_key(const struct sockaddr *sa, uint8_t key[HTTP_SOURCE_KEY_LEN]);
+/* A table of open connections per source for a server that holds at most
+ * max_connections at once (memory: a few slots per connection, fixed);
+ * NULL on allocation failure. */
+struct http_sources *http_limits_sources_new(int max_connections);
+void http_limits_sources_free(struct http_sources *s);
+/* Count one more connection from key unless it already has max. Returns
+ * the new count, -EBUSY when key is at max (nothing counted), or -ENOSPC
+ * when more sources are counted than the table was sized for. */
+int http_limits_source_add(struct http_sources *s, const uint8_t key[HTTP_SOURCE_KEY_LEN], int max);
+/* One connection from key is gone. */
+void http_limits_source_remove(struct http_sources *s, const uint8_t key[HTTP_SOURCE_KEY_LEN]);
+/* Connections counted for key now. */
+int http_limits_source_count(struct http_sources *s, const uint8_t key[HTTP_SOURCE_KEY_LEN]);
 
 /* Append to b, never past max bytes in total. Returns 0, -E2BIG or -ENOMEM. */
 int http_limits_buf_append(struct http_buf *b, const char *data, size_t len, size_t max);

@@ -1,4 +1,5 @@
-/* collector/http_limits.c - HTTP server limits: defaults, per-client token buckets, bounded buffers. */
+/* collector/http_limits.c - HTTP server limits: defaults, per-client token buckets,
+ * connections per source, bounded buffers. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,19 @@ struct http_ratelimit {
 	struct rate_slot slots[RATE_SETS * RATE_WAYS];
 };
 
+/* Open addressing with linear probing; a slot whose count is 0 is free.
+ * There are at least twice as many slots as connections can be open, so
+ * a probe always ends at a free slot. */
+struct source_slot {
+	uint8_t key[HTTP_SOURCE_KEY_LEN];
+	int count;
+};
+
+struct http_sources {
+	size_t mask;
+	struct source_slot slots[];
+};
+
 void
 http_limits_defaults(struct http_limits *lim)
 {
@@ -32,6 +46,8 @@ http_limits_defaults(struct http_limits *lim)
 		lim->max_body_bytes = 16u * 1024 * 1024;
 	if (lim->max_connections <= 0)
 		lim->max_connections = 1024;
+	if (lim->max_conns_per_source == 0)
+		lim->max_conns_per_source = 64;
 	if (lim->idle_timeout_ms <= 0)
 		lim->idle_timeout_ms = 60000;
 	if (lim->request_timeout_ms <= 0)
@@ -69,6 +85,16 @@ hash_str(const char *s)
 
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static uint32_t
+hash_key(const uint8_t *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < HTTP_SOURCE_KEY_LEN; i++)
+		h = (h ^ key[i]) * 16777619u;
 	return h;
 }
 
@@ -112,6 +138,111 @@ http_limits_rate_take(struct http_ratelimit *rl, const char *client, uint64_t no
 	}
 	wait = ceil((1.0 - slot->tokens) / rl->rate);
 	return wait < 1 ? 1 : wait > 86400 ? 86400 : (int)wait;
+}
+
+int
+http_limits_source_key(const struct sockaddr *sa, uint8_t key[HTTP_SOURCE_KEY_LEN])
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *a6;
+
+	memset(key, 0, HTTP_SOURCE_KEY_LEN);
+	if (sa->sa_family == AF_INET) {
+		/* As an IPv4-mapped address: no /64 key ends in ffff:a.b.c.d. */
+		memcpy(key, v4mapped, sizeof(v4mapped));
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	if (memcmp(a6, v4mapped, sizeof(v4mapped)) == 0) {
+		memcpy(key, a6, HTTP_SOURCE_KEY_LEN); /* the same client as over IPv4 */
+		return 0;
+	}
+	/* An IPv6 client owns at least a /64: it could take a new address
+	 * for every connection, so the /64 is the source. */
+	memcpy(key, a6, 8);
+	return 0;
+}
+
+struct http_sources *
+http_limits_sources_new(int max_connections)
+{
+	struct http_sources *s;
+	size_t n = 16;
+
+	while (n < 2 * (size_t)(max_connections > 0 ? max_connections : 1))
+		n *= 2;
+	if ((s = calloc(1, sizeof(*s) + n * sizeof(s->slots[0]))) == NULL)
+		return NULL;
+	s->mask = n - 1;
+	return s;
+}
+
+void
+http_limits_sources_free(struct http_sources *s)
+{
+	free(s);
+}
+
+/* The slot holding key, or the free slot where it would go. */
+static struct source_slot *
+source_find(struct http_sources *s, const uint8_t *key)
+{
+	size_t i = hash_key(key) & s->mask;
+
+	for (size_t n = 0; n <= s->mask; n++, i = (i + 1) & s->mask) {
+		if (s->slots[i].count == 0 ||
+		    memcmp(s->slots[i].key, key, HTTP_SOURCE_KEY_LEN) == 0)
+			return &s->slots[i];
+	}
+	return NULL; /* full: cannot happen while the table is sized as above */
+}
+
+int
+http_limits_source_add(struct http_sources *s, const uint8_t key[HTTP_SOURCE_KEY_LEN], int max)
+{
+	struct source_slot *slot = source_find(s, key);
+
+	if (slot == NULL)
+		return -ENOSPC;
+	if (slot->count >= max)
+		return -EBUSY;
+	if (slot->count == 0)
+		memcpy(slot->key, key, HTTP_SOURCE_KEY_LEN);
+	return ++slot->count;
+}
+
+int
+http_limits_source_count(struct http_sources *s, const uint8_t key[HTTP_SOURCE_KEY_LEN])
+{
+	struct source_slot *slot = source_find(s, key);
+
+	return slot != NULL ? slot->count : 0;
+}
+
+void
+http_limits_source_remove(struct http_sources *s, const uint8_t key[HTTP_SOURCE_KEY_LEN])
+{
+	struct source_slot *slot = source_find(s, key);
+	size_t i, j, home;
+
+	if (slot == NULL || slot->count == 0 || --slot->count > 0)
+		return;
+	/* The slot is free now. Move later entries of the same probe run
+	 * back into the gap, so that every entry stays reachable from its
+	 * home slot without a run of free slots in between (no tombstones). */
+	i = (size_t)(slot - s->slots);
+	for (j = (i + 1) & s->mask; s->slots[j].count != 0; j = (j + 1) & s->mask) {
+		home = hash_key(s->slots[j].key) & s->mask;
+		/* Entry j may move to i only if its home is not in (i, j]. */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		s->slots[i] = s->slots[j];
+		s->slots[j].count = 0;
+		i = j;
+	}
 }
 
 int

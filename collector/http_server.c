@@ -73,12 +73,19 @@ server_alloc(uv_loop_t *loop, const struct http_limits *lim, http_handler_fn han
 	http_limits_defaults(&srv->limits);
 	if (srv->limits.rate_per_client > 0 &&
 	    (srv->rate = http_limits_rate_new(srv->limits.rate_per_client,
-					      srv->limits.rate_burst)) == NULL) {
-		free(srv->readbuf);
-		free(srv);
-		return NULL;
-	}
+					      srv->limits.rate_burst)) == NULL)
+		goto fail;
+	/* A per-source cap at or above the server-wide one would never bite. */
+	if (srv->limits.max_conns_per_source > 0 &&
+	    srv->limits.max_conns_per_source < srv->limits.max_connections &&
+	    (srv->sources = http_limits_sources_new(srv->limits.max_connections)) == NULL)
+		goto fail;
 	return srv;
+fail:
+	http_limits_rate_free(srv->rate);
+	free(srv->readbuf);
+	free(srv);
+	return NULL;
 }
 
 static void
@@ -90,6 +97,7 @@ server_free(struct http_server *srv)
 	if (srv->tls != NULL)
 		SSL_CTX_free(srv->tls);
 	http_limits_rate_free(srv->rate);
+	http_limits_sources_free(srv->sources);
 	free(srv->readbuf);
 	free(srv);
 	if (cb != NULL)

@@ -25,7 +25,9 @@ struct http_limits {
 	size_t max_header_bytes;   /* default 16 KiB -> 431 */
 	int max_headers;           /* default 64 -> 431 */
 	size_t max_body_bytes;     /* default 16 MiB -> 413 answered before closing */
-	int max_connections;       /* default 1024; beyond: accept and close at once */
+	int max_connections;       /* default 1024; beyond: accept, answer 503 and close */
+	int max_conns_per_source;  /* default 64 per IPv4 address or IPv6 /64; beyond:
+				    * accept, answer 503 and close; < 0: no per-source cap */
 	int64_t idle_timeout_ms;   /* default 60 s between requests */
 	int64_t request_timeout_ms;/* default 10 s to receive one whole request (slow clients) */
 	double rate_per_client;    /* requests/s per client IP, 0 = unlimited -> 429 */
@@ -85,9 +87,12 @@ void http_exchange_on_close(struct http_exchange *ex, void (*cb)(void *arg), voi
  * the bodies held server-wide past 4 x max_body_bytes: 503 with
  * Retry-After, then close); timeouts: 408 for requests not
  * received within request_timeout_ms (body included), and connections
- * closed before sending anything; connections: open now. */
+ * closed before sending anything; rejected_source: connections refused
+ * because their source already held max_conns_per_source (a 503 like the
+ * server-wide cap's, not counted in rejected_limit); connections: open now. */
 struct http_server_stats {
 	uint64_t requests, responses_4xx, responses_5xx, rejected_limit, timeouts;
+	uint64_t rejected_source;
 	int connections;
 };
 void http_server_get_stats(const struct http_server *srv, struct http_server_stats *st);

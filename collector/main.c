@@ -39,6 +39,9 @@ usage(FILE *f)
 		"  --sync full|normal durability of commits (default full: fsync per commit)\n"
 		"  --max-body BYTES   largest request body accepted (default 16 MiB)\n"
 		"  --rate N           requests per second per client IP (default unlimited)\n"
+		"  --max-conns-per-source N\n"
+		"                     connections held at once per IPv4 address or IPv6 /64\n"
+		"                     (default 64, 0: no per-source cap; the server-wide cap is 1024)\n"
 		"  --check-config     validate the inventory and exit 0 (valid) or 1\n"
 		"  --user NAME        when started as root: run as NAME once the port is bound\n"
 		"                     and the database open (the inventory must be readable by NAME)\n"
@@ -105,7 +108,7 @@ check_config(const char *path)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_CHECK,
+	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_SOURCE, OPT_CHECK,
 	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG, OPT_USER };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
@@ -117,6 +120,7 @@ main(int argc, char **argv)
 		{ "sync", required_argument, NULL, OPT_SYNC },
 		{ "max-body", required_argument, NULL, OPT_BODY },
 		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "max-conns-per-source", required_argument, NULL, OPT_SOURCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
@@ -130,6 +134,7 @@ main(int argc, char **argv)
 	int ch, verbose = 0, use_syslog = 0, check = 0;
 	const char *user = NULL;
 	char err[1024], *end;
+	long n;
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_cli_main(argc - 1, argv + 1);
@@ -170,6 +175,16 @@ main(int argc, char **argv)
 				fprintf(stderr, PROG ": --rate: expected requests per second\n");
 				return 2;
 			}
+			break;
+		case OPT_SOURCE:
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || n < 0 || n > 1000000) {
+				fprintf(stderr, PROG ": --max-conns-per-source: expected a count"
+						     " (0: no per-source cap)\n");
+				return 2;
+			}
+			o.max_conns_per_source = n == 0 ? -1 : (int)n;
 			break;
 		case OPT_CHECK: check = 1; break;
 		case OPT_USER: user = optarg; break;

@@ -402,13 +402,17 @@ metrics_render(struct metrics *m, const struct metrics_inputs *in, size_t *len)
 	if (in->http != NULL)
 		bprintf(&b, "# TYPE anycast_http_requests_total counter\n"
 			    "anycast_http_requests_total %" PRIu64 "\n"
+			    "# HELP anycast_http_rejected_total Refused by the server: limit (413, 431,"
+			    " 429, 503 at the connection cap or body budget), timeout (408, or closed"
+			    " before a request), source_limit (503 at the per-source connection cap).\n"
 			    "# TYPE anycast_http_rejected_total counter\n"
 			    "anycast_http_rejected_total{reason=\"limit\"} %" PRIu64 "\n"
 			    "anycast_http_rejected_total{reason=\"timeout\"} %" PRIu64 "\n"
+			    "anycast_http_rejected_total{reason=\"source_limit\"} %" PRIu64 "\n"
 			    "# TYPE anycast_http_connections gauge\n"
 			    "anycast_http_connections %d\n",
 			in->http->requests, in->http->rejected_limit, in->http->timeouts,
-			in->http->connections);
+			in->http->rejected_source, in->http->connections);
 	bprintf(&b, "# HELP anycast_events_total Events raised by type.\n"
 		    "# TYPE anycast_events_total counter\n");
 	for (size_t i = 0; i < N_EVENT_TYPES; i++)

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
@@ -220,20 +221,34 @@ now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Connect to 127.0.0.1:port from the loopback address src (127.0.0.x,
+ * another source as far as the server is concerned), or from any when NULL. */
 static int
-dial(int port)
+dial_from(int port, const char *src)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
 	struct timeval tv = { .tv_sec = 5 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_geq(fd, 0);
+	if (src != NULL) {
+		cr_assert_eq(inet_pton(AF_INET, src, &from.sin_addr), 1);
+		cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0, "bind %s: %s", src,
+			     strerror(errno));
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0, "connect: %s",
 		     strerror(errno));
 	return fd;
+}
+
+static int
+dial(int port)
+{
+	return dial_from(port, NULL);
 }
 
 static void
@@ -591,8 +606,9 @@ Test(http_server, slow_clients_are_cut_off_while_others_are_served)
 	struct http_server_stats st;
 	struct resp r;
 
+	/* From two other sources, 60 each: under the per-source cap (64). */
 	for (i = 0; i < NSLOW; i++) {
-		slow[i] = dial(ts->port);
+		slow[i] = dial_from(ts->port, i % 2 ? "127.0.0.2" : "127.0.0.3");
 		send_str(slow[i], "GET /slow-loris HTTP/1.1\r\nHost: t\r\n");
 	}
 	t0 = now_s();
@@ -673,6 +689,99 @@ Test(http_server, over_max_connections_gets_503)
 	close(fds[1]);
 	close(fds[2]);
 	stop(ts);
+}
+
+/* Reads the whole answer to a connection refused at accept (the server
+ * writes it, then closes); checks it is a complete 503 JSON answer whose
+ * Content-Length is the body's length, and returns the body. */
+static const char *
+read_refusal(int fd)
+{
+	static __thread char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	char *body, *cl;
+
+	while (len < sizeof(buf) - 1 && (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	cr_assert(strncmp(buf, "HTTP/1.1 503 ", 13) == 0, "%s", buf);
+	cr_assert((body = strstr(buf, "\r\n\r\n")) != NULL, "no end of head: %s", buf);
+	body += 4;
+	cr_assert((cl = strstr(buf, "Content-Length: ")) != NULL && cl < body);
+	cr_assert_eq(strtoul(cl + 16, NULL, 10), strlen(body), "Content-Length vs body %s", body);
+	cr_assert(strstr(buf, "Connection: close\r\n") != NULL);
+	return body;
+}
+
+Test(http_server, one_source_over_its_cap_does_not_block_another)
+{
+	struct http_limits lim = { .max_conns_per_source = 4 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	struct http_server_stats st;
+	int hog[4], other[4], fd, i;
+
+	for (i = 0; i < 4; i++)
+		hog[i] = dial_from(ts->port, "127.0.0.2");
+	usleep(100 * 1000);
+	/* The fifth from 127.0.0.2 is answered and closed ... */
+	fd = dial_from(ts->port, "127.0.0.2");
+	cr_assert_str_eq(read_refusal(fd), "{\"error\":\"too many connections from this address\"}");
+	cr_assert(closed_within(fd, 2000));
+	close(fd);
+	/* ... while another source is served as usual, up to its own cap. */
+	for (i = 0; i < 4; i++)
+		other[i] = dial_from(ts->port, "127.0.0.3");
+	for (i = 0; i < 4; i++) {
+		char buf[65536];
+		size_t len = 0;
+		struct resp r;
+
+		send_str(other[i], "GET /other HTTP/1.1\r\nHost: t\r\n\r\n");
+		cr_assert_eq(read_resp(other[i], buf, &len, sizeof(buf), &r), 0);
+		cr_assert_eq(r.status, 200);
+		close(other[i]);
+	}
+	cr_assert_eq(request_once(ts->port, "GET / HTTP/1.1\r\n\r\n").status, 200,
+		     "127.0.0.1 refused beside a capped 127.0.0.2");
+	/* A slot of 127.0.0.2 frees once the server has seen the close. */
+	close(hog[0]);
+	for (i = 0; i < 30; i++) {
+		char buf[65536];
+		size_t len = 0;
+		struct resp r;
+
+		fd = dial_from(ts->port, "127.0.0.2");
+		send_str(fd, "GET /again HTTP/1.1\r\nHost: t\r\n\r\n");
+		if (read_resp(fd, buf, &len, sizeof(buf), &r) == 0 && r.status == 200) {
+			close(fd);
+			break;
+		}
+		close(fd);
+		usleep(100 * 1000);
+	}
+	cr_assert_lt(i, 30, "the source's slot was not freed");
+	for (i = 1; i < 4; i++)
+		close(hog[i]);
+	st = stop(ts);
+	cr_assert_geq(st.rejected_source, 1);
+	cr_assert_geq(st.responses_5xx, st.rejected_source);
+}
+
+Test(http_server, no_per_source_cap_when_disabled)
+{
+	struct http_limits lim = { .max_conns_per_source = -1, .max_connections = 100 };
+	struct tsrv *ts = start(&lim, NULL, NULL);
+	int fds[80], i;
+
+	/* 80 from one address: only the server-wide cap applies. */
+	for (i = 0; i < 80; i++)
+		fds[i] = dial(ts->port);
+	usleep(100 * 1000);
+	cr_assert_eq(request_once(ts->port, "GET / HTTP/1.1\r\n\r\n").status, 200);
+	for (i = 0; i < 80; i++)
+		close(fds[i]);
+	cr_assert_eq(stop(ts).rejected_source, 0);
 }
 
 struct closer {

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 # tests/fault/hold_conns.py - hold N idle or slow TCP connections to a server
 #
-# Usage: hold_conns.py PORT N SECONDS
+# Usage: hold_conns.py PORT N SECONDS [--src ADDR[,ADDR...]] [--reopen-delay S]
 # Half the connections never send a byte (idle); the other half send a request
 # line and then one header byte per second (slowloris). A connection the server
-# closes is counted (and whether it answered 408 first) and opened again, so N
-# stay open as far as the server allows. Prints one summary line:
-# "opened=N open_max=N open_end=N closed_by_server=N answered_408=N refused=N".
+# closes is counted (and whether it answered 408 or 503 first) and opened again,
+# at once or S seconds later (a client that retries), so N stay open as far as
+# the server allows. With --src the connections come from those local
+# addresses in turn (127.0.0.x: as many sources to the server).
+# Prints one summary line: "opened=N open_max=N open_end=N closed_by_server=N
+# answered_408=N answered_503=N refused=N".
 import errno
 import selectors
 import socket
@@ -14,26 +17,41 @@ import sys
 import time
 
 port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+srcs, delay = [None], 0.0
+args = sys.argv[4:]
+while args:
+    if args[0] == "--src":
+        srcs = args[1].split(",")
+    elif args[0] == "--reopen-delay":
+        delay = float(args[1])
+    args = args[2:]
+later = []  # (when, slow, src) of connections to open again
 sel = selectors.DefaultSelector()
-st = {"opened": 0, "closed_by_server": 0, "answered_408": 0, "refused": 0, "open_max": 0}
+st = {"opened": 0, "closed_by_server": 0, "answered_408": 0, "answered_503": 0, "refused": 0,
+      "open_max": 0}
 conns = {}
 
 
-def open_one(slow):
+def open_one(slow, src):
     s = socket.socket()
     s.setblocking(False)
-    e = s.connect_ex(("127.0.0.1", port))
+    try:
+        if src is not None:
+            s.bind((src, 0))
+        e = s.connect_ex(("127.0.0.1", port))
+    except OSError as x:
+        e = x.errno
     if e not in (0, errno.EINPROGRESS):
         st["refused"] += 1
         s.close()
         return
     st["opened"] += 1
-    conns[s] = {"slow": slow, "sent": 0, "buf": b""}
+    conns[s] = {"slow": slow, "src": src, "sent": 0, "buf": b""}
     sel.register(s, selectors.EVENT_READ)
 
 
 for i in range(n):
-    open_one(i % 2 == 1)
+    open_one(i % 2 == 1, srcs[i % len(srcs)])
 end = time.monotonic() + secs
 next_tick = time.monotonic() + 1
 req = b"POST /api/v1/results HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
@@ -47,13 +65,23 @@ while time.monotonic() < end:
         if d:
             conns[s]["buf"] += d
             continue
-        if b" 408 " in conns[s]["buf"][:20]:
+        head = conns[s]["buf"][:20]
+        if b" 408 " in head:
             st["answered_408"] += 1
+        if b" 503 " in head:
+            st["answered_503"] += 1
         st["closed_by_server"] += 1
-        slow = conns.pop(s)["slow"]
+        c = conns.pop(s)
         sel.unregister(s)
         s.close()
-        open_one(slow)
+        if delay > 0:
+            later.append((time.monotonic() + delay, c["slow"], c["src"]))
+        else:
+            open_one(c["slow"], c["src"])
+    now = time.monotonic()
+    while later and later[0][0] <= now:
+        _, slow, src = later.pop(0)
+        open_one(slow, src)
     if time.monotonic() >= next_tick:
         next_tick += 1
         for s, c in list(conns.items()):

@@ -78,12 +78,15 @@ EOT
 }
 
 # start_collector CONFIG PORT DB [wrapper...]: starts it in the background
-# (COLLECTOR_PID), waits up to WAIT_S (default 15) seconds for /healthz
+# (COLLECTOR_PID), waits up to WAIT_S (default 15) seconds for /healthz;
+# COLLECTOR_FLAGS (array) adds flags
 COLLECTOR_PID=
+COLLECTOR_FLAGS=()
 start_collector() {
 	local cfg=$1 port=$2 db=$3 i
 	shift 3
-	(cd "$TMP" && exec "$@" "$COLLECTOR" --config "$cfg" --listen "127.0.0.1:$port" --db "$db") \
+	(cd "$TMP" && exec "$@" "$COLLECTOR" --config "$cfg" --listen "127.0.0.1:$port" --db "$db" \
+		"${COLLECTOR_FLAGS[@]}") \
 		>> "$TMP/collector.log" 2>&1 &
 	COLLECTOR_PID=$!
 	PIDS+=("$COLLECTOR_PID")

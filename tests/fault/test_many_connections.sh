@@ -4,18 +4,24 @@
 #
 # hold_conns.py keeps CONNS (default 1000) connections open to the collector
 # for HOLD seconds, half idle, half sending one header byte per second,
-# re-opening any the server closes. Meanwhile a real agent reports (central
-# mode, local DNS responders), a generator posts a batch every 0.2 s and
-# GET /api/v1/catchments is polled every 0.2 s. Baseline without the held
+# re-opening any the server closes. They come from SOURCES (default 20)
+# loopback addresses 127.0.1.1-20, 50 each: many hosts, each under the
+# per-source cap (64; one source over it is test_conn_per_source.sh), so the
+# server-wide table is what this test loads. Meanwhile a real agent reports
+# (central mode, local DNS responders), a generator posts a batch every 0.2 s
+# and GET /api/v1/catchments is polled every 0.2 s. Baseline without the held
 # connections first. Checks: every poll and POST answered (at least 98% with
 # 200; the rest may be "503 too many connections": the cap is server-wide),
 # p95 under 1 s and close to the baseline; the agent's results all stored once; the
 # collector's RSS peak stays within RSS_MAX_MB (default 200) of its baseline
 # and it still has its listening socket (no fd exhaustion). Last, 1,030 idle
-# connections fill the table and connection 1,031 must get a complete 503.
+# connections from the same sources fill the table and connection 1,031 must
+# get a complete 503.
 TEST_NAME=many_connections
 . "$(dirname "$0")/lib.sh"
 CONNS=${CONNS:-1000}
+SOURCES=${SOURCES:-20}
+SRC=$(seq -f '127.0.1.%g' -s, 1 "$SOURCES")
 HOLD=${HOLD:-30}
 RSS_MAX_MB=${RSS_MAX_MB:-200}
 ulimit -n 8192
@@ -60,7 +66,7 @@ read -r nb bb mb pb xb _ <<< "$(summary base)"
 rss0=$(sort -n "$TMP/rss-base.log" | tail -1)
 info "baseline: $nb requests, $bb not 200, median $mb ms, p95 $pb ms, max $xb ms; RSS $rss0 MB"
 
-python3 "$FAULT_DIR/hold_conns.py" "$port" "$CONNS" "$HOLD" > "$TMP/hold.out" &
+python3 "$FAULT_DIR/hold_conns.py" "$port" "$CONNS" "$HOLD" --src "$SRC" > "$TMP/hold.out" &
 HOLDER=$!
 PIDS+=("$HOLDER")
 sleep 2
@@ -69,7 +75,7 @@ poll $((HOLD - 4)) load
 wait "$HOLDER" || true
 read -r nl bl ml pl xl ul <<< "$(summary load)"
 rss1=$(sort -n "$TMP/rss-load.log" | tail -1)
-info "held connections: $(cat "$TMP/hold.out"); collector had $fds fds open"
+info "held connections from $SOURCES sources: $(cat "$TMP/hold.out"); collector had $fds fds open"
 info "under load: $nl requests, $bl not 200, median $ml ms, p95 $pl ms, max $xl ms; RSS peak $rss1 MB"
 grep -q "open_max=$CONNS" "$TMP/hold.out" && [ "$fds" -gt "$CONNS" ] &&
 	ok "$CONNS connections held open at once (collector fds: $fds)" ||
@@ -88,6 +94,9 @@ python3 -c "import sys; sys.exit(0 if $pl < 1000 and $pl <= 5 * $pb + 100 else 1
 	ok "latency under load: p95 $pl ms (baseline $pb ms)" || fail "latency under load: p95 $pl ms vs baseline $pb ms"
 [ $((rss1 - rss0)) -le "$RSS_MAX_MB" ] && ok "collector RSS bounded: $rss0 MB -> peak $rss1 MB (limit +$RSS_MAX_MB MB)" ||
 	fail "collector RSS grew from $rss0 MB to $rss1 MB"
+m=$(curl -s -m 10 "$URL/metrics" | awk '$1 == "anycast_http_rejected_total{reason=\"source_limit\"}" { print $2 }')
+[ "$m" = 0 ] && ok "no source over the per-source cap (anycast_http_rejected_total{reason=\"source_limit\"} 0)" ||
+	fail "per-source refusals while each source held $((CONNS / SOURCES)): ${m:-no metric}"
 sleep 1
 c=$(http_code "$URL/healthz")
 [ "$c" = 200 ] && ok "collector healthy after the connections went away" || fail "/healthz $c after the load"
@@ -95,9 +104,10 @@ stop_pid "$AG"
 last=$(($(agent_state branch next_seq) - 1))
 if r=$(seq_report "$URL" branch "$last"); then ok "agent: all $last results stored once ($r)"; else fail "agent results: $r"; fi
 # Beyond the cap: the answer a refused connection gets must be a whole HTTP answer.
-r=$(python3 "$FAULT_DIR/busy_check.py" "$port" 1030 2>&1 || true)
+r=$(python3 "$FAULT_DIR/busy_check.py" "$port" 1030 --src "$SRC" 2>&1 || true)
 info "connection 1,031: $r"
 if echo "$r" | grep -q "status=503" && echo "$r" | grep -q "json=yes" &&
+	echo "$r" | grep -q "too many connections\"" &&
 	[ "$(echo "$r" | sed -n 's/.*content_length=\([0-9-]*\).*/\1/p')" = "$(echo "$r" | sed -n 's/.*body_bytes=\([0-9]*\).*/\1/p')" ]; then
 	ok "a connection beyond the cap gets a complete 503 JSON answer"
 else
