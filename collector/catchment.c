@@ -152,14 +152,37 @@ fail:
 static int
 free_feed(void *ctx, const char *key, void *val)
 {
+	struct catchment *c = ctx;
 	struct cm_feed *f = val;
 	int i;
 
-	(void)ctx;
 	(void)key;
 	for (i = 0; i < f->n_pending; i++)
 		free(f->pending[i].r);
+	cm_name_unref(&c->names, f->service);
 	free(f);
+	return 1;
+}
+
+static void
+stream_free(struct catchment *c, struct cm_stream *st)
+{
+	const char *names[] = { st->agent, st->service, st->cur, st->home, st->identity,
+				st->cand, st->outage_from, st->unknown_identity, st->best };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cm_name_unref(&c->names, names[i]);
+	for (i = 0; i < (size_t)st->n_hist; i++)
+		cm_name_unref(&c->names, st->hist[i].inst);
+	free(st);
+}
+
+static int
+free_stream(void *ctx, const char *key, void *val)
+{
+	(void)key;
+	stream_free(ctx, val);
 	return 1;
 }
 
@@ -177,8 +200,8 @@ catchment_free(struct catchment *c)
 {
 	if (c == NULL)
 		return;
-	catchment_map_foreach(&c->streams, free_value, NULL);
-	catchment_map_foreach(&c->feeds, free_feed, NULL);
+	catchment_map_foreach(&c->streams, free_stream, c);
+	catchment_map_foreach(&c->feeds, free_feed, c);
 	catchment_map_foreach(&c->mgmt, free_value, NULL);
 	catchment_map_foreach(&c->insts, free_value, NULL);
 	catchment_map_clear(&c->streams);
@@ -186,6 +209,7 @@ catchment_free(struct catchment *c)
 	catchment_map_clear(&c->mgmt);
 	catchment_map_clear(&c->insts);
 	free_services(c->services, c->n_services);
+	cm_names_free(&c->names);
 	free(c);
 }
 
@@ -220,7 +244,7 @@ prune_stream(void *ctx, const char *key, void *val)
 	(void)key;
 	if (catchment_find_service(ctx, st->service) != NULL)
 		return 0;
-	free(st);
+	stream_free(ctx, st);
 	return 1;
 }
 
@@ -231,7 +255,7 @@ prune_feed(void *ctx, const char *key, void *val)
 
 	if (catchment_find_service(ctx, f->service) != NULL)
 		return 0;
-	return free_feed(NULL, key, val);
+	return free_feed(ctx, key, val);
 }
 
 static int
@@ -285,15 +309,24 @@ catchment_stream(struct catchment *c, const char *agent, const char *service, in
 		return st;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
-	snprintf(st->agent, sizeof(st->agent), "%s", agent);
-	snprintf(st->service, sizeof(st->service), "%s", service);
+	st->agent = st->service = st->cur = st->home = st->identity = st->cand =
+		st->outage_from = st->unknown_identity = st->best = cm_name_empty;
 	st->family = family;
 	st->rtt_ms = -1;
-	if (catchment_map_put(&c->streams, key, st) < 0) {
-		free(st);
+	if (cm_name_set(&c->names, &st->agent, agent) < 0 ||
+	    cm_name_set(&c->names, &st->service, service) < 0 ||
+	    catchment_map_put(&c->streams, key, st) < 0) {
+		stream_free(c, st);
 		return NULL;
 	}
 	return st;
+}
+
+void
+catchment_stream_set(struct catchment *c, const char **field, const char *s)
+{
+	if (cm_name_set(&c->names, field, s) < 0)
+		log_warnx("catchment: out of memory keeping \"%s\"; the old value stays", s);
 }
 
 struct cm_mgmt *
@@ -345,9 +378,9 @@ get_feed(struct catchment *c, const char *agent, const char *service)
 		return f;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
-	snprintf(f->agent, sizeof(f->agent), "%s", agent);
-	snprintf(f->service, sizeof(f->service), "%s", service);
-	if (catchment_map_put(&c->feeds, key, f) < 0) {
+	if ((f->service = cm_name_ref(&c->names, service)) == NULL ||
+	    catchment_map_put(&c->feeds, key, f) < 0) {
+		cm_name_unref(&c->names, f->service);
 		free(f);
 		return NULL;
 	}

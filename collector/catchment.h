@@ -49,6 +49,13 @@ struct catchment_row {
  * (caller frees; not NULL even for 0 rows unless out of memory); returns
  * the count. */
 size_t catchment_snapshot(const struct catchment *c, struct catchment_row **rows);
+/* Order-independent hash of what the rows show a dashboard (agent, service,
+ * family, instance, status, flags, since), without building them; *n_rows
+ * (may be NULL) gets the number of rows a snapshot would have. */
+uint64_t catchment_signature(const struct catchment *c, size_t *n_rows);
+/* Distinct strings the state holds (names, identities); for tests and
+ * diagnostics. */
+size_t catchment_strings(const struct catchment *c);
 /* Seed state after a restart (rows as stored by a previous snapshot). */
 void catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n);
 

@@ -332,8 +332,8 @@ declare_change(const struct round_ctx *rc, struct cm_stream *st, const char *to,
 	int i, j;
 
 	snprintf(prev, sizeof(prev), "%s", st->cur);
-	snprintf(st->cur, sizeof(st->cur), "%s", to);
-	snprintf(st->identity, sizeof(st->identity), "%s", identity);
+	catchment_stream_set(rc->c, &st->cur, to);
+	catchment_stream_set(rc->c, &st->identity, identity);
 	st->since_ms = rc->t;
 	st->cand_count = 0;
 	st->last_change_ms = rc->t;
@@ -381,13 +381,15 @@ track_split(const struct round_ctx *rc, struct cm_stream *st, const struct fam_s
 
 	for (i = 0; i < s->n_insts; i++) {
 		if (st->n_hist == CM_HIST) {
+			cm_name_unref(&rc->c->names, st->hist[0].inst);
 			memmove(&st->hist[0], &st->hist[1], (CM_HIST - 1) * sizeof(st->hist[0]));
 			st->n_hist--;
 		}
 		if (st->n_hist > 0 && strcmp(st->hist[st->n_hist - 1].inst, s->insts[i]) != 0)
 			st->last_switch_ms = rc->t;
 		st->hist[st->n_hist].t = rc->t;
-		snprintf(st->hist[st->n_hist].inst, RESULT_NAME_MAX, "%s", s->insts[i]);
+		st->hist[st->n_hist].inst = cm_name_empty;
+		catchment_stream_set(rc->c, &st->hist[st->n_hist].inst, s->insts[i]);
 		st->n_hist++;
 	}
 	for (i = 1; i < st->n_hist; i++)
@@ -437,7 +439,7 @@ track_suboptimal(const struct round_ctx *rc, struct cm_stream *st, const struct 
 			st->bad_since_ms = rc->t;
 		if (!st->suboptimal && rc->t - st->bad_since_ms >= th->suboptimal_for_ms) {
 			st->suboptimal = 1;
-			snprintf(st->best, sizeof(st->best), "%s", s->best_mgmt);
+			catchment_stream_set(rc->c, &st->best, s->best_mgmt);
 			extra = json_pack("{sf sf sI}", "anycast_rtt_ms", a, "best_management_rtt_ms",
 					  m, "for_ms", (json_int_t)(rc->t - st->bad_since_ms));
 			stream_event(rc, st, "suboptimal", s->insts[0], s->best_mgmt, "suboptimal", 0,
@@ -466,7 +468,7 @@ silent_round(const struct round_ctx *rc, struct cm_stream *st)
 	st->silent++;
 	if (!st->outage && st->silent >= rc->c->th.outage_rounds) {
 		st->outage = 1;
-		snprintf(st->outage_from, sizeof(st->outage_from), "%s", st->cur);
+		catchment_stream_set(rc->c, &st->outage_from, st->cur);
 		st->since_ms = rc->t;
 		extra = json_pack("{si}", "silent_rounds", st->silent);
 		stream_event(rc, st, "outage", st->cur, "", "outage", 0, "no_answer", extra);
@@ -496,7 +498,7 @@ run_stream(const struct round_ctx *rc, struct cm_stream *st, const struct fam_su
 		st->cand_count = 0;
 		if (!st->unknown) {
 			st->unknown = 1;
-			snprintf(st->unknown_identity, sizeof(st->unknown_identity), "%s", s->unknown);
+			catchment_stream_set(rc->c, &st->unknown_identity, s->unknown);
 			extra = json_pack("{ss}", "identity", s->unknown);
 			stream_event(rc, st, "unknown_instance", st->cur, "", "unknown_instance", 0,
 				     "identity_not_configured", extra);
@@ -509,7 +511,7 @@ run_stream(const struct round_ctx *rc, struct cm_stream *st, const struct fam_su
 		stream_event(rc, st, "recovery", "", s->n_insts > 0 ? s->insts[0] : "",
 			     "unknown_instance", 1, "identity_gone", extra);
 		json_decref(extra);
-		st->unknown_identity[0] = '\0';
+		catchment_stream_set(rc->c, &st->unknown_identity, "");
 	}
 
 	if (st->outage && st->answered >= th->hysteresis) {
@@ -526,9 +528,9 @@ run_stream(const struct round_ctx *rc, struct cm_stream *st, const struct fam_su
 	if (s->n_insts == 1 && s->unknown[0] == '\0') {
 		x = s->insts[0];
 		if (st->cur[0] == '\0') {
-			snprintf(st->cur, sizeof(st->cur), "%s", x);
-			snprintf(st->home, sizeof(st->home), "%s", x);
-			snprintf(st->identity, sizeof(st->identity), "%s", s->identity);
+			catchment_stream_set(rc->c, &st->cur, x);
+			catchment_stream_set(rc->c, &st->home, x);
+			catchment_stream_set(rc->c, &st->identity, s->identity);
 			st->since_ms = rc->t;
 		} else if (strcmp(x, st->cur) == 0) {
 			st->cand_count = 0;
@@ -536,7 +538,7 @@ run_stream(const struct round_ctx *rc, struct cm_stream *st, const struct fam_su
 			if (st->cand_count > 0 && strcmp(x, st->cand) == 0) {
 				st->cand_count++;
 			} else {
-				snprintf(st->cand, sizeof(st->cand), "%s", x);
+				catchment_stream_set(rc->c, &st->cand, x);
 				st->cand_count = 1;
 			}
 			if (st->cand_count >= th->hysteresis)

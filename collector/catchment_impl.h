@@ -39,6 +39,25 @@ void catchment_map_foreach(struct catchment_map *m, int (*fn)(void *ctx, const c
 /* Frees the nodes, not the values. */
 void catchment_map_clear(struct catchment_map *m);
 
+/* --- shared strings (catchment_names.c): stored once, reference counted --- */
+struct cm_name;
+struct cm_names {
+	size_t nb, n;
+	struct cm_name **b;
+};
+
+/* The empty string every unset name field points to (never counted). */
+extern const char cm_name_empty[1];
+/* A counted reference to s ("" and NULL give cm_name_empty); NULL when out
+ * of memory. */
+const char *cm_name_ref(struct cm_names *t, const char *s);
+/* Drop a reference taken by cm_name_ref (cm_name_empty and NULL ignored). */
+void cm_name_unref(struct cm_names *t, const char *s);
+/* *field = s, moving the reference; 0, or -1 out of memory (field kept). */
+int cm_name_set(struct cm_names *t, const char **field, const char *s);
+size_t cm_names_count(const struct cm_names *t);
+void cm_names_free(struct cm_names *t);
+
 /* --- configuration copied from the inventory --- */
 struct cm_instance {
 	char name[RESULT_NAME_MAX];
@@ -58,25 +77,28 @@ struct cm_service {
 
 /* --- one (agent, service, family): the catchment state machine --- */
 struct cm_stream {
-	char agent[RESULT_NAME_MAX];
-	char service[RESULT_NAME_MAX];
+	/* Every const char * below is a reference in struct catchment's names
+	 * table (cm_name_empty when unset): set with cm_name_set, released by
+	 * catchment_stream_free. */
+	const char *agent;
+	const char *service;
 	int family;
-	char cur[RESULT_NAME_MAX];      /* declared instance, "" before the first answer */
-	char home[RESULT_NAME_MAX];     /* instance the open catchment incident left */
-	char identity[RESULT_IDENTITY_MAX];
+	const char *cur;                /* declared instance, "" before the first answer */
+	const char *home;               /* instance the open catchment incident left */
+	const char *identity;
 	int64_t since_ms, last_seen_ms, last_round_ms;
 	double rtt_ms;
-	char cand[RESULT_NAME_MAX];     /* candidate new instance and its streak */
+	const char *cand;               /* candidate new instance and its streak */
 	int cand_count;
 	int away;                       /* catchment incident open (cur != home) */
 	int silent, answered;           /* consecutive rounds without / with an answer */
 	int outage;
-	char outage_from[RESULT_NAME_MAX];
+	const char *outage_from;
 	int unknown, unknown_clear;     /* unknown identity open; clean rounds since */
-	char unknown_identity[RESULT_IDENTITY_MAX];
+	const char *unknown_identity;
 	struct {
 		int64_t t;
-		char inst[RESULT_NAME_MAX];
+		const char *inst;
 	} hist[CM_HIST];                /* identified answers, oldest first */
 	int n_hist;
 	int split;
@@ -87,7 +109,7 @@ struct cm_stream {
 	int64_t last_change_ms;
 	int64_t bad_since_ms;           /* suboptimal streak start, 0 = none */
 	int suboptimal, good_rounds;
-	char best[RESULT_NAME_MAX];     /* best instance by management RTT */
+	const char *best;               /* best instance by management RTT */
 };
 
 /* --- one (agent, service, instance): management address seen by one agent --- */
@@ -115,8 +137,7 @@ struct cm_round {
 };
 
 struct cm_feed {
-	char agent[RESULT_NAME_MAX];
-	char service[RESULT_NAME_MAX];
+	const char *service;            /* a reference in the names table */
 	struct cm_round pending[CM_PENDING]; /* arrival order */
 	int n_pending;
 	uint64_t done[CM_DONE];
@@ -131,6 +152,7 @@ struct catchment {
 	struct catchment_map feeds;     /* "agent\x1fservice" -> cm_feed */
 	struct catchment_map mgmt;      /* "agent\x1fservice\x1finstance" -> cm_mgmt */
 	struct catchment_map insts;     /* "service\x1finstance" -> cm_inst */
+	struct cm_names names;          /* strings the streams and feeds refer to */
 	uint64_t dropped;               /* records ignored: unknown service, late, overflow */
 };
 
@@ -144,6 +166,8 @@ struct cm_service *catchment_find_service(struct catchment *c, const char *name)
 /* Get or create; NULL on allocation failure. */
 struct cm_stream *catchment_stream(struct catchment *c, const char *agent, const char *service,
 				   int family);
+/* Set one of a stream's name fields (see struct cm_stream). */
+void catchment_stream_set(struct catchment *c, const char **field, const char *s);
 struct cm_mgmt *catchment_mgmt(struct catchment *c, const char *agent, const char *service,
 			       const char *instance);
 struct cm_inst *catchment_inst(struct catchment *c, const char *service, const char *instance);

@@ -75,6 +75,17 @@ cache_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
 	c->snap_valid = 1;
 }
 
+/* Forget the cached rows: taken again by the next read that wants them, so a
+ * collector nobody reads keeps no copy (10,000 rows are 5 MB). */
+static void
+drop_snapshot(struct collector *c)
+{
+	free(c->snap);
+	c->snap = NULL;
+	c->n_snap = 0;
+	c->snap_valid = 0;
+}
+
 size_t
 collector_catchments(struct collector *c, const struct catchment_row **rows)
 {
@@ -82,7 +93,9 @@ collector_catchments(struct collector *c, const struct catchment_row **rows)
 		struct catchment_row *r = NULL;
 		size_t n = catchment_snapshot(c->catchment, &r);
 
-		cache_snapshot(c, r, n);
+		drop_snapshot(c);
+		if (r != NULL)
+			cache_snapshot(c, r, n);
 	}
 	*rows = c->snap;
 	return c->n_snap;
@@ -113,7 +126,7 @@ on_event(void *ctx, const struct event *in)
 	if (c->alerter != NULL)
 		alerter_dispatch(c->alerter, &job->ev);
 	c->snapshot_dirty = 1;
-	c->snap_valid = 0;
+	drop_snapshot(c);
 	store_writer_submit(c->writer, job);
 }
 
@@ -163,26 +176,6 @@ collector_results_stored(struct collector *c, const struct result *r,
 	}
 }
 
-/* FNV-1a over the fields a dashboard shows, to notice changes cheaply. */
-static uint64_t
-snapshot_sig(const struct catchment_row *rows, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct catchment_row *r = &rows[i];
-		const char *parts[] = { r->agent, r->service, r->instance, r->status };
-
-		for (size_t p = 0; p < 4; p++)
-			for (const char *s = parts[p]; *s; s++)
-				h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-		h = (h ^ (uint64_t)(r->family * 4 + r->suboptimal * 2 + r->flapping)) *
-		    1099511628211ULL;
-		h = (h ^ (uint64_t)r->since_ms) * 1099511628211ULL;
-	}
-	return h;
-}
-
 void
 collector_save_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
 {
@@ -199,38 +192,52 @@ collector_save_snapshot(struct collector *c, struct catchment_row *rows, size_t 
 	store_writer_submit(c->writer, job);
 }
 
+/* Push the catchment rows to dashboards (inline up to SSE_CATCHMENTS_MAX). */
+static void
+push_catchments(struct collector *c)
+{
+	const struct catchment_row *rows;
+	size_t n = collector_catchments(c, &rows);
+	json_t *arr = json_array(), *msg;
+
+	for (size_t i = 0; i < n && n <= SSE_CATCHMENTS_MAX; i++)
+		json_array_append_new(arr, api_catchment_json(&rows[i]));
+	msg = json_pack("{s:o,s:I,s:b}", "catchments", arr, "total", (json_int_t)n, "complete",
+			n <= SSE_CATCHMENTS_MAX);
+	sse_broadcast(c, "catchments", msg);
+	json_decref(msg);
+}
+
+/* Each second: silence turns into outages; the rows' last_seen and RTT
+ * moved, so cached rows are dropped; a change of what the rows show is
+ * pushed; the rows are saved when they changed (at most every 2 s) and at
+ * least every minute. */
 void
 collector_on_tick(uv_timer_t *t)
 {
 	struct collector *c = t->data;
-	struct catchment_row *rows = NULL, *copy;
+	struct catchment_row *rows = NULL;
 	int64_t now = time_now_ms();
 	uint64_t sig;
 	size_t n;
 
 	catchment_tick(c->catchment, now, on_event, c);
-	n = catchment_snapshot(c->catchment, &rows);
-	cache_snapshot(c, rows, n);
-	sig = snapshot_sig(rows, n);
+	drop_snapshot(c);
+	sig = catchment_signature(c->catchment, &n);
 	if (sig != c->catchment_sig) {
-		json_t *arr = json_array();
-
 		c->catchment_sig = sig;
 		c->snapshot_dirty = 1;
-		for (size_t i = 0; i < n && n <= SSE_CATCHMENTS_MAX; i++)
-			json_array_append_new(arr, api_catchment_json(&rows[i]));
-		json_t *msg = json_pack("{s:o,s:I,s:b}", "catchments", arr, "total", (json_int_t)n,
-					"complete", n <= SSE_CATCHMENTS_MAX);
-		sse_broadcast(c, "catchments", msg);
-		json_decref(msg);
+		if (c->sse != NULL)
+			push_catchments(c);
 	}
 	if ((c->snapshot_dirty && now - c->snapshot_saved_ms >= SNAPSHOT_MIN_INTERVAL_MS) ||
 	    (n > 0 && now - c->snapshot_saved_ms >= SNAPSHOT_MAX_INTERVAL_MS)) {
-		if (n > 0 && (copy = malloc(n * sizeof(*copy))) != NULL) {
-			memcpy(copy, rows, n * sizeof(*copy));
-			collector_save_snapshot(c, copy, n);
-		} else if (n == 0) {
+		n = catchment_snapshot(c->catchment, &rows);
+		if (rows != NULL && n == 0) {
+			free(rows);
 			collector_save_snapshot(c, NULL, 0);
+		} else if (rows != NULL) {
+			collector_save_snapshot(c, rows, n);
 		}
 	}
 	if (c->results_unannounced > 0 && now - c->results_announced_ms >= SSE_RESULTS_MS) {

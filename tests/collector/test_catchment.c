@@ -1009,3 +1009,61 @@ Test(catchment, ntp_foreign_fingerprint_is_unknown_instance)
 	cr_assert_str_eq(find(&f.s, "recovery", 0)->incident, "unknown_instance/br1/ntp/4");
 	teardown(&f);
 }
+
+/* A rogue server giving a new identity every round, and an agent naming a
+ * new instance every round: the state keeps only the strings its streams
+ * still refer to, so memory stays flat however long this goes on. */
+Test(catchment, strings_from_the_network_are_not_kept_forever)
+{
+	struct fixture f;
+	struct round rd = { .n = 0 };
+	struct result *r;
+	size_t base;
+	int k;
+
+	setup(&f, NULL);
+	dns_round(f.c, "br1", T0, "site-a", "", &f.s);
+	base = catchment_strings(f.c);
+	for (k = 1; k <= 2000; k++) {
+		r = add(&rd, "br1", "dns", 4, RESULT_TARGET_ANYCAST);
+		r->outcome = RESULT_OK;
+		r->rtt_ms = 3;
+		if (k % 2)
+			snprintf(r->identity, sizeof(r->identity), "rogue-%d.example", k);
+		else
+			snprintf(r->instance, sizeof(r->instance), "made-up-%d", k);
+		mgmt(&rd, "br1", "site-a", 1, 9);
+		feed(f.c, &rd, T0 + k * 1000, &f.s);
+	}
+	/* the history (32 answers), candidate, identities: well under 2,000 */
+	cr_assert_lt(catchment_strings(f.c), base + 40, "%zu strings kept (%zu at start)",
+		     catchment_strings(f.c), base);
+	cr_assert_geq(count(&f.s, "unknown_instance"), 1);
+	teardown(&f);
+}
+
+/* The signature follows what a dashboard shows: a new instance changes it,
+ * a new RTT or last-seen time alone does not. */
+Test(catchment, signature_changes_with_the_rows_not_with_rtt)
+{
+	struct fixture f;
+	uint64_t s0, s1;
+	size_t n;
+
+	f.s.n = 0;
+	setup(&f, NULL);
+	dns_round(f.c, "br1", T0, "site-a", "", &f.s);
+	s0 = catchment_signature(f.c, &n);
+	cr_assert_eq(n, 1);
+	dns_round(f.c, "br1", T0 + 1000, "site-a", "", &f.s);
+	cr_assert_eq(catchment_signature(f.c, NULL), s0, "a round like the last changes nothing");
+	dns_round(f.c, "br2", T0 + 1000, "site-b", "", &f.s);
+	s1 = catchment_signature(f.c, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_neq(s1, s0);
+	dns_round(f.c, "br1", T0 + 2000, "site-b", "", &f.s);
+	dns_round(f.c, "br1", T0 + 3000, "site-b", "", &f.s);
+	cr_assert_eq(count(&f.s, "catchment_change"), 1);
+	cr_assert_neq(catchment_signature(f.c, NULL), s1, "br1 moved to site-b");
+	teardown(&f);
+}
