@@ -377,6 +377,10 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	}
 	store_writer_get_stats(c->writer, &ws);
 	in.writer = &ws;
+	if (c->watch != NULL) {
+		in.store_watched = 1;
+		in.store_corrupt = store_watch_damaged(c->watch, NULL, 0);
+	}
 	in.writer_backlog = store_writer_backlog(c->writer);
 	txt = metrics_render(c->metrics, &in, &len);
 	if (txt == NULL) {
@@ -408,9 +412,22 @@ health_done(void *arg, struct store_job *job)
 void
 api_get_healthz(struct collector *c, struct http_exchange *ex)
 {
-	struct store_job *job = store_job_new(STORE_JOB_WRITABLE);
-	struct health_ctx *h = calloc(1, sizeof(*h));
+	struct store_job *job;
+	struct health_ctx *h;
+	char reason[64];
+	uint64_t n;
 
+	/* Damage does not heal: once SQLite reported it, the database has to
+	 * be checked or restored, whatever the next write does. */
+	if (c->watch != NULL && (n = store_watch_damaged(c->watch, reason, sizeof(reason))) > 0) {
+		api_error(c, ex, 503,
+			  "database damaged: %s (%" PRIu64 " reports since start; see the log, stop"
+			  " the collector and run anycast-collector --check-db)",
+			  reason, n);
+		return;
+	}
+	job = store_job_new(STORE_JOB_WRITABLE);
+	h = calloc(1, sizeof(*h));
 	if (job == NULL || h == NULL) {
 		free(h);
 		store_job_free(job);

@@ -16,6 +16,7 @@
 #include "collector/http_server.h"
 #include "collector/metrics.h"
 #include "collector/store.h"
+#include "collector/store_check.h"
 #include "collector/store_writer.h"
 
 #define COLLECTOR_DEFAULT_LISTEN "127.0.0.1:8053"
@@ -33,6 +34,7 @@ struct collector_options {
 	size_t max_body_bytes;    /* 0: 16 MiB */
 	double rate_per_client;   /* 0: unlimited */
 	int max_conns_per_source; /* 0: 64; < 0: no per-source cap */
+	struct store_watch *watch; /* installed reports of a damaged database; NULL: none */
 };
 
 /* One Server-Sent Events client (GET /api/v1/stream). */
@@ -49,6 +51,7 @@ struct collector {
 	char db_path[COLLECTOR_PATH_MAX];
 	char web_dir[COLLECTOR_PATH_MAX];     /* realpath, "" when missing */
 	size_t max_body_bytes;
+	struct store_watch *watch;            /* not owned; NULL: damage not watched */
 
 	struct inventory *inv;                /* owned; replaced on SIGHUP */
 	struct http_server *server;

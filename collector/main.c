@@ -11,9 +11,11 @@
 
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/timefmt.h"
 #include "collector/collector.h"
 #include "collector/status_cli.h"
 #include "collector/store.h"
+#include "collector/store_check.h"
 
 #define PROG "anycast-collector"
 
@@ -23,6 +25,7 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " --config FILE [options]\n"
 		"       " PROG " --config FILE --check-config\n"
+		"       " PROG " [--config FILE | --db FILE] --check-db\n"
 		"       " PROG " backup --db FILE OUT\n"
 		"       " PROG " status [--url URL] [--json] [--token-file F] [--events N]\n"
 		"\n"
@@ -43,6 +46,8 @@ usage(FILE *f)
 		"                     connections held at once per IPv4 address or IPv6 /64\n"
 		"                     (default 64, 0: no per-source cap; the server-wide cap is 1024)\n"
 		"  --check-config     validate the inventory and exit 0 (valid) or 1\n"
+		"  --check-db         check the database (PRAGMA quick_check, read-only) and exit\n"
+		"                     0 (intact) or 1 (damaged, findings printed; or unreadable)\n"
 		"  --user NAME        when started as root: run as NAME once the port is bound\n"
 		"                     and the database open (the inventory must be readable by NAME)\n"
 		"  --syslog           log to syslog instead of stderr\n"
@@ -105,10 +110,51 @@ check_config(const char *path)
 	return 0;
 }
 
+static void
+print_finding(void *arg, const char *text)
+{
+	const char *db = arg;
+
+	/* One line per finding, whatever SQLite put in it. */
+	printf("%s: ", db);
+	for (; *text != '\0'; text++)
+		putchar(*text == '\n' ? ' ' : *text);
+	putchar('\n');
+}
+
+static int
+check_database(const char *db, const char *config)
+{
+	struct inventory *inv = NULL;
+	char err[512];
+	int64_t t0;
+	int rc;
+
+	if (db == NULL) {
+		if ((inv = inventory_load(config, err, sizeof(err))) == NULL) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return 1;
+		}
+		db = inv->db[0] != '\0' ? inv->db : COLLECTOR_DEFAULT_DB;
+	}
+	t0 = time_mono_ns();
+	rc = store_quick_check(db, 100, print_finding, (void *)db, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, PROG ": %s: cannot check: %s\n", db, err);
+	else if (rc == 0)
+		printf("%s: ok (quick_check, %.2f s)\n", db, (double)(time_mono_ns() - t0) / 1e9);
+	else
+		fprintf(stderr, PROG ": %s: damaged (quick_check, %.2f s): restore a backup, or"
+				" try sqlite3's .recover on a copy\n",
+			db, (double)(time_mono_ns() - t0) / 1e9);
+	inventory_free(inv);
+	return rc == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
-	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_SOURCE, OPT_CHECK,
+	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_SOURCE, OPT_CHECK, OPT_CHECK_DB,
 	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG, OPT_USER };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
@@ -122,6 +168,7 @@ main(int argc, char **argv)
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "max-conns-per-source", required_argument, NULL, OPT_SOURCE },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "check-db", no_argument, NULL, OPT_CHECK_DB },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -131,7 +178,8 @@ main(int argc, char **argv)
 	};
 	struct collector_options o = { .sync = STORE_SYNC_FULL };
 	struct collector c;
-	int ch, verbose = 0, use_syslog = 0, check = 0;
+	int ch, verbose = 0, use_syslog = 0, check = 0, check_db = 0;
+	struct store_watch watch;
 	const char *user = NULL;
 	char err[1024], *end;
 	long n;
@@ -187,6 +235,7 @@ main(int argc, char **argv)
 			o.max_conns_per_source = n == 0 ? -1 : (int)n;
 			break;
 		case OPT_CHECK: check = 1; break;
+		case OPT_CHECK_DB: check_db = 1; break;
 		case OPT_USER: user = optarg; break;
 		case OPT_SYSLOG: use_syslog = 1; break;
 		case 'v': verbose = 1; break;
@@ -204,6 +253,8 @@ main(int argc, char **argv)
 		fprintf(stderr, PROG ": unexpected argument %s (see --help)\n", argv[optind]);
 		return 2;
 	}
+	if (check_db && (o.db != NULL || o.config_path != NULL))
+		return check_database(o.db, o.config_path);
 	if (o.config_path == NULL) {
 		fprintf(stderr, PROG ": --config FILE is required (see --help)\n");
 		return 2;
@@ -221,6 +272,12 @@ main(int argc, char **argv)
 	}
 	log_init(PROG, use_syslog, verbose);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any database is opened: SQLite takes its error log only then. */
+	memset(&watch, 0, sizeof(watch));
+	if (store_watch_install(&watch) == 0)
+		o.watch = &watch;
+	else
+		log_warnx("SQLite's reports of a damaged database are not watched");
 	if (collector_start(&c, uv_default_loop(), &o, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return 1;

@@ -444,6 +444,13 @@ metrics_render(struct metrics *m, const struct metrics_inputs *in, size_t *len)
 			    "anycast_store_backlog_results %zu\n",
 			in->writer->transactions, in->writer->failed_commits, in->writer->checkpoints,
 			(double)in->writer->commit_ns_total / 1e9, in->writer_backlog);
+	if (in->store_watched)
+		bprintf(&b, "# HELP anycast_store_corrupt_total Reports from SQLite of a damaged"
+			    " database (SQLITE_CORRUPT, SQLITE_NOTADB) since start; /healthz answers"
+			    " 503 once there is one.\n"
+			    "# TYPE anycast_store_corrupt_total counter\n"
+			    "anycast_store_corrupt_total %" PRIu64 "\n",
+			in->store_corrupt);
 	bprintf(&b, "# TYPE anycast_metrics_dropped_series_total counter\n"
 		    "anycast_metrics_dropped_series_total %" PRIu64 "\n",
 		m->dropped_series);

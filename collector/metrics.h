@@ -43,6 +43,8 @@ struct metrics_inputs {
 	const struct alerter_stats *alerts;
 	const struct store_writer_stats *writer;
 	size_t writer_backlog;
+	int store_watched;           /* store_corrupt is known */
+	uint64_t store_corrupt;      /* SQLite reports of a damaged database */
 	int64_t start_ms;
 };
 
