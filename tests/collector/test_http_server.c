@@ -1002,6 +1002,28 @@ Test(http_server, ipv6_listener_and_peer_address)
 	stop(ts);
 }
 
+Test(http_server, ipv6_source_is_capped_too)
+{
+	struct http_limits lim = { .max_conns_per_source = 2 };
+	struct tsrv *ts = start_at("[::1]:0", &lim, NULL, NULL);
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)ts->port) };
+	struct timeval tv = { .tv_sec = 5 };
+	int fds[3], i;
+
+	sin6.sin6_addr = in6addr_loopback;
+	for (i = 0; i < 3; i++) {
+		fds[i] = socket(AF_INET6, SOCK_STREAM, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+		usleep(50 * 1000);
+	}
+	cr_assert_str_eq(read_refusal(fds[2]),
+			 "{\"error\":\"too many connections from this address\"}");
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	cr_assert_eq(stop(ts).rejected_source, 1);
+}
+
 Test(http_server, bad_addresses_and_certificates_are_refused)
 {
 	struct sockaddr_storage ss;
