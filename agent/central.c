@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "agent/config_fetch.h"
+#include "agent/curl_dl.h"
 #include "agent/prober.h"
 #include "agent/reporter.h"
 #include "agent/spool.h"
@@ -272,6 +273,7 @@ static void setup(struct central *c)
 	const char *dir = o->spool_dir && o->spool_dir[0] ? o->spool_dir : "./spool";
 	struct reporter_options ro = {0};
 	struct config_fetch_options fo = {0};
+	char err[512];
 
 	if (!o->collector_url || (strncmp(o->collector_url, "http://", 7) != 0 &&
 	                          strncmp(o->collector_url, "https://", 8) != 0))
@@ -283,6 +285,8 @@ static void setup(struct central *c)
 		fatalx("cannot set up the event loop");
 	if (!(c->sp = spool_open(dir, o->spool_max_bytes)))
 		fatal("cannot use the spool directory %s", dir);
+	if (curl_dl_load(err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    !(c->cu = curl_uv_new(&c->loop, 4)))
 		fatalx("cannot set up libcurl");

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "agent/central.h"
+#include "agent/curl_dl.h"
 #include "agent/output.h"
 #include "agent/prober.h"
 #include "common/inventory.h"
@@ -241,6 +242,7 @@ static int check_config(const char *config, const struct inventory *inv,
 			const struct central_options *co)
 {
 	struct stat st;
+	char err[512];
 
 	if (config == NULL && co->collector_url == NULL) {
 		fprintf(stderr, "anycast-agent: --check-config needs --config FILE or --collector URL\n");
@@ -263,6 +265,10 @@ static int check_config(const char *config, const struct inventory *inv,
 		if ((st.st_mode & 077) != 0) {
 			fprintf(stderr, "anycast-agent: %s: readable by group or others (chmod 600)\n",
 				co->token_file);
+			return 1;
+		}
+		if (curl_dl_load(err, sizeof(err)) < 0) {
+			fprintf(stderr, "anycast-agent: %s\n", err);
 			return 1;
 		}
 	}

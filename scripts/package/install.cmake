@@ -127,5 +127,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+# The agent opens libcurl at run time (central mode only, agent/curl_dl.c), so
+# dpkg-shlibdeps cannot see it: name it. 7.85.0 for CURLOPT_PROTOCOLS_STR.
+set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "passwd, libcurl4 (>= 7.85.0)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)
