@@ -175,6 +175,7 @@ stream_free(struct catchment *c, struct cm_stream *st)
 		cm_name_unref(&c->names, names[i]);
 	for (i = 0; i < (size_t)st->n_hist; i++)
 		cm_name_unref(&c->names, st->hist[i].inst);
+	c->order_valid = 0;
 	free(st);
 }
 
@@ -210,6 +211,7 @@ catchment_free(struct catchment *c)
 	catchment_map_clear(&c->insts);
 	free_services(c->services, c->n_services);
 	cm_names_free(&c->names);
+	free(c->order);
 	free(c);
 }
 
@@ -319,6 +321,7 @@ catchment_stream(struct catchment *c, const char *agent, const char *service, in
 		stream_free(c, st);
 		return NULL;
 	}
+	c->order_valid = 0;
 	return st;
 }
 

@@ -45,10 +45,14 @@ struct catchment_row {
 	int suboptimal, flapping;
 };
 
-/* Snapshot of every tracked (agent, service, family). *rows is malloc'd
- * (caller frees; not NULL even for 0 rows unless out of memory); returns
- * the count. */
-size_t catchment_snapshot(const struct catchment *c, struct catchment_row **rows);
+/* Snapshot of every tracked (agent, service, family), sorted by agent,
+ * service and family. *rows is malloc'd (caller frees; not NULL even for 0
+ * rows unless out of memory); returns the count. */
+size_t catchment_snapshot(struct catchment *c, struct catchment_row **rows);
+/* The same rows written into rows[0..cap) (no allocation, the order is kept
+ * between calls); returns the count. catchment_row_bound() rows always fit. */
+size_t catchment_rows(struct catchment *c, struct catchment_row *rows, size_t cap);
+size_t catchment_row_bound(const struct catchment *c);
 /* Order-independent hash of what the rows show a dashboard (agent, service,
  * family, instance, status, flags, since), without building them; *n_rows
  * (may be NULL) gets the number of rows a snapshot would have. */

@@ -153,6 +153,9 @@ struct catchment {
 	struct catchment_map mgmt;      /* "agent\x1fservice\x1finstance" -> cm_mgmt */
 	struct catchment_map insts;     /* "service\x1finstance" -> cm_inst */
 	struct cm_names names;          /* strings the streams and feeds refer to */
+	struct cm_stream **order;       /* streams by (agent, service, family), owned */
+	size_t n_order;
+	int order_valid;                /* 0 after a stream was added or removed */
 	uint64_t dropped;               /* records ignored: unknown service, late, overflow */
 };
 

@@ -6,11 +6,6 @@
 
 #include "collector/catchment_impl.h"
 
-struct snap_ctx {
-	struct catchment_row *rows;
-	size_t n, cap;
-};
-
 /* Whether a stream has a row, and the instance and status the row shows. */
 static int
 row_view(const struct cm_stream *st, const char **instance, const char **identity,
@@ -33,18 +28,14 @@ row_view(const struct cm_stream *st, const char **instance, const char **identit
 	return 1;
 }
 
+/* The row of one stream; 0 when it has none. */
 static int
-snap_stream(void *ctx, const char *key, void *val)
+fill_row(const struct cm_stream *st, struct catchment_row *row)
 {
-	struct snap_ctx *s = ctx;
-	const struct cm_stream *st = val;
 	const char *instance, *identity, *status;
-	struct catchment_row *row;
 
-	(void)key;
-	if (!row_view(st, &instance, &identity, &status) || s->n == s->cap)
+	if (!row_view(st, &instance, &identity, &status))
 		return 0;
-	row = &s->rows[s->n++];
 	memset(row, 0, sizeof(*row));
 	snprintf(row->agent, sizeof(row->agent), "%s", st->agent);
 	snprintf(row->service, sizeof(row->service), "%s", st->service);
@@ -57,25 +48,86 @@ snap_stream(void *ctx, const char *key, void *val)
 	row->rtt_ms = st->outage ? -1 : st->rtt_ms;
 	row->suboptimal = st->suboptimal;
 	row->flapping = st->flapping;
+	return 1;
+}
+
+static int
+order_cmp(const void *a, const void *b)
+{
+	const struct cm_stream *x = *(const struct cm_stream *const *)a;
+	const struct cm_stream *y = *(const struct cm_stream *const *)b;
+	int r = strcmp(x->agent, y->agent);
+
+	if (r == 0)
+		r = strcmp(x->service, y->service);
+	return r != 0 ? r : x->family - y->family;
+}
+
+struct order_ctx {
+	struct cm_stream **v;
+	size_t n, cap;
+};
+
+static int
+collect_stream(void *ctx, const char *key, void *val)
+{
+	struct order_ctx *o = ctx;
+
+	(void)key;
+	if (o->n < o->cap)
+		o->v[o->n++] = val;
+	return 0;
+}
+
+/* The streams sorted by (agent, service, family), kept until a stream is
+ * added or removed. -1 when out of memory. */
+static int
+ensure_order(struct catchment *c)
+{
+	struct order_ctx o = { NULL, 0, c->streams.n };
+
+	if (c->order_valid)
+		return 0;
+	if ((o.v = malloc((o.cap > 0 ? o.cap : 1) * sizeof(*o.v))) == NULL)
+		return -1;
+	catchment_map_foreach(&c->streams, collect_stream, &o);
+	qsort(o.v, o.n, sizeof(*o.v), order_cmp);
+	free(c->order);
+	c->order = o.v;
+	c->n_order = o.n;
+	c->order_valid = 1;
 	return 0;
 }
 
 size_t
-catchment_snapshot(const struct catchment *c, struct catchment_row **rows)
+catchment_row_bound(const struct catchment *c)
+{
+	return c->streams.n;
+}
+
+size_t
+catchment_rows(struct catchment *c, struct catchment_row *rows, size_t cap)
+{
+	size_t i, n = 0;
+
+	if (ensure_order(c) != 0)
+		return 0;
+	for (i = 0; i < c->n_order && n < cap; i++)
+		n += (size_t)fill_row(c->order[i], &rows[n]);
+	return n;
+}
+
+size_t
+catchment_snapshot(struct catchment *c, struct catchment_row **rows)
 {
 	/* Sized once: a 10,000-row array is 5 MB, and doubling would leave
 	 * half of it unused. Never NULL unless out of memory, even for no rows:
 	 * callers may hand the array to qsort/memcpy, which must not see NULL. */
-	struct snap_ctx s = { NULL, 0, c->streams.n };
+	size_t cap = catchment_row_bound(c);
 
-	if ((s.rows = malloc((s.cap > 0 ? s.cap : 1) * sizeof(*s.rows))) == NULL) {
-		*rows = NULL;
+	if ((*rows = malloc((cap > 0 ? cap : 1) * sizeof(**rows))) == NULL)
 		return 0;
-	}
-	/* foreach does not modify the map when the callback returns 0 */
-	catchment_map_foreach((struct catchment_map *)&c->streams, snap_stream, &s);
-	*rows = s.rows;
-	return s.n;
+	return catchment_rows(c, *rows, cap);
 }
 
 struct sig_ctx {

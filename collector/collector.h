@@ -67,9 +67,10 @@ struct collector {
 
 	int64_t start_ms;
 	int64_t next_event_id;
-	struct catchment_row *snap;           /* sorted snapshot for reads, owned */
-	size_t n_snap;
-	int snap_valid;                       /* 0 after an event; refreshed each tick */
+	struct catchment_row *snap;           /* sorted rows for reads, owned */
+	size_t n_snap, snap_cap;
+	int snap_valid;                       /* 0 after an event and each tick */
+	int64_t snap_read_ms;                 /* last read of snap (freed when idle) */
 	uint64_t catchment_sig;               /* signature of the last snapshot */
 	int64_t snapshot_saved_ms;
 	int snapshot_dirty;

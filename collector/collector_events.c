@@ -15,6 +15,7 @@
 
 #define SNAPSHOT_MIN_INTERVAL_MS 2000   /* state changes saved at most this often */
 #define SNAPSHOT_MAX_INTERVAL_MS 60000  /* and at least this often (last_seen) */
+#define SNAPSHOT_KEEP_MS 10000        /* cached rows freed after this long unread */
 #define SSE_PING_MS 15000
 #define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
@@ -52,51 +53,35 @@ sse_broadcast(struct collector *c, const char *name, json_t *data)
 	free(msg);
 }
 
-static int
-row_cmp(const void *a, const void *b)
-{
-	const struct catchment_row *x = a, *y = b;
-	int r = strcmp(x->agent, y->agent);
-
-	if (r == 0)
-		r = strcmp(x->service, y->service);
-	return r != 0 ? r : x->family - y->family;
-}
-
-/* Take ownership of a fresh snapshot as the read cache. */
-static void
-cache_snapshot(struct collector *c, struct catchment_row *rows, size_t n)
-{
-	if (n > 1)
-		qsort(rows, n, sizeof(*rows), row_cmp);
-	free(c->snap);
-	c->snap = rows;
-	c->n_snap = n;
-	c->snap_valid = 1;
-}
-
-/* Forget the cached rows: taken again by the next read that wants them, so a
- * collector nobody reads keeps no copy (10,000 rows are 5 MB). */
+/* Forget the cached rows. */
 static void
 drop_snapshot(struct collector *c)
 {
 	free(c->snap);
 	c->snap = NULL;
-	c->n_snap = 0;
+	c->snap_cap = c->n_snap = 0;
 	c->snap_valid = 0;
 }
 
+/* The rows for reads, sorted by agent, service and family. They are written
+ * again into the same array after each tick or event (last_seen and RTT move
+ * every round), and the array is freed once nobody read it for a while: a
+ * collector nobody reads keeps no copy (10,000 rows are 5 MB). */
 size_t
 collector_catchments(struct collector *c, const struct catchment_row **rows)
 {
-	if (!c->snap_valid) {
-		struct catchment_row *r = NULL;
-		size_t n = catchment_snapshot(c->catchment, &r);
+	size_t bound = catchment_row_bound(c->catchment);
 
-		drop_snapshot(c);
-		if (r != NULL)
-			cache_snapshot(c, r, n);
+	if (!c->snap_valid || c->snap == NULL) {
+		if (c->snap == NULL || c->snap_cap < bound) {
+			drop_snapshot(c);
+			c->snap = malloc((bound > 0 ? bound : 1) * sizeof(*c->snap));
+			c->snap_cap = c->snap != NULL ? bound : 0;
+		}
+		c->n_snap = c->snap != NULL ? catchment_rows(c->catchment, c->snap, c->snap_cap) : 0;
+		c->snap_valid = c->snap != NULL;
 	}
+	c->snap_read_ms = time_now_ms();
 	*rows = c->snap;
 	return c->n_snap;
 }
@@ -126,7 +111,7 @@ on_event(void *ctx, const struct event *in)
 	if (c->alerter != NULL)
 		alerter_dispatch(c->alerter, &job->ev);
 	c->snapshot_dirty = 1;
-	drop_snapshot(c);
+	c->snap_valid = 0;
 	store_writer_submit(c->writer, job);
 }
 
@@ -209,7 +194,7 @@ push_catchments(struct collector *c)
 }
 
 /* Each second: silence turns into outages; the rows' last_seen and RTT
- * moved, so cached rows are dropped; a change of what the rows show is
+ * moved, so cached rows are written again when next read; a change of what the rows show is
  * pushed; the rows are saved when they changed (at most every 2 s) and at
  * least every minute. */
 void
@@ -222,7 +207,9 @@ collector_on_tick(uv_timer_t *t)
 	size_t n;
 
 	catchment_tick(c->catchment, now, on_event, c);
-	drop_snapshot(c);
+	c->snap_valid = 0;
+	if (c->snap != NULL && now - c->snap_read_ms >= SNAPSHOT_KEEP_MS)
+		drop_snapshot(c);
 	sig = catchment_signature(c->catchment, &n);
 	if (sig != c->catchment_sig) {
 		c->catchment_sig = sig;
