@@ -16,6 +16,7 @@
 
 #include "agent/config_fetch.h"
 #include "agent/curl_dl.h"
+#include "agent/drop_user.h"
 #include "agent/prober.h"
 #include "agent/reporter.h"
 #include "agent/spool.h"
@@ -24,6 +25,7 @@
 #include "common/result.h"
 
 #define TOKEN_MAX 4096
+#define TLS_FILE_MAX (1024 * 1024) /* a PEM file of CAs, a certificate chain or a key */
 #define SYNC_INTERVAL_MS 1000
 #define DRAIN_TIMEOUT_MS 3000
 
@@ -41,6 +43,7 @@ struct central {
 	int stopping, finishing, services;
 	uint64_t append_errors;
 	char token[TOKEN_MAX];
+	struct curl_blob tls[3]; /* --user: CA, certificate and key read at start-up */
 };
 
 /* Read the bearer token: a regular file nobody else can read, surrounding
@@ -76,6 +79,29 @@ static void read_token(const char *path, char *out, size_t outlen)
 		if (*p < 0x21 || *p > 0x7e)
 			fatalx("token file %s: the token must be one word of printable ASCII",
 			       path);
+}
+
+/* Read a TLS file into b (--user: the agent may not read it afterwards).
+ * Start-up only: exits with a one-line reason on any problem. */
+static void read_tls_file(const char *path, struct curl_blob *b)
+{
+	struct stat sb;
+	char *data;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		fatal("%s", path);
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > TLS_FILE_MAX)
+		fatalx("%s: not a regular file of at most %d bytes", path, TLS_FILE_MAX);
+	if ((data = malloc((size_t)sb.st_size + 1)) == NULL)
+		fatalx("out of memory");
+	if ((n = read(fd, data, (size_t)sb.st_size + 1)) < 0)
+		fatal("%s", path);
+	if (n != sb.st_size)
+		fatalx("%s: changed while being read", path);
+	close(fd);
+	*b = (struct curl_blob){.data = data, .len = (size_t)n, .flags = CURL_BLOB_NOCOPY};
 }
 
 static void on_result(void *ctx, struct result *r)
@@ -295,6 +321,21 @@ static void setup(struct central *c)
 	                                 .ca_file = o->ca_file,
 	                                 .client_cert = o->client_cert,
 	                                 .client_key = o->client_key};
+	if (o->user) {
+		/* curl reads these at every new connection: keep them in memory. */
+		if (o->ca_file && o->ca_file[0]) {
+			read_tls_file(o->ca_file, &c->tls[0]);
+			ro.http.ca_blob = &c->tls[0];
+		}
+		if (o->client_cert && o->client_cert[0]) {
+			read_tls_file(o->client_cert, &c->tls[1]);
+			ro.http.client_cert_blob = &c->tls[1];
+			if (o->client_key && o->client_key[0]) {
+				read_tls_file(o->client_key, &c->tls[2]);
+				ro.http.client_key_blob = &c->tls[2];
+			}
+		}
+	}
 	ro.name = o->name;
 	ro.status_fn = add_status;
 	ro.status_arg = c;
@@ -311,6 +352,13 @@ static void setup(struct central *c)
 	uv_signal_init(&c->loop, &c->sighup);
 	c->check.data = c->sync_timer.data = c->sigterm.data = c->sigint.data = c;
 	c->sighup.data = c;
+	/* Everything that may need root is open or read: token, TLS files,
+	 * spool, libcurl. The spool directory goes to the user with its files. */
+	if (o->user) {
+		if (drop_user(o->user, dir, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		log_info("running as user %s", o->user);
+	}
 }
 
 int central_run(const struct central_options *opt)
@@ -349,6 +397,8 @@ int central_run(const struct central_options *opt)
 		log_warnx("central mode: handles left open at exit");
 	spool_close(c->sp);
 	curl_global_cleanup();
+	for (size_t i = 0; i < sizeof(c->tls) / sizeof(c->tls[0]); i++)
+		free(c->tls[i].data);
 	free(c);
 	return rc;
 }

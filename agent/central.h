@@ -14,6 +14,7 @@ struct central_options {
 	const char *spool_dir;       /* default "./spool" */
 	uint64_t spool_max_bytes;    /* default 100 MB */
 	const char *ca_file, *client_cert, *client_key; /* optional TLS */
+	const char *user;            /* NULL, or run as this user once set up (--user) */
 	const struct inventory *local; /* optional: services from --config, used until the
 					   collector answers; NULL in pure central mode */
 };

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "agent/central.h"
 #include "agent/curl_dl.h"
+#include "agent/drop_user.h"
 #include "agent/output.h"
 #include "agent/prober.h"
 #include "common/inventory.h"
@@ -34,14 +36,17 @@ struct agent {
 	uint64_t next_seq;
 	uint64_t reserved;        /* highest seq persisted as possibly used */
 	char seq_path[1024];      /* "" when --spool was not given */
+	const char *user;         /* --user, or NULL */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: anycast-agent --config FILE [--once [--json]] [--spool DIR] [-v] [--syslog]\n"
+		"usage: anycast-agent --config FILE [--once [--json]] [--spool DIR] [--user NAME]\n"
+		"                     [-v] [--syslog]\n"
 		"       anycast-agent --collector URL --name NAME --token-file FILE [--spool DIR]\n"
 		"                     [--spool-max BYTES] [--ca-file F] [--cert F] [--key F]\n"
+		"                     [--user NAME] [-v] [--syslog]\n"
 		"Probes DNS/NTP anycast addresses and each instance's management address and\n"
 		"tells which instance answered. Without a collector, prints one JSON line per\n"
 		"probe on stdout. SIGHUP reloads --config (standalone) or fetches the\n"
@@ -56,6 +61,9 @@ static void usage(FILE *f)
 		"  --spool DIR        spool (central) or seq state (standalone); default ./spool\n"
 		"  --spool-max BYTES  spool size bound (central mode)\n"
 		"  --ca-file, --cert, --key  TLS to the collector\n"
+		"  --user NAME        when started as root: run as NAME once the token, TLS\n"
+		"                     files and config are read and the spool is open (the\n"
+		"                     spool directory and its files are given to NAME)\n"
 		"  --check-config     validate the config (and URL and token file) and exit\n"
 		"  -v, --verbose      debug logging\n"
 		"  --syslog           log to syslog instead of stderr\n"
@@ -212,6 +220,15 @@ static int run_standalone(struct agent *a, const char *spool_dir)
 	a->loop = uv_default_loop();
 	if (a->once && !a->json && (a->table = output_table_new()) == NULL)
 		fatalx("out of memory");
+	if (a->user != NULL) {
+		char err[1024];
+
+		/* The config is read and the seq directory open: nothing else
+		 * needs root. SIGHUP re-reads --config as this user. */
+		if (drop_user(a->user, spool_dir, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		log_info("running as user %s", a->user);
+	}
 	a->prober = prober_new(a->loop, a->inv, on_result, on_round, a);
 	if (a->prober == NULL)
 		fatalx("%s: cannot set up the probes (see above)", a->inv->path);
@@ -282,7 +299,7 @@ static int check_config(const char *config, const struct inventory *inv,
 int main(int argc, char **argv)
 {
 	enum { O_COLLECTOR = 256, O_NAME, O_TOKEN, O_SPOOL, O_SPOOL_MAX, O_CA, O_CERT, O_KEY,
-	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK };
+	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK, O_USER };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "collector", required_argument, NULL, O_COLLECTOR },
@@ -300,6 +317,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		{ "check-config", no_argument, NULL, O_CHECK },
+		{ "user", required_argument, NULL, O_USER },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct central_options co = { 0 };
@@ -337,11 +355,16 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case O_SYSLOG: use_syslog = 1; break;
 		case O_CHECK: check = 1; break;
+		case O_USER: co.user = a.user = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "anycast-agent: unexpected argument: %s\n", argv[optind]);
+		return 2;
+	}
+	if (co.user != NULL && getpwnam(co.user) == NULL) {
+		fprintf(stderr, "anycast-agent: --user %s: no such user\n", co.user);
 		return 2;
 	}
 	log_init("anycast-agent", use_syslog, verbose);

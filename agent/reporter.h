@@ -27,6 +27,10 @@ struct reporter_http {
 	const char *ca_file;     /* NULL: the system's CAs */
 	const char *client_cert; /* NULL: no client certificate */
 	const char *client_key;
+	/* The same files read into memory (NULL: use the paths above), for an
+	 * agent that can no longer read them (--user); owned by the caller,
+	 * valid as long as the reporter and the config fetcher. */
+	const struct curl_blob *ca_blob, *client_cert_blob, *client_key_blob;
 	int64_t timeout_ms; /* whole transfer, queue time included; 0: 30 s */
 };
 

@@ -132,9 +132,18 @@ int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, 
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "anycast-agent/" ANYCAST_VERSION);
 	/* Certificate and host verification stay on (curl's default). */
-	if (h->ca_file && h->ca_file[0])
+	if (h->ca_blob) {
+		/* In place of the default bundle, as a CAINFO file would be. */
+		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, h->ca_blob);
+	} else if (h->ca_file && h->ca_file[0]) {
 		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
-	if (h->client_cert && h->client_cert[0]) {
+	}
+	if (h->client_cert_blob) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, h->client_cert_blob);
+		if (h->client_key_blob)
+			curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, h->client_key_blob);
+	} else if (h->client_cert && h->client_cert[0]) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, h->client_cert);
 		if (h->client_key && h->client_key[0])
 			curl_easy_setopt(e, CURLOPT_SSLKEY, h->client_key);
