@@ -3,11 +3,16 @@
 #  1. probes/s of the agent's probe path on one core (bench_probe pinned to
 #     CPU 0, the responder to CPU 1), reported per wall second and per CPU
 #     second of the prober (the machine may be shared);
-#  2. anycast-agent RSS with 100 targets at a 1 s interval for DURATION s;
+#  2. anycast-agent memory with 100 targets at a 1 s interval for DURATION s,
+#     standalone (JSON lines to a file) and in central mode (reporting to a
+#     collector on loopback that hands it the same 100 targets): VmRSS, VmHWM,
+#     PSS and Private_Dirty, and the largest mappings by RSS;
 #  3. the same responder probed by dnsperf and by prometheus-blackbox-exporter
 #     (when installed), for comparison.
-# Usage: bench/probe/run.sh   Env: ANYCAST_AGENT (agent binary; default: a
-# release build in build-bench/), SECONDS_PROBE (5), DURATION (20).
+# Usage: bench/probe/run.sh   Env: ANYCAST_AGENT and ANYCAST_COLLECTOR
+# (binaries; default: a release build in build-bench/), ANYCAST_AGENT_BEFORE
+# (another agent binary measured in section 2 too, e.g. an older release),
+# SECONDS_PROBE (5), DURATION (20), SECTIONS (default "1 2 3").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/bench-probe.XXXXXX)
@@ -20,7 +25,9 @@ cleanup() {
 trap cleanup EXIT
 SECONDS_PROBE=${SECONDS_PROBE:-5}
 DURATION=${DURATION:-20}
+SECTIONS=${SECTIONS:-1 2 3}
 PORT=$((20000 + RANDOM % 20000))
+CPORT=$((PORT + 2))
 
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -o "$T/responder" "$ROOT/bench/probe/responder.c"
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -I"$ROOT" -o "$T/bench_probe" \
@@ -28,24 +35,44 @@ cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -I"$ROOT" -o "$T/bench_probe" \
 	"$ROOT/common/log.c" $(pkg-config --cflags --libs libuv ldns)
 
 AGENT=${ANYCAST_AGENT:-}
-if [ -z "$AGENT" ]; then
+COLLECTOR=${ANYCAST_COLLECTOR:-}
+if [ -z "$AGENT" ] || [ -z "$COLLECTOR" ]; then
 	cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DANYCAST_TESTS=OFF >/dev/null
-	cmake --build "$ROOT/build-bench" --target anycast-agent -j2 >/dev/null
-	AGENT=$ROOT/build-bench/anycast-agent
+	cmake --build "$ROOT/build-bench" --target anycast-agent anycast-collector -j2 >/dev/null
+	AGENT=${AGENT:-$ROOT/build-bench/anycast-agent}
+	COLLECTOR=${COLLECTOR:-$ROOT/build-bench/anycast-collector}
 fi
 
 taskset -c 1 "$T/responder" "$PORT" & PIDS+=($!)
 sleep 0.3
 
 echo "== machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
-echo "== 1. agent probe path, one core, 64 in flight, ${SECONDS_PROBE} s"
+if [[ " $SECTIONS " == *" 1 "* ]]; then
+echo "== 1. agent probe path, one core, ${SECONDS_PROBE} s per concurrency"
 for c in 16 64 256; do
 	printf 'concurrency %4d: ' "$c"
 	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" "$c"
 done
+fi
 
-echo "== 2. anycast-agent RSS: 100 targets (4 anycast + 24 instances x 4 management), 1 s, ${DURATION} s"
-{
+# mem_report LABEL PID: one line of memory figures, then the mappings with
+# the largest RSS (kB) summed per file.
+mem_report() {
+	local st=/proc/$2/status
+	printf '%-28s VmRSS %5s kB  VmHWM %5s kB  PSS %5s kB  Private_Dirty %5s kB  CPU %s s  threads %s\n' \
+		"$1" "$(awk '/^VmRSS/ {print $2}' "$st")" "$(awk '/^VmHWM/ {print $2}' "$st")" \
+		"$(awk '/^Pss:/ {print $2}' "/proc/$2/smaps_rollup")" \
+		"$(awk '/^Private_Dirty:/ {print $2}' "/proc/$2/smaps_rollup")" \
+		"$(awk '{print ($14 + $15) / 100}' "/proc/$2/stat")" "$(awk '/^Threads/ {print $2}' "$st")"
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { n = split($6, p, "/"); m = (NF >= 6 ? p[n] : "[anon]") }
+	     /^Rss:/ { rss[m] += $2 }
+	     END { for (m in rss) if (rss[m] > 0) print rss[m], m }' "/proc/$2/smaps" |
+		sort -rn | head -12 | awk '{ printf "%s %s kB", (NR > 1 ? "," : "    largest:"), $2 " " $1 } END { print "" }'
+}
+
+if [[ " $SECTIONS " == *" 2 "* ]]; then
+echo "== 2. anycast-agent memory: 100 targets (4 anycast + 24 instances x 4 management), 1 s, ${DURATION} s"
+services() {
 	echo "services:"
 	echo "  - name: dns"
 	echo "    protocol: dns"
@@ -58,19 +85,55 @@ echo "== 2. anycast-agent RSS: 100 targets (4 anycast + 24 instances x 4 managem
 		echo "      - name: site-$i"
 		echo "        management: [127.0.$i.1, 127.0.$i.2, 127.0.$i.3, 127.0.$i.4]"
 	done
-} >"$T/agent.yaml"
-taskset -c 0 "$AGENT" --config "$T/agent.yaml" >"$T/agent.out" 2>"$T/agent.err" & apid=$!
-PIDS+=($apid)
-sleep "$DURATION"
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$apid/status")
-cpu=$(awk '{print ($14 + $15) / 100}' "/proc/$apid/stat")
-kill "$apid"
-wait "$apid" 2>/dev/null || true
-lines=$(wc -l <"$T/agent.out")
-okl=$(grep -c '"outcome":"ok"' "$T/agent.out" || true)
-echo "agent: VmRSS ${rss} kB, VmHWM ${hwm} kB, CPU ${cpu} s in ${DURATION} s, records $lines (ok $okl)"
+}
+services >"$T/agent.yaml"
+{
+	services
+	echo "agents:"
+	for name in agent before; do # one per binary: each run starts from seq 1
+		token=$name-$RANDOM$RANDOM$RANDOM
+		(umask 077 && printf '%s\n' "$token" >"$T/$name.token")
+		echo "  - { name: $name, token_sha256: $(printf %s "$token" | sha256sum | cut -d' ' -f1) }"
+	done
+} >"$T/inventory.yaml"
+taskset -c 1 "$COLLECTOR" --config "$T/inventory.yaml" --listen "127.0.0.1:$CPORT" \
+	--db "$T/collector.db" >"$T/collector.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 100); do
+	curl -fs -o /dev/null "http://127.0.0.1:$CPORT/healthz" && break
+	sleep 0.1
+done
 
+# agent_mem LABEL BINARY: standalone, then central mode as agent LABEL,
+# DURATION s each.
+agent_mem() {
+	local label=$1 bin=$2 apid lines okl
+	taskset -c 0 "$bin" --config "$T/agent.yaml" >"$T/agent.out" 2>"$T/agent.err" & apid=$!
+	PIDS+=($apid)
+	sleep "$DURATION"
+	mem_report "$label standalone" "$apid"
+	kill "$apid"
+	wait "$apid" 2>/dev/null || true
+	lines=$(wc -l <"$T/agent.out")
+	okl=$(grep -c '"outcome":"ok"' "$T/agent.out" || true)
+	echo "    records $lines (ok $okl)"
+
+	rm -rf "$T/spool"
+	taskset -c 0 "$bin" --collector "http://127.0.0.1:$CPORT" --name "$label" \
+		--token-file "$T/$label.token" --spool "$T/spool" >/dev/null 2>"$T/central.err" & apid=$!
+	PIDS+=($apid)
+	sleep "$DURATION"
+	mem_report "$label central" "$apid"
+	kill "$apid"
+	wait "$apid" 2>/dev/null || true
+	echo "    records acknowledged by the collector: $(awk '$1 == "acked" {print $2}' "$T/spool/state")"
+}
+agent_mem "agent" "$AGENT"
+if [ -n "${ANYCAST_AGENT_BEFORE:-}" ]; then
+	agent_mem "before" "$ANYCAST_AGENT_BEFORE"
+fi
+fi
+
+if [[ " $SECTIONS " == *" 3 "* ]]; then
 echo "== 3. comparison against the same responder"
 if command -v dnsperf >/dev/null; then
 	printf 'id.server TXT\nlab. SOA\n' >"$T/queries"
@@ -104,4 +167,5 @@ EOF
 		grep -E '^probe_success' | sed 's/^/blackbox: /'
 else
 	echo "blackbox exporter: not installed"
+fi
 fi
