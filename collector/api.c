@@ -28,6 +28,14 @@ api_respond(struct collector *c, struct http_exchange *ex, int status, const cha
 }
 
 void
+api_respond_take(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
+		 const char *extra_headers, char *body, size_t len)
+{
+	metrics_count_http(c->metrics, status);
+	http_exchange_respond_take(ex, status, ctype, extra_headers, body, len);
+}
+
+void
 api_json(struct collector *c, struct http_exchange *ex, int status, json_t *body,
 	 const char *extra_headers)
 {
@@ -41,8 +49,7 @@ api_json(struct collector *c, struct http_exchange *ex, int status, json_t *body
 			    sizeof(empty) - 1);
 		return;
 	}
-	api_respond(c, ex, status, "application/json", extra_headers, txt, strlen(txt));
-	free(txt);
+	api_respond_take(c, ex, status, "application/json", extra_headers, txt, strlen(txt));
 }
 
 void

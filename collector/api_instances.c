@@ -44,6 +44,18 @@ tb_add(struct tbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* Grow to cap at once (an estimate: tb_add still grows past it if needed). */
+static void
+tb_reserve(struct tbuf *b, size_t cap)
+{
+	char *p;
+
+	if (b->failed || cap <= b->cap || cap > ANSWER_MAX || (p = realloc(b->p, cap)) == NULL)
+		return;
+	b->p = p;
+	b->cap = cap;
+}
+
 static void
 tb_printf(struct tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -196,6 +208,15 @@ api_get_instances(struct collector *c, struct http_exchange *ex, const struct ht
 	}
 	f.base = base;
 	rc = store_each_management(c->reader, file_row, &f);
+	{
+		/* One allocation for the answer instead of doubling to twice its
+		 * size (3 MB with 1,000 agents x 20 instances). */
+		size_t need = 64;
+
+		for (int i = 0; i < total; i++)
+			need += f.acc[i].agents.len + 1024;
+		tb_reserve(&out, need);
+	}
 	tb_add(&out, "{\"instances\":[", 14);
 	for (int i = 0; i < inv->n_services; i++) {
 		const struct inv_service *s = &inv->services[i];
@@ -207,6 +228,9 @@ api_get_instances(struct collector *c, struct http_exchange *ex, const struct ht
 			if (n++ > 0)
 				tb_add(&out, ",", 1);
 			write_instance(&out, s, &s->instances[j], &f.acc[base[i] + j]);
+			/* copied into out: let it go before the next one grows out */
+			free(f.acc[base[i] + j].agents.p);
+			f.acc[base[i] + j].agents.p = NULL;
 		}
 	}
 	tb_add(&out, "]}", 2);
@@ -220,7 +244,9 @@ api_get_instances(struct collector *c, struct http_exchange *ex, const struct ht
 		api_error(c, ex, 503, "database query failed");
 	else if (out.failed)
 		api_error(c, ex, 503, "answer too large or out of memory");
-	else
-		api_respond(c, ex, 200, "application/json", NULL, out.p, out.len);
+	else {
+		api_respond_take(c, ex, 200, "application/json", NULL, out.p, out.len);
+		out.p = NULL;
+	}
 	free(out.p);
 }

@@ -24,6 +24,9 @@ void api_error(struct collector *c, struct http_exchange *ex, int status, const 
 /* Any answer, counting the status. */
 void api_respond(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
 		 const char *extra_headers, const char *body, size_t len);
+/* The same with a malloc'd body the answer takes over (freed in all cases). */
+void api_respond_take(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
+		      const char *extra_headers, char *body, size_t len);
 
 /* The URL-decoded value of name in a query string into out. Returns 1 when
  * present, 0 when absent, -1 when malformed or too long. */

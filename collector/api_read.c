@@ -387,8 +387,7 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 		api_error(c, ex, 503, "out of memory");
 		return;
 	}
-	api_respond(c, ex, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, txt, len);
-	free(txt);
+	api_respond_take(c, ex, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, txt, len);
 }
 
 struct health_ctx {

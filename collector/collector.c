@@ -133,6 +133,9 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 	}
 	free(rows);
 	so.no_migrate = 1;
+	/* Reads walk indexes and stop at their limit; the OS keeps the file's
+	 * pages cached anyway. */
+	so.cache_kb = 4096;
 	if ((c->reader = store_open(c->db_path, &so, err, errlen)) == NULL) {
 		store_close(wst);
 		return -1;

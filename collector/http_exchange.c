@@ -68,6 +68,13 @@ exchange_unlink(struct http_conn *c, struct http_exchange *ex)
 		c->cur = NULL;
 }
 
+/* Whether an answer with this status to this request carries a body. */
+static bool
+has_body(const struct http_exchange *ex, int status)
+{
+	return !(ex->is_head || status == 204 || status == 304 || status < 200);
+}
+
 /* Prepare the head of an answer; the Connection line and the blank line
  * are added when it is sent, once we know whether the connection stays. */
 int
@@ -80,7 +87,7 @@ http_exchange_build(struct http_exchange *ex, int status, const char *ctype, con
 	bool nobody;
 	int n, rc = 0;
 
-	nobody = ex->is_head || status == 204 || status == 304 || status < 200;
+	nobody = !has_body(ex, status);
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
 		     http_status_str((enum http_status)status), http_server_date(srv));
 	rc |= http_limits_buf_append(&ex->out, line, (size_t)n, max);
@@ -103,7 +110,7 @@ http_exchange_build(struct http_exchange *ex, int status, const char *ctype, con
 			rc |= http_limits_buf_append(&ex->out, "\r\n", 2, max);
 	}
 	ex->out_head = ex->out.len;
-	if (!nobody && len > 0)
+	if (!nobody && len > 0 && body != NULL)
 		rc |= http_limits_buf_append(&ex->out, body, len, max);
 	if (rc != 0) {
 		http_limits_buf_free(&ex->out);
@@ -172,6 +179,25 @@ http_exchange_continue(struct http_conn *c, struct http_exchange *ex)
 	(void)http_conn_send(c, cont, sizeof(cont) - 1);
 }
 
+/* Nothing else waits to be sent: put the Connection line into ex's own
+ * buffer and hand that buffer to the connection, instead of copying a
+ * multi-megabyte answer (the instances view, /metrics) while the original is
+ * still held. 1 when done. */
+static bool
+move_answer(struct http_conn *c, struct http_exchange *ex, const char *line)
+{
+	size_t ll = strlen(line), body = ex->out.len - ex->out_head;
+
+	if (http_limits_buf_append(&ex->out, line, ll, SIZE_MAX / 2) != 0)
+		return false;
+	memmove(ex->out.data + ex->out_head + ll, ex->out.data + ex->out_head, body);
+	memcpy(ex->out.data + ex->out_head, line, ll);
+	http_limits_buf_free(&c->out);
+	c->out = ex->out;
+	memset(&ex->out, 0, sizeof(ex->out));
+	return true;
+}
+
 /* Send the answer of ex, which is at the head of the queue. */
 static void
 send_answer(struct http_conn *c, struct http_exchange *ex)
@@ -185,6 +211,8 @@ send_answer(struct http_conn *c, struct http_exchange *ex)
 	if (!keep)
 		ex->must_close = true;
 	if (ex->out.len == 0) /* could not build it: all we can do is close */
+		return;
+	if (c->out.len == 0 && !c->closing && move_answer(c, ex, keep ? ka : cl))
 		return;
 	(void)http_conn_send(c, ex->out.data, ex->out_head);
 	if (keep)
@@ -341,6 +369,53 @@ http_exchange_respond(struct http_exchange *ex, int status, const char *content_
 		status = 500;
 	if (http_exchange_build(ex, status, content_type, extra_headers, body, body_len) != 0) {
 		ex->responded = true;
+		ex->must_close = true;
+	}
+	http_exchange_flush(c);
+}
+
+/* Put the head built in ex->out in front of body, and make that ex->out. */
+static int
+adopt_body(struct http_exchange *ex, char *body, size_t len)
+{
+	size_t head = ex->out.len;
+	char *p;
+
+	if ((p = realloc(body, head + len + 1)) == NULL)
+		return -ENOMEM;
+	memmove(p + head, p, len);
+	memcpy(p, ex->out.data, head);
+	p[head + len] = '\0';
+	http_limits_buf_free(&ex->out);
+	ex->out.data = p;
+	ex->out.len = head + len;
+	ex->out.cap = head + len + 1;
+	return 0;
+}
+
+void
+http_exchange_respond_take(struct http_exchange *ex, int status, const char *content_type,
+			   const char *extra_headers, char *body, size_t body_len)
+{
+	struct http_conn *c = ex->conn;
+
+	if (ex->responded || c == NULL || body == NULL || body_len == 0) {
+		http_exchange_respond(ex, status, content_type, extra_headers, body, body_len);
+		free(body);
+		return;
+	}
+	if (status < 100 || status > 999)
+		status = 500;
+	/* The head only (Content-Length from body_len), then the body behind it. */
+	if (http_exchange_build(ex, status, content_type, extra_headers, NULL, body_len) != 0) {
+		ex->responded = true;
+		ex->must_close = true;
+		free(body);
+	} else if (!has_body(ex, status)) {
+		free(body);
+	} else if (adopt_body(ex, body, body_len) != 0) {
+		free(body);
+		http_limits_buf_free(&ex->out); /* nothing to send: close when its turn comes */
 		ex->must_close = true;
 	}
 	http_exchange_flush(c);

@@ -64,6 +64,10 @@ const char *http_request_header(const struct http_exchange *ex, const char *name
  * called exactly once per exchange; the exchange is freed afterwards. */
 void http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
 			   const char *extra_headers, const char *body, size_t body_len);
+/* The same, taking a malloc'd body instead of copying it (large answers are
+ * then held once, not twice, until written). body is freed in all cases. */
+void http_exchange_respond_take(struct http_exchange *ex, int status, const char *content_type,
+				const char *extra_headers, char *body, size_t body_len);
 
 /* Streaming answers (Server-Sent Events): start sends the headers; the
  * exchange then lives until the client closes or http_exchange_stream_end.

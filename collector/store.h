@@ -27,6 +27,7 @@ enum store_sync { STORE_SYNC_FULL = 0, STORE_SYNC_NORMAL = 1 };
 struct store_options {
 	enum store_sync sync;
 	int no_migrate; /* 1: do not apply migrations (reader connections) */
+	int cache_kb;   /* SQLite page cache of this connection; 0 = 8192 */
 };
 
 /* Open or create the database at path, set WAL mode and apply pending
