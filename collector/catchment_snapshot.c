@@ -28,6 +28,20 @@ row_view(const struct cm_stream *st, const char **instance, const char **identit
 	return 1;
 }
 
+/* dst = src, cut to size (snprintf's "%s" costs more than the rest of a
+ * row; 10,000 rows are refilled after every tick a dashboard reads). */
+static void
+copy_name(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* The row of one stream; 0 when it has none. */
 static int
 fill_row(const struct cm_stream *st, struct catchment_row *row)
@@ -36,13 +50,12 @@ fill_row(const struct cm_stream *st, struct catchment_row *row)
 
 	if (!row_view(st, &instance, &identity, &status))
 		return 0;
-	memset(row, 0, sizeof(*row));
-	snprintf(row->agent, sizeof(row->agent), "%s", st->agent);
-	snprintf(row->service, sizeof(row->service), "%s", st->service);
+	copy_name(row->agent, sizeof(row->agent), st->agent);
+	copy_name(row->service, sizeof(row->service), st->service);
 	row->family = st->family;
-	snprintf(row->status, sizeof(row->status), "%s", status);
-	snprintf(row->instance, sizeof(row->instance), "%s", instance);
-	snprintf(row->identity, sizeof(row->identity), "%s", identity);
+	copy_name(row->status, sizeof(row->status), status);
+	copy_name(row->instance, sizeof(row->instance), instance);
+	copy_name(row->identity, sizeof(row->identity), identity);
 	row->since_ms = st->since_ms;
 	row->last_seen_ms = st->last_seen_ms;
 	row->rtt_ms = st->outage ? -1 : st->rtt_ms;
