@@ -27,6 +27,8 @@ struct catchment_map {
 	struct cm_node **b;
 };
 
+/* FNV-1a of a NUL-terminated key (the map's and the names table's hash). */
+uint64_t catchment_hash(const char *s);
 int catchment_map_init(struct catchment_map *m);
 /* Value for key, or NULL. */
 void *catchment_map_get(const struct catchment_map *m, const char *key);

@@ -12,8 +12,8 @@ struct cm_node {
 	char key[];
 };
 
-static uint64_t
-hash(const char *s)
+uint64_t
+catchment_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -40,7 +40,7 @@ catchment_map_get(const struct catchment_map *m, const char *key)
 
 	if (m->b == NULL)
 		return NULL;
-	for (nd = m->b[hash(key) % m->nb]; nd != NULL; nd = nd->next)
+	for (nd = m->b[catchment_hash(key) % m->nb]; nd != NULL; nd = nd->next)
 		if (strcmp(nd->key, key) == 0)
 			return nd->val;
 	return NULL;
@@ -57,8 +57,8 @@ grow(struct catchment_map *m)
 	for (i = 0; i < m->nb; i++) {
 		for (nd = m->b[i]; nd != NULL; nd = next) {
 			next = nd->next;
-			nd->next = b[hash(nd->key) % nb];
-			b[hash(nd->key) % nb] = nd;
+			nd->next = b[catchment_hash(nd->key) % nb];
+			b[catchment_hash(nd->key) % nb] = nd;
 		}
 	}
 	free(m->b);
@@ -78,7 +78,7 @@ catchment_map_put(struct catchment_map *m, const char *key, void *val)
 		return -ENOMEM;
 	memcpy(nd->key, key, len);
 	nd->val = val;
-	i = hash(key) % m->nb;
+	i = catchment_hash(key) % m->nb;
 	nd->next = m->b[i];
 	m->b[i] = nd;
 	if (++m->n > m->nb)

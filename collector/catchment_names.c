@@ -21,18 +21,6 @@ struct cm_name {
 
 const char cm_name_empty[1] = "";
 
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static struct cm_name *
 entry_of(const char *s)
 {
@@ -72,7 +60,7 @@ cm_name_ref(struct cm_names *t, const char *s)
 		grow(t);
 	if (t->b == NULL)
 		return NULL;
-	h = hash(s);
+	h = catchment_hash(s);
 	for (e = t->b[h % t->nb]; e != NULL; e = e->next) {
 		if (e->hash == h && strcmp(e->s, s) == 0) {
 			e->refs++;
