@@ -76,7 +76,8 @@ int curl_dl_load(char *err, size_t errlen)
 	if (api.lib != NULL)
 		return 0;
 	if ((t.lib = open_lib()) == NULL) {
-		snprintf(err, errlen, "central mode needs libcurl (%s): %s", CURL_SONAME, dlerror());
+		snprintf(err, errlen, "central mode needs libcurl (%s): %s", CURL_SONAME,
+		         dlerror());
 		return -1;
 	}
 	/* POSIX allows the object-to-function pointer conversion dlsym needs. */
@@ -110,8 +111,8 @@ int curl_dl_load(char *err, size_t errlen)
 	}
 	v = t.version_info(CURLVERSION_NOW);
 	if (v == NULL || v->version_num < CURL_MIN_VERSION) {
-		snprintf(err, errlen, "%s is libcurl %s: central mode needs %s or newer", CURL_SONAME,
-		         v != NULL ? v->version : "(unknown)", CURL_MIN_VERSION_STR);
+		snprintf(err, errlen, "%s is libcurl %s: central mode needs %s or newer",
+		         CURL_SONAME, v != NULL ? v->version : "(unknown)", CURL_MIN_VERSION_STR);
 		goto out;
 	}
 	api = t;

@@ -98,7 +98,8 @@ int drop_user(const char *user, const char *dir, char *err, size_t errlen)
 
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, errlen, "--user %s: %s", user, errno ? strerror(errno) : "no such user");
+		snprintf(err, errlen, "--user %s: %s", user,
+		         errno ? strerror(errno) : "no such user");
 		return -1;
 	}
 	/* Already that user (e.g. under systemd's User=): nothing to hand over. */
