@@ -252,3 +252,149 @@ Test(dns_wire, every_prefix_of_a_real_reply_is_safe)
 			  "prefix %zu of %zu gave verdict %d", len, n, v);
 	}
 }
+
+Test(dns_wire, query_names_and_types)
+{
+	uint8_t a[DNS_WIRE_MAX_QUERY], b[DNS_WIRE_MAX_QUERY];
+	struct dns_wire_question qa, qb;
+	char name[300];
+
+	/* Names are absolute with or without the final dot; escapes as in zone files. */
+	int na = dns_wire_build_query(DNS_WIRE_SERVICE, "lab", "SOA", 1, a, sizeof(a), &qa);
+	int nb = dns_wire_build_query(DNS_WIRE_SERVICE, "lab.", "soa", 1, b, sizeof(b), &qb);
+	cr_assert_gt(na, 0);
+	cr_assert_eq(na, nb);
+	cr_assert_arr_eq(a, b, (size_t)na);
+	cr_assert_eq(qa.qname_len, 5);
+	cr_assert_arr_eq(qa.qname, "\3lab\0", 5);
+	cr_assert_gt(dns_wire_build_query(DNS_WIRE_SERVICE, "a\\.b.\\065.", "TYPE65", 1, a, sizeof(a),
+					  &qa), 0);
+	cr_assert_eq(qa.qtype, 65);
+	cr_assert_eq(qa.qname_len, 7);
+	cr_assert_arr_eq(qa.qname, "\3a.b\1A\0", 7);
+	cr_assert_gt(dns_wire_build_query(DNS_WIRE_SERVICE, ".", "NS", 1, a, sizeof(a), &qa), 0);
+	cr_assert_eq(qa.qname_len, 1);
+	/* Labels up to 63 octets, names up to 255. */
+	memset(name, 'x', 63);
+	strcpy(name + 63, ".lab.");
+	cr_assert_gt(dns_wire_build_query(DNS_WIRE_SERVICE, name, "A", 1, a, sizeof(a), &qa), 0);
+	memset(name, 'x', 64);
+	strcpy(name + 64, ".lab.");
+	cr_assert_eq(dns_wire_build_query(DNS_WIRE_SERVICE, name, "A", 1, a, sizeof(a), &qa), -EINVAL);
+	for (int i = 0; i < 4; i++) {
+		memset(name + 64 * i, 'x', 63);
+		name[64 * i + 63] = '.';
+	}
+	name[253] = '\0'; /* 63.63.63.61: 255 octets on the wire */
+	cr_assert_gt(dns_wire_build_query(DNS_WIRE_SERVICE, name, "A", 1, a, sizeof(a), &qa), 0);
+	cr_assert_eq(qa.qname_len, 255);
+	name[253] = 'x'; /* one more */
+	name[254] = '\0';
+	cr_assert_eq(dns_wire_build_query(DNS_WIRE_SERVICE, name, "A", 1, a, sizeof(a), &qa), -EINVAL);
+	const char *bad_names[] = { "a..b.", "..", "a\\", "a\\1.", "a\\999." };
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+		cr_assert_eq(dns_wire_build_query(DNS_WIRE_SERVICE, bad_names[i], "A", 1, a, sizeof(a),
+						  &qa), -EINVAL, "%s", bad_names[i]);
+	const char *bad_types[] = { "TYPE0", "TYPE65536", "TYPE1x", "TYPE", " A", "CLASS1" };
+	for (size_t i = 0; i < sizeof(bad_types) / sizeof(bad_types[0]); i++)
+		cr_assert_eq(dns_wire_build_query(DNS_WIRE_SERVICE, "lab.", bad_types[i], 1, a,
+						  sizeof(a), &qa), -EINVAL, "%s", bad_types[i]);
+}
+
+/* A reply to q: its header and question with QR and AA, then the answer
+ * records in an (wire format, ancount of them), then an OPT record with
+ * nsid. Returns the length. */
+static size_t reply(const struct dns_wire_question *q, const uint8_t *an, size_t an_len,
+		    int ancount, const char *nsid, uint8_t *out)
+{
+	size_t o = 0, nl = strlen(nsid);
+	const uint8_t hdr[12] = { (uint8_t)(q->id >> 8), (uint8_t)q->id, 0x84, 0, 0, 1,
+				  0, (uint8_t)ancount, 0, 0, 0, 1 };
+	const uint8_t opt[11] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, (uint8_t)(nl + 4) };
+
+	memcpy(out, hdr, sizeof(hdr));
+	o = sizeof(hdr);
+	memcpy(out + o, q->qname, q->qname_len);
+	o += q->qname_len;
+	out[o++] = (uint8_t)(q->qtype >> 8);
+	out[o++] = (uint8_t)q->qtype;
+	out[o++] = (uint8_t)(q->qclass >> 8);
+	out[o++] = (uint8_t)q->qclass;
+	if (an_len > 0)
+		memcpy(out + o, an, an_len);
+	o += an_len;
+	memcpy(out + o, opt, sizeof(opt));
+	o += sizeof(opt);
+	out[o++] = 0;
+	out[o++] = 3; /* NSID */
+	out[o++] = 0;
+	out[o++] = (uint8_t)nl;
+	memcpy(out + o, nsid, nl);
+	return o + nl;
+}
+
+Test(dns_wire, records_are_framed_by_rdlength)
+{
+	struct dns_wire_question q = question(DNS_WIRE_NSID, NULL, NULL, 0x2001);
+	struct dns_wire_reply r;
+	uint8_t pkt[512];
+	/* NS whose RDLENGTH covers its name and 6 more octets: the next record
+	 * starts after them, so the NSID is still read. */
+	const uint8_t ns[] = { 0xc0, 12, 0, 2, 0, 3, 0, 0, 0, 60, 0, 8, 0xc0, 12, 0, 0, 0, 0, 0, 0 };
+	/* A type whose data we never read, with junk in it. */
+	const uint8_t junk[] = { 0xc0, 12, 0, 18, 0, 3, 0, 0, 0, 60, 0, 3, 0xff, 0xff, 0xff };
+	/* TXT whose string overruns its RDLENGTH. */
+	const uint8_t txt[] = { 0xc0, 12, 0, 16, 0, 3, 0, 0, 0, 60, 0, 3, 5, 'a', 'b' };
+	/* RDLENGTH beyond the packet. */
+	const uint8_t over[] = { 0xc0, 12, 0, 16, 0, 3, 0, 0, 0, 60, 0x10, 0 };
+	size_t n;
+
+	n = reply(&q, ns, sizeof(ns), 1, "s1", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_OK);
+	cr_assert_str_eq(r.nsid, "s1");
+	n = reply(&q, junk, sizeof(junk), 1, "s2", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_OK);
+	cr_assert_str_eq(r.nsid, "s2");
+	cr_assert_not(r.has_txt);
+	n = reply(&q, txt, sizeof(txt), 1, "s3", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_MALFORMED);
+	n = reply(&q, over, sizeof(over), 1, "s4", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_MALFORMED);
+}
+
+Test(dns_wire, compression_pointers)
+{
+	struct dns_wire_question q = question(DNS_WIRE_ID_SERVER, NULL, NULL, 0x2002);
+	struct dns_wire_reply r;
+	uint8_t pkt[512];
+	size_t at = 12 + q.qname_len + 4; /* where the answer starts */
+	/* The owner as a pointer to the question name, then "x" + pointer. */
+	const uint8_t ok[] = { 0xc0, 12, 0, 16, 0, 3, 0, 0, 0, 60, 0, 3, 2, 'i', 'd' };
+	uint8_t loop[] = { 0xc0, (uint8_t)at, 0, 16, 0, 3, 0, 0, 0, 60, 0, 3, 2, 'i', 'd' };
+	uint8_t zero[] = { 0xc0, 0, 0, 16, 0, 3, 0, 0, 0, 60, 0, 3, 2, 'i', 'd' };
+	uint8_t past[] = { 0xc0, 0xff, 0, 16, 0, 3, 0, 0, 0, 60, 0, 3, 2, 'i', 'd' };
+	size_t n;
+
+	n = reply(&q, ok, sizeof(ok), 1, "s1", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_OK);
+	cr_assert_str_eq(r.txt, "id");
+	n = reply(&q, loop, sizeof(loop), 1, "s1", pkt); /* points at itself */
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_MALFORMED);
+	n = reply(&q, zero, sizeof(zero), 1, "s1", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_MALFORMED);
+	n = reply(&q, past, sizeof(past), 1, "s1", pkt);
+	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_MALFORMED);
+}
+
+Test(dns_wire, another_question_is_dropped_however_broken)
+{
+	struct dns_wire_question id = question(DNS_WIRE_ID_SERVER, NULL, NULL, 0x2003);
+	struct dns_wire_question host = question(DNS_WIRE_HOSTNAME_BIND, NULL, NULL, 0x2003);
+	struct dns_wire_reply r;
+	uint8_t pkt[512];
+	/* ANCOUNT 3 with no answers: broken after the question. */
+	size_t n = reply(&id, NULL, 0, 3, "s1", pkt);
+
+	cr_assert_eq(dns_wire_classify(pkt, n, &id, &r), DNS_WIRE_MALFORMED);
+	cr_assert_eq(dns_wire_classify(pkt, n, &host, &r), DNS_WIRE_DROP);
+}
