@@ -1,6 +1,5 @@
-/* agent/dns_wire.h - DNS probe queries and reply validation and
- * classification, on the wire format itself. Pure: no sockets, no clocks,
- * no globals. */
+/* agent/dns_wire.h - DNS probe queries (ldns) and reply validation and
+ * classification. Pure: no sockets, no clocks, no globals. */
 #ifndef ANYCAST_DNS_WIRE_H
 #define ANYCAST_DNS_WIRE_H
 
@@ -60,10 +59,7 @@ int dns_wire_build_query(enum dns_wire_kind kind, const char *qname, const char 
 
 /* Validate and classify the reply pkt/len against the question q. Never
  * trusts the packet: every length is checked. Fills out and returns its
- * verdict. A reply whose ID, QR or question does not match is DNS_WIRE_DROP.
- * Otherwise every record must fit its RDLENGTH and the packet, and the data
- * we read (TXT strings, EDNS options) must be well formed, or the reply is
- * DNS_WIRE_MALFORMED; the data of other records is not looked at. */
+ * verdict. A reply whose ID, QR or question does not match is DNS_WIRE_DROP. */
 enum dns_wire_verdict dns_wire_classify(const uint8_t *pkt, size_t len,
 					const struct dns_wire_question *q,
 					struct dns_wire_reply *out);

@@ -1,5 +1,5 @@
 /* bench/probe/bench_probe.c - probes per second of the agent's probe path on
- * one core: DNS query building (agent/dns_wire.c: random ID, NSID), a fresh random-port
+ * one core: DNS query building (ldns, random ID, NSID), a fresh random-port
  * UDP socket per query with IP_RECVERR and SO_TIMESTAMPNS on libuv, reply
  * validation and classification. Keeps CONCURRENCY probes in flight against
  * one address for SECONDS. Usage: bench_probe ADDR PORT SECONDS CONCURRENCY */

@@ -32,7 +32,7 @@ CPORT=$((PORT + 2))
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -o "$T/responder" "$ROOT/bench/probe/responder.c"
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -I"$ROOT" -o "$T/bench_probe" \
 	"$ROOT/bench/probe/bench_probe.c" "$ROOT/agent/dns_wire.c" "$ROOT/agent/udp_probe.c" \
-	"$ROOT/common/log.c" $(pkg-config --cflags --libs libuv)
+	"$ROOT/common/log.c" $(pkg-config --cflags --libs libuv ldns)
 
 AGENT=${ANYCAST_AGENT:-}
 COLLECTOR=${ANYCAST_COLLECTOR:-}
