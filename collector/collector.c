@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/privdrop.h"
 #include "common/timefmt.h"
 #include "collector/api.h"
 #include "collector/api_int.h"
@@ -113,6 +114,15 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 	size_t n = 0;
 	int64_t maxid;
 
+	if (opt->refuse_links) {
+		char wal[COLLECTOR_PATH_MAX + 8], shm[COLLECTOR_PATH_MAX + 8];
+		const char *files[] = { c->db_path, wal, shm, NULL };
+
+		snprintf(wal, sizeof(wal), "%s-wal", c->db_path);
+		snprintf(shm, sizeof(shm), "%s-shm", c->db_path);
+		if (privdrop_check_files(files, err, errlen) != 0)
+			return -1;
+	}
 	if ((wst = store_open(c->db_path, &so, err, errlen)) == NULL)
 		return -1;
 	if (store_begin(wst) != 0 || store_sync_inventory(wst, c->inv) != 0 ||

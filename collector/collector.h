@@ -35,6 +35,7 @@ struct collector_options {
 	double rate_per_client;   /* 0: unlimited */
 	int max_conns_per_source; /* 0: 64; < 0: no per-source cap */
 	struct store_watch *watch; /* installed reports of a damaged database; NULL: none */
+	int refuse_links;          /* --user: the database files must not be links */
 };
 
 /* One Server-Sent Events client (GET /api/v1/stream). */

@@ -278,6 +278,7 @@ main(int argc, char **argv)
 		o.watch = &watch;
 	else
 		log_warnx("SQLite's reports of a damaged database are not watched");
+	o.refuse_links = user != NULL;
 	if (collector_start(&c, uv_default_loop(), &o, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return 1;

@@ -12,5 +12,9 @@
  * meaningful when running as root; as another user it fails unless user is
  * already the current one (then it does nothing). */
 int privdrop(const char *user, const char *const *own_paths, char *err, size_t errlen);
+/* Before opening files that privdrop() will hand over: each existing path
+ * in paths (NULL-terminated) must be a regular file with one link, not a
+ * symbolic link. 0, or -1 with the reason in err. */
+int privdrop_check_files(const char *const *paths, char *err, size_t errlen);
 
 #endif

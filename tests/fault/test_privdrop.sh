@@ -47,4 +47,20 @@ else
 fi
 stop_pid "$pid"
 [ "$STOP_RC" = 0 ] && ok "stopped cleanly as $user" || fail "exit status $STOP_RC on SIGTERM"
+
+# Whoever can write the database directory must not get another file written
+# or handed over by root: a planted symbolic link in place of the database is
+# refused before SQLite opens it.
+mkdir -p "$TMP/other"
+echo "root's file" > "$TMP/other/secret"
+ln -s "$TMP/other/secret" "$TMP/e.db"
+rc=0
+(cd "$TMP" && exec timeout 10 "$COLLECTOR" --config "$TMP/inv.yaml" \
+	--listen "127.0.0.1:$(free_port)" --db "$TMP/e.db" --user "$user") >> "$TMP/collector-link.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'e.db: is a symbolic link; refused with --user' "$TMP/collector-link.log" &&
+	ok "a symbolic link in place of the database is refused (exit 1: $(grep -o 'e.db: is a symbolic link; refused' "$TMP/collector-link.log" | head -1))" ||
+	fail "exit $rc; log: $(tail -2 "$TMP/collector-link.log")"
+[ "$(stat -c %U "$TMP/other/secret")" = root ] && [ "$(cat "$TMP/other/secret")" = "root's file" ] &&
+	ok "the link's target is untouched and still root's" ||
+	fail "the link's target changed: owner $(stat -c %U "$TMP/other/secret"), $(head -c 40 "$TMP/other/secret" | od -c | head -1)"
 finish
