@@ -40,8 +40,8 @@ struct delivery {
 };
 
 /* What a route has been told about an incident. */
-struct incident {
-	struct incident *next;
+struct alert_incident {
+	struct alert_incident *next;
 	char route[RESULT_NAME_MAX];
 	enum inv_alert_type type;
 	char key[sizeof(((struct event *)0)->incident)];
@@ -60,9 +60,10 @@ struct alerter {
 	void *ctx;
 	struct delivery *head;
 	size_t n_queue;
-	struct incident *incidents;
+	struct alert_incident *incidents;
 	size_t n_incidents;
 	struct alerter_stats st;
+	char external_url[512];     /* base of links in alerts, ends with '/' */
 	int64_t base_ms, max_ms, give_up_ms, timeout_ms;
 	int closing, cu_closed, n_work;
 	void (*close_cb)(void *arg);
