@@ -593,6 +593,10 @@ move_entry(struct incident *src, size_t ai, struct incident *dst)
 	struct event ev;
 	size_t i, j;
 
+	/* the hold counts from the first event of the story */
+	if (src->state == INCIDENT_PENDING && dst->state == INCIDENT_PENDING &&
+	    src->publish_ms < dst->publish_ms)
+		dst->publish_ms = src->publish_ms;
 	memset(&ev, 0, sizeof(ev));
 	snprintf(ev.agent, sizeof(ev.agent), "%s", a.agent);
 	snprintf(ev.service, sizeof(ev.service), "%s", a.service);
@@ -639,6 +643,9 @@ merge_into(struct incidents *e, struct incident *src, struct incident *dst)
 		add_service(dst, src->services[i]);
 	if (src->started_ms < dst->started_ms)
 		dst->started_ms = src->started_ms;
+	if (src->state == INCIDENT_PENDING && dst->state == INCIDENT_PENDING &&
+	    src->publish_ms < dst->publish_ms)
+		dst->publish_ms = src->publish_ms;
 	drop(e, src);
 }
 
