@@ -52,6 +52,7 @@ alerter_new(uv_loop_t *loop, const struct inventory *inv, alert_delivery_fn on_d
 	a->max_ms = 5 * 60 * 1000;
 	a->give_up_ms = 3600 * 1000;
 	a->timeout_ms = 10000;
+	a->resend_ms = AM_RESEND_MS;
 	if (copy_routes(a, inv) < 0 || (a->cu = curl_uv_new(loop, 2 * TOTAL_IN_FLIGHT)) == NULL) {
 		free(a->routes);
 		free(a);
@@ -81,6 +82,13 @@ alerter_set_inventory(struct alerter *a, const struct inventory *inv)
 {
 	if (copy_routes(a, inv) < 0)
 		log_warnx("alert: out of memory reloading routes; keeping the old ones");
+}
+
+void
+alerter_set_resend(struct alerter *a, int64_t ms)
+{
+	if (ms > 0)
+		a->resend_ms = ms;
 }
 
 void
@@ -512,7 +520,7 @@ resend_firing(struct alerter *a, uint64_t now)
 	int i;
 
 	for (in = a->incidents; in != NULL; in = in->next) {
-		if (!in->firing || in->type != INV_ALERT_ALERTMANAGER || now - in->sent_ms < AM_RESEND_MS)
+		if (!in->firing || in->type != INV_ALERT_ALERTMANAGER || now - in->sent_ms < (uint64_t)a->resend_ms)
 			continue;
 		for (i = 0; i < a->n_routes; i++)
 			if (strcmp(a->routes[i].name, in->route) == 0 &&
@@ -565,7 +573,7 @@ run_queue(uv_timer_t *t)
 		total++;
 	}
 	if (wake == 0 && a->incidents != NULL)
-		wake = now + AM_RESEND_MS;
+		wake = now + (uint64_t)a->resend_ms;
 	if (wake != 0)
 		uv_timer_start(&a->timer, run_queue, wake > now ? wake - now : 0, 0);
 }

@@ -35,6 +35,9 @@ void alerter_update(struct alerter *a, const struct event *ev);
  * routes so its resolution is sent; Alertmanager routes get it again now
  * (Alertmanager forgets alerts that are not re-sent). */
 void alerter_restore(struct alerter *a, const struct event *ev);
+/* Re-send firing alerts to Alertmanager routes every ms (default 60 s; keep
+ * it well below Alertmanager's resolve_timeout, 5 m by default). */
+void alerter_set_resend(struct alerter *a, int64_t ms);
 /* Base URL for links in alerts (generatorURL), e.g. http://noc:8053/. */
 void alerter_set_external_url(struct alerter *a, const char *url);
 /* Abort requests in flight, drop the queue; cb runs once memory is freed. */

@@ -18,7 +18,7 @@
 #define INCIDENTS_MAX 4096
 #define ROUTE_IN_FLIGHT 2
 #define TOTAL_IN_FLIGHT 8
-#define AM_RESEND_MS 60000
+#define AM_RESEND_MS 60000         /* default of alerter_set_resend */
 #define RESOLVED_KEEP_MS (3600 * 1000)
 
 struct delivery {
@@ -64,6 +64,7 @@ struct alerter {
 	size_t n_incidents;
 	struct alerter_stats st;
 	char external_url[512];     /* base of links in alerts, ends with '/' */
+	int64_t resend_ms;          /* Alertmanager re-send interval */
 	int64_t base_ms, max_ms, give_up_ms, timeout_ms;
 	int closing, cu_closed, n_work;
 	void (*close_cb)(void *arg);

@@ -378,6 +378,29 @@ api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_
 	http_exchange_stream_write(ex, hello, sizeof(hello) - 1);
 }
 
+/* anycast_incidents_open{kind} after the rest: one line per kind. */
+static int
+append_incident_metrics(struct collector *c, char **txt, size_t *len)
+{
+	size_t cap = *len + 160 + INCIDENT_N_KINDS * 64, n = *len;
+	char *p = realloc(*txt, cap);
+
+	if (p == NULL)
+		return -1;
+	*txt = p;
+	n += (size_t)snprintf(p + n, cap - n,
+			      "# HELP anycast_incidents_open Incidents open now, by kind.\n"
+			      "# TYPE anycast_incidents_open gauge\n");
+	for (int k = 0; k < INCIDENT_N_KINDS && n < cap; k++)
+		n += (size_t)snprintf(p + n, cap - n, "anycast_incidents_open{kind=\"%s\"} %zu\n",
+				      incident_kind_name((enum incident_kind)k),
+				      c->incidents != NULL
+					      ? incidents_count_open(c->incidents, (enum incident_kind)k)
+					      : 0);
+	*len = n < cap ? n : cap - 1;
+	return 0;
+}
+
 void
 api_get_metrics(struct collector *c, struct http_exchange *ex)
 {
@@ -405,7 +428,8 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	}
 	in.writer_backlog = store_writer_backlog(c->writer);
 	txt = metrics_render(c->metrics, &in, &len);
-	if (txt == NULL) {
+	if (txt == NULL || append_incident_metrics(c, &txt, &len) != 0) {
+		free(txt);
 		api_error(c, ex, 503, "out of memory");
 		return;
 	}

@@ -214,6 +214,7 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 		if (url[0] == '\0')
 			snprintf(url, sizeof(url), "http://%s/", c->listen);
 		alerter_set_external_url(c->alerter, url);
+		alerter_set_resend(c->alerter, opt->alert_resend_ms);
 		/* Open incidents of the previous run: Alertmanager must hear of them again. */
 		collector_incidents_resend(c);
 	}

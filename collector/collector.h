@@ -37,6 +37,7 @@ struct collector_options {
 	int max_conns_per_source; /* 0: 64; < 0: no per-source cap */
 	struct store_watch *watch; /* installed reports of a damaged database; NULL: none */
 	int refuse_links;          /* --user: the database files must not be links */
+	int64_t alert_resend_ms;   /* --alertmanager-resend; 0: 60 s */
 	const char *external_url;  /* --external-url: base of links in alerts; NULL: http://LISTEN/ */
 };
 
