@@ -264,25 +264,51 @@ alertname(const char *kind, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
-/* Readable lines: summary, then one line per affected agent. */
+/* src with every control byte (C0, DEL, C1) replaced by a space. */
+static const char *
+clean(const char *src, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
+	size_t o = 0;
+
+	for (; *p != '\0' && o + 1 < len; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			buf[o++] = ' ';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			buf[o++] = ' ';
+			p++;
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Readable lines: summary, then one line per affected agent; the only line
+ * breaks are ours. */
 static char *
 incident_description(const struct event *ev, char *buf, size_t len)
 {
 	json_t *d = json_loads(ev->detail, 0, NULL), *agents;
+	char f[4][RESULT_NAME_MAX * 2];
 	size_t o, i;
 
-	o = (size_t)snprintf(buf, len, "%s", ev->summary);
+	o = (size_t)snprintf(buf, len, "%s", clean(ev->summary, f[0], sizeof(f[0])));
 	agents = d != NULL ? json_object_get(d, "agents") : NULL;
 	for (i = 0; i < json_array_size(agents) && o < len; i++) {
 		json_t *a = json_array_get(agents, i);
 		const char *from = json_string_value(json_object_get(a, "from_instance"));
 		const char *to = json_string_value(json_object_get(a, "to_instance"));
-		const char *svc = json_string_value(json_object_get(a, "service"));
 
 		o += (size_t)snprintf(buf + o, len - o, "\n%s %s IPv%lld: %s -> %s",
-				      json_string_value(json_object_get(a, "agent")), svc ? svc : "",
+				      clean(json_string_value(json_object_get(a, "agent")), f[0],
+					    sizeof(f[0])),
+				      clean(json_string_value(json_object_get(a, "service")), f[1],
+					    sizeof(f[1])),
 				      (long long)json_integer_value(json_object_get(a, "family")),
-				      from ? from : "-", to ? to : "no answer");
+				      from ? clean(from, f[2], sizeof(f[2])) : "-",
+				      to ? clean(to, f[3], sizeof(f[3])) : "no answer");
 	}
 	json_decref(d);
 	return buf;
@@ -370,6 +396,71 @@ alert_format_alertmanager(const struct event *open, const struct event *ev, int 
 	return dump(arr);
 }
 
+/* Copy src to dst as plain text lines: every control byte (C0 but LF, DEL,
+ * C1 in UTF-8) becomes a space and every LF becomes CRLF, so no field can
+ * end the SMTP DATA or smuggle a command. Returns the bytes written. */
+static size_t
+mail_text(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t o = 0;
+
+	for (; *p != '\0' && o + 3 < cap; p++) {
+		if (*p == '\n') {
+			dst[o++] = '\r';
+			dst[o++] = '\n';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			dst[o++] = ' ';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			dst[o++] = ' '; /* C1 control */
+			p++;
+		} else {
+			dst[o++] = (char)*p;
+		}
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/* An incident mail: the summary as subject, the description as body. */
+static char *
+incident_email(const struct event *ev, int resolved, const char *from, const char *to,
+	       size_t *len)
+{
+	char line[600], desc[2048], body[4200], subj[700], date[64], hdr_to[256], *out;
+	struct tm tm;
+	time_t secs = (time_t)(ev->time_ms / 1000);
+	size_t cap;
+	int n;
+
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	alert_format_summary(ev, resolved, line, sizeof(line));
+	mail_text(subj, sizeof(subj), line);
+	snprintf(hdr_to, sizeof(hdr_to), "%s", to);
+	mail_text(hdr_to, sizeof(hdr_to), to);
+	incident_description(ev, desc, sizeof(desc));
+	mail_text(body, sizeof(body), desc);
+	cap = 1024 + strlen(subj) + strlen(body) + strlen(hdr_to) + strlen(from);
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	n = snprintf(out, cap,
+		     "Date: %s\r\nFrom: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+		     "Message-ID: <incident.%lld.%s.%lld@anycast-monitor>\r\nMIME-Version: 1.0\r\n"
+		     "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nincident: %lld\r\n"
+		     "status: %s\r\n",
+		     date, from, hdr_to, subj, (long long)ev->incident_id,
+		     resolved ? "resolved" : ev->update ? "updated" : "firing", (long long)ev->time_ms,
+		     body, (long long)ev->incident_id,
+		     resolved ? "resolved" : ev->update ? "updated" : "firing");
+	if (n < 0 || (size_t)n >= cap) {
+		free(out);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return out;
+}
+
 char *
 alert_format_email(const struct event *ev, int resolved, const char *from, const char *to,
 		   size_t *len)
@@ -377,6 +468,9 @@ alert_format_email(const struct event *ev, int resolved, const char *from, const
 	char line[600], date[64], t[32], hdr_to[256], *out = NULL, *p;
 	struct tm tm;
 	time_t secs = (time_t)(ev->time_ms / 1000);
+
+	if (ev->incident_id > 0)
+		return incident_email(ev, resolved, from, to, len);
 	size_t cap;
 	int n;
 
