@@ -215,6 +215,10 @@ elif cmd == "observed":  # observed RESULTS_FILE OLD_INSTANCE -> ms of the first
         t = datetime.datetime.strptime(r["time"].replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
         print(int(t.timestamp() * 1000))
         break
+elif cmd == "away":  # away CATCHMENTS_JSON -> agents whose dns IPv4 row is marked away
+    rows = json.loads(sys.argv[2])["catchments"]
+    print(" ".join(sorted(r["agent"] for r in rows
+                          if r["service"] == "dns" and r["family"] == 4 and r.get("away"))))
 elif cmd == "kind":  # kind FAULT -> the incident kind a fault must open
     print({"service-down": "instance_down", "link-down": "instance_down",
            "service-down-unguarded": "instance_down", "cost": "route_change",
@@ -356,6 +360,17 @@ for spec in $FAULTS; do
 	else
 		log "ok: one $kind incident ($inc_id) for $affected"
 	fi
+	# a branch served by another instance than its home is marked away
+	want_away=$(for kv in $expect; do [ "${kv#*=}" = catchment_change ] && echo "${kv%%=*}"; done | sort | xargs)
+	if [ -n "$want_away" ]; then
+		away=$(py away "$(api /api/v1/catchments)")
+		if [ "$away" != "$want_away" ]; then
+			log "FAIL fault $fault $arg: away marks on '$away', want '$want_away'"
+			failures=$((failures + 1))
+		else
+			log "ok: away: $away"
+		fi
+	fi
 	notes="0 0 0"
 	for i in $(seq 10); do
 		notes=$(py notes "$W/hooks.jsonl" "$inc_id")
@@ -420,6 +435,11 @@ for l in open('$W/hooks.jsonl'):
 		fi
 	fi
 	sleep 8 # let hysteresis and the hold settle before the next fault
+	away=$(py away "$(api /api/v1/catchments)")
+	if [ -n "$away" ]; then
+		log "FAIL heal after $fault $arg: still marked away: $away"
+		failures=$((failures + 1))
+	fi
 	api "/api/v1/incidents?limit=50" >"$W/incidents.json" || echo '{"incidents":[]}' >"$W/incidents.json"
 	extra=$(py new "$W/incidents.json" "$t_heal")
 	if [ -n "$extra" ]; then
