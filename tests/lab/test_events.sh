@@ -361,7 +361,7 @@ for spec in $FAULTS; do
 		log "ok: one $kind incident ($inc_id) for $affected"
 	fi
 	# a branch served by another instance than its home is marked away
-	want_away=$(for kv in $expect; do [ "${kv#*=}" = catchment_change ] && echo "${kv%%=*}"; done | sort | xargs)
+	want_away=$(for kv in $expect; do if [ "${kv#*=}" = catchment_change ]; then echo "${kv%%=*}"; fi; done | sort | xargs)
 	if [ -n "$want_away" ]; then
 		away=$(py away "$(api /api/v1/catchments)")
 		if [ "$away" != "$want_away" ]; then
