@@ -18,6 +18,7 @@
 #include "agent/drop_user.h"
 #include "agent/output.h"
 #include "agent/prober.h"
+#include "agent/reporter.h"
 #include "common/inventory.h"
 #include "common/log.h"
 
@@ -273,6 +274,11 @@ static int check_config(const char *config, const struct inventory *inv,
 		}
 		if (co->token_file == NULL) {
 			fprintf(stderr, "anycast-agent: --token-file is required with --collector\n");
+			return 1;
+		}
+		if (co->name != NULL && !reporter_name_ok(co->name)) {
+			fprintf(stderr, "anycast-agent: --name %s: an agent name is 1-63 of "
+					"A-Z a-z 0-9 . _ : @ -\n", co->name);
 			return 1;
 		}
 		if (stat(co->token_file, &st) < 0 || access(co->token_file, R_OK) < 0) {
