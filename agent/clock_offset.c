@@ -6,7 +6,7 @@
 #include <math.h>
 
 int clock_offset_estimate(int64_t t0_ms, int64_t server_ms, int64_t t1_ms,
-			  struct clock_offset_est *est)
+                          struct clock_offset_est *est)
 {
 	if (t1_ms < t0_ms)
 		return -EINVAL;
@@ -27,7 +27,7 @@ void clock_offset_watch_init(struct clock_offset_watch *w, int64_t threshold_ms,
 }
 
 enum clock_offset_verdict clock_offset_watch_update(struct clock_offset_watch *w,
-						    const struct clock_offset_est *est)
+                                                    const struct clock_offset_est *est)
 {
 	double off = fabs(est->offset_ms);
 

@@ -25,7 +25,7 @@ struct clock_offset_est {
  * all ms since the epoch. Returns 0, or -EINVAL when t1 < t0 (our clock
  * stepped back during the exchange: no estimate). */
 int clock_offset_estimate(int64_t t0_ms, int64_t server_ms, int64_t t1_ms,
-			  struct clock_offset_est *est);
+                          struct clock_offset_est *est);
 
 enum clock_offset_verdict {
 	CLOCK_OFFSET_QUIET = 0, /* nothing to say */
@@ -50,6 +50,6 @@ struct clock_offset_watch {
 /* threshold_ms <= 0 or reports == 0: the defaults above. */
 void clock_offset_watch_init(struct clock_offset_watch *w, int64_t threshold_ms, unsigned reports);
 enum clock_offset_verdict clock_offset_watch_update(struct clock_offset_watch *w,
-						    const struct clock_offset_est *est);
+                                                    const struct clock_offset_est *est);
 
 #endif

@@ -106,11 +106,11 @@ struct reporter_options {
 struct reporter_stats {
 	uint64_t posts, posts_ok, send_errors, results_sent, results_acked, bytes_sent, duplicates,
 	    rejected;
-	int reachable; /* 1 after a successful POST, 0 after a failure */
-	int have_offset;          /* an answer carried "time_ms" */
-	double clock_offset_ms;   /* our clock minus the collector's, last answer */
-	double clock_bound_ms;    /* its error bound (half the round trip) */
-	int clock_warned;         /* a clock offset warning is standing */
+	int reachable;          /* 1 after a successful POST, 0 after a failure */
+	int have_offset;        /* an answer carried "time_ms" */
+	double clock_offset_ms; /* our clock minus the collector's, last answer */
+	double clock_bound_ms;  /* its error bound (half the round trip) */
+	int clock_warned;       /* a clock offset warning is standing */
 	char last_error[256];
 };
 

@@ -52,6 +52,7 @@ struct fake_collector {
 	int partial;       /* store only the first N results of each batch; 0 = all */
 	const char *token; /* expected bearer token, NULL = any */
 	const char *token_agent; /* the agent FC_403 names; NULL: "branch-1" */
+	int forbid_posts;        /* FC_403 to every POST the script lets through */
 	int no_time;             /* answer without "time_ms" (an older collector) */
 	int64_t time_skew_ms;    /* added to our clock in "time_ms" */
 	/* what arrived */
@@ -249,6 +250,8 @@ static void *fc_conn(void *arg)
 		snprintf(want, sizeof(want), "Bearer %s", fc->token ? fc->token : "");
 		if (fc->token && strcmp(auth, want) != 0)
 			rep = FC_401;
+		else if (fc->forbid_posts && is_post && rep == FC_OK)
+			rep = FC_403;
 		extra[0] = '\0';
 		if (fc->retry_after_s >= 0)
 			snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", fc->retry_after_s);
