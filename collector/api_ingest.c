@@ -194,6 +194,7 @@ api_post_results(struct collector *c, struct http_exchange *ex, const struct htt
 	if (!url_agent_ok(c, ex, req, url_agent, a))
 		return;
 	metrics_agent_report(c->metrics, a->name, time_now_ms());
+	collector_agent_reported(c, a->name, time_now_ms());
 	if (store_writer_backlog(c->writer) > API_BACKLOG_MAX) {
 		api_error(c, ex, 503, "ingest backlog full, retry later");
 		return;

@@ -51,6 +51,7 @@ collector_reload(struct collector *c, char *err, size_t errlen)
 		alerter_set_inventory(c->alerter, inv);
 	inventory_free(c->inv);
 	c->inv = inv;
+	collector_incidents_reload(c);
 	sync_inventory(c);
 	log_info("reloaded %s: %d services, %d agents, %d alert routes", c->config_path,
 		 inv->n_services, inv->n_agents, inv->n_alerts);
@@ -142,6 +143,11 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 		log_info("restored %zu catchment rows", n);
 	}
 	free(rows);
+	if (collector_incidents_start(c, wst) != 0) {
+		snprintf(err, errlen, "%s: cannot load incidents: %s", c->db_path, store_errmsg(wst));
+		store_close(wst);
+		return -1;
+	}
 	so.no_migrate = 1;
 	/* Reads walk indexes and stop at their limit; the OS keeps the file's
 	 * pages cached anyway. */
@@ -199,8 +205,19 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	if (open_store(c, opt, err, errlen) != 0)
 		goto fail;
 	c->alerter = alerter_new(loop, c->inv, collector_on_delivery, c);
-	if (c->alerter == NULL)
+	if (c->alerter == NULL) {
 		log_warnx("alerts disabled: cannot start the alerter");
+	} else {
+		char url[600];
+
+		snprintf(url, sizeof(url), "%s", opt->external_url != NULL ? opt->external_url : "");
+		if (url[0] == '\0')
+			snprintf(url, sizeof(url), "http://%s/", c->listen);
+		alerter_set_external_url(c->alerter, url);
+		alerter_set_resend(c->alerter, opt->alert_resend_ms);
+		/* Open incidents of the previous run: Alertmanager must hear of them again. */
+		collector_incidents_resend(c);
+	}
 
 	ho.listen = c->listen;
 	ho.tls_cert = opt->tls_cert ? opt->tls_cert : (c->inv->tls_cert[0] ? c->inv->tls_cert : NULL);
@@ -241,6 +258,8 @@ fail_running:
 fail:
 	store_close(c->reader);
 	free(c->snap);
+	incidents_free(c->incidents);
+	free(c->watch_agents);
 	catchment_free(c->catchment);
 	metrics_free(c->metrics);
 	inventory_free(c->inv);
@@ -257,6 +276,10 @@ writer_closed(void *arg)
 	c->reader = NULL;
 	free(c->snap);
 	c->snap = NULL;
+	incidents_free(c->incidents);
+	c->incidents = NULL;
+	free(c->watch_agents);
+	c->watch_agents = NULL;
 	catchment_free(c->catchment);
 	c->catchment = NULL;
 	metrics_free(c->metrics);
