@@ -191,7 +191,10 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 			goto fail;
 		}
 	}
+	/* Stream ids start at the start time in microseconds: they grow
+	 * across restarts, so a client of the previous process gets a reset. */
 	if ((c->metrics = metrics_new()) == NULL ||
+	    (c->sse = sse_new((uint64_t)c->start_ms * 1000)) == NULL ||
 	    (c->catchment = catchment_new(c->inv)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -243,6 +246,7 @@ fail:
 	free(c->snap);
 	catchment_free(c->catchment);
 	metrics_free(c->metrics);
+	sse_free(c->sse);
 	inventory_free(c->inv);
 	memset(c, 0, sizeof(*c));
 	return -1;
@@ -261,6 +265,8 @@ writer_closed(void *arg)
 	c->catchment = NULL;
 	metrics_free(c->metrics);
 	c->metrics = NULL;
+	sse_free(c->sse);
+	c->sse = NULL;
 	inventory_free(c->inv);
 	c->inv = NULL;
 	log_info("stopped");
@@ -297,8 +303,6 @@ server_closed(void *arg)
 void
 collector_stop(struct collector *c, void (*stopped)(struct collector *c))
 {
-	struct sse_client *cl, *next;
-
 	if (c->stopping)
 		return;
 	c->stopping = 1;
@@ -308,14 +312,7 @@ collector_stop(struct collector *c, void (*stopped)(struct collector *c))
 	uv_close((uv_handle_t *)&c->sighup, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sigint, NULL);
-	/* Streams never finish by themselves: end them so the server can close
-	 * (stream_end drops the close callback, so the clients are freed here). */
-	for (cl = c->sse; cl != NULL; cl = next) {
-		next = cl->next;
-		http_exchange_stream_end(cl->ex);
-		free(cl);
-	}
-	c->sse = NULL;
-	c->n_sse = 0;
+	/* Streams never finish by themselves: end them so the server can close. */
+	sse_end_all(c->sse);
 	http_server_close(c->server, server_closed, c);
 }

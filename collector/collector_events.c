@@ -16,42 +16,10 @@
 #define SNAPSHOT_MIN_INTERVAL_MS 2000   /* state changes saved at most this often */
 #define SNAPSHOT_MAX_INTERVAL_MS 60000  /* and at least this often (last_seen) */
 #define SNAPSHOT_KEEP_MS 10000        /* cached rows freed after this long unread */
-#define SSE_PING_MS 15000
 #define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
 #define RETENTION_CHUNK 5000
 #define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
-
-/* A write that fails closes that client's connection at once, and its close
- * callback (sse_gone) unlinks and frees it: take the next pointer first. */
-static void
-sse_write_all(struct collector *c, const char *msg, size_t len)
-{
-	struct sse_client *cl, *next;
-
-	for (cl = c->sse; cl != NULL; cl = next) {
-		next = cl->next;
-		http_exchange_stream_write(cl->ex, msg, len);
-	}
-}
-
-static void
-sse_broadcast(struct collector *c, const char *name, json_t *data)
-{
-	char *txt, *msg;
-	int n;
-
-	if (c->sse == NULL)
-		return;
-	if ((txt = json_dumps(data, JSON_COMPACT)) == NULL)
-		return;
-	n = asprintf(&msg, "event: %s\ndata: %s\n\n", name, txt);
-	free(txt);
-	if (n < 0)
-		return;
-	sse_write_all(c, msg, (size_t)n);
-	free(msg);
-}
 
 /* Forget the cached rows. */
 static void
@@ -106,7 +74,7 @@ on_event(void *ctx, const struct event *in)
 		 job->ev.to_instance);
 	metrics_count_event(c->metrics, job->ev.type);
 	js = api_event_json(&job->ev);
-	sse_broadcast(c, "event", js);
+	sse_broadcast(c->sse, "event", js);
 	json_decref(js);
 	if (c->alerter != NULL)
 		alerter_dispatch(c->alerter, &job->ev);
@@ -189,7 +157,7 @@ push_catchments(struct collector *c)
 		json_array_append_new(arr, api_catchment_json(&rows[i]));
 	msg = json_pack("{s:o,s:I,s:b}", "catchments", arr, "total", (json_int_t)n, "complete",
 			n <= SSE_CATCHMENTS_MAX);
-	sse_broadcast(c, "catchments", msg);
+	sse_broadcast(c->sse, "catchments", msg);
 	json_decref(msg);
 }
 
@@ -231,15 +199,12 @@ collector_on_tick(uv_timer_t *t)
 		json_t *msg = json_pack("{s:I}", "stored", (json_int_t)c->results_unannounced);
 
 		/* A hint for charts to fetch, not the results themselves. */
-		sse_broadcast(c, "results", msg);
+		sse_broadcast(c->sse, "results", msg);
 		json_decref(msg);
 		c->results_unannounced = 0;
 		c->results_announced_ms = now;
 	}
-	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
-		c->sse_ping_ms = now;
-		sse_write_all(c, ": ping\n\n", 8);
-	}
+	sse_tick(c->sse, now);
 }
 
 static void retention_submit(struct collector *c);
