@@ -342,7 +342,9 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	struct http_server_stats hs;
 	struct alerter_stats as;
 	struct store_writer_stats ws;
-	struct metrics_inputs in = { .start_ms = c->start_ms };
+	struct metrics_process ps;
+	struct sse_stats ss;
+	struct metrics_inputs in = { .start_ms = c->start_ms, .stream = &ss };
 	char *txt;
 	size_t len;
 
@@ -362,6 +364,9 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 		in.store_corrupt = store_watch_damaged(c->watch, NULL, 0);
 	}
 	in.writer_backlog = store_writer_backlog(c->writer);
+	if (metrics_process_read(&ps) == 0)
+		in.process = &ps;
+	sse_get_stats(c->sse, &ss);
 	txt = metrics_render(c->metrics, &in, &len);
 	if (txt == NULL) {
 		api_error(c, ex, 503, "out of memory");

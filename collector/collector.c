@@ -44,9 +44,12 @@ collector_reload(struct collector *c, char *err, size_t errlen)
 
 	if (inv == NULL) {
 		log_warnx("reload failed, keeping the previous inventory: %s", err);
+		metrics_config_reloaded(c->metrics, 0, time_now_ms());
 		return -1;
 	}
 	catchment_set_inventory(c->catchment, inv);
+	metrics_set_inventory(c->metrics, inv);
+	metrics_config_reloaded(c->metrics, 1, time_now_ms());
 	if (c->alerter != NULL)
 		alerter_set_inventory(c->alerter, inv);
 	inventory_free(c->inv);
@@ -159,6 +162,23 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 	return 0;
 }
 
+/* Agents' last reports as stored, so that one silent since before a restart
+ * shows its age, not "never". */
+static void
+seed_agent_reports(struct collector *c)
+{
+	json_t *rows = store_query_agents(c->reader), *row, *seen;
+	size_t i;
+
+	json_array_foreach (rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+
+		if (name != NULL && json_is_integer(seen = json_object_get(row, "last_seen_ms")))
+			metrics_agent_report(c->metrics, name, json_integer_value(seen));
+	}
+	json_decref(rows);
+}
+
 int
 collector_start(struct collector *c, uv_loop_t *loop, const struct collector_options *opt,
 		char *err, size_t errlen)
@@ -199,8 +219,11 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	metrics_set_inventory(c->metrics, c->inv);
+	metrics_config_reloaded(c->metrics, 1, c->start_ms);
 	if (open_store(c, opt, err, errlen) != 0)
 		goto fail;
+	seed_agent_reports(c);
 	c->alerter = alerter_new(loop, c->inv, collector_on_delivery, c);
 	if (c->alerter == NULL)
 		log_warnx("alerts disabled: cannot start the alerter");

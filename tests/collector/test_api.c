@@ -711,12 +711,25 @@ Test(api, catchment_change_shows_in_events_catchments_and_metrics)
 
 	r = http("GET", "/metrics", NULL, NULL, NULL);
 	cr_assert(strstr(r.body, "anycast_catchment_info{agent=\"branch-1\",service=\"dns\","
-				 "family=\"4\",instance=\"site-b\",status=\"ok\"} 1"),
+				 "family=\"4\",anycast_instance=\"site-b\",status=\"ok\"} 1"),
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "anycast_events_total{type=\"catchment_change\"} 1"));
 	check_exposition(r.body);
-	cr_assert(strstr(r.body, "anycast_rtt_ms_count{agent=\"branch-1\",service=\"dns\","
-				 "target=\"anycast\"} 8"));
+	/* 3 answers from site-a, 5 from site-b; the newest came from site-b */
+	cr_assert(strstr(r.body, "anycast_rtt_seconds_count{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-a\"} 3\n"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "anycast_rtt_seconds_sum{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-b\"} 0.015000\n"));
+	cr_assert(strstr(r.body, "anycast_probe_success{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-b\"} 1\n"));
+	cr_assert(strstr(r.body, "anycast_probe_success{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"management\",anycast_instance=\"site-a\"} 1\n"));
+	cr_assert(strstr(r.body, "anycast_agent_last_seen_timestamp_seconds{agent=\"branch-2\"} 0.000\n"));
+	cr_assert(strstr(r.body, "anycast_build_info{version=\"") != NULL);
+	/* Prometheus owns the label "instance" (ours would become exported_instance). */
+	for (const char *p = strstr(r.body, "instance=\""); p != NULL; p = strstr(p + 1, "instance=\""))
+		cr_assert(p - r.body >= 8 && strncmp(p - 8, "anycast_", 8) == 0, "label %.40s", p - 8);
 	free(r.body);
 	stop(SIGTERM);
 }
