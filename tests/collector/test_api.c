@@ -913,6 +913,28 @@ Test(api, stream_pushes_events_and_catchments)
 	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: catchments\ndata: {\"catchments\":[") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: results\ndata: {\"stored\":") != NULL, "%s", buf);
+
+	/* Every message has an id; the hello gave the one to resume from, and
+	 * a client coming back with it gets the event again. */
+	long long hello_id, ev_id;
+	char *ev = strstr(buf, "\nevent: event\n"), *id = strstr(buf, "id: ");
+
+	cr_assert(id != NULL && ev != NULL, "no ids: %s", buf);
+	cr_assert_eq(sscanf(id, "id: %lld\nevent: hello", &hello_id), 1, "%s", buf);
+	while (ev > buf && strncmp(ev, "id: ", 4) != 0)
+		ev--;
+	cr_assert_eq(sscanf(ev, "id: %lld", &ev_id), 1);
+	cr_assert_gt(ev_id, hello_id);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sN --max-time 1 -H 'Last-Event-ID: %lld' '%s/api/v1/stream' > '%s' 2>/dev/null",
+		 hello_id, base, path);
+	cr_assert_neq(system(cmd), -1);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "no replay: %s", buf);
 	stop(SIGTERM);
 }
 
