@@ -338,44 +338,24 @@ api_get_agent(struct collector *c, struct http_exchange *ex, const char *name)
 	json_decref(out);
 }
 
-static void
-sse_gone(void *arg)
-{
-	struct sse_client *cl = arg;
-	struct collector *c = cl->c;
-
-	if (cl->prev != NULL)
-		cl->prev->next = cl->next;
-	else
-		c->sse = cl->next;
-	if (cl->next != NULL)
-		cl->next->prev = cl->prev;
-	c->n_sse--;
-	free(cl);
-}
-
+/* Clients resuming after a disconnect name the last id they saw: browsers
+ * send the Last-Event-ID header when they reconnect by themselves, which
+ * wins over a ?last_event_id= in the URL they opened first. */
 void
 api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_request *req)
 {
-	static const char hello[] = "retry: 3000\n\nevent: hello\ndata: {}\n\n";
-	struct sse_client *cl;
+	const char *last = http_request_header(ex, "Last-Event-ID");
+	char q[32];
+	int rc;
 
-	(void)req;
-	if (c->n_sse >= 256 || (cl = calloc(1, sizeof(*cl))) == NULL) {
-		api_error(c, ex, 503, "too many stream clients");
+	if (last == NULL && api_query_get(req->query, "last_event_id", q, sizeof(q)) > 0)
+		last = q;
+	if ((rc = sse_add(c->sse, ex, last)) != 0) {
+		api_error(c, ex, 503, rc == -EBUSY ? "too many stream clients" : "no stream: %s",
+			  strerror(-rc));
 		return;
 	}
-	cl->c = c;
-	cl->ex = ex;
-	cl->next = c->sse;
-	if (c->sse != NULL)
-		c->sse->prev = cl;
-	c->sse = cl;
-	c->n_sse++;
 	metrics_count_http(c->metrics, 200);
-	http_exchange_on_close(ex, sse_gone, cl);
-	http_exchange_stream_start(ex, "text/event-stream");
-	http_exchange_stream_write(ex, hello, sizeof(hello) - 1);
 }
 
 /* anycast_incidents_open{kind} after the rest: one line per kind. */
@@ -407,7 +387,9 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	struct http_server_stats hs;
 	struct alerter_stats as;
 	struct store_writer_stats ws;
-	struct metrics_inputs in = { .start_ms = c->start_ms };
+	struct metrics_process ps;
+	struct sse_stats ss;
+	struct metrics_inputs in = { .start_ms = c->start_ms, .stream = &ss };
 	char *txt;
 	size_t len;
 
@@ -427,6 +409,9 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 		in.store_corrupt = store_watch_damaged(c->watch, NULL, 0);
 	}
 	in.writer_backlog = store_writer_backlog(c->writer);
+	if (metrics_process_read(&ps) == 0)
+		in.process = &ps;
+	sse_get_stats(c->sse, &ss);
 	txt = metrics_render(c->metrics, &in, &len);
 	if (txt == NULL || append_incident_metrics(c, &txt, &len) != 0) {
 		free(txt);

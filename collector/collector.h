@@ -16,6 +16,7 @@
 #include "collector/http_server.h"
 #include "collector/incident.h"
 #include "collector/metrics.h"
+#include "collector/sse.h"
 #include "collector/store.h"
 #include "collector/store_check.h"
 #include "collector/store_writer.h"
@@ -46,13 +47,6 @@ struct agent_watch {
 	char name[RESULT_NAME_MAX];
 	int64_t last_ms;
 	int silent;
-};
-
-/* One Server-Sent Events client (GET /api/v1/stream). */
-struct sse_client {
-	struct sse_client *next, *prev;
-	struct http_exchange *ex;
-	struct collector *c;
 };
 
 struct collector {
@@ -88,12 +82,10 @@ struct collector {
 	uint64_t catchment_sig;               /* signature of the last snapshot */
 	int64_t snapshot_saved_ms;
 	int snapshot_dirty;
-	int64_t sse_ping_ms;
 	uint64_t results_unannounced;         /* stored since the last "results" push */
 	int64_t results_announced_ms;
 	int retention_running;
-	struct sse_client *sse;               /* list */
-	int n_sse;
+	struct sse *sse;                      /* the event stream's clients and ring */
 
 	int stopping;
 	int exit_code;

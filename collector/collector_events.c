@@ -16,41 +16,15 @@
 #define SNAPSHOT_MIN_INTERVAL_MS 2000   /* state changes saved at most this often */
 #define SNAPSHOT_MAX_INTERVAL_MS 60000  /* and at least this often (last_seen) */
 #define SNAPSHOT_KEEP_MS 10000        /* cached rows freed after this long unread */
-#define SSE_PING_MS 15000
 #define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
 #define RETENTION_CHUNK 5000
 #define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
 
-/* A write that fails closes that client's connection at once, and its close
- * callback (sse_gone) unlinks and frees it: take the next pointer first. */
-static void
-sse_write_all(struct collector *c, const char *msg, size_t len)
-{
-	struct sse_client *cl, *next;
-
-	for (cl = c->sse; cl != NULL; cl = next) {
-		next = cl->next;
-		http_exchange_stream_write(cl->ex, msg, len);
-	}
-}
-
 void
 collector_broadcast(struct collector *c, const char *name, json_t *data)
 {
-	char *txt, *msg;
-	int n;
-
-	if (c->sse == NULL)
-		return;
-	if ((txt = json_dumps(data, JSON_COMPACT)) == NULL)
-		return;
-	n = asprintf(&msg, "event: %s\ndata: %s\n\n", name, txt);
-	free(txt);
-	if (n < 0)
-		return;
-	sse_write_all(c, msg, (size_t)n);
-	free(msg);
+	sse_broadcast(c->sse, name, data);
 }
 
 /* Forget the cached rows. */
@@ -115,7 +89,7 @@ on_event(void *ctx, const struct event *in)
 	store_writer_submit(c->writer, job);
 	ev.incident_id = c->incidents != NULL ? incidents_event(c->incidents, &ev, now) : 0;
 	js = api_event_json(&ev);
-	collector_broadcast(c, "event", js);
+	sse_broadcast(c->sse, "event", js);
 	json_decref(js);
 	c->snapshot_dirty = 1;
 	c->snap_valid = 0;
@@ -202,7 +176,7 @@ push_catchments(struct collector *c)
 		json_array_append_new(arr, api_catchment_json(c, &rows[i], now));
 	msg = json_pack("{s:o,s:I,s:b}", "catchments", arr, "total", (json_int_t)n, "complete",
 			n <= SSE_CATCHMENTS_MAX);
-	collector_broadcast(c, "catchments", msg);
+	sse_broadcast(c->sse, "catchments", msg);
 	json_decref(msg);
 }
 
@@ -247,15 +221,12 @@ collector_on_tick(uv_timer_t *t)
 		json_t *msg = json_pack("{s:I}", "stored", (json_int_t)c->results_unannounced);
 
 		/* A hint for charts to fetch, not the results themselves. */
-		collector_broadcast(c, "results", msg);
+		sse_broadcast(c->sse, "results", msg);
 		json_decref(msg);
 		c->results_unannounced = 0;
 		c->results_announced_ms = now;
 	}
-	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
-		c->sse_ping_ms = now;
-		sse_write_all(c, ": ping\n\n", 8);
-	}
+	sse_tick(c->sse, now);
 }
 
 static void retention_submit(struct collector *c);

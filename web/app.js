@@ -156,7 +156,7 @@
 		};
 		es.onopen = () => { app.streaming = true; setLive('live', 'Updates pushed by the collector'); };
 		es.onmessage = poke;
-		for (const t of ['event', 'catchments', 'results', 'agent'])
+		for (const t of ['event', 'catchments', 'results', 'agent', 'reset'])
 			es.addEventListener(t, poke);
 		es.onerror = () => {
 			/* poll while the browser reconnects, or for good when the stream

@@ -796,12 +796,25 @@ Test(api, catchment_change_shows_in_events_catchments_and_metrics)
 
 	r = http("GET", "/metrics", NULL, NULL, NULL);
 	cr_assert(strstr(r.body, "anycast_catchment_info{agent=\"branch-1\",service=\"dns\","
-				 "family=\"4\",instance=\"site-b\",status=\"ok\"} 1"),
+				 "family=\"4\",anycast_instance=\"site-b\",status=\"ok\"} 1"),
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "anycast_events_total{type=\"catchment_change\"} 1"));
 	check_exposition(r.body);
-	cr_assert(strstr(r.body, "anycast_rtt_ms_count{agent=\"branch-1\",service=\"dns\","
-				 "target=\"anycast\"} 8"));
+	/* 3 answers from site-a, 5 from site-b; the newest came from site-b */
+	cr_assert(strstr(r.body, "anycast_rtt_seconds_count{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-a\"} 3\n"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "anycast_rtt_seconds_sum{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-b\"} 0.015000\n"));
+	cr_assert(strstr(r.body, "anycast_probe_success{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-b\"} 1\n"));
+	cr_assert(strstr(r.body, "anycast_probe_success{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"management\",anycast_instance=\"site-a\"} 1\n"));
+	cr_assert(strstr(r.body, "anycast_agent_last_seen_timestamp_seconds{agent=\"branch-2\"} 0.000\n"));
+	cr_assert(strstr(r.body, "anycast_build_info{version=\"") != NULL);
+	/* Prometheus owns the label "instance" (ours would become exported_instance). */
+	for (const char *p = strstr(r.body, "instance=\""); p != NULL; p = strstr(p + 1, "instance=\""))
+		cr_assert(p - r.body >= 8 && strncmp(p - 8, "anycast_", 8) == 0, "label %.40s", p - 8);
 	free(r.body);
 	stop(SIGTERM);
 }
@@ -985,6 +998,28 @@ Test(api, stream_pushes_events_and_catchments)
 	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: catchments\ndata: {\"catchments\":[") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: results\ndata: {\"stored\":") != NULL, "%s", buf);
+
+	/* Every message has an id; the hello gave the one to resume from, and
+	 * a client coming back with it gets the event again. */
+	long long hello_id, ev_id;
+	char *ev = strstr(buf, "\nevent: event\n"), *id = strstr(buf, "id: ");
+
+	cr_assert(id != NULL && ev != NULL, "no ids: %s", buf);
+	cr_assert_eq(sscanf(id, "id: %lld\nevent: hello", &hello_id), 1, "%s", buf);
+	while (ev > buf && strncmp(ev, "id: ", 4) != 0)
+		ev--;
+	cr_assert_eq(sscanf(ev, "id: %lld", &ev_id), 1);
+	cr_assert_gt(ev_id, hello_id);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sN --max-time 1 -H 'Last-Event-ID: %lld' '%s/api/v1/stream' > '%s' 2>/dev/null",
+		 hello_id, base, path);
+	cr_assert_neq(system(cmd), -1);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "no replay: %s", buf);
 	stop(SIGTERM);
 }
 
