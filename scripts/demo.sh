@@ -83,6 +83,7 @@ import json
 import re
 import signal
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -107,6 +108,9 @@ def line(body):
     return status, text
 
 
+OUT = threading.Lock()  # one whole line at a time: requests are served in threads
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -114,7 +118,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(204)
         self.end_headers()
         status, text = line(body)
-        print("%s ALERT %-9s %s" % (time.strftime("%H:%M:%S"), status, text), flush=True)
+        with OUT:
+            sys.stdout.write("%s ALERT %-9s %s\n" % (time.strftime("%H:%M:%S"), status, text))
+            sys.stdout.flush()
 
     def log_message(self, *args):
         pass
