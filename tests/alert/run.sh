@@ -39,6 +39,7 @@ if ! command -v "$AM" >/dev/null 2>&1; then
 	echo "tests/alert: $AM missing (scripts/install-deps.sh installs prometheus-alertmanager)" >&2
 	exit 1
 fi
+command -v jq >/dev/null 2>&1 || { echo "tests/alert: jq missing (scripts/install-deps.sh)" >&2; exit 1; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -81,6 +82,23 @@ wait_for() {
 	done
 }
 up() { curl -fs -o /dev/null -m 2 "$1"; }
+# What the collector, Alertmanager and the receiver say, with curl and jq (a python3
+# start takes seconds on a busy machine).
+# open_incidents: one "ID KIND" line per open incident
+open_incidents() { curl -fs -m 5 "$URL/api/v1/incidents?state=open" | jq -r '.incidents[] | "\(.id) \(.kind)"'; }
+# am_line: Alertmanager's alert (GET /api/v2/alerts lists the ones not yet resolved) labelled
+# incident=$ID: "STATE ALERTNAME KIND SEVERITY ENDS_IN_S GENERATOR_URL"; nothing when there is none
+am_line() {
+	curl -fs -m 5 "$AMURL/api/v2/alerts" | jq -r --arg id "$ID" '.[] | select(.labels.incident == $id) |
+		"\(.status.state) \(.labels.alertname) \(.labels.kind) \(.labels.severity) " +
+		"\((.endsAt | sub("\\.[0-9]+"; "") | fromdateiso8601) - now | floor) \(.generatorURL)"' | head -n1
+}
+# hook_counts: the notifications Alertmanager sent the receiver for $ID: "firing=N resolved=N"
+hook_counts() {
+	jq -rs --arg id "$ID" '[.[].alerts[] | select(.labels.incident == $id) | .status] |
+		"firing=\(map(select(. == "firing")) | length) resolved=\(map(select(. == "resolved")) | length)"' \
+		"$tmp/hook.log"
+}
 
 port=$(free_port)
 amport=$(free_port)
@@ -163,15 +181,13 @@ info "collector on $URL, Alertmanager on $AMURL, receiver on 127.0.0.1:$rport"
 echo home > "$tmp/mode"
 python3 "$HERE/feed.py" "$URL" "$tmp/br1.token" "$tmp/mode" "$tmp/feed.log" &
 pids+=($!)
-at_home() { curl -fs -m 2 "$URL/api/v1/catchments" | python3 -c 'import json,sys
-rows = json.load(sys.stdin)["catchments"]
-sys.exit(0 if [(r["instance"], r["status"]) for r in rows] == [("site-a", "ok")] else 1)' 2>/dev/null; }
+at_home() { [ "$(curl -fs -m 5 "$URL/api/v1/catchments" | jq -c '[.catchments[] | [.instance, .status]]')" = '[["site-a","ok"]]' ]; }
 wait_for 15 at_home || die "br1 is not at site-a after 15 s of rounds"
 echo hijack > "$tmp/mode"
 t0=$SECONDS
-any_open() { [ "$(python3 "$HERE/am.py" open "$URL" 2>/dev/null)" != "" ]; }
+any_open() { [ -n "$(open_incidents 2>/dev/null)" ]; }
 wait_for 15 any_open || die "no open incident after 15 s of hijacked rounds"
-open=$(python3 "$HERE/am.py" open "$URL")
+open=$(open_incidents)
 if [ "$(echo "$open" | wc -l)" = 1 ] && [ "$(echo "$open" | cut -d' ' -f2)" = hijack ]; then
 	ok "one open hijack incident after $((SECONDS - t0)) s ($open)"
 else
@@ -179,7 +195,6 @@ else
 fi
 ID=$(echo "$open" | head -n1 | cut -d' ' -f1)
 
-am_line() { python3 "$HERE/am.py" alert "$AMURL" "$ID" 2>/dev/null | head -n1; }
 am_active() { set -- $(am_line); [ "${1:-}" = active ]; }
 t1=$SECONDS
 wait_for 10 am_active || die "Alertmanager has no active alert for incident $ID after 10 s"
@@ -193,7 +208,7 @@ case "$gen" in
 *) fail "generatorURL $gen does not end in #/incident/$ID" ;;
 esac
 wait_for 5 grep -q '"firing"' "$tmp/hook.log" || true
-info "receiver: $(python3 "$HERE/am.py" hook "$tmp/hook.log" "$ID")"
+info "receiver: $(hook_counts)"
 
 # --- SIGHUP: the alert stays active ------------------------------------------------------
 kill -HUP "$CPID"
@@ -214,13 +229,13 @@ grep -q "restored 1 open incident" "$tmp/collector.log" && info "collector resta
 	info "collector restarted (no 'restored 1 open incident' in its log)"
 WAIT=$((RESOLVE_TIMEOUT_S * 2 + 6))
 sleep "$WAIT"
-open=$(python3 "$HERE/am.py" open "$URL")
+open=$(open_incidents)
 [ "$open" = "$ID hijack" ] && ok "$((SECONDS - t2)) s after the restart incident $ID is still the one open hijack" ||
 	fail "open incidents $((SECONDS - t2)) s after the restart: '$(echo "$open" | tr '\n' ';')' (want '$ID hijack')"
 line=$(am_line)
 [ "${line%% *}" = active ] && ok "Alertmanager still lists the alert as active ($(echo "$line" | cut -d' ' -f5) s left)" ||
 	fail "Alertmanager no longer lists incident $ID as active (got '$line')"
-hook=$(python3 "$HERE/am.py" hook "$tmp/hook.log" "$ID")
+hook=$(hook_counts)
 case "$hook" in
 *"resolved=0"*) ok "no resolved notification reached the receiver ($hook)" ;;
 *) fail "the receiver got a resolved notification for the open incident $ID ($hook)" ;;
@@ -229,17 +244,16 @@ esac
 # --- the hijack ends: resolved once ---------------------------------------------------------
 echo home > "$tmp/mode"
 t3=$SECONDS
-resolved() { [ "$(curl -fs -m 2 "$URL/api/v1/incidents/$ID" | python3 -c \
-	'import json,sys; print(json.load(sys.stdin)["incident"]["state"])' 2>/dev/null)" = resolved ]; }
+resolved() { [ "$(curl -fs -m 5 "$URL/api/v1/incidents/$ID" | jq -r .incident.state)" = resolved ]; }
 wait_for 20 resolved || die "incident $ID not resolved 20 s after the anycast address answers as site-a"
 ok "incident $ID resolved $((SECONDS - t3)) s after site-a answers again"
 am_gone() { [ -z "$(am_line)" ]; }
 wait_for 10 am_gone && ok "the alert left Alertmanager's active alerts" ||
 	fail "Alertmanager still lists incident $ID: $(am_line)"
-one_resolved() { python3 "$HERE/am.py" hook "$tmp/hook.log" "$ID" | grep -q "resolved=1"; }
+one_resolved() { hook_counts | grep -q "resolved=1"; }
 wait_for 10 one_resolved || true
 sleep 3 # a second resolved notification would show up now
-hook=$(python3 "$HERE/am.py" hook "$tmp/hook.log" "$ID")
+hook=$(hook_counts)
 case "$hook" in
 *"resolved=1"*) ok "exactly one resolved notification ($hook)" ;;
 *) fail "want exactly one resolved notification for incident $ID, got $hook" ;;
