@@ -250,6 +250,22 @@ int inventory_yaml_address_list(struct inventory_yaml_ctx *c, yaml_node_t *n, co
 
 /* ---- top level ---- */
 
+/* "host:port" / "[v6]:port" with a port of 1-65535 (the address itself is
+ * checked when the collector binds it). */
+static int listen_port_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s || colon[1] == '\0')
+		return 0;
+	if (s[0] == '[' && colon[-1] != ']')
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port >= 1 && port <= 65535;
+}
+
 static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v, const char *path,
                     void *arg)
 {
@@ -261,8 +277,13 @@ static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *
 		return pass == 2 ? inventory_yaml_alerts(c, v, path) : 0;
 	if (pass == 2)
 		return 0;
-	if (strcmp(key, "services") == 0)
-		return inventory_yaml_services(c, v, path);
+	if (strcmp(key, "services") == 0) {
+		if (inventory_yaml_services(c, v, path) < 0)
+			return -1;
+		if (inv->n_services == 0)
+			return inventory_yaml_bad(c, v, path, "no services: at least one is needed");
+		return 0;
+	}
 	if (strcmp(key, "agents") == 0)
 		return inventory_yaml_agents(c, v, path);
 	if (strcmp(key, "thresholds") == 0)
@@ -293,6 +314,10 @@ static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *
 			return -1;
 		if (dst[0] == '\0')
 			return inventory_yaml_bad(c, v, path, "empty value");
+		if (strcmp(key, "listen") == 0 && !listen_port_ok(dst))
+			return inventory_yaml_bad(c, v, path,
+			                          "\"%s\": want IPv4:PORT or [IPv6]:PORT, port 1-65535",
+			                          dst);
 		return 0;
 	}
 	return 1;
