@@ -611,3 +611,43 @@ Test(inventory, services_from_json_validates)
 	json_rejects(JS(",\"instances\":[{}]"), "services[0].instances[0].name: missing");
 	json_rejects("{\"services\":[" JS("") "]}", "services[0].name: missing");
 }
+
+Test(inventory, check_config_refuses_what_start_up_would)
+{
+	rejects("services: []\n", "inv.yaml:1: services: no services: at least one is needed");
+	rejects_prefix("listen: 127.0.0.1:99999\nservices:\n  - name: dns\n    protocol: dns\n"
+	               "    address: [198.18.255.53]\n    instances:\n"
+	               "      - { name: a, management: 198.18.1.2 }\n",
+	               "inv.yaml:1: listen: \"127.0.0.1:99999\"");
+	rejects_prefix("listen: 127.0.0.1\nservices:\n  - name: dns\n    protocol: dns\n"
+	               "    address: [198.18.255.53]\n    instances:\n"
+	               "      - { name: a, management: 198.18.1.2 }\n",
+	               "inv.yaml:1: listen:");
+}
+
+Test(inventory, incident_settings)
+{
+	char err[512] = "";
+	struct inventory *inv = parse("services:\n  - name: dns\n    protocol: dns\n"
+	                              "    address: [198.18.255.53]\n    instances:\n"
+	                              "      - { name: site-a, management: 198.18.1.2 }\n"
+	                              "agents:\n  - { name: b1, home: site-a, token_sha256: "
+	                              "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n"
+	                              "alerts:\n  - { name: am, type: alertmanager, url: http://x,"
+	                              " kinds: [instance_down, branch_isolated], severity: warning }\n"
+	                              "thresholds: { incident_hold: 3s, agent_silent_intervals: 4 }\n",
+	                              err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_str_eq(inv->agents[0].home, "site-a");
+	cr_assert_eq(inv->alerts[0].n_kinds, 2);
+	cr_assert_str_eq(inv->alerts[0].kinds[1], "branch_isolated");
+	cr_assert_eq(inv->alerts[0].min_severity, 1);
+	cr_assert_eq(inv->thresholds.incident_hold_ms, 3000);
+	cr_assert_eq(inv->thresholds.agent_silent_intervals, 4);
+	inventory_free(inv);
+	rejects_prefix("services:\n  - name: dns\n    protocol: dns\n    address: [198.18.255.53]\n"
+	               "    instances:\n      - { name: a, management: 198.18.1.2 }\n"
+	               "alerts:\n  - { name: am, type: webhook, url: http://x, kinds: [bogus] }\n",
+	               "inv.yaml:8: alerts[0].kinds:");
+}
