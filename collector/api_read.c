@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "collector/api_int.h"
+#include "common/inventory_check.h"
 
 static json_t *
 str_or_null(const char *s)
@@ -163,6 +164,31 @@ answer_list(struct collector *c, struct http_exchange *ex, const char *key, json
 	api_json(c, ex, 200, json_pack("{s:o}", key, arr), NULL);
 }
 
+/* A list with "next": the before_id cursor of the next page when this one
+ * is full (lists newest first by integer id). */
+static void
+answer_list_next(struct collector *c, struct http_exchange *ex, const char *key, json_t *arr,
+		 int limit)
+{
+	json_t *body;
+	size_t n;
+
+	if (arr == NULL) {
+		api_error(c, ex, 503, "database query failed or took too long");
+		return;
+	}
+	n = json_array_size(arr);
+	body = json_pack("{s:o}", key, arr);
+	if (n > 0 && n == (size_t)limit) {
+		char next[64];
+
+		snprintf(next, sizeof(next), "before_id=%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(json_array_get(arr, n - 1), "id")));
+		json_object_set_new(body, "next", json_string(next));
+	}
+	api_json(c, ex, 200, body, NULL);
+}
+
 void
 api_get_catchments(struct collector *c, struct http_exchange *ex, const struct http_request *req)
 {
@@ -207,7 +233,12 @@ api_get_events(struct collector *c, struct http_exchange *ex, const struct http_
 	    api_param_int(c, ex, req, "before_id", 0, INT64_MAX, &q.before_id) != 0 ||
 	    api_param_limit(c, ex, req, &q.limit) != 0)
 		return;
-	answer_list(c, ex, "events", store_query_events(c->reader, &q));
+	if (q.type != NULL && inventory_check_event(q.type) != NULL &&
+	    strcmp(q.type, "recovery") != 0) {
+		api_error(c, ex, 400, "type: unknown event type \"%s\"", q.type);
+		return;
+	}
+	answer_list_next(c, ex, "events", store_query_events(c->reader, &q), q.limit);
 }
 
 void
