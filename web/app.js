@@ -1,4 +1,4 @@
-/* web/app.js - dashboard router (#/matrix, #/events, #/instance/NAME, ...) and live updates (SSE, else polling) */
+/* web/app.js - dashboard router (#/matrix, #/events, #/incident/ID, ...) and live updates (SSE, else polling) */
 'use strict';
 
 (function (AM) {
@@ -35,6 +35,7 @@
 		case 'instance': return route.arg ? ['instance', AM.pages.instance(route.arg)] : ['instance', AM.pages.instances()];
 		case 'agents': return ['agent', AM.pages.agents()];
 		case 'agent': return route.arg ? ['agent', AM.pages.agent(route.arg)] : ['agent', AM.pages.agents()];
+		case 'incident': return route.arg ? ['incident', AM.incidents.view(route.arg)] : ['matrix', AM.views.matrix()];
 		default: return [null, null];
 		}
 	}
@@ -99,7 +100,7 @@
 		app.busy = true;
 		try {
 			await loadContext();
-			if (app.view) await app.view.refresh(app.ctx);
+			await Promise.all([AM.incidents.refreshStrip(), app.view ? app.view.refresh(app.ctx) : null]);
 			app.lastOk = Date.now();
 			showBanner(null);
 			setLive(app.streaming ? 'live' : 'polling', app.streaming ? 'Updates pushed by the collector' : `Polling every ${POLL_MS / 1000} s`);
@@ -154,17 +155,43 @@
 			if (pending) return;
 			pending = setTimeout(() => { pending = null; refreshNow(); }, 300);
 		};
-		es.onopen = () => { app.streaming = true; setLive('live', 'Updates pushed by the collector'); };
+		let dropped = false;
+		es.onopen = () => {
+			app.streaming = true;
+			setLive('live', 'Updates pushed by the collector');
+			/* what happened while the stream was down was not pushed: fetch it */
+			if (dropped) refreshNow();
+			dropped = false;
+		};
 		es.onmessage = poke;
 		for (const t of ['event', 'catchments', 'results', 'agent'])
 			es.addEventListener(t, poke);
+		es.addEventListener('incident', (m) => {
+			let inc = null;
+			try {
+				inc = JSON.parse(m.data);
+			} catch (e) {
+				inc = null;
+			}
+			if (inc && typeof inc === 'object') AM.incidents.applyIncident(inc.incident || inc);
+			poke();
+		});
 		es.onerror = () => {
 			/* poll while the browser reconnects, or for good when the stream
 			 * is refused (404, 401) */
 			app.streaming = false;
+			dropped = true;
 			if (es.readyState === EventSource.CLOSED && app.stream === es) app.stream = null;
 			if (!app.busy) schedule(null);
 		};
+	}
+
+	/* The stream is a request that never ends: opened before the page's load
+	 * event it would hold that event back for good (and with it anything
+	 * waiting for the page to finish loading, such as headless screenshots). */
+	function openStreamAfterLoad() {
+		if (document.readyState === 'complete') setTimeout(openStream, 0);
+		else window.addEventListener('load', () => setTimeout(openStream, 0), { once: true });
 	}
 
 	document.addEventListener('DOMContentLoaded', () => {
@@ -172,7 +199,8 @@
 		window.addEventListener('hashchange', route);
 		document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshNow(); });
 		if (!location.hash) history.replaceState(null, '', '#/matrix');
-		openStream();
+		AM.incidents.mountStrip(document.getElementById('incidents'));
+		openStreamAfterLoad();
 		route();
 	});
 
