@@ -135,60 +135,83 @@
 	}
 
 	/* The collector's event stream, when it has one: every message means
-	 * "something changed", so redraw soon (coalescing bursts). EventSource
-	 * cannot send headers: a read token travels as ?token=. */
-	function openStream() {
+	 * "something changed", so redraw soon (coalescing bursts); an "incident"
+	 * message carries the incident and patches the strip at once. The stream
+	 * runs in a worker (stream.js: a page that holds a never-ending request
+	 * never looks finished to headless browsers), or in the page where there
+	 * are no workers. EventSource cannot send headers: a read token travels
+	 * as ?token=. */
+	function closeStream() {
 		if (app.stream) app.stream.close();
 		app.stream = null;
 		app.streaming = false;
+	}
+
+	function openStream() {
+		closeStream();
 		if (!window.EventSource) return;
 		const tok = localStorage.getItem(AM.TOKEN_KEY);
-		let es;
-		try {
-			es = new EventSource('api/v1/stream' + (tok ? '?token=' + encodeURIComponent(tok) : ''));
-		} catch (e) {
-			return;
-		}
-		app.stream = es;
-		let pending = null;
+		const url = new URL('api/v1/stream' + (tok ? '?token=' + encodeURIComponent(tok) : ''), document.baseURI).href;
+		let pending = null, dropped = false, handle = null;
 		const poke = () => {
 			if (pending) return;
 			pending = setTimeout(() => { pending = null; refreshNow(); }, 300);
 		};
-		let dropped = false;
-		es.onopen = () => {
+		const onOpen = () => {
 			app.streaming = true;
 			setLive('live', 'Updates pushed by the collector');
 			/* what happened while the stream was down was not pushed: fetch it */
 			if (dropped) refreshNow();
 			dropped = false;
 		};
-		es.onmessage = poke;
-		for (const t of ['event', 'catchments', 'results', 'agent'])
-			es.addEventListener(t, poke);
-		es.addEventListener('incident', (m) => {
-			let inc = null;
-			try {
-				inc = JSON.parse(m.data);
-			} catch (e) {
-				inc = null;
-			}
-			if (inc && typeof inc === 'object') AM.incidents.applyIncident(inc.incident || inc);
-			poke();
-		});
-		es.onerror = () => {
+		const onError = (closed) => {
 			/* poll while the browser reconnects, or for good when the stream
 			 * is refused (404, 401) */
 			app.streaming = false;
 			dropped = true;
-			if (es.readyState === EventSource.CLOSED && app.stream === es) app.stream = null;
+			if (closed && app.stream === handle) closeStream();
 			if (!app.busy) schedule(null);
 		};
+		const onMessage = (type, data) => {
+			if (type === 'incident') {
+				let inc = null;
+				try {
+					inc = JSON.parse(data);
+				} catch (e) {
+					inc = null;
+				}
+				if (inc && typeof inc === 'object') AM.incidents.applyIncident(inc.incident || inc);
+			}
+			if (type !== 'hello') poke();
+		};
+		try {
+			if (window.Worker) {
+				const w = new Worker('stream.js?url=' + encodeURIComponent(url));
+				w.onmessage = (m) => {
+					const d = m.data || {};
+					if (d.kind === 'open') onOpen();
+					else if (d.kind === 'error') onError(d.closed);
+					else if (d.kind === 'message') onMessage(d.type, d.data);
+				};
+				w.onerror = () => onError(true);
+				handle = { close: () => w.terminate() };
+			} else {
+				const es = new EventSource(url);
+				es.onopen = onOpen;
+				es.onerror = () => onError(es.readyState === EventSource.CLOSED);
+				es.onmessage = (m) => onMessage('message', m.data);
+				for (const t of ['event', 'catchments', 'results', 'agent', 'incident'])
+					es.addEventListener(t, (m) => onMessage(t, m.data));
+				handle = { close: () => es.close() };
+			}
+		} catch (e) {
+			return;
+		}
+		app.stream = handle;
 	}
 
-	/* The stream is a request that never ends: opened before the page's load
-	 * event it would hold that event back for good (and with it anything
-	 * waiting for the page to finish loading, such as headless screenshots). */
+	/* Started once the page has loaded, so that nothing the page asks for
+	 * while loading is still pending when the load event is due. */
 	function openStreamAfterLoad() {
 		if (document.readyState === 'complete') setTimeout(openStream, 0);
 		else window.addEventListener('load', () => setTimeout(openStream, 0), { once: true });

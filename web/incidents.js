@@ -5,7 +5,7 @@
 	const { h, fill, api, list, timeEl, clockEl, durationText, family, instanceChip, INCIDENT_KIND } = AM;
 
 	const OPEN_MAX = 50;        /* open incidents fetched for the strip */
-	const RESOLVED_SHOWN = 4;   /* recently resolved ones shown after them */
+	const RESOLVED_SHOWN = 3;   /* recently resolved ones shown after them */
 	const RETRY_MISSING_MS = 60e3; /* a collector without incidents is asked again this often */
 
 	function kindText(k) {
