@@ -46,7 +46,9 @@
 		supported: null,     /* null: not asked yet */
 		askedAt: 0,
 		listeners: new Set(),
+		expanded: false,     /* phones show the first few open ones unless asked */
 	};
+	const OPEN_FOLDED = 3;
 
 	function stripItem(inc) {
 		const open = inc.state !== 'resolved';
@@ -76,10 +78,13 @@
 			(SEV_RANK[severity(a)] - SEV_RANK[severity(b)]) || byStartDesc(a, b));
 		const resolved = [...strip.resolved.values()].sort(byEndDesc).slice(0, RESOLVED_SHOWN);
 		strip.el.hidden = false;
+		strip.el.classList.toggle('expanded', strip.expanded);
 		fill(strip.el,
 			h('div', { class: 'inc-list inc-open', id: 'incidents-open' },
 				h('span', { class: 'inc-head' }, open.length ? `${open.length} open incident${open.length === 1 ? '' : 's'}` : 'No open incidents'),
-				h('div', { class: 'inc-items' }, open.map(stripItem))),
+				h('div', { class: 'inc-items' }, open.map(stripItem),
+					open.length > OPEN_FOLDED ? h('button', { type: 'button', class: 'link inc-more', onclick: () => { strip.expanded = !strip.expanded; drawStrip(); } },
+						strip.expanded ? 'show fewer' : `show all ${open.length}`) : null)),
 			resolved.length ? h('div', { class: 'inc-list inc-resolved', id: 'incidents-resolved' },
 				h('span', { class: 'inc-head' }, 'Recently resolved'), h('div', { class: 'inc-items' }, resolved.map(stripItem))) : null);
 		strip.el.dataset.open = String(open.length);

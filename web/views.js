@@ -229,7 +229,8 @@
 				fill(tableBox, h('p', { class: 'empty' }, 'No catchment data yet: no agent has reported.'));
 				return;
 			}
-			const table = h('table', { class: 'matrix', id: 'matrix' },
+			/* on a phone, up to four services share the width instead of scrolling */
+			const table = h('table', { class: 'matrix' + (cols.length <= 4 ? ' few-cols' : ''), id: 'matrix' },
 				h('thead', {}, h('tr', {}, h('th', { class: 'corner' }, 'agent \\ service'),
 					cols.map((c) => h('th', { scope: 'col', dataset: { service: c.service, family: c.family } }, c.label)))),
 				h('tbody', {}, names.map((a) => h('tr', { dataset: { agent: a } },

@@ -524,6 +524,8 @@ test('incident strip: open incidents first, then the last resolved ones; one cli
 	const r0 = await page.locator(`#incident-agents tbody tr[data-agent="${a0.agent}"]`).first().innerText();
 	assert.match(r0, new RegExp(`${a0.agent}[\\s\\S]*IPv${a0.family || 4}`));
 	/* the timeline: one group per agent, oldest first, every event of the incident */
+	assert.ok(full.timeline.length > 0, 'the incident has its events');
+	assert.ok(full.timeline.every((e) => e.incident === inc.id), 'each event names its incident');
 	const groups = page.locator('#incident-timeline .inc-group');
 	const byAgent = new Set(full.timeline.map((e) => e.agent || ''));
 	assert.equal(await groups.count(), byAgent.size);

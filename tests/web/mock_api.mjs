@@ -70,7 +70,7 @@ function incidentOf(kind, key, ev, fields) {
 function touch(inc, ev) {
 	inc.updated = ev.time;
 	inc.events.push(ev.id);
-	ev.incident = inc.id;
+	if (ev.incident === null) ev.incident = inc.id; /* the events API names one incident */
 }
 function resolve(inc, time) {
 	inc.state = 'resolved';
@@ -258,7 +258,8 @@ const server = http.createServer((req, res) => {
 	if (req.method === 'GET' && one) {
 		const inc = incidents[Number(one[1]) - 1];
 		if (!inc) return send(res, 404, { error: 'no such incident' });
-		return send(res, 200, { incident: Object.assign({}, inc, { timeline: events.filter((e) => e.incident === inc.id) }) });
+		const timeline = events.filter((e) => inc.events.includes(e.id)).map((e) => Object.assign({}, e, { incident: inc.id }));
+		return send(res, 200, { incident: Object.assign({}, inc, { timeline }) });
 	}
 	const m = u.pathname.match(/^\/api\/v1\/(\w+)$/);
 	if (m) {
