@@ -1,4 +1,5 @@
-/* collector/status_cli.c - "anycast-collector status": incidents, the catchment matrix and latest events as text */
+/* collector/status_cli.c - "anycast-collector status": incidents, the catchment matrix and latest
+ * events as text */
 #include "collector/status_cli.h"
 
 #include <errno.h>
@@ -13,9 +14,9 @@
 #include "common/timefmt.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8053"
-#define MAX_BODY (16u << 20)    /* a larger answer is not a collector's */
-#define MAX_COLS 64             /* (service, family) columns shown */
-#define MAX_ROWS 4096           /* agents shown */
+#define MAX_BODY (16u << 20) /* a larger answer is not a collector's */
+#define MAX_COLS 64          /* (service, family) columns shown */
+#define MAX_ROWS 4096        /* agents shown */
 #define CELL_MAX 192
 #define TOKEN_MAX 4096
 #define STALE_MS 90000          /* without agent_state: a row without an answer for this long */
@@ -33,8 +34,17 @@ struct col {
 };
 
 /* colour of a cell */
-enum ink { INK_NONE = 0, INK_HEAD, INK_OUTAGE, INK_UNKNOWN, INK_SPLIT, INK_SILENT, INK_CRITICAL, INK_WARNING,
-	   INK_RESOLVED };
+enum ink {
+	INK_NONE = 0,
+	INK_HEAD,
+	INK_OUTAGE,
+	INK_UNKNOWN,
+	INK_SPLIT,
+	INK_SILENT,
+	INK_CRITICAL,
+	INK_WARNING,
+	INK_RESOLVED
+};
 
 /* ---- text helpers ---- */
 
@@ -138,12 +148,15 @@ static void fmt_duration(char *buf, size_t len, int64_t s)
 	else if (s < 3600)
 		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
 	else if (s < 86400)
-		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600),
+		         (long long)(s % 3600 / 60));
 	else
-		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400),
+		         (long long)(s % 86400 / 3600));
 }
 
-/* An RFC 3339 member as "YYYY-MM-DD HH:MM:SS" UTC (the string itself, sanitised, when unparsable). */
+/* An RFC 3339 member as "YYYY-MM-DD HH:MM:SS" UTC (the string itself, sanitised, when unparsable).
+ */
 static void fmt_time(char *buf, size_t len, const char *rfc3339)
 {
 	int64_t ms;
@@ -172,15 +185,24 @@ static int64_t seconds_since(const char *rfc3339, int64_t until_ms)
 static const char *ink_code(enum ink k)
 {
 	switch (k) {
-	case INK_HEAD: return "\033[1m";
-	case INK_OUTAGE: return "\033[1;31m";
-	case INK_UNKNOWN: return "\033[1;97;41m";
-	case INK_SPLIT: return "\033[1;33m";
-	case INK_SILENT: return "\033[2m";
-	case INK_CRITICAL: return "\033[1;31m";
-	case INK_WARNING: return "\033[1;33m";
-	case INK_RESOLVED: return "\033[32m";
-	default: return "";
+	case INK_HEAD:
+		return "\033[1m";
+	case INK_OUTAGE:
+		return "\033[1;31m";
+	case INK_UNKNOWN:
+		return "\033[1;97;41m";
+	case INK_SPLIT:
+		return "\033[1;33m";
+	case INK_SILENT:
+		return "\033[2m";
+	case INK_CRITICAL:
+		return "\033[1;31m";
+	case INK_WARNING:
+		return "\033[1;33m";
+	case INK_RESOLVED:
+		return "\033[32m";
+	default:
+		return "";
 	}
 }
 
@@ -195,8 +217,8 @@ static void heading(FILE *out, int color, const char *title, const char *rest)
  * columns until a line fits, table_print writes them, cutting what is too long. */
 struct table {
 	size_t ncol, nrow;
-	char (*cell)[CELL_MAX];  /* nrow * ncol */
-	unsigned char *ink;      /* enum ink per cell */
+	char (*cell)[CELL_MAX]; /* nrow * ncol */
+	unsigned char *ink;     /* enum ink per cell */
 	int *w, *minw;
 };
 
@@ -274,7 +296,8 @@ static void table_print(FILE *out, const struct table *t, size_t shown, int colo
 				pad(out, GAP);
 			if (color && k)
 				fputs(ink_code(k), out);
-			put_fit(out, t->cell[r * t->ncol + c], t->w[c], c + 1 < last && !(color && k));
+			put_fit(out, t->cell[r * t->ncol + c], t->w[c],
+			        c + 1 < last && !(color && k));
 			if (color && k) {
 				fputs("\033[0m", out);
 				if (c + 1 < last)
@@ -290,7 +313,10 @@ static void table_print(FILE *out, const struct table *t, size_t shown, int colo
 static int severity_rank(const json_t *inc)
 {
 	const char *s = jstr(inc, "severity");
-	return strcmp(s, "critical") == 0 ? 0 : strcmp(s, "warning") == 0 ? 1 : strcmp(s, "info") == 0 ? 2 : 1;
+	return strcmp(s, "critical") == 0  ? 0
+	       : strcmp(s, "warning") == 0 ? 1
+	       : strcmp(s, "info") == 0    ? 2
+	                                   : 1;
 }
 
 /* open incidents: critical first, then newest first */
@@ -307,7 +333,8 @@ static size_t agent_count(const json_t *inc)
 	const json_t *agents = json_object_get(inc, "agents"), *a, *b;
 	size_t i, j, n = 0;
 
-	json_array_foreach(agents, i, a) {
+	json_array_foreach(agents, i, a)
+	{
 		for (j = 0; j < i; j++) {
 			b = json_array_get(agents, j);
 			if (strcmp(jstr(a, "agent"), jstr(b, "agent")) == 0)
@@ -333,7 +360,9 @@ static void fmt_started(char *buf, size_t len, const char *rfc3339, int64_t now_
 	t = (time_t)(ms / 1000);
 	gmtime_r(&t, &tm);
 	gmtime_r(&now, &tn);
-	strftime(buf, len, tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday ? "%H:%M:%S" : "%m-%d %H:%M", &tm);
+	strftime(buf, len,
+	         tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday ? "%H:%M:%S" : "%m-%d %H:%M",
+	         &tm);
 }
 
 /* Row r of the incidents table (r == 0: the header). The SEV column says
@@ -341,7 +370,7 @@ static void fmt_started(char *buf, size_t len, const char *rfc3339, int64_t now_
  * long it lasted. */
 static void incident_row(struct table *t, size_t r, const json_t *inc, int open, int64_t now_ms)
 {
-	static const char *head[] = { "SEV", "KIND", "STARTED", "FOR", "AGENTS", "SUMMARY" };
+	static const char *head[] = {"SEV", "KIND", "STARTED", "FOR", "AGENTS", "SUMMARY"};
 	int64_t s, ended;
 
 	if (r == 0) {
@@ -350,16 +379,20 @@ static void incident_row(struct table *t, size_t r, const json_t *inc, int open,
 		return;
 	}
 	if (open) {
-		sanitise(table_cell(t, r, 0), CELL_MAX, jstr(inc, "severity")[0] ? jstr(inc, "severity") : "?");
-		t->ink[r * t->ncol] = severity_rank(inc) == 0 ? INK_CRITICAL : severity_rank(inc) == 1 ? INK_WARNING : INK_NONE;
+		sanitise(table_cell(t, r, 0), CELL_MAX,
+		         jstr(inc, "severity")[0] ? jstr(inc, "severity") : "?");
+		t->ink[r * t->ncol] = severity_rank(inc) == 0   ? INK_CRITICAL
+		                      : severity_rank(inc) == 1 ? INK_WARNING
+		                                                : INK_NONE;
 		s = seconds_since(jstr(inc, "started"), now_ms);
 	} else {
 		const json_t *ds = json_object_get(inc, "duration_s");
 		snprintf(table_cell(t, r, 0), CELL_MAX, "resolved");
 		t->ink[r * t->ncol] = INK_RESOLVED;
 		s = json_is_number(ds) ? (int64_t)json_number_value(ds)
-		    : time_parse_rfc3339(jstr(inc, "ended"), &ended) == 0 ? seconds_since(jstr(inc, "started"), ended)
-									  : -1;
+		    : time_parse_rfc3339(jstr(inc, "ended"), &ended) == 0
+		        ? seconds_since(jstr(inc, "started"), ended)
+		        : -1;
 	}
 	sanitise(table_cell(t, r, 1), CELL_MAX, jstr(inc, "kind"));
 	fmt_started(table_cell(t, r, 2), CELL_MAX, jstr(inc, "started"), now_ms);
@@ -372,18 +405,16 @@ static void incident_row(struct table *t, size_t r, const json_t *inc, int open,
 
 static int render_incidents(FILE *out, const struct status_view *v, int width)
 {
-	const json_t *open = json_object_get(v->open, "incidents"), *res = json_object_get(v->resolved, "incidents");
+	const json_t *open = json_object_get(v->open, "incidents"),
+	             *res = json_object_get(v->resolved, "incidents");
 	const json_t **list = NULL, *inc;
 	size_t nopen = 0, nres = 0, i, r;
 	struct table t;
 	char title[64];
 
-	json_array_foreach(open, i, inc)
-		if (strcmp(jstr(inc, "state"), "resolved") != 0)
-			nopen++;
-	json_array_foreach(res, i, inc)
-		if (strcmp(jstr(inc, "state"), "resolved") == 0 && nres < RESOLVED_SHOWN)
-			nres++;
+	json_array_foreach(open, i, inc) if (strcmp(jstr(inc, "state"), "resolved") != 0) nopen++;
+	json_array_foreach(res, i, inc) if (strcmp(jstr(inc, "state"), "resolved") == 0 &&
+	                                    nres < RESOLVED_SHOWN) nres++;
 	snprintf(title, sizeof(title), " (%zu open)", nopen);
 	heading(out, v->color, "Incidents", title);
 	if (nopen + nres == 0) {
@@ -398,14 +429,14 @@ static int render_incidents(FILE *out, const struct status_view *v, int width)
 		return -ENOMEM;
 	}
 	nopen = 0;
-	json_array_foreach(open, i, inc)
-		if (strcmp(jstr(inc, "state"), "resolved") != 0)
-			list[nopen++] = inc;
+	json_array_foreach(open, i, inc) if (strcmp(jstr(inc, "state"), "resolved") != 0)
+	    list[nopen++] = inc;
 	qsort(list, nopen, sizeof(*list), open_cmp);
 	incident_row(&t, 0, NULL, 0, v->now_ms);
 	for (r = 0; r < nopen; r++)
 		incident_row(&t, 1 + r, list[r], 1, v->now_ms);
-	json_array_foreach(res, i, inc) {
+	json_array_foreach(res, i, inc)
+	{
 		if (r >= nopen + nres)
 			break;
 		if (strcmp(jstr(inc, "state"), "resolved") == 0)
@@ -450,8 +481,8 @@ static int row_silent(const json_t *row, int64_t now_ms)
 
 	if (json_is_string(st))
 		return strcmp(json_string_value(st), "silent") == 0;
-	return strcmp(jstr(row, "status"), "outage") != 0 && time_parse_rfc3339(jstr(row, "last_seen"), &last) == 0 &&
-	       now_ms - last > STALE_MS;
+	return strcmp(jstr(row, "status"), "outage") != 0 &&
+	       time_parse_rfc3339(jstr(row, "last_seen"), &last) == 0 && now_ms - last > STALE_MS;
 }
 
 /* "site-a 60% site-b 40%" from split_instances, "" without them */
@@ -461,14 +492,16 @@ static void split_text(const json_t *row, char *buf, size_t len)
 	size_t i, o = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(parts, i, p) {
+	json_array_foreach(parts, i, p)
+	{
 		char inst[RESULT_NAME_MAX];
 		const json_t *share = json_object_get(p, "share");
 		int n;
 
 		sanitise(inst, sizeof(inst), jstr(p, "instance"));
 		if (json_is_number(share))
-			n = snprintf(buf + o, len - o, "%s%s %.0f%%", o ? " " : "", inst, json_number_value(share) * 100);
+			n = snprintf(buf + o, len - o, "%s%s %.0f%%", o ? " " : "", inst,
+			             json_number_value(share) * 100);
 		else
 			n = snprintf(buf + o, len - o, "%s%s", o ? " " : "", inst);
 		if (n < 0 || (size_t)n >= len - o) {
@@ -483,7 +516,8 @@ static void split_text(const json_t *row, char *buf, size_t len)
 static enum ink cell_text(const json_t *row, char *buf, size_t len, int64_t now_ms)
 {
 	const char *status = jstr(row, "status");
-	char inst[RESULT_NAME_MAX], home[RESULT_NAME_MAX], ident[48], rtt[24], flags[RESULT_NAME_MAX + 48], parts[120];
+	char inst[RESULT_NAME_MAX], home[RESULT_NAME_MAX], ident[48], rtt[24],
+	    flags[RESULT_NAME_MAX + 48], parts[120];
 	char d[32];
 	int silent = row_silent(row, now_ms);
 	enum ink ink = INK_NONE;
@@ -493,11 +527,12 @@ static enum ink cell_text(const json_t *row, char *buf, size_t len, int64_t now_
 	sanitise(ident, sizeof(ident), jstr(row, "identity"));
 	fmt_rtt(rtt, sizeof(rtt), json_object_get(row, "rtt_ms"));
 	snprintf(flags, sizeof(flags), "%s%s%s%s%s%s",
-		 json_is_true(json_object_get(row, "away")) && home[0] ? " (home " : "",
-		 json_is_true(json_object_get(row, "away")) && home[0] ? home : "",
-		 json_is_true(json_object_get(row, "away")) && home[0] ? ")" : "",
-		 json_is_true(json_object_get(row, "suboptimal")) ? " (slow)" : "",
-		 json_is_true(json_object_get(row, "flapping")) ? " (flap)" : "", silent ? " (silent)" : "");
+	         json_is_true(json_object_get(row, "away")) && home[0] ? " (home " : "",
+	         json_is_true(json_object_get(row, "away")) && home[0] ? home : "",
+	         json_is_true(json_object_get(row, "away")) && home[0] ? ")" : "",
+	         json_is_true(json_object_get(row, "suboptimal")) ? " (slow)" : "",
+	         json_is_true(json_object_get(row, "flapping")) ? " (flap)" : "",
+	         silent ? " (silent)" : "");
 	if (strcmp(status, "outage") == 0) {
 		fmt_duration(d, sizeof(d), seconds_since(jstr(row, "since"), now_ms));
 		snprintf(buf, len, "xx OUTAGE%s%s%s", d[0] ? " " : "", d, flags);
@@ -518,9 +553,14 @@ static enum ink cell_text(const json_t *row, char *buf, size_t len, int64_t now_
 /* The marks, as many to a line as fit. */
 static void legend(FILE *out, int width)
 {
-	static const char *marks[] = { "xx outage", "!! unknown instance (possible hijack)", "<> split",
-				       "(home X) away from home X", "(slow) sub-optimal", "(flap) flapping",
-				       "(silent) agent stopped reporting", "- not measured" };
+	static const char *marks[] = {"xx outage",
+	                              "!! unknown instance (possible hijack)",
+	                              "<> split",
+	                              "(home X) away from home X",
+	                              "(slow) sub-optimal",
+	                              "(flap) flapping",
+	                              "(silent) agent stopped reporting",
+	                              "- not measured"};
 	int col = 0;
 
 	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
@@ -544,7 +584,7 @@ static void legend(FILE *out, int width)
 static int render_matrix(FILE *out, const json_t *rows, int width, int color, int64_t now_ms)
 {
 	struct col *cols = NULL;
-	char (*agents)[RESULT_NAME_MAX] = NULL;
+	char(*agents)[RESULT_NAME_MAX] = NULL;
 	size_t ncol = 0, nagent = 0, i, j, idx, shown;
 	struct table t;
 	int ret = -ENOMEM;
@@ -560,13 +600,15 @@ static int render_matrix(FILE *out, const json_t *rows, int width, int color, in
 	if (cols == NULL || agents == NULL)
 		goto out;
 
-	json_array_foreach(rows, idx, row) {
+	json_array_foreach(rows, idx, row)
+	{
 		char svc[RESULT_NAME_MAX], ag[RESULT_NAME_MAX];
 		int fam = jfamily(row);
 
 		sanitise(svc, sizeof(svc), jstr(row, "service"));
 		sanitise(ag, sizeof(ag), jstr(row, "agent"));
-		for (i = 0; i < ncol && !(strcmp(cols[i].service, svc) == 0 && cols[i].family == fam); i++)
+		for (i = 0;
+		     i < ncol && !(strcmp(cols[i].service, svc) == 0 && cols[i].family == fam); i++)
 			;
 		if (i == ncol && ncol < MAX_COLS) {
 			snprintf(cols[ncol].service, sizeof(cols[ncol].service), "%s", svc);
@@ -581,9 +623,9 @@ static int render_matrix(FILE *out, const json_t *rows, int width, int color, in
 	qsort(agents, nagent, sizeof(*agents), name_cmp);
 	for (i = 0; i < ncol; i++) {
 		int both = (i > 0 && strcmp(cols[i - 1].service, cols[i].service) == 0) ||
-			   (i + 1 < ncol && strcmp(cols[i + 1].service, cols[i].service) == 0);
-		snprintf(cols[i].label, sizeof(cols[i].label), both ? "%s/v%d" : "%s", cols[i].service,
-			 cols[i].family);
+		           (i + 1 < ncol && strcmp(cols[i + 1].service, cols[i].service) == 0);
+		snprintf(cols[i].label, sizeof(cols[i].label), both ? "%s/v%d" : "%s",
+		         cols[i].service, cols[i].family);
 	}
 
 	if (table_init(&t, ncol + 1, nagent + 1) < 0)
@@ -600,11 +642,12 @@ static int render_matrix(FILE *out, const json_t *rows, int width, int color, in
 			snprintf(table_cell(&t, i + 1, j + 1), CELL_MAX, "-");
 	}
 
-	json_array_foreach(rows, idx, row) {
+	json_array_foreach(rows, idx, row)
+	{
 		char svc[RESULT_NAME_MAX], ag[RESULT_NAME_MAX];
 		struct col key;
 		struct col *c;
-		char (*a)[RESULT_NAME_MAX];
+		char(*a)[RESULT_NAME_MAX];
 
 		sanitise(svc, sizeof(svc), jstr(row, "service"));
 		sanitise(ag, sizeof(ag), jstr(row, "agent"));
@@ -617,13 +660,15 @@ static int render_matrix(FILE *out, const json_t *rows, int width, int color, in
 			continue;
 		i = (size_t)(a - agents) + 1;
 		j = (size_t)(c - cols) + 1;
-		t.ink[i * t.ncol + j] = (unsigned char)cell_text(row, table_cell(&t, i, j), CELL_MAX, now_ms);
+		t.ink[i * t.ncol + j] =
+		    (unsigned char)cell_text(row, table_cell(&t, i, j), CELL_MAX, now_ms);
 	}
 
 	shown = table_fit(&t, width);
 	table_print(out, &t, shown, color);
 	if (shown < t.ncol)
-		fprintf(out, "(%zu more columns: use a wider terminal or --json)\n", t.ncol - shown);
+		fprintf(out, "(%zu more columns: use a wider terminal or --json)\n",
+		        t.ncol - shown);
 	legend(out, width);
 	ret = 0;
 out:
@@ -648,15 +693,19 @@ static void event_fields(const json_t *ev, char f[EV_COLS][CELL_MAX])
 	sanitise(f[1], CELL_MAX, jstr(ev, "type"));
 	sanitise(f[2], CELL_MAX, jstr(ev, "agent")[0] ? jstr(ev, "agent") : "-");
 	sanitise(s, sizeof(s), jstr(ev, "service"));
-	if (json_is_integer(json_object_get(ev, "family")) && json_integer_value(json_object_get(ev, "family")))
+	if (json_is_integer(json_object_get(ev, "family")) &&
+	    json_integer_value(json_object_get(ev, "family")))
 		snprintf(f[3], CELL_MAX, "%s/v%d", s[0] ? s : "-", jfamily(ev));
 	else
 		snprintf(f[3], CELL_MAX, "%s", s[0] ? s : "-");
 	sanitise(a, sizeof(a), jstr(ev, "from_instance"));
 	sanitise(b, sizeof(b), jstr(ev, "to_instance"));
 	if (strcmp(f[1], "instance_down") == 0 || strcmp(f[1], "instance_up") == 0)
-		snprintf(f[4], CELL_MAX, "%s %s", a[0] ? a : b[0] ? b : "?",
-			 strcmp(f[1], "instance_down") == 0 ? "down" : "up");
+		snprintf(f[4], CELL_MAX, "%s %s",
+		         a[0]   ? a
+		         : b[0] ? b
+		                : "?",
+		         strcmp(f[1], "instance_down") == 0 ? "down" : "up");
 	else if (a[0] || b[0])
 		snprintf(f[4], CELL_MAX, "%s -> %s", a[0] ? a : "none", b[0] ? b : "none");
 	else
@@ -666,17 +715,20 @@ static void event_fields(const json_t *ev, char f[EV_COLS][CELL_MAX])
 	f[5][0] = '\0';
 	detail = json_object_get(ev, "detail");
 	if (json_is_object(detail)) {
-		json_object_foreach((json_t *)detail, key, v) {
+		json_object_foreach((json_t *)detail, key, v)
+		{
 			char val[64];
 			int n;
 			if (json_is_string(v))
 				sanitise(val, sizeof(val), json_string_value(v));
 			else if (json_is_integer(v))
-				snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+				snprintf(val, sizeof(val), "%lld",
+				         (long long)json_integer_value(v));
 			else if (json_is_real(v))
 				snprintf(val, sizeof(val), "%.1f", json_real_value(v));
 			else if (json_is_boolean(v))
-				snprintf(val, sizeof(val), "%s", json_is_true(v) ? "true" : "false");
+				snprintf(val, sizeof(val), "%s",
+				         json_is_true(v) ? "true" : "false");
 			else
 				continue;
 			/* incident keys are for alert routing, not for people */
@@ -695,8 +747,9 @@ static void event_fields(const json_t *ev, char f[EV_COLS][CELL_MAX])
 
 static int render_events(FILE *out, const json_t *evs, int width, int color)
 {
-	static const char *head[EV_COLS] = { "TIME (UTC)", "TYPE", "AGENT", "SERVICE", "CHANGE", "DETAIL" };
-	static const int minw[EV_COLS] = { 19, 10, 8, 7, 12, 0 };
+	static const char *head[EV_COLS] = {"TIME (UTC)", "TYPE",   "AGENT",
+	                                    "SERVICE",    "CHANGE", "DETAIL"};
+	static const int minw[EV_COLS] = {19, 10, 8, 7, 12, 0};
 	char f[EV_COLS][CELL_MAX];
 	struct table t;
 	size_t n, i;
@@ -757,7 +810,8 @@ int status_cli_render(FILE *out, const struct status_view *v)
 		fputc('\n', out);
 	}
 	heading(out, v->color, "Catchments", "");
-	if ((rc = render_matrix(out, json_object_get(v->catchments, "catchments"), width, v->color, now)) < 0)
+	if ((rc = render_matrix(out, json_object_get(v->catchments, "catchments"), width, v->color,
+	                        now)) < 0)
 		return rc;
 	fputc('\n', out);
 	heading(out, v->color, "Latest events", " (newest first)");
@@ -818,12 +872,12 @@ static int read_token(const char *path, char *tok, size_t len, char *err, size_t
 /* GET <base>/api/v1/<path> and parse the JSON object it answers. 0 with
  * *out (caller owns), or -1 with a one-line reason in err and *http the
  * status the collector answered (0 when it did not answer). */
-static int fetch_json(const char *base, const char *path, const char *token, json_t **out, long *http,
-		      char *err, size_t errlen)
+static int fetch_json(const char *base, const char *path, const char *token, json_t **out,
+                      long *http, char *err, size_t errlen)
 {
 	char url[1024], auth[TOKEN_MAX + 32], cerr[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL;
-	struct body b = { NULL, 0 };
+	struct body b = {NULL, 0};
 	json_error_t jerr;
 	long status = 0;
 	size_t blen = strlen(base);
@@ -860,7 +914,7 @@ static int fetch_json(const char *base, const char *path, const char *token, jso
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "cannot reach the collector at %.*s: %s", (int)blen, base,
-			 cerr[0] ? cerr : curl_easy_strerror(rc));
+		         cerr[0] ? cerr : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -869,15 +923,15 @@ static int fetch_json(const char *base, const char *path, const char *token, jso
 	if (status != 200) {
 		char msg[200];
 		sanitise(msg, sizeof(msg), *out ? jstr(*out, "error") : "");
-		snprintf(err, errlen, "collector at %.*s answered %ld%s%s%s", (int)blen, base, status,
-			 msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
+		snprintf(err, errlen, "collector at %.*s answered %ld%s%s%s", (int)blen, base,
+		         status, msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
 		json_decref(*out);
 		*out = NULL;
 		goto out;
 	}
 	if (*out == NULL || !json_is_object(*out)) {
-		snprintf(err, errlen, "collector at %.*s: /api/v1/%s did not answer a JSON object", (int)blen,
-			 base, path);
+		snprintf(err, errlen, "collector at %.*s: /api/v1/%s did not answer a JSON object",
+		         (int)blen, base, path);
 		json_decref(*out);
 		*out = NULL;
 		goto out;
@@ -892,22 +946,28 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: anycast-collector status [--url URL] [--json] [--token-file FILE] [--events N] [--no-color]\n"
-		   "  --url URL          collector base URL (default " DEFAULT_URL ")\n"
-		   "  --json             print the raw JSON: {\"incidents\": [...], \"catchments\": [...], \"events\": [...]}\n"
-		   "  --token-file FILE  read token for a collector that requires one\n"
-		   "  --events N         how many latest events to show (default 10, max 1000)\n"
-		   "  --no-color         plain text even on a terminal\n"
-		   "The text view is " STR(STATUS_CLI_WIDTH) " columns wide, or $COLUMNS when wider.\n");
+	fprintf(f, "usage: anycast-collector status [--url URL] [--json] [--token-file FILE] "
+	           "[--events N] [--no-color]\n"
+	           "  --url URL          collector base URL (default " DEFAULT_URL ")\n"
+	           "  --json             print the raw JSON: {\"incidents\": [...], "
+	           "\"catchments\": [...], \"events\": [...]}\n"
+	           "  --token-file FILE  read token for a collector that requires one\n"
+	           "  --events N         how many latest events to show (default 10, max 1000)\n"
+	           "  --no-color         plain text even on a terminal\n"
+	           "The text view is " STR(
+	               STATUS_CLI_WIDTH) " columns wide, or $COLUMNS when wider.\n");
 }
 
 int status_cli_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },     { "json", no_argument, NULL, 'j' },
-		{ "token-file", required_argument, NULL, 't' }, { "events", required_argument, NULL, 'n' },
-		{ "no-color", no_argument, NULL, 'C' },      { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"url", required_argument, NULL, 'u'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"token-file", required_argument, NULL, 't'},
+	    {"events", required_argument, NULL, 'n'},
+	    {"no-color", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *url = DEFAULT_URL, *token_file = NULL;
 	char token[TOKEN_MAX], err[512], *end;
@@ -920,27 +980,41 @@ int status_cli_main(int argc, char **argv)
 	optind = 0; /* full re-initialisation: main may have parsed its own options */
 	while ((c = getopt_long(argc, argv, "+u:jt:n:Ch", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': url = optarg; break;
-		case 'j': as_json = 1; break;
-		case 't': token_file = optarg; break;
+		case 'u':
+			url = optarg;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
 		case 'n':
 			errno = 0;
 			nevents = strtol(optarg, &end, 10);
 			if (errno || *end || nevents < 0 || nevents > 1000) {
-				fprintf(stderr, "anycast-collector status: --events wants 0..1000\n");
+				fprintf(stderr,
+				        "anycast-collector status: --events wants 0..1000\n");
 				return 2;
 			}
 			break;
-		case 'C': no_color = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'C':
+			no_color = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	/* tolerate being handed the whole command line: "prog status ..." */
 	if (optind < argc && strcmp(argv[optind], "status") == 0)
 		optind++;
 	if (optind < argc) {
-		fprintf(stderr, "anycast-collector status: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(stderr, "anycast-collector status: unexpected argument \"%s\"\n",
+		        argv[optind]);
 		usage(stderr);
 		return 2;
 	}
@@ -977,14 +1051,18 @@ int status_cli_main(int argc, char **argv)
 		}
 		json_object_set(o, "catchments", json_object_get(catchments, "catchments"));
 		json_object_set(o, "events", json_object_get(events, "events"));
-		ret = json_dumpf(o, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF ? 0 : 1;
+		ret = json_dumpf(o, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF ? 0
+		                                                                               : 1;
 		json_decref(o);
 	} else {
 		struct status_view v = {
-			.catchments = catchments, .events = events, .open = open, .resolved = resolved,
-			.width = status_cli_width(getenv("COLUMNS")),
-			.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL,
-			.now_ms = time_now_ms(),
+		    .catchments = catchments,
+		    .events = events,
+		    .open = open,
+		    .resolved = resolved,
+		    .width = status_cli_width(getenv("COLUMNS")),
+		    .color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL,
+		    .now_ms = time_now_ms(),
 		};
 		ret = status_cli_render(stdout, &v) == 0 ? 0 : 1;
 	}

@@ -1,4 +1,5 @@
-/* collector/status_cli.h - "anycast-collector status": incidents, the catchment matrix and latest events as text */
+/* collector/status_cli.h - "anycast-collector status": incidents, the catchment matrix and latest
+ * events as text */
 #ifndef ANYCAST_STATUS_CLI_H
 #define ANYCAST_STATUS_CLI_H
 
@@ -6,7 +7,7 @@
 #include <stdio.h>
 #include <jansson.h>
 
-#define STATUS_CLI_WIDTH 100     /* the text view fits this many columns, or $COLUMNS when wider */
+#define STATUS_CLI_WIDTH 100 /* the text view fits this many columns, or $COLUMNS when wider */
 #define STATUS_CLI_WIDTH_MAX 1000
 
 /* Entry point of `anycast-collector status [--url URL] [--json] [--token-file F]
