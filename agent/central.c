@@ -41,6 +41,7 @@ struct central {
 	struct config_fetch *cf;
 	struct prober *prober;
 	int stopping, finishing, services;
+	int wrong_agent; /* the token is another agent's: stop, send nothing */
 	uint64_t append_errors;
 	char token[TOKEN_MAX];
 	struct curl_blob tls[3]; /* --user: CA, certificate and key read at start-up */
@@ -258,7 +259,37 @@ static void on_prober_closed(void *arg)
 
 	c->prober = NULL;
 	spool_flush(c->sp);
-	reporter_drain(c->rep, DRAIN_TIMEOUT_MS, finish, c);
+	if (c->wrong_agent)
+		finish(c); /* no drain: the collector would file them under the wrong agent */
+	else
+		reporter_drain(c->rep, DRAIN_TIMEOUT_MS, finish, c);
+}
+
+/* The reporter or the config fetcher heard that our token is another
+ * agent's: one line, then stop without sending anything more. Whatever is
+ * spooled stays for the next start with the right token. */
+static void on_wrong_agent(void *arg, const char *token_agent, const char *why)
+{
+	struct central *c = arg;
+	const char *name = c->opt->name;
+
+	if (c->wrong_agent)
+		return;
+	c->wrong_agent = 1;
+	if (token_agent[0])
+		log_warnx("the token in %s belongs to agent \"%s\", not \"%s\"; refusing to run",
+		          c->opt->token_file, token_agent, name);
+	else
+		log_warnx("the collector refuses the token in %s for agent \"%s\" (%s); "
+		          "refusing to run",
+		          c->opt->token_file, name, why);
+	if (c->stopping)
+		return; /* a signal came first: its drain ends on this answer */
+	c->stopping = 1;
+	if (c->prober)
+		prober_close(c->prober, on_prober_closed, c);
+	else
+		on_prober_closed(c);
 }
 
 /* SIGHUP: ask the collector for the configuration now instead of at the
@@ -306,6 +337,8 @@ static void setup(struct central *c)
 		fatalx("--collector must be an http:// or https:// URL");
 	if (!o->token_file)
 		fatalx("--token-file is required with --collector");
+	if (o->name && !reporter_name_ok(o->name))
+		fatalx("--name %s: an agent name is 1-63 of A-Z a-z 0-9 . _ : @ -", o->name);
 	read_token(o->token_file, c->token, sizeof(c->token));
 	if (uv_loop_init(&c->loop) < 0)
 		fatalx("cannot set up the event loop");
@@ -318,6 +351,7 @@ static void setup(struct central *c)
 		fatalx("cannot set up libcurl");
 	ro.http = (struct reporter_http){.base_url = o->collector_url,
 	                                 .token = c->token,
+	                                 .agent_name = o->name,
 	                                 .ca_file = o->ca_file,
 	                                 .client_cert = o->client_cert,
 	                                 .client_key = o->client_key};
@@ -339,10 +373,14 @@ static void setup(struct central *c)
 	ro.name = o->name;
 	ro.status_fn = add_status;
 	ro.status_arg = c;
+	ro.wrong_agent = on_wrong_agent;
+	ro.wrong_agent_arg = c;
 	if (!(c->rep = reporter_new(&c->loop, c->cu, c->sp, &ro)))
 		fatalx("cannot set up the reporter");
 	fo.http = ro.http;
 	fo.cache_dir = dir;
+	fo.wrong_agent = on_wrong_agent;
+	fo.wrong_agent_arg = c;
 	if (!(c->cf = config_fetch_new(&c->loop, c->cu, &fo, on_config, c)))
 		fatalx("out of memory");
 	uv_check_init(&c->loop, &c->check);
@@ -395,6 +433,8 @@ int central_run(const struct central_options *opt)
 		rc = 0;
 	else
 		log_warnx("central mode: handles left open at exit");
+	if (c->wrong_agent)
+		rc = CENTRAL_EXIT_WRONG_AGENT;
 	spool_close(c->sp);
 	curl_global_cleanup();
 	for (size_t i = 0; i < sizeof(c->tls) / sizeof(c->tls[0]); i++)

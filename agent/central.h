@@ -9,7 +9,9 @@
 
 struct central_options {
 	const char *collector_url;   /* "http://198.18.250.10:8053" or https:// */
-	const char *name;            /* agent name (informational; the token decides) */
+	const char *name;            /* agent name: sent with every request; the agent
+					stops when the collector says the token is
+					another agent's. NULL: not checked */
 	const char *token_file;      /* must not be group/world readable */
 	const char *spool_dir;       /* default "./spool" */
 	uint64_t spool_max_bytes;    /* default 100 MB */
@@ -19,8 +21,14 @@ struct central_options {
 					   collector answers; NULL in pure central mode */
 };
 
-/* Runs a loop until SIGTERM/SIGINT, then flushes or spools everything.
- * Returns the process exit code. */
+/* Exit code when the token belongs to another agent than opt->name
+ * (sysexits.h's EX_CONFIG: systemd's unit does not restart on it). */
+#define CENTRAL_EXIT_WRONG_AGENT 78
+
+/* Runs a loop until SIGTERM/SIGINT, then flushes or spools everything; or
+ * until the collector says the token is another agent's: then one line is
+ * logged, nothing more is sent, the spool is kept and the result is
+ * CENTRAL_EXIT_WRONG_AGENT. Returns the process exit code. */
 int central_run(const struct central_options *opt);
 
 #endif

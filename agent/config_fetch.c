@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/result.h"
 #include "common/timefmt.h"
 
 #define CONFIG_MAX (4u << 20)
@@ -24,10 +25,11 @@ struct config_fetch {
 	void *ctx;
 	uv_timer_t timer;
 	struct reporter_xfer x;
-	int in_flight, closing, failing;
+	int in_flight, closing, failing, refused;
 	unsigned failures;
 	char *current; /* canonical JSON of the configuration in use, NULL: none */
 	char refused_etag[128];
+	char agent[RESULT_NAME_MAX]; /* "agent" of the configuration in use, "" if none */
 	void (*close_cb)(void *);
 	void *close_arg;
 	struct config_fetch_stats st;
@@ -62,6 +64,31 @@ static int save_file(struct config_fetch *cf, const char *name, const char *data
 	return rc;
 }
 
+/* The "agent" a configuration is for into out ("" when it does not say). */
+static void config_agent(const json_t *j, char *out, size_t len)
+{
+	const char *a = json_string_value(json_object_get(j, "agent"));
+
+	snprintf(out, len, "%s", a && reporter_name_ok(a) ? a : "");
+}
+
+/* The collector serves configurations for the token's agent: one for
+ * another agent than our --name means the token is that agent's. Reports
+ * it (once) and stops fetching; returns 1 then, else 0. */
+static int wrong_agent(struct config_fetch *cf, const char *token_agent, const char *why)
+{
+	const char *ours = cf->opt.http.agent_name;
+
+	if (!cf->opt.wrong_agent || !ours || !ours[0])
+		return 0;
+	if (!why && (!token_agent[0] || strcmp(token_agent, ours) == 0))
+		return 0;
+	cf->refused = 1;
+	cf->opt.wrong_agent(cf->opt.wrong_agent_arg, token_agent,
+	                    why ? why : "the configuration is for another agent");
+	return 1;
+}
+
 static char *canonical(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
@@ -94,14 +121,16 @@ struct inventory *config_fetch_load_cached(struct config_fetch *cf)
 		return NULL;
 	}
 	inv = parse(j, &canon, err, sizeof(err));
-	json_decref(j);
 	if (!inv) {
+		json_decref(j);
 		log_warnx("%s: %s: ignored", path, err);
 		return NULL;
 	}
 	free(cf->current);
 	cf->current = canon;
 	cf->st.have_config = 1;
+	config_agent(j, cf->agent, sizeof(cf->agent));
+	json_decref(j);
 	log_info("using the cached configuration %s (%d services)", path, inv->n_services);
 	cache_path(cf, "config.etag", path, sizeof(path));
 	if ((f = fopen(path, "re"))) {
@@ -135,10 +164,10 @@ static void schedule(struct config_fetch *cf, int ok)
 	uv_timer_start(&cf->timer, on_timer, (uint64_t)d, 0);
 }
 
-/* 0: unchanged or applied, -1: refused. */
+/* 0: unchanged or applied, -1: refused, 1: for another agent (reported). */
 static int apply(struct config_fetch *cf, const struct reporter_xfer *x)
 {
-	char err[256], *canon = NULL;
+	char err[256], agent[RESULT_NAME_MAX], *canon = NULL;
 	json_error_t je;
 	json_t *j = json_loadb(x->resp ? x->resp : "", x->resp_len, 0, &je);
 	struct inventory *inv;
@@ -148,6 +177,12 @@ static int apply(struct config_fetch *cf, const struct reporter_xfer *x)
 		          "last good one",
 		          je.text);
 		return -1;
+	}
+	/* Another agent's configuration is neither used nor cached. */
+	config_agent(j, agent, sizeof(agent));
+	if (wrong_agent(cf, agent, NULL)) {
+		json_decref(j);
+		return 1;
 	}
 	inv = parse(j, &canon, err, sizeof(err));
 	json_decref(j);
@@ -170,6 +205,7 @@ static int apply(struct config_fetch *cf, const struct reporter_xfer *x)
 		return 0;
 	}
 	save_file(cf, "config.json", x->resp, x->resp_len);
+	snprintf(cf->agent, sizeof(cf->agent), "%s", agent);
 	free(cf->current);
 	cf->current = canon;
 	cf->st.have_config = 1;
@@ -185,8 +221,8 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
 	struct config_fetch *cf = arg;
 	struct reporter_xfer *x = &cf->x;
-	char why[256];
-	int ok = 0;
+	char why[256], who[RESULT_NAME_MAX];
+	int ok = 0, r;
 
 	(void)easy;
 	cf->in_flight = 0;
@@ -198,10 +234,18 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	}
 	cf->st.fetches++;
 	if (rc == CURLE_OK && x->status == 304) {
+		/* The configuration in use, so also its agent. */
+		if (wrong_agent(cf, cf->agent, NULL))
+			goto refused;
 		cf->st.not_modified++;
 		ok = 1;
 	} else if (rc == CURLE_OK && x->status == 200) {
-		ok = apply(cf, x) == 0;
+		if ((r = apply(cf, x)) == 1)
+			goto refused;
+		ok = r == 0;
+	} else if (reporter_xfer_wrong_agent(x, rc, who, sizeof(who)) &&
+	           wrong_agent(cf, who, reporter_xfer_error(x, rc, why, sizeof(why)))) {
+		goto refused;
 	} else {
 		reporter_xfer_error(x, rc, why, sizeof(why));
 		if (!cf->failing)
@@ -218,6 +262,10 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	cf->failures = ok ? 0 : cf->failures + 1;
 	reporter_xfer_cleanup(x);
 	schedule(cf, ok);
+	return;
+refused:
+	cf->st.errors++;
+	reporter_xfer_cleanup(x); /* and no next fetch */
 }
 
 static void fetch(struct config_fetch *cf)
@@ -225,7 +273,7 @@ static void fetch(struct config_fetch *cf)
 	char inm[160], *hdr = NULL;
 	int rc;
 
-	if (cf->in_flight || cf->closing)
+	if (cf->in_flight || cf->closing || cf->refused)
 		return;
 	if (cf->st.etag[0] && cf->st.have_config) {
 		snprintf(inm, sizeof(inm), "If-None-Match: %s", cf->st.etag);

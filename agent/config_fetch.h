@@ -2,7 +2,9 @@
  * at start and periodically with If-None-Match, parse the services JSON
  * (inventory_services_from_json), report changes, and keep the last good
  * configuration on disk (config.json + config.etag in the spool directory) so
- * the agent starts and keeps measuring while the collector is unreachable. */
+ * the agent starts and keeps measuring while the collector is unreachable.
+ * A configuration for another agent than ours, or a 403, means the token is
+ * another agent's: reported once, and nothing is fetched any more. */
 #ifndef ANYCAST_CONFIG_FETCH_H
 #define ANYCAST_CONFIG_FETCH_H
 
@@ -21,6 +23,9 @@ struct config_fetch_options {
 	const char *cache_dir;     /* where config.json and config.etag live */
 	int64_t interval_ms;       /* between fetches; 0: 60000 */
 	int64_t retry_min_ms;      /* first retry while no configuration is known; 0: 2000 */
+	/* http.agent_name is compared with the answer's "agent" */
+	reporter_wrong_agent_fn wrong_agent; /* NULL: a 403 is retried like other errors */
+	void *wrong_agent_arg;
 };
 
 struct config_fetch_stats {

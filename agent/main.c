@@ -18,6 +18,7 @@
 #include "agent/drop_user.h"
 #include "agent/output.h"
 #include "agent/prober.h"
+#include "agent/reporter.h"
 #include "common/inventory.h"
 #include "common/log.h"
 
@@ -56,7 +57,8 @@ static void usage(FILE *f)
 		"                     address answered nothing\n"
 		"  --json             with --once: JSON lines instead of the table\n"
 		"  --collector URL    central mode: report to this collector\n"
-		"  --name NAME        agent name (central mode)\n"
+		"  --name NAME        agent name (central mode): sent with every request; exit 78\n"
+		"                     when the token is another agent's\n"
 		"  --token-file FILE  bearer token (central mode)\n"
 		"  --spool DIR        spool (central) or seq state (standalone); default ./spool\n"
 		"  --spool-max BYTES  spool size bound (central mode)\n"
@@ -273,6 +275,11 @@ static int check_config(const char *config, const struct inventory *inv,
 		}
 		if (co->token_file == NULL) {
 			fprintf(stderr, "anycast-agent: --token-file is required with --collector\n");
+			return 1;
+		}
+		if (co->name != NULL && !reporter_name_ok(co->name)) {
+			fprintf(stderr, "anycast-agent: --name %s: an agent name is 1-63 of "
+					"A-Z a-z 0-9 . _ : @ -\n", co->name);
 			return 1;
 		}
 		if (stat(co->token_file, &st) < 0 || access(co->token_file, R_OK) < 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/result.h"
 #include "common/timefmt.h"
 
 #define PREFIX "{\"results\":["
@@ -68,8 +69,11 @@ void reporter_fill_status(struct reporter *rep, json_t *s)
 	json_object_set_new(s, "send_errors", json_integer((json_int_t)rep->st.send_errors));
 	json_object_set_new(s, "last_error",
 	                    rep->st.last_error[0] ? json_string(rep->st.last_error) : json_null());
+	/* Our clock minus the collector's, and the estimate's error bound. */
 	json_object_set_new(s, "clock_offset_ms",
 	                    rep->st.have_offset ? json_real(rep->st.clock_offset_ms) : json_null());
+	json_object_set_new(s, "clock_offset_bound_ms",
+	                    rep->st.have_offset ? json_real(rep->st.clock_bound_ms) : json_null());
 	if (rep->opt.status_fn)
 		rep->opt.status_fn(rep->opt.status_arg, s);
 }
@@ -122,8 +126,8 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	struct reporter *rep = arg;
 	struct reporter_xfer *x = &rep->x;
 	int64_t retry = -1, next = -1;
-	int auth = 0, ok = 0;
-	char why[256];
+	int auth = 0, ok = 0, refused = 0;
+	char why[256], who[RESULT_NAME_MAX];
 
 	(void)easy;
 	rep->in_flight = 0;
@@ -133,12 +137,8 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	if (rc == CURLE_ABORTED_BY_CALLBACK || rep->closing)
 		goto out; /* shutting down: what was sent stays spooled */
 	ans = (rc == CURLE_OK && x->resp) ? json_loadb(x->resp, x->resp_len, 0, NULL) : NULL;
-	double off;
-	if (rc == CURLE_OK && reporter_clock_offset(x, ans, &off) == 0) {
-		rep->st.have_offset = 1;
-		rep->st.clock_offset_ms = off;
-	}
 	if (rc == CURLE_OK && x->status >= 200 && x->status < 300) {
+		reporter_state_clock(rep, x, ans);
 		uint64_t upto = ans ? reporter_state_ack_point(rep, ans) : 0;
 		if (rep->batch_n == 0) {
 			/* A heartbeat: nothing to acknowledge. */
@@ -180,6 +180,14 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 				rep->batch_ceiling = rep->batch_cur;
 		}
 		next = 0;
+	} else if (rep->opt.wrong_agent && reporter_xfer_wrong_agent(x, rc, who, sizeof(who))) {
+		/* The token is another agent's: retrying cannot help, and what
+		 * is spooled stays for an agent with the right token. */
+		refused = rep->refused = 1;
+		rep->st.send_errors++;
+		rep->st.reachable = 0;
+		reporter_xfer_error(x, rc, why, sizeof(why));
+		snprintf(rep->st.last_error, sizeof(rep->st.last_error), "%s", why);
 	} else {
 		auth = rc == CURLE_OK && (x->status == 401 || x->status == 403);
 		retry = rc == CURLE_OK ? x->retry_after_ms : -1;
@@ -189,6 +197,11 @@ out:
 	json_decref(ans);
 	reporter_xfer_cleanup(x);
 	if (rc == CURLE_ABORTED_BY_CALLBACK || rep->closing) {
+		finish_drain(rep);
+		return;
+	}
+	if (refused) {
+		rep->opt.wrong_agent(rep->opt.wrong_agent_arg, who, why);
 		finish_drain(rep);
 		return;
 	}
@@ -243,6 +256,10 @@ static void send_post(struct reporter *rep, int heartbeat)
 
 	if (rep->in_flight || rep->syncing || rep->closing)
 		return;
+	if (rep->refused) {
+		finish_drain(rep); /* nothing goes out any more */
+		return;
+	}
 	if (!heartbeat) {
 		rc = spool_sync_async(rep->sp, rep->loop, on_spool_synced, rep);
 		if (rc == 0) {
@@ -338,6 +355,7 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 	if (rep->opt.body_max < SPOOL_LINE_MAX)
 		rep->opt.body_max = 4u << 20;
 	rep->batch_cur = rep->batch_ceiling = rep->opt.batch_max;
+	clock_offset_watch_init(&rep->clock, rep->opt.clock_warn_ms, rep->opt.clock_warn_reports);
 	rep->body_cap = sizeof(PREFIX) + rep->opt.body_max + 64 * 1024;
 	if (!(rep->body = malloc(rep->body_cap))) {
 		free(rep);
@@ -364,7 +382,7 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 void reporter_kick(struct reporter *rep)
 {
 	if (rep->in_flight || rep->syncing || rep->draining || rep->mode == T_BACKOFF ||
-	    rep->mode == T_NOW || rep->closing)
+	    rep->mode == T_NOW || rep->closing || rep->refused)
 		return;
 	uint64_t d = reporter_depth(rep);
 	if (d >= rep->batch_cur)

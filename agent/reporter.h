@@ -6,7 +6,9 @@
  *
  * One POST is in flight at a time: the collector answers with the highest seq
  * it holds for the agent, which acknowledges a prefix of the spool only when
- * batches arrive in order. Also holds the HTTP plumbing config_fetch.c shares. */
+ * batches arrive in order. Every answer's "time_ms" feeds the clock offset
+ * estimate (clock_offset.h). Also holds the HTTP plumbing config_fetch.c
+ * shares. */
 #ifndef ANYCAST_REPORTER_H
 #define ANYCAST_REPORTER_H
 
@@ -24,6 +26,8 @@
 struct reporter_http {
 	const char *base_url;    /* "http://host:port" or "https://...", no trailing path */
 	const char *token;       /* bearer token, NULL or "" for none */
+	const char *agent_name;  /* sent as X-Anycast-Agent (the collector refuses a
+	                            token that is another agent's), NULL or "": none */
 	const char *ca_file;     /* NULL: the system's CAs */
 	const char *client_cert; /* NULL: no client certificate */
 	const char *client_key;
@@ -43,14 +47,13 @@ struct reporter_xfer {
 	size_t resp_len, resp_cap, resp_max;
 	long status;              /* HTTP status, 0 when none */
 	int64_t retry_after_ms;   /* from Retry-After, -1 when absent */
-	int64_t date_ms;          /* from Date, -1 when absent */
 	int64_t sent_ms, done_ms; /* wall clock at start and end */
 	char etag[128];           /* from ETag, "" when absent */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Prepare x for a request to base_url + path: method, headers (token,
- * extra_header when non-NULL), TLS, timeouts, a response body bounded to
+/* Prepare x for a request to base_url + path: method, headers (token, agent
+ * name, extra_header when non-NULL), TLS, timeouts, a response body bounded to
  * resp_max bytes. Returns 0 or -ENOMEM/-EINVAL. */
 int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, const char *path,
                         const char *extra_header, size_t resp_max);
@@ -60,10 +63,22 @@ void reporter_xfer_cleanup(struct reporter_xfer *x);
  * "HTTP 503: {error}". Returns buf. */
 const char *reporter_xfer_error(const struct reporter_xfer *x, CURLcode rc, char *buf, size_t len);
 
-/* Agent clock minus collector clock (ms) from an answer: the "time" field of
- * a JSON body (RFC 3339) when present, else the Date header (1 s
- * resolution). Returns 0 and sets *offset_ms, or -1 when neither is there. */
-int reporter_clock_offset(const struct reporter_xfer *x, const json_t *body, double *offset_ms);
+/* 1 when name is spelled like an agent name of the inventory
+ * ([A-Za-z0-9._:@-], 1..63 characters), else 0. */
+int reporter_name_ok(const char *name);
+
+/* A finished exchange answered 403, the collector's "wrong agent": the
+ * agent the token belongs to, from {"error":"token belongs to agent \"A\",
+ * ..."}, into out. Returns 1 when x is such an answer (out is "" when the
+ * error does not name the agent), 0 otherwise. */
+int reporter_xfer_wrong_agent(const struct reporter_xfer *x, CURLcode rc, char *out, size_t len);
+
+/* The collector says the token is another agent's: a 403 answer, or a
+ * configuration for another agent. token_agent: the agent the token belongs
+ * to ("" when the answer does not say); why: the answer in one line. Both
+ * valid during the call. Runs on the loop, at most once per object: after it
+ * the reporter or fetcher sends nothing more. */
+typedef void (*reporter_wrong_agent_fn)(void *arg, const char *token_agent, const char *why);
 
 /* Adds fields to the status object of the next POST (called on the loop). */
 typedef void (*reporter_status_fn)(void *arg, json_t *status);
@@ -80,14 +95,22 @@ struct reporter_options {
 	                           without any; 0: 60000, < 0: never */
 	reporter_status_fn status_fn;
 	void *status_arg;
+	/* NULL: a 403 is retried like a refused token (401) */
+	reporter_wrong_agent_fn wrong_agent;
+	void *wrong_agent_arg;
+	/* clock offset warning (clock_offset.h); 0: the defaults */
+	int64_t clock_warn_ms;
+	unsigned clock_warn_reports;
 };
 
 struct reporter_stats {
 	uint64_t posts, posts_ok, send_errors, results_sent, results_acked, bytes_sent, duplicates,
 	    rejected;
-	int reachable; /* 1 after a successful POST, 0 after a failure */
-	int have_offset;
-	double clock_offset_ms;
+	int reachable;          /* 1 after a successful POST, 0 after a failure */
+	int have_offset;        /* an answer carried "time_ms" */
+	double clock_offset_ms; /* our clock minus the collector's, last answer */
+	double clock_bound_ms;  /* its error bound (half the round trip) */
+	int clock_warned;       /* a clock offset warning is standing */
 	char last_error[256];
 };
 

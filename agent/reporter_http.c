@@ -1,6 +1,7 @@
 /* agent/reporter_http.c - the HTTP plumbing the reporter and the config
  * fetcher share: one libcurl easy handle per exchange with the collector's
- * token, TLS settings, bounded response body and the headers we use. */
+ * token and name, TLS settings, bounded response body and the headers we
+ * use; what a 403 "wrong agent" answer names. */
 #include "agent/reporter.h"
 
 #include <ctype.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/result.h"
 #include "common/timefmt.h"
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -64,7 +66,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		/* A new response (after 100 Continue or a redirect). */
 		x->retry_after_ms = -1;
-		x->date_ms = -1;
 		x->etag[0] = '\0';
 	} else if (header_value(data, n, "Retry-After", v, sizeof(v))) {
 		char *end;
@@ -78,10 +79,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 				x->retry_after_ms = d > 0 ? d : 0;
 			}
 		}
-	} else if (header_value(data, n, "Date", v, sizeof(v))) {
-		time_t t = curl_getdate(v, NULL);
-		if (t > 0)
-			x->date_ms = (int64_t)t * 1000;
 	} else if (header_value(data, n, "ETag", v, sizeof(v))) {
 		snprintf(x->etag, sizeof(x->etag), "%s", v);
 	}
@@ -91,12 +88,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, const char *path,
                         const char *extra_header, size_t resp_max)
 {
-	char url[1024], auth[1024];
+	char url[1024], auth[1024], agent[128];
 	size_t bl = strlen(h->base_url);
 
 	memset(x, 0, sizeof(*x));
 	x->retry_after_ms = -1;
-	x->date_ms = -1;
 	x->resp_max = resp_max;
 	while (bl > 0 && h->base_url[bl - 1] == '/')
 		bl--;
@@ -107,6 +103,14 @@ int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, 
 	if (h->token && h->token[0]) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", h->token);
 		x->headers = curl_slist_append(x->headers, auth);
+	}
+	if (h->agent_name && h->agent_name[0]) {
+		if ((size_t)snprintf(agent, sizeof(agent), "X-Anycast-Agent: %s", h->agent_name) >=
+		    sizeof(agent)) {
+			reporter_xfer_cleanup(x);
+			return -EINVAL;
+		}
+		x->headers = curl_slist_append(x->headers, agent);
 	}
 	x->headers = curl_slist_append(x->headers, "Accept: application/json");
 	x->headers = curl_slist_append(x->headers, "Expect:"); /* no 100-continue round trip */
@@ -179,21 +183,38 @@ const char *reporter_xfer_error(const struct reporter_xfer *x, CURLcode rc, char
 	return buf;
 }
 
-int reporter_clock_offset(const struct reporter_xfer *x, const json_t *body, double *offset_ms)
+int reporter_name_ok(const char *name)
 {
-	/* The answer was made between sending and receiving: assume the middle. */
-	double mid = ((double)x->sent_ms + (double)x->done_ms) / 2;
-	const json_t *t = body ? json_object_get(body, "time") : NULL;
-	int64_t ms;
+	size_t n = strlen(name);
 
-	if (t && json_is_string(t) && time_parse_rfc3339(json_string_value(t), &ms) == 0) {
-		*offset_ms = mid - (double)ms;
+	if (n == 0 || n >= RESULT_NAME_MAX)
 		return 0;
-	}
-	if (x->date_ms > 0) {
-		/* Date truncates to the second: on average 500 ms early. */
-		*offset_ms = mid - ((double)x->date_ms + 500);
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._:@-", *p))
+			return 0;
+	return 1;
+}
+
+int reporter_xfer_wrong_agent(const struct reporter_xfer *x, CURLcode rc, char *out, size_t len)
+{
+	static const char lead[] = "token belongs to agent \"";
+	const char *msg, *p, *q;
+	json_t *j;
+
+	out[0] = '\0';
+	if (rc != CURLE_OK || x->status != 403)
 		return 0;
+	j = x->resp ? json_loadb(x->resp, x->resp_len, 0, NULL) : NULL;
+	msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+	if (msg && (p = strstr(msg, lead)) && (q = strchr(p + sizeof(lead) - 1, '"'))) {
+		p += sizeof(lead) - 1;
+		if ((size_t)(q - p) < len) {
+			memcpy(out, p, (size_t)(q - p));
+			out[q - p] = '\0';
+		}
+		if (!reporter_name_ok(out))
+			out[0] = '\0'; /* not a name we would log or compare */
 	}
-	return -1;
+	json_decref(j);
+	return 1;
 }

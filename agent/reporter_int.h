@@ -1,10 +1,11 @@
 /* agent/reporter_int.h - the reporter's state, shared by reporter.c (timers,
  * the send path, the exchange's outcome) and reporter_state.c (link state and
- * its log lines, backoff, what an answer acknowledges). Not for use outside
- * the reporter. */
+ * its log lines, backoff, what an answer acknowledges, the clock offset).
+ * Not for use outside the reporter. */
 #ifndef ANYCAST_REPORTER_INT_H
 #define ANYCAST_REPORTER_INT_H
 
+#include "agent/clock_offset.h"
 #include "agent/reporter.h"
 
 enum reporter_timer { T_NONE, T_BATCH, T_NOW, T_BACKOFF };
@@ -34,6 +35,8 @@ struct reporter {
 	unsigned failures;
 	enum reporter_link link;
 	int64_t down_since_ms;
+	int refused; /* a 403: the token is another agent's; nothing more is sent */
+	struct clock_offset_watch clock;
 	uint64_t rng;
 	/* shutdown */
 	int draining;
@@ -58,5 +61,9 @@ int64_t reporter_state_backoff_ms(struct reporter *rep, int auth, int64_t retry_
  * acknowledges up to, 0 for none. Raises the spool's seq when the collector
  * holds a higher one than ours. */
 uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans);
+/* A 2xx answer x (ans: its JSON, may be NULL): with "time_ms", estimate the
+ * clock offset, keep it for the self-report and warn or log the recovery
+ * (clock_offset_watch_update). Without it (an older collector): nothing. */
+void reporter_state_clock(struct reporter *rep, const struct reporter_xfer *x, json_t *ans);
 
 #endif

@@ -1,9 +1,11 @@
 /* agent/reporter_state.c - the reporter's view of the collector: link state
  * changes and their log lines, backoff with jitter, and how far an answer
- * acknowledges the batch (see reporter_int.h). */
+ * acknowledges the batch, the clock offset against the collector's (see
+ * reporter_int.h). */
 #include "agent/reporter_int.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -106,4 +108,35 @@ uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans)
 			return l;
 	}
 	return 0;
+}
+
+void reporter_state_clock(struct reporter *rep, const struct reporter_xfer *x, json_t *ans)
+{
+	json_t *t = ans ? json_object_get(ans, "time_ms") : NULL;
+	struct clock_offset_est e;
+
+	/* Only the collector's own millisecond time: the Date header's 1 s
+	 * resolution gave warnings about clocks that were right. */
+	if (!json_is_integer(t) ||
+	    clock_offset_estimate(x->sent_ms, json_integer_value(t), x->done_ms, &e) < 0)
+		return;
+	rep->st.have_offset = 1;
+	rep->st.clock_offset_ms = -e.offset_ms; /* ours minus theirs, as reported */
+	rep->st.clock_bound_ms = e.bound_ms;
+	switch (clock_offset_watch_update(&rep->clock, &e)) {
+	case CLOCK_OFFSET_WARN:
+		log_warnx("clock: this host's clock is %.3f s %s the collector's (+-%.3f s, %u "
+		          "reports in a row): result times are off by as much; check its time "
+		          "synchronisation",
+		          fabs(e.offset_ms) / 1000, e.offset_ms > 0 ? "behind" : "ahead of",
+		          e.bound_ms / 1000, rep->clock.reports);
+		break;
+	case CLOCK_OFFSET_BACK:
+		log_info("clock: back within %.3f s of the collector's (%+.3f s +-%.3f s)",
+		         rep->clock.threshold_ms / 1000, -e.offset_ms / 1000, e.bound_ms / 1000);
+		break;
+	case CLOCK_OFFSET_QUIET:
+		break;
+	}
+	rep->st.clock_warned = rep->clock.warned;
 }

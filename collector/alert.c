@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "collector/alert_impl.h"
+#include "collector/incident.h"
 #include "common/curl_uv.h"
 #include "common/log.h"
 
@@ -51,6 +52,7 @@ alerter_new(uv_loop_t *loop, const struct inventory *inv, alert_delivery_fn on_d
 	a->max_ms = 5 * 60 * 1000;
 	a->give_up_ms = 3600 * 1000;
 	a->timeout_ms = 10000;
+	a->resend_ms = AM_RESEND_MS;
 	if (copy_routes(a, inv) < 0 || (a->cu = curl_uv_new(loop, 2 * TOTAL_IN_FLIGHT)) == NULL) {
 		free(a->routes);
 		free(a);
@@ -83,6 +85,22 @@ alerter_set_inventory(struct alerter *a, const struct inventory *inv)
 }
 
 void
+alerter_set_resend(struct alerter *a, int64_t ms)
+{
+	if (ms > 0)
+		a->resend_ms = ms;
+}
+
+void
+alerter_set_external_url(struct alerter *a, const char *url)
+{
+	size_t n = strlen(url);
+
+	snprintf(a->external_url, sizeof(a->external_url), "%s%s", url,
+		 n > 0 && url[n - 1] == '/' ? "" : "/");
+}
+
+void
 alerter_get_stats(const struct alerter *a, struct alerter_stats *st)
 {
 	*st = a->st;
@@ -101,14 +119,75 @@ listed(const char list[][RESULT_NAME_MAX], int n, const char *s)
 	return 0;
 }
 
+/* Event types that routes listed before incidents existed, and the
+ * incident kinds they stand for. */
+static int
+legacy_names_kind(const char *event, const char *kind)
+{
+	static const char *const map[][2] = {
+	    {"catchment_change", "route_change"}, {"catchment_change", "instance_down"},
+	    {"outage", "outage"},                 {"outage", "branch_isolated"},
+	    {"unknown_instance", "hijack"},       {"instance_down", "instance_down"},
+	    {"split", "split"},                   {"flapping", "flapping"},
+	    {"suboptimal", "suboptimal"},         {"agent_silent", "agent_silent"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i][0], event) == 0 && strcmp(map[i][1], kind) == 0)
+			return 1;
+	return strcmp(event, kind) == 0;
+}
+
+static int
+service_matches(const struct inv_alert *r, const struct event *ev)
+{
+	json_t *d, *svcs;
+	size_t k;
+	int hit = 0;
+
+	if (r->n_services == 0 || listed(r->services, r->n_services, ev->service))
+		return 1;
+	/* an incident may touch several services: any of them */
+	if (ev->incident_id <= 0 || (d = json_loads(ev->detail, 0, NULL)) == NULL)
+		return 0;
+	svcs = json_object_get(d, "services");
+	for (k = 0; k < json_array_size(svcs) && !hit; k++) {
+		const char *s = json_string_value(json_array_get(svcs, k));
+
+		hit = s != NULL && listed(r->services, r->n_services, s);
+	}
+	json_decref(d);
+	return hit;
+}
+
+/* Incident alerts (ev->incident_id > 0, ev->type = kind) match by kinds:,
+ * else by events: (old event names stand for their kinds), and by
+ * severity: and services:. */
 static int
 route_matches(const struct inv_alert *r, const struct event *ev)
 {
+	enum incident_kind kind;
 	char type[32];
 	int i;
 
-	if (r->n_services > 0 && !listed(r->services, r->n_services, ev->service))
+	if (!service_matches(r, ev))
 		return 0;
+	if (ev->incident_id > 0 && incident_kind_parse(ev->type, &kind) == 0) {
+		if (incident_severity_level(kind) < r->min_severity)
+			return 0;
+		if (r->n_kinds > 0) {
+			for (i = 0; i < r->n_kinds; i++)
+				if (strcmp(r->kinds[i], ev->type) == 0)
+					return 1;
+			return 0;
+		}
+		if (r->n_events == 0)
+			return 1;
+		for (i = 0; i < r->n_events; i++)
+			if (legacy_names_kind(r->events[i], ev->type))
+				return 1;
+		return 0;
+	}
 	if (r->n_events == 0)
 		return 1;
 	snprintf(type, sizeof(type), "%.*s", (int)strcspn(ev->incident, "/"), ev->incident);
@@ -119,10 +198,10 @@ route_matches(const struct inv_alert *r, const struct event *ev)
 	return 0;
 }
 
-static struct incident *
+static struct alert_incident *
 find_incident(struct alerter *a, const char *route, const char *key)
 {
-	struct incident *in;
+	struct alert_incident *in;
 
 	for (in = a->incidents; in != NULL; in = in->next)
 		if (strcmp(in->key, key) == 0 && strcmp(in->route, route) == 0)
@@ -135,7 +214,7 @@ find_incident(struct alerter *a, const char *route, const char *key)
 static void
 prune_incidents(struct alerter *a, uint64_t now)
 {
-	struct incident **pp = &a->incidents, *in, **oldest = NULL;
+	struct alert_incident **pp = &a->incidents, *in, **oldest = NULL;
 
 	while ((in = *pp) != NULL) {
 		if (!in->firing && now - in->updated_ms > RESOLVED_KEEP_MS) {
@@ -218,10 +297,10 @@ enqueue(struct alerter *a, const struct inv_alert *r, const struct event *ev,
 		a->st.queued++;
 }
 
-static struct incident *
+static struct alert_incident *
 new_incident(struct alerter *a, const char *route, const struct event *ev, uint64_t now)
 {
-	struct incident *in;
+	struct alert_incident *in;
 
 	prune_incidents(a, now);
 	if ((in = calloc(1, sizeof(*in))) == NULL)
@@ -234,51 +313,114 @@ new_incident(struct alerter *a, const char *route, const struct event *ev, uint6
 	return in;
 }
 
+static void
+alerter_dispatch_route(struct alerter *a, const struct inv_alert *r, const struct event *ev)
+{
+	uint64_t now = uv_now(a->loop);
+	struct alert_incident *in;
+
+	if (ev->incident[0] == '\0') { /* no incident: nothing to dedupe on */
+		enqueue(a, r, ev, ev, ev->resolves, 0);
+		return;
+	}
+	in = find_incident(a, r->name, ev->incident);
+	if (!ev->resolves) {
+		if (in != NULL && in->firing) {
+			a->st.deduplicated++;
+			return;
+		}
+		if (in == NULL && (in = new_incident(a, r->name, ev, now)) == NULL)
+			return;
+		in->type = r->type;
+		in->firing = 1;
+		in->open = *ev;
+		in->updated_ms = in->sent_ms = now;
+		enqueue(a, r, ev, ev, 0, 0);
+		return;
+	}
+	if (in != NULL && !in->firing) {
+		a->st.deduplicated++;
+		return;
+	}
+	/* Unknown incident: opened before a restart; tell the receiver anyway. */
+	enqueue(a, r, ev, in != NULL ? &in->open : ev, 1, 0);
+	if (in == NULL && (in = new_incident(a, r->name, ev, now)) != NULL)
+		in->open = *ev;
+	if (in != NULL) {
+		in->firing = 0;
+		in->updated_ms = now;
+	}
+}
+
 void
 alerter_dispatch(struct alerter *a, const struct event *ev)
 {
-	const struct inv_alert *r;
-	struct incident *in;
-	uint64_t now = uv_now(a->loop);
-	int i;
+	if (a->closing)
+		return;
+	for (int i = 0; i < a->n_routes; i++)
+		if (route_matches(&a->routes[i], ev))
+			alerter_dispatch_route(a, &a->routes[i], ev);
+	kick(a);
+}
+
+void
+alerter_update(struct alerter *a, const struct event *ev)
+{
+	struct alert_incident *in;
+	struct event up;
 
 	if (a->closing)
 		return;
-	for (i = 0; i < a->n_routes; i++) {
-		r = &a->routes[i];
+	up = *ev;
+	up.update = 1;
+	for (int i = 0; i < a->n_routes; i++) {
+		const struct inv_alert *r = &a->routes[i];
+
+		if (!route_matches(r, &up))
+			continue;
+		in = find_incident(a, r->name, ev->incident);
+		if (in == NULL || !in->firing) {
+			/* the scope now reaches this route: its first alert */
+			up.update = 0;
+			alerter_dispatch_route(a, r, &up);
+			up.update = 1;
+			continue;
+		}
+		in->open = up; /* Alertmanager re-sends carry the new text */
+		in->open.update = 0;
+		in->updated_ms = in->sent_ms = uv_now(a->loop);
+		enqueue(a, r, &up, &in->open, 0, 0);
+	}
+	kick(a);
+}
+
+void
+alerter_restore(struct alerter *a, const struct event *ev)
+{
+	uint64_t now = uv_now(a->loop);
+	struct alert_incident *in;
+
+	if (a->closing)
+		return;
+	for (int i = 0; i < a->n_routes; i++) {
+		const struct inv_alert *r = &a->routes[i];
+
 		if (!route_matches(r, ev))
 			continue;
-		if (ev->incident[0] == '\0') { /* no incident: nothing to dedupe on */
-			enqueue(a, r, ev, ev, ev->resolves, 0);
+		if ((in = find_incident(a, r->name, ev->incident)) == NULL &&
+		    (in = new_incident(a, r->name, ev, now)) == NULL)
 			continue;
+		in->type = r->type;
+		in->open = *ev;
+		in->updated_ms = now;
+		if (r->type == INV_ALERT_ALERTMANAGER && !(in->firing && now - in->sent_ms < 1000)) {
+			/* it must hear of it again or it resolves it by itself */
+			in->sent_ms = now;
+			enqueue(a, r, ev, ev, 0, 1);
 		}
-		in = find_incident(a, r->name, ev->incident);
-		if (!ev->resolves) {
-			if (in != NULL && in->firing) {
-				a->st.deduplicated++;
-				continue;
-			}
-			if (in == NULL && (in = new_incident(a, r->name, ev, now)) == NULL)
-				continue;
-			in->type = r->type;
-			in->firing = 1;
-			in->open = *ev;
-			in->updated_ms = in->sent_ms = now;
-			enqueue(a, r, ev, ev, 0, 0);
-			continue;
-		}
-		if (in != NULL && !in->firing) {
-			a->st.deduplicated++;
-			continue;
-		}
-		/* Unknown incident: opened before a restart; tell the receiver anyway. */
-		enqueue(a, r, ev, in != NULL ? &in->open : ev, 1, 0);
-		if (in == NULL && (in = new_incident(a, r->name, ev, now)) != NULL)
-			in->open = *ev;
-		if (in != NULL) {
-			in->firing = 0;
-			in->updated_ms = now;
-		}
+		/* other channels were told before the restart: only remember,
+		 * so the resolution is sent when it comes */
+		in->firing = 1;
 	}
 	kick(a);
 }
@@ -374,11 +516,11 @@ route_in_flight(const struct alerter *a, const char *route)
 static void
 resend_firing(struct alerter *a, uint64_t now)
 {
-	struct incident *in;
+	struct alert_incident *in;
 	int i;
 
 	for (in = a->incidents; in != NULL; in = in->next) {
-		if (!in->firing || in->type != INV_ALERT_ALERTMANAGER || now - in->sent_ms < AM_RESEND_MS)
+		if (!in->firing || in->type != INV_ALERT_ALERTMANAGER || now - in->sent_ms < (uint64_t)a->resend_ms)
 			continue;
 		for (i = 0; i < a->n_routes; i++)
 			if (strcmp(a->routes[i].name, in->route) == 0 &&
@@ -431,7 +573,7 @@ run_queue(uv_timer_t *t)
 		total++;
 	}
 	if (wake == 0 && a->incidents != NULL)
-		wake = now + AM_RESEND_MS;
+		wake = now + (uint64_t)a->resend_ms;
 	if (wake != 0)
 		uv_timer_start(&a->timer, run_queue, wake > now ? wake - now : 0, 0);
 }
@@ -448,7 +590,7 @@ static void
 timer_closed(uv_handle_t *h)
 {
 	struct alerter *a = h->data;
-	struct incident *in;
+	struct alert_incident *in;
 	struct delivery *d;
 
 	while ((d = a->head) != NULL) { /* none left unless curl_uv kept some */

@@ -28,6 +28,18 @@ void alerter_set_inventory(struct alerter *a, const struct inventory *inv);
  * An incident already firing on a route is not sent again; its resolution is
  * sent once, after the firing alert. */
 void alerter_dispatch(struct alerter *a, const struct event *ev);
+/* An open incident's scope grew: one update on every route already firing
+ * for it (and a first alert on a route it now matches). */
+void alerter_update(struct alerter *a, const struct event *ev);
+/* An incident open before a restart or reload: remembered as firing on its
+ * routes so its resolution is sent; Alertmanager routes get it again now
+ * (Alertmanager forgets alerts that are not re-sent). */
+void alerter_restore(struct alerter *a, const struct event *ev);
+/* Re-send firing alerts to Alertmanager routes every ms (default 60 s; keep
+ * it well below Alertmanager's resolve_timeout, 5 m by default). */
+void alerter_set_resend(struct alerter *a, int64_t ms);
+/* Base URL for links in alerts (generatorURL), e.g. http://noc:8053/. */
+void alerter_set_external_url(struct alerter *a, const char *url);
 /* Abort requests in flight, drop the queue; cb runs once memory is freed. */
 void alerter_close(struct alerter *a, void (*cb)(void *arg), void *arg);
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "collector/alert_format.h"
+#include "collector/incident.h"
 #include "common/timefmt.h"
 
 static const char *
@@ -55,11 +56,50 @@ detail_str(const struct event *ev, const char *key, char *buf, size_t len)
 	return buf;
 }
 
+/* "2 m 14 s", "45 s", "3 h 2 m" */
+static void
+duration_text(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, len, "%lld s", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lld m %lld s", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, len, "%lld h %lld m", (long long)(s / 3600), (long long)(s % 3600 / 60));
+}
+
+static const char *
+status_word(const struct event *ev, int resolved)
+{
+	return resolved ? "RESOLVED" : ev->update ? "UPDATED" : "FIRING";
+}
+
+static char *
+incident_summary(const struct event *ev, int resolved, char *buf, size_t len)
+{
+	char dur[32] = "";
+	char *p;
+
+	if (resolved && ev->started_ms > 0)
+		duration_text(ev->time_ms - ev->started_ms, dur, sizeof(dur));
+	snprintf(buf, len, "[%s] %s: %s%s%s%s", status_word(ev, resolved), ev->type, ev->summary,
+		 dur[0] ? " (resolved after " : "", dur, dur[0] ? ")" : "");
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return buf;
+}
+
 char *
 alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len)
 {
 	char fam[16], cause[64], extra[RESULT_IDENTITY_MAX], what[400];
 	char *p;
+
+	if (ev->incident_id > 0)
+		return incident_summary(ev, resolved, buf, len);
 
 	snprintf(fam, sizeof(fam), "IPv%d", ev->family);
 	detail_str(ev, "cause", cause, sizeof(cause));
@@ -121,11 +161,48 @@ dump(json_t *o)
 	return s;
 }
 
+/* {"status", "kind", "severity", "incident_id", "incident": {...}, "summary",
+ *  "started", "ended", "duration_s", "service", "agent", "route"} */
+static char *
+incident_webhook(const struct event *ev, int resolved, const char *route)
+{
+	char t[32], line[600];
+	json_t *o = json_object(), *d = json_loads(ev->detail, 0, NULL);
+	enum incident_kind k = INCIDENT_OUTAGE;
+
+	incident_kind_parse(ev->type, &k);
+	json_object_set_new(o, "status", json_string(resolved ? "resolved" : ev->update ? "updated"
+										       : "firing"));
+	json_object_set_new(o, "kind", json_string(ev->type));
+	json_object_set_new(o, "type", json_string(ev->type));
+	json_object_set_new(o, "severity", json_string(incident_severity(k)));
+	json_object_set_new(o, "incident_id", json_integer(ev->incident_id));
+	json_object_set_new(o, "incident", d != NULL ? d : json_object());
+	json_object_set_new(o, "summary",
+			    json_string(alert_format_summary(ev, resolved, line, sizeof(line))));
+	json_object_set_new(o, "service", str_or_null(ev->service));
+	json_object_set_new(o, "agent", str_or_null(ev->agent));
+	json_object_set_new(o, "started", json_string(time_format_rfc3339(ev->started_ms, t, sizeof(t))));
+	json_object_set_new(o, "ended", resolved ? json_string(time_format_rfc3339(ev->time_ms, t,
+										    sizeof(t)))
+						 : json_null());
+	json_object_set_new(o, "duration_s", resolved ? json_real((double)(ev->time_ms -
+									    ev->started_ms) / 1000.0)
+						      : json_null());
+	json_object_set_new(o, "route", json_string(route));
+	return dump(o);
+}
+
 char *
 alert_format_webhook(const struct event *ev, int resolved, const char *route)
 {
 	char t[32], line[600];
-	json_t *o = json_object(), *d = json_loads(ev->detail, 0, NULL);
+	json_t *o, *d;
+
+	if (ev->incident_id > 0)
+		return incident_webhook(ev, resolved, route);
+	o = json_object();
+	d = json_loads(ev->detail, 0, NULL);
 
 	time_format_rfc3339(ev->time_ms, t, sizeof(t));
 	json_object_set_new(o, "status", json_string(resolved ? "resolved" : "firing"));
@@ -146,20 +223,150 @@ alert_format_webhook(const struct event *ev, int resolved, const char *route)
 	return dump(o);
 }
 
+/* Slack reads &, < and > as markup (mentions, links): escape them, so a
+ * server's identity can never become a mention or a link. */
 char *
 alert_format_slack(const struct event *ev, int resolved)
 {
-	char line[600];
+	char line[600], esc[sizeof(line) * 5];
+	size_t o = 0;
 
-	return dump(json_pack("{ss}", "text", alert_format_summary(ev, resolved, line, sizeof(line))));
+	alert_format_summary(ev, resolved, line, sizeof(line));
+	for (const char *p = line; *p != '\0'; p++) {
+		const char *rep = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
+
+		if (rep != NULL) {
+			memcpy(esc + o, rep, strlen(rep));
+			o += strlen(rep);
+		} else {
+			esc[o++] = *p;
+		}
+	}
+	esc[o] = '\0';
+	return dump(json_pack("{ss}", "text", esc));
+}
+
+/* "instance_down" -> "AnycastInstanceDown" */
+static void
+alertname(const char *kind, char *buf, size_t len)
+{
+	size_t o = (size_t)snprintf(buf, len, "Anycast");
+	int up = 1;
+
+	for (; *kind != '\0' && o + 1 < len; kind++) {
+		if (*kind == '_') {
+			up = 1;
+			continue;
+		}
+		buf[o++] = up && *kind >= 'a' && *kind <= 'z' ? (char)(*kind - 32) : *kind;
+		up = 0;
+	}
+	buf[o] = '\0';
+}
+
+/* src with every control byte (C0, DEL, C1) replaced by a space. */
+static const char *
+clean(const char *src, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
+	size_t o = 0;
+
+	for (; *p != '\0' && o + 1 < len; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			buf[o++] = ' ';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			buf[o++] = ' ';
+			p++;
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Readable lines: summary, then one line per affected agent; the only line
+ * breaks are ours. */
+static char *
+incident_description(const struct event *ev, char *buf, size_t len)
+{
+	json_t *d = json_loads(ev->detail, 0, NULL), *agents;
+	char f[4][RESULT_NAME_MAX * 2];
+	size_t o, i;
+
+	o = (size_t)snprintf(buf, len, "%s", clean(ev->summary, f[0], sizeof(f[0])));
+	agents = d != NULL ? json_object_get(d, "agents") : NULL;
+	for (i = 0; i < json_array_size(agents) && o < len; i++) {
+		json_t *a = json_array_get(agents, i);
+		const char *from = json_string_value(json_object_get(a, "from_instance"));
+		const char *to = json_string_value(json_object_get(a, "to_instance"));
+
+		o += (size_t)snprintf(buf + o, len - o, "\n%s %s IPv%lld: %s -> %s",
+				      clean(json_string_value(json_object_get(a, "agent")), f[0],
+					    sizeof(f[0])),
+				      clean(json_string_value(json_object_get(a, "service")), f[1],
+					    sizeof(f[1])),
+				      (long long)json_integer_value(json_object_get(a, "family")),
+				      from ? clean(from, f[2], sizeof(f[2])) : "-",
+				      to ? clean(to, f[3], sizeof(f[3])) : "no answer");
+	}
+	json_decref(d);
+	return buf;
+}
+
+static char *
+incident_alertmanager(const struct event *open, const struct event *ev, int resolved,
+		      const char *base)
+{
+	char t[32], name[64], line[600], desc[2048], url[700], id[24];
+	json_t *labels = json_object(), *ann = json_object(), *a = json_object(), *arr;
+	enum incident_kind k = INCIDENT_OUTAGE;
+
+	incident_kind_parse(open->type, &k);
+	alertname(open->type, name, sizeof(name));
+	json_object_set_new(labels, "alertname", json_string(name));
+	json_object_set_new(labels, "kind", json_string(open->type));
+	if (open->service[0] != '\0')
+		json_object_set_new(labels, "service", json_string(open->service));
+	if (k == INCIDENT_INSTANCE_DOWN && open->from_instance[0] != '\0')
+		json_object_set_new(labels, "anycast_instance", json_string(open->from_instance));
+	if (open->agent[0] != '\0')
+		json_object_set_new(labels, "agent", json_string(open->agent));
+	json_object_set_new(labels, "severity", json_string(incident_severity(k)));
+	snprintf(id, sizeof(id), "%lld", (long long)open->incident_id);
+	json_object_set_new(labels, "incident", json_string(id));
+	json_object_set_new(ann, "summary",
+			    json_string(alert_format_summary(ev, resolved, line, sizeof(line))));
+	json_object_set_new(ann, "description",
+			    json_string(incident_description(ev, desc, sizeof(desc))));
+	json_object_set_new(a, "labels", labels);
+	json_object_set_new(a, "annotations", ann);
+	json_object_set_new(a, "startsAt",
+			    json_string(time_format_rfc3339(open->started_ms, t, sizeof(t))));
+	if (resolved)
+		json_object_set_new(a, "endsAt",
+				    json_string(time_format_rfc3339(ev->time_ms, t, sizeof(t))));
+	snprintf(url, sizeof(url), "%s#/incident/%lld", base != NULL && base[0] ? base : "/",
+		 (long long)open->incident_id);
+	json_object_set_new(a, "generatorURL", json_string(url));
+	arr = json_array();
+	json_array_append_new(arr, a);
+	return dump(arr);
 }
 
 char *
-alert_format_alertmanager(const struct event *open, const struct event *ev, int resolved)
+alert_format_alertmanager(const struct event *open, const struct event *ev, int resolved,
+			  const char *base_url)
 {
 	char t[32], type[32], line[600];
-	json_t *labels = json_object(), *ann = json_object(), *a = json_object(), *arr;
+	json_t *labels, *ann, *a, *arr;
 	const char *inst = open->from_instance[0] != '\0' ? open->from_instance : open->to_instance;
+
+	if (open->incident_id > 0)
+		return incident_alertmanager(open, ev, resolved, base_url);
+	labels = json_object();
+	ann = json_object();
+	a = json_object();
 
 	incident_type(open, type, sizeof(type));
 	json_object_set_new(labels, "alertname", json_string(type));
@@ -189,6 +396,71 @@ alert_format_alertmanager(const struct event *open, const struct event *ev, int 
 	return dump(arr);
 }
 
+/* Copy src to dst as plain text lines: every control byte (C0 but LF, DEL,
+ * C1 in UTF-8) becomes a space and every LF becomes CRLF, so no field can
+ * end the SMTP DATA or smuggle a command. Returns the bytes written. */
+static size_t
+mail_text(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t o = 0;
+
+	for (; *p != '\0' && o + 3 < cap; p++) {
+		if (*p == '\n') {
+			dst[o++] = '\r';
+			dst[o++] = '\n';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			dst[o++] = ' ';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			dst[o++] = ' '; /* C1 control */
+			p++;
+		} else {
+			dst[o++] = (char)*p;
+		}
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/* An incident mail: the summary as subject, the description as body. */
+static char *
+incident_email(const struct event *ev, int resolved, const char *from, const char *to,
+	       size_t *len)
+{
+	char line[600], desc[2048], body[4200], subj[700], date[64], hdr_to[256], *out;
+	struct tm tm;
+	time_t secs = (time_t)(ev->time_ms / 1000);
+	size_t cap;
+	int n;
+
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	alert_format_summary(ev, resolved, line, sizeof(line));
+	mail_text(subj, sizeof(subj), line);
+	snprintf(hdr_to, sizeof(hdr_to), "%s", to);
+	mail_text(hdr_to, sizeof(hdr_to), to);
+	incident_description(ev, desc, sizeof(desc));
+	mail_text(body, sizeof(body), desc);
+	cap = 1024 + strlen(subj) + strlen(body) + strlen(hdr_to) + strlen(from);
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	n = snprintf(out, cap,
+		     "Date: %s\r\nFrom: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+		     "Message-ID: <incident.%lld.%s.%lld@anycast-monitor>\r\nMIME-Version: 1.0\r\n"
+		     "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nincident: %lld\r\n"
+		     "status: %s\r\n",
+		     date, from, hdr_to, subj, (long long)ev->incident_id,
+		     resolved ? "resolved" : ev->update ? "updated" : "firing", (long long)ev->time_ms,
+		     body, (long long)ev->incident_id,
+		     resolved ? "resolved" : ev->update ? "updated" : "firing");
+	if (n < 0 || (size_t)n >= cap) {
+		free(out);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return out;
+}
+
 char *
 alert_format_email(const struct event *ev, int resolved, const char *from, const char *to,
 		   size_t *len)
@@ -196,6 +468,9 @@ alert_format_email(const struct event *ev, int resolved, const char *from, const
 	char line[600], date[64], t[32], hdr_to[256], *out = NULL, *p;
 	struct tm tm;
 	time_t secs = (time_t)(ev->time_ms / 1000);
+
+	if (ev->incident_id > 0)
+		return incident_email(ev, resolved, from, to, len);
 	size_t cap;
 	int n;
 

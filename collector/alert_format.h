@@ -19,7 +19,7 @@ char *alert_format_summary(const struct event *ev, int resolved, char *buf, size
  *  "detail": {...}, "summary", "route"} */
 char *alert_format_webhook(const struct event *ev, int resolved, const char *route);
 
-/* {"text": "<summary>"} */
+/* {"text": "<summary>"} with & < > escaped. */
 char *alert_format_slack(const struct event *ev, int resolved);
 
 /* [{"labels": {alertname, agent, service, instance, family, severity, incident},
@@ -27,7 +27,8 @@ char *alert_format_slack(const struct event *ev, int resolved);
  *   "generatorURL"}]. Labels come from open (the event that opened the
  * incident) so the resolution matches the firing alert; startsAt is open's
  * time and endsAt ev's. */
-char *alert_format_alertmanager(const struct event *open, const struct event *ev, int resolved);
+char *alert_format_alertmanager(const struct event *open, const struct event *ev, int resolved,
+				const char *base_url);
 
 /* RFC 5322 message with CRLF line ends; *len set. */
 char *alert_format_email(const struct event *ev, int resolved, const char *from, const char *to,

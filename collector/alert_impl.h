@@ -18,7 +18,7 @@
 #define INCIDENTS_MAX 4096
 #define ROUTE_IN_FLIGHT 2
 #define TOTAL_IN_FLIGHT 8
-#define AM_RESEND_MS 60000
+#define AM_RESEND_MS 60000         /* default of alerter_set_resend */
 #define RESOLVED_KEEP_MS (3600 * 1000)
 
 struct delivery {
@@ -40,8 +40,8 @@ struct delivery {
 };
 
 /* What a route has been told about an incident. */
-struct incident {
-	struct incident *next;
+struct alert_incident {
+	struct alert_incident *next;
 	char route[RESULT_NAME_MAX];
 	enum inv_alert_type type;
 	char key[sizeof(((struct event *)0)->incident)];
@@ -60,9 +60,11 @@ struct alerter {
 	void *ctx;
 	struct delivery *head;
 	size_t n_queue;
-	struct incident *incidents;
+	struct alert_incident *incidents;
 	size_t n_incidents;
 	struct alerter_stats st;
+	char external_url[512];     /* base of links in alerts, ends with '/' */
+	int64_t resend_ms;          /* Alertmanager re-send interval */
 	int64_t base_ms, max_ms, give_up_ms, timeout_ms;
 	int closing, cu_closed, n_work;
 	void (*close_cb)(void *arg);

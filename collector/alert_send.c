@@ -48,7 +48,7 @@ prepare(struct alerter *a, struct delivery *d)
 			d->payload = alert_format_slack(&d->ev, d->resolved);
 			break;
 		case INV_ALERT_ALERTMANAGER:
-			d->payload = alert_format_alertmanager(&d->open, &d->ev, d->resolved);
+			d->payload = alert_format_alertmanager(&d->open, &d->ev, d->resolved, a->external_url);
 			break;
 		case INV_ALERT_EMAIL:
 			d->payload = alert_format_email(&d->ev, d->resolved, d->route.mail_from,

@@ -323,6 +323,10 @@ route_read(struct collector *c, struct http_exchange *ex, const struct http_requ
 		api_get_rollups(c, ex, req);
 	else if (strcmp(p, "/api/v1/stream") == 0)
 		api_get_stream(c, ex, req);
+	else if (strcmp(p, "/api/v1/incidents") == 0)
+		api_get_incidents(c, ex, req);
+	else if (strncmp(p, "/api/v1/incidents/", 18) == 0)
+		api_get_incident(c, ex, p + 18);
 	else
 		api_error(c, ex, 404, "no such endpoint: %s", p);
 }

@@ -1,6 +1,7 @@
 /* collector/api_ingest.c - the agent side of the API: POST /api/v1/results
  * (validated on the loop, committed by the writer thread, answered after the
- * commit) and GET /api/v1/agent/config (with a strong ETag). */
+ * commit) and GET /api/v1/agent/config (with a strong ETag); both refuse a
+ * token used under another agent's name (403). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,13 @@ ingest_done(void *arg, struct store_job *job)
 		api_error(c, ic->ex, 503, "database unavailable, retry later");
 	} else {
 		metrics_count_ingest(c->metrics, job->out.stored, job->out.duplicates, 0);
+		/* time_ms: our clock as the answer is made, for the agent's
+		 * NTP-style offset estimate (Date has only 1 s resolution). */
 		api_json(c, ic->ex, 200,
-			 json_pack("{s:I,s:I,s:I}", "stored", (json_int_t)job->out.stored,
+			 json_pack("{s:I,s:I,s:I,s:I}", "stored", (json_int_t)job->out.stored,
 				   "duplicates", (json_int_t)job->out.duplicates, "last_seq",
-				   (json_int_t)job->out.last_seq),
+				   (json_int_t)job->out.last_seq, "time_ms",
+				   (json_int_t)time_now_ms()),
 			 NULL);
 		/* After the answer: catchment tracking must never delay the agent. */
 		collector_results_stored(c, job->results, job->stored, job->n_results);
@@ -52,14 +56,22 @@ ingest_done(void *arg, struct store_job *job)
 	store_job_free(job);
 }
 
-/* Agent named in the URL (path or ?agent=) must be the token's. */
+/* Agent named in the URL (path or ?agent=) or in X-Anycast-Agent (the
+ * agent's --name) must be the token's: an agent started with another
+ * branch's token is refused instead of reporting as that branch. */
 static int
 url_agent_ok(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 	     const char *url_agent, const struct inv_agent *a)
 {
+	const char *claimed = http_request_header(ex, "X-Anycast-Agent");
 	char q[RESULT_NAME_MAX * 3];
 	int r;
 
+	if (claimed != NULL && claimed[0] != '\0' && strcmp(claimed, a->name) != 0) {
+		api_error(c, ex, 403, "token belongs to agent \"%s\", not \"%.*s\"", a->name,
+			  RESULT_NAME_MAX, claimed);
+		return 0;
+	}
 	if (url_agent != NULL && strcmp(url_agent, a->name) != 0) {
 		api_error(c, ex, 403, "token belongs to agent %s, not %s", a->name, url_agent);
 		return 0;
@@ -182,6 +194,7 @@ api_post_results(struct collector *c, struct http_exchange *ex, const struct htt
 	if (!url_agent_ok(c, ex, req, url_agent, a))
 		return;
 	metrics_agent_report(c->metrics, a->name, time_now_ms());
+	collector_agent_reported(c, a->name, time_now_ms());
 	if (store_writer_backlog(c->writer) > API_BACKLOG_MAX) {
 		api_error(c, ex, 503, "ingest backlog full, retry later");
 		return;

@@ -36,6 +36,12 @@ int api_query_get(const char *query, const char *name, char *out, size_t outlen)
  * Returns 0, or -1 after answering 400. */
 int api_param(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 	      const char *name, char *out, size_t outlen, const char **val);
+/* ?name= as an integer in [min, max] (*v kept when absent) / as an RFC 3339
+ * time in ms. 0, or -1 after answering 400. */
+int api_param_int(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+		  const char *name, int64_t min, int64_t max, int64_t *v);
+int api_param_time(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+		   const char *name, int64_t *ms);
 /* ?limit= (default API_LIMIT_DEFAULT, 1..API_LIMIT_MAX). 0, or -1 after 400. */
 int api_param_limit(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 		    int *limit);
@@ -61,13 +67,16 @@ void api_get_agents(struct collector *c, struct http_exchange *ex, const struct 
 void api_get_agent(struct collector *c, struct http_exchange *ex, const char *name);
 void api_get_results(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 void api_get_rollups(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+void api_get_incidents(struct collector *c, struct http_exchange *ex,
+		       const struct http_request *req);
+void api_get_incident(struct collector *c, struct http_exchange *ex, const char *id);
 void api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 void api_get_metrics(struct collector *c, struct http_exchange *ex);
 void api_get_healthz(struct collector *c, struct http_exchange *ex);
 void api_static(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 
 /* JSON of one catchment row, as the API and the event stream serve it. */
-json_t *api_catchment_json(const struct catchment_row *r);
+json_t *api_catchment_json(struct collector *c, const struct catchment_row *r, int64_t now_ms);
 /* JSON of one event, as /api/v1/events serves it. */
 json_t *api_event_json(const struct event *ev);
 

@@ -28,9 +28,12 @@ time_json(int64_t ms)
 }
 
 json_t *
-api_catchment_json(const struct catchment_row *r)
+api_catchment_json(struct collector *c, const struct catchment_row *r, int64_t now)
 {
 	json_t *o = json_object();
+	int silent = collector_agent_is_silent(c, r->agent) ||
+		     (r->last_round_ms > 0 &&
+		      now - r->last_round_ms > collector_agent_silent_after_ms(c->inv));
 
 	json_object_set_new(o, "agent", json_string(r->agent));
 	json_object_set_new(o, "service", json_string(r->service));
@@ -43,6 +46,20 @@ api_catchment_json(const struct catchment_row *r)
 	json_object_set_new(o, "rtt_ms", r->rtt_ms >= 0 ? json_real(r->rtt_ms) : json_null());
 	json_object_set_new(o, "suboptimal", json_boolean(r->suboptimal));
 	json_object_set_new(o, "flapping", json_boolean(r->flapping));
+	json_object_set_new(o, "home", str_or_null(r->home));
+	json_object_set_new(o, "away", json_boolean(r->away));
+	json_object_set_new(o, "agent_state", json_string(silent ? "silent" : "reporting"));
+	json_object_set_new(o, "last_report",
+			    r->last_round_ms > 0 ? time_json(r->last_round_ms) : json_null());
+	if (r->n_split > 0) {
+		json_t *sp = json_array();
+
+		for (int i = 0; i < r->n_split; i++)
+			json_array_append_new(sp, json_pack("{s:s,s:f}", "instance",
+							    r->split[i].instance, "share",
+							    r->split[i].share));
+		json_object_set_new(o, "split_instances", sp);
+	}
 	return o;
 }
 
@@ -59,7 +76,9 @@ api_event_json(const struct event *ev)
 	json_object_set_new(o, "family", ev->family ? json_integer(ev->family) : json_null());
 	json_object_set_new(o, "from_instance", str_or_null(ev->from_instance));
 	json_object_set_new(o, "to_instance", str_or_null(ev->to_instance));
-	json_object_set_new(o, "incident", str_or_null(ev->incident));
+	json_object_set_new(o, "incident", ev->incident_id > 0 ? json_integer(ev->incident_id)
+							      : json_null());
+	json_object_set_new(o, "incident_key", str_or_null(ev->incident));
 	json_object_set_new(o, "resolves", json_boolean(ev->resolves));
 	if (ev->detail[0])
 		detail = json_loads(ev->detail, 0, NULL);
@@ -83,8 +102,8 @@ api_param(struct collector *c, struct http_exchange *ex, const struct http_reque
 	return 0;
 }
 
-static int
-param_int(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+int
+api_param_int(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 	  const char *name, int64_t min, int64_t max, int64_t *v)
 {
 	char buf[32], *end;
@@ -106,8 +125,8 @@ param_int(struct collector *c, struct http_exchange *ex, const struct http_reque
 	return 0;
 }
 
-static int
-param_time(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+int
+api_param_time(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 	   const char *name, int64_t *ms)
 {
 	char buf[64];
@@ -128,7 +147,7 @@ api_param_limit(struct collector *c, struct http_exchange *ex, const struct http
 {
 	int64_t v = API_LIMIT_DEFAULT;
 
-	if (param_int(c, ex, req, "limit", 1, API_LIMIT_MAX, &v) != 0)
+	if (api_param_int(c, ex, req, "limit", 1, API_LIMIT_MAX, &v) != 0)
 		return -1;
 	*limit = (int)v;
 	return 0;
@@ -150,7 +169,7 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 	char abuf[RESULT_NAME_MAX * 3], sbuf[RESULT_NAME_MAX * 3];
 	const char *agent, *service;
 	const struct catchment_row *rows = NULL;
-	int64_t offset = 0;
+	int64_t offset = 0, now;
 	size_t n, total = 0;
 	int limit;
 	json_t *arr;
@@ -158,9 +177,10 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 	if (api_param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
 	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
 	    api_param_limit(c, ex, req, &limit) != 0 ||
-	    param_int(c, ex, req, "offset", 0, INT32_MAX, &offset) != 0)
+	    api_param_int(c, ex, req, "offset", 0, INT32_MAX, &offset) != 0)
 		return;
 	n = collector_catchments(c, &rows);
+	now = time_now_ms();
 	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		if ((agent && strcmp(agent, rows[i].agent) != 0) ||
@@ -168,7 +188,7 @@ api_get_catchments(struct collector *c, struct http_exchange *ex, const struct h
 			continue;
 		if (total++ < (size_t)offset || json_array_size(arr) >= (size_t)limit)
 			continue;
-		json_array_append_new(arr, api_catchment_json(&rows[i]));
+		json_array_append_new(arr, api_catchment_json(c, &rows[i], now));
 	}
 	api_json(c, ex, 200, json_pack("{s:o,s:I}", "catchments", arr, "total", (json_int_t)total),
 		 NULL);
@@ -180,11 +200,11 @@ api_get_events(struct collector *c, struct http_exchange *ex, const struct http_
 	char tbuf[64], sbuf[RESULT_NAME_MAX * 3], abuf[RESULT_NAME_MAX * 3];
 	struct store_events_query q = { .since_ms = INT64_MIN };
 
-	if (param_time(c, ex, req, "since", &q.since_ms) != 0 ||
+	if (api_param_time(c, ex, req, "since", &q.since_ms) != 0 ||
 	    api_param(c, ex, req, "type", tbuf, sizeof(tbuf), &q.type) != 0 ||
 	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
 	    api_param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
-	    param_int(c, ex, req, "before_id", 0, INT64_MAX, &q.before_id) != 0 ||
+	    api_param_int(c, ex, req, "before_id", 0, INT64_MAX, &q.before_id) != 0 ||
 	    api_param_limit(c, ex, req, &q.limit) != 0)
 		return;
 	answer_list(c, ex, "events", store_query_events(c->reader, &q));
@@ -199,9 +219,9 @@ api_get_results(struct collector *c, struct http_exchange *ex, const struct http
 
 	if (api_param(c, ex, req, "agent", abuf, sizeof(abuf), &q.agent) != 0 ||
 	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &q.service) != 0 ||
-	    param_time(c, ex, req, "from", &q.from_ms) != 0 ||
-	    param_time(c, ex, req, "to", &q.to_ms) != 0 ||
-	    param_int(c, ex, req, "after_seq", 0, INT64_MAX, &after) != 0 ||
+	    api_param_time(c, ex, req, "from", &q.from_ms) != 0 ||
+	    api_param_time(c, ex, req, "to", &q.to_ms) != 0 ||
+	    api_param_int(c, ex, req, "after_seq", 0, INT64_MAX, &after) != 0 ||
 	    api_param_limit(c, ex, req, &q.limit) != 0)
 		return;
 	q.after_seq = (uint64_t)after;
@@ -218,7 +238,7 @@ api_get_rollups(struct collector *c, struct http_exchange *ex, const struct http
 
 	if (api_param(c, ex, req, "agent", abuf, sizeof(abuf), &agent) != 0 ||
 	    api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
-	    param_time(c, ex, req, "from", &from) != 0 || param_time(c, ex, req, "to", &to) != 0 ||
+	    api_param_time(c, ex, req, "from", &from) != 0 || api_param_time(c, ex, req, "to", &to) != 0 ||
 	    api_param_limit(c, ex, req, &limit) != 0)
 		return;
 	answer_list(c, ex, "rollups",
@@ -272,6 +292,8 @@ agents_view(struct collector *c, const char *only, int limit)
 		configured = bsearch(&name, names, n, sizeof(*names), name_cmp) != NULL;
 		if (json_is_integer(seen))
 			state = now - json_integer_value(seen) <= stale ? "ok" : "stale";
+		if (collector_agent_is_silent(c, name))
+			state = "silent";
 		if (!configured && !json_is_integer(seen))
 			continue;
 		json_object_del(row, "last_seen_ms");
@@ -316,44 +338,47 @@ api_get_agent(struct collector *c, struct http_exchange *ex, const char *name)
 	json_decref(out);
 }
 
-static void
-sse_gone(void *arg)
-{
-	struct sse_client *cl = arg;
-	struct collector *c = cl->c;
-
-	if (cl->prev != NULL)
-		cl->prev->next = cl->next;
-	else
-		c->sse = cl->next;
-	if (cl->next != NULL)
-		cl->next->prev = cl->prev;
-	c->n_sse--;
-	free(cl);
-}
-
+/* Clients resuming after a disconnect name the last id they saw: browsers
+ * send the Last-Event-ID header when they reconnect by themselves, which
+ * wins over a ?last_event_id= in the URL they opened first. */
 void
 api_get_stream(struct collector *c, struct http_exchange *ex, const struct http_request *req)
 {
-	static const char hello[] = "retry: 3000\n\nevent: hello\ndata: {}\n\n";
-	struct sse_client *cl;
+	const char *last = http_request_header(ex, "Last-Event-ID");
+	char q[32];
+	int rc;
 
-	(void)req;
-	if (c->n_sse >= 256 || (cl = calloc(1, sizeof(*cl))) == NULL) {
-		api_error(c, ex, 503, "too many stream clients");
+	if (last == NULL && api_query_get(req->query, "last_event_id", q, sizeof(q)) > 0)
+		last = q;
+	if ((rc = sse_add(c->sse, ex, last)) != 0) {
+		api_error(c, ex, 503, rc == -EBUSY ? "too many stream clients" : "no stream: %s",
+			  strerror(-rc));
 		return;
 	}
-	cl->c = c;
-	cl->ex = ex;
-	cl->next = c->sse;
-	if (c->sse != NULL)
-		c->sse->prev = cl;
-	c->sse = cl;
-	c->n_sse++;
 	metrics_count_http(c->metrics, 200);
-	http_exchange_on_close(ex, sse_gone, cl);
-	http_exchange_stream_start(ex, "text/event-stream");
-	http_exchange_stream_write(ex, hello, sizeof(hello) - 1);
+}
+
+/* anycast_incidents_open{kind} after the rest: one line per kind. */
+static int
+append_incident_metrics(struct collector *c, char **txt, size_t *len)
+{
+	size_t cap = *len + 160 + INCIDENT_N_KINDS * 64, n = *len;
+	char *p = realloc(*txt, cap);
+
+	if (p == NULL)
+		return -1;
+	*txt = p;
+	n += (size_t)snprintf(p + n, cap - n,
+			      "# HELP anycast_incidents_open Incidents open now, by kind.\n"
+			      "# TYPE anycast_incidents_open gauge\n");
+	for (int k = 0; k < INCIDENT_N_KINDS && n < cap; k++)
+		n += (size_t)snprintf(p + n, cap - n, "anycast_incidents_open{kind=\"%s\"} %zu\n",
+				      incident_kind_name((enum incident_kind)k),
+				      c->incidents != NULL
+					      ? incidents_count_open(c->incidents, (enum incident_kind)k)
+					      : 0);
+	*len = n < cap ? n : cap - 1;
+	return 0;
 }
 
 void
@@ -362,7 +387,9 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	struct http_server_stats hs;
 	struct alerter_stats as;
 	struct store_writer_stats ws;
-	struct metrics_inputs in = { .start_ms = c->start_ms };
+	struct metrics_process ps;
+	struct sse_stats ss;
+	struct metrics_inputs in = { .start_ms = c->start_ms, .stream = &ss };
 	char *txt;
 	size_t len;
 
@@ -382,8 +409,12 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 		in.store_corrupt = store_watch_damaged(c->watch, NULL, 0);
 	}
 	in.writer_backlog = store_writer_backlog(c->writer);
+	if (metrics_process_read(&ps) == 0)
+		in.process = &ps;
+	sse_get_stats(c->sse, &ss);
 	txt = metrics_render(c->metrics, &in, &len);
-	if (txt == NULL) {
+	if (txt == NULL || append_incident_metrics(c, &txt, &len) != 0) {
+		free(txt);
 		api_error(c, ex, 503, "out of memory");
 		return;
 	}

@@ -140,6 +140,7 @@ catchment_new(const struct inventory *inv)
 		goto fail;
 	c->n_services = inv->n_services;
 	set_thresholds(&c->th, &inv->thresholds);
+	catchment_copy_homes(c, inv);
 	if (catchment_map_init(&c->streams) < 0 || catchment_map_init(&c->feeds) < 0 ||
 	    catchment_map_init(&c->mgmt) < 0 || catchment_map_init(&c->insts) < 0)
 		goto fail;
@@ -212,6 +213,7 @@ catchment_free(struct catchment *c)
 	free_services(c->services, c->n_services);
 	cm_names_free(&c->names);
 	free(c->order);
+	free(c->homes);
 	free(c);
 }
 
@@ -294,6 +296,7 @@ catchment_set_inventory(struct catchment *c, const struct inventory *inv)
 	c->services = s;
 	c->n_services = inv->n_services;
 	set_thresholds(&c->th, &inv->thresholds);
+	catchment_copy_homes(c, inv);
 	catchment_map_foreach(&c->streams, prune_stream, c);
 	catchment_map_foreach(&c->feeds, prune_feed, c);
 	catchment_map_foreach(&c->mgmt, prune_keyed, c);

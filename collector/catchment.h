@@ -43,6 +43,14 @@ struct catchment_row {
 	int64_t last_seen_ms;
 	double rtt_ms;                   /* < 0 none */
 	int suboptimal, flapping;
+	char home[RESULT_NAME_MAX];      /* the agent's usual instance, "" = not known */
+	int away;                        /* instance set and not home */
+	int64_t last_round_ms;           /* last round of the agent for this row */
+	int n_split;                     /* status split: instances seen in the window */
+	struct {
+		char instance[RESULT_NAME_MAX];
+		double share;
+	} split[4];
 };
 
 /* Snapshot of every tracked (agent, service, family), sorted by agent,
@@ -60,6 +68,18 @@ uint64_t catchment_signature(const struct catchment *c, size_t *n_rows);
 /* Distinct strings the state holds (names, identities); for tests and
  * diagnostics. */
 size_t catchment_strings(const struct catchment *c);
+/* The world as incidents need it (collector/catchment_world.c). */
+/* 1 when the agent's last round of every service it probes got no answer
+ * on the anycast addresses and none on any management address. */
+int catchment_agent_dark(struct catchment *c, const char *agent);
+/* 1 when some agent's last round of some service got an answer (a witness
+ * that the services themselves are reachable), else 0. */
+size_t catchment_agents_lit(struct catchment *c);
+/* Agents that count instance's management address as failing; names of
+ * the first max into names; returns the total. */
+size_t catchment_failing_agents(struct catchment *c, const char *service, const char *instance,
+				char (*names)[RESULT_NAME_MAX], size_t max);
+
 /* Seed state after a restart (rows as stored by a previous snapshot). */
 void catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n);
 

@@ -398,6 +398,7 @@ track_split(const struct round_ctx *rc, struct cm_stream *st, const struct fam_s
 			switches++;
 	if (!st->split && switches >= th->split_min_switches) {
 		st->split = 1;
+		st->split_since_ms = rc->t;
 		list = json_array();
 		other = NULL;
 		for (i = 0; i < st->n_hist; i++) {

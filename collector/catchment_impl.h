@@ -104,6 +104,7 @@ struct cm_stream {
 	} hist[CM_HIST];                /* identified answers, oldest first */
 	int n_hist;
 	int split;
+	int64_t split_since_ms;         /* when the open split began */
 	int64_t last_switch_ms;         /* last time the answering instance differed */
 	int64_t changes[CM_CHANGES];    /* declared change times, oldest first */
 	int n_changes;
@@ -159,7 +160,17 @@ struct catchment {
 	size_t n_order;
 	int order_valid;                /* 0 after a stream was added or removed */
 	uint64_t dropped;               /* records ignored: unknown service, late, overflow */
+	size_t n_homes;                 /* configured "home:" per agent, sorted by agent */
+	struct cm_home {
+		char agent[RESULT_NAME_MAX];
+		char home[RESULT_NAME_MAX];
+	} *homes;                       /* owned */
 };
+
+/* Copy the inventory's agent homes (catchment_world.c). */
+void catchment_copy_homes(struct catchment *c, const struct inventory *inv);
+/* The configured home of agent, "" when none. */
+const char *catchment_configured_home(const struct catchment *c, const char *agent);
 
 /* An event sink and the clock of the round being evaluated. */
 struct cm_emit {

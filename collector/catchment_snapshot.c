@@ -42,11 +42,50 @@ copy_name(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+static int
+has_instance(const struct catchment *c, const char *service, const char *name)
+{
+	const struct cm_service *svc = catchment_find_service((struct catchment *)c, service);
+
+	for (int i = 0; svc != NULL && i < svc->n_instances; i++)
+		if (strcmp(svc->instances[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A split row: every instance of the split window with its share. */
+static void
+fill_split(const struct catchment *c, const struct cm_stream *st, struct catchment_row *row)
+{
+	int counts[4] = { 0 }, i, k, total = 0;
+	int64_t last = st->n_hist > 0 ? st->hist[st->n_hist - 1].t : 0;
+
+	row->n_split = 0;
+	for (i = 0; i < st->n_hist; i++) {
+		if (last - st->hist[i].t >= c->th.split_window_ms)
+			continue;
+		for (k = 0; k < row->n_split; k++)
+			if (strcmp(row->split[k].instance, st->hist[i].inst) == 0)
+				break;
+		if (k == row->n_split) {
+			if (k == 4)
+				continue;
+			copy_name(row->split[k].instance, sizeof(row->split[k].instance),
+				  st->hist[i].inst);
+			row->n_split++;
+		}
+		counts[k]++;
+		total++;
+	}
+	for (k = 0; k < row->n_split; k++)
+		row->split[k].share = total > 0 ? (double)counts[k] / total : 0;
+}
+
 /* The row of one stream; 0 when it has none. */
 static int
-fill_row(const struct cm_stream *st, struct catchment_row *row)
+fill_row(const struct catchment *c, const struct cm_stream *st, struct catchment_row *row)
 {
-	const char *instance, *identity, *status;
+	const char *instance, *identity, *status, *home;
 
 	if (!row_view(st, &instance, &identity, &status))
 		return 0;
@@ -61,6 +100,18 @@ fill_row(const struct cm_stream *st, struct catchment_row *row)
 	row->rtt_ms = st->outage ? -1 : st->rtt_ms;
 	row->suboptimal = st->suboptimal;
 	row->flapping = st->flapping;
+	home = catchment_configured_home(c, st->agent);
+	if (home[0] == '\0' || !has_instance(c, st->service, home))
+		home = st->home;
+	copy_name(row->home, sizeof(row->home), home);
+	row->away = instance[0] != '\0' && home[0] != '\0' && strcmp(instance, home) != 0;
+	row->last_round_ms = st->last_round_ms;
+	row->n_split = 0;
+	if (st->split) {
+		fill_split(c, st, row);
+		if (st->split_since_ms > 0)
+			row->since_ms = st->split_since_ms;
+	}
 	return 1;
 }
 
@@ -126,7 +177,7 @@ catchment_rows(struct catchment *c, struct catchment_row *rows, size_t cap)
 	if (ensure_order(c) != 0)
 		return 0;
 	for (i = 0; i < c->n_order && n < cap; i++)
-		n += (size_t)fill_row(c->order[i], &rows[n]);
+		n += (size_t)fill_row(c, c->order[i], &rows[n]);
 	return n;
 }
 
@@ -188,8 +239,8 @@ catchment_signature(const struct catchment *c, size_t *n_rows)
 }
 
 /* Open incidents survive a restart as far as the row tells: an outage or an
- * unknown identity stays open (its recovery will be raised); the instance
- * answering becomes the new home, so no catchment incident is open. */
+ * unknown identity stays open (its recovery will be raised), and so does a
+ * catchment away from its stored home (its return will be raised). */
 void
 catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n)
 {
@@ -203,10 +254,14 @@ catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t 
 		if ((st = catchment_stream(c, rows[i].agent, rows[i].service, rows[i].family)) == NULL)
 			return;
 		catchment_stream_set(c, &st->cur, rows[i].instance);
-		catchment_stream_set(c, &st->home, rows[i].instance);
+		catchment_stream_set(c, &st->home, rows[i].home[0] != '\0' ? rows[i].home
+									 : rows[i].instance);
+		st->away = rows[i].instance[0] != '\0' && rows[i].home[0] != '\0' &&
+			   strcmp(rows[i].instance, rows[i].home) != 0;
 		st->since_ms = rows[i].since_ms;
 		st->last_seen_ms = rows[i].last_seen_ms;
-		st->last_round_ms = rows[i].last_seen_ms;
+		st->last_round_ms = rows[i].last_round_ms > 0 ? rows[i].last_round_ms
+							       : rows[i].last_seen_ms;
 		st->rtt_ms = rows[i].rtt_ms;
 		if (strcmp(rows[i].status, "outage") == 0) {
 			st->outage = 1;

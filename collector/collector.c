@@ -44,13 +44,17 @@ collector_reload(struct collector *c, char *err, size_t errlen)
 
 	if (inv == NULL) {
 		log_warnx("reload failed, keeping the previous inventory: %s", err);
+		metrics_config_reloaded(c->metrics, 0, time_now_ms());
 		return -1;
 	}
 	catchment_set_inventory(c->catchment, inv);
+	metrics_set_inventory(c->metrics, inv);
+	metrics_config_reloaded(c->metrics, 1, time_now_ms());
 	if (c->alerter != NULL)
 		alerter_set_inventory(c->alerter, inv);
 	inventory_free(c->inv);
 	c->inv = inv;
+	collector_incidents_reload(c);
 	sync_inventory(c);
 	log_info("reloaded %s: %d services, %d agents, %d alert routes", c->config_path,
 		 inv->n_services, inv->n_agents, inv->n_alerts);
@@ -142,6 +146,11 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 		log_info("restored %zu catchment rows", n);
 	}
 	free(rows);
+	if (collector_incidents_start(c, wst) != 0) {
+		snprintf(err, errlen, "%s: cannot load incidents: %s", c->db_path, store_errmsg(wst));
+		store_close(wst);
+		return -1;
+	}
 	so.no_migrate = 1;
 	/* Reads walk indexes and stop at their limit; the OS keeps the file's
 	 * pages cached anyway. */
@@ -157,6 +166,23 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 		return -1;
 	}
 	return 0;
+}
+
+/* Agents' last reports as stored, so that one silent since before a restart
+ * shows its age, not "never". */
+static void
+seed_agent_reports(struct collector *c)
+{
+	json_t *rows = store_query_agents(c->reader), *row, *seen;
+	size_t i;
+
+	json_array_foreach (rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+
+		if (name != NULL && json_is_integer(seen = json_object_get(row, "last_seen_ms")))
+			metrics_agent_report(c->metrics, name, json_integer_value(seen));
+	}
+	json_decref(rows);
 }
 
 int
@@ -191,16 +217,33 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 			goto fail;
 		}
 	}
+	/* Stream ids start at the start time in microseconds: they grow
+	 * across restarts, so a client of the previous process gets a reset. */
 	if ((c->metrics = metrics_new()) == NULL ||
+	    (c->sse = sse_new((uint64_t)c->start_ms * 1000)) == NULL ||
 	    (c->catchment = catchment_new(c->inv)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	metrics_set_inventory(c->metrics, c->inv);
+	metrics_config_reloaded(c->metrics, 1, c->start_ms);
 	if (open_store(c, opt, err, errlen) != 0)
 		goto fail;
+	seed_agent_reports(c);
 	c->alerter = alerter_new(loop, c->inv, collector_on_delivery, c);
-	if (c->alerter == NULL)
+	if (c->alerter == NULL) {
 		log_warnx("alerts disabled: cannot start the alerter");
+	} else {
+		char url[600];
+
+		snprintf(url, sizeof(url), "%s", opt->external_url != NULL ? opt->external_url : "");
+		if (url[0] == '\0')
+			snprintf(url, sizeof(url), "http://%s/", c->listen);
+		alerter_set_external_url(c->alerter, url);
+		alerter_set_resend(c->alerter, opt->alert_resend_ms);
+		/* Open incidents of the previous run: Alertmanager must hear of them again. */
+		collector_incidents_resend(c);
+	}
 
 	ho.listen = c->listen;
 	ho.tls_cert = opt->tls_cert ? opt->tls_cert : (c->inv->tls_cert[0] ? c->inv->tls_cert : NULL);
@@ -241,8 +284,11 @@ fail_running:
 fail:
 	store_close(c->reader);
 	free(c->snap);
+	incidents_free(c->incidents);
+	free(c->watch_agents);
 	catchment_free(c->catchment);
 	metrics_free(c->metrics);
+	sse_free(c->sse);
 	inventory_free(c->inv);
 	memset(c, 0, sizeof(*c));
 	return -1;
@@ -257,10 +303,16 @@ writer_closed(void *arg)
 	c->reader = NULL;
 	free(c->snap);
 	c->snap = NULL;
+	incidents_free(c->incidents);
+	c->incidents = NULL;
+	free(c->watch_agents);
+	c->watch_agents = NULL;
 	catchment_free(c->catchment);
 	c->catchment = NULL;
 	metrics_free(c->metrics);
 	c->metrics = NULL;
+	sse_free(c->sse);
+	c->sse = NULL;
 	inventory_free(c->inv);
 	c->inv = NULL;
 	log_info("stopped");
@@ -297,8 +349,6 @@ server_closed(void *arg)
 void
 collector_stop(struct collector *c, void (*stopped)(struct collector *c))
 {
-	struct sse_client *cl, *next;
-
 	if (c->stopping)
 		return;
 	c->stopping = 1;
@@ -308,14 +358,7 @@ collector_stop(struct collector *c, void (*stopped)(struct collector *c))
 	uv_close((uv_handle_t *)&c->sighup, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sigint, NULL);
-	/* Streams never finish by themselves: end them so the server can close
-	 * (stream_end drops the close callback, so the clients are freed here). */
-	for (cl = c->sse; cl != NULL; cl = next) {
-		next = cl->next;
-		http_exchange_stream_end(cl->ex);
-		free(cl);
-	}
-	c->sse = NULL;
-	c->n_sse = 0;
+	/* Streams never finish by themselves: end them so the server can close. */
+	sse_end_all(c->sse);
 	http_server_close(c->server, server_closed, c);
 }

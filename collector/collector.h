@@ -14,7 +14,9 @@
 #include "collector/catchment.h"
 #include "collector/event.h"
 #include "collector/http_server.h"
+#include "collector/incident.h"
 #include "collector/metrics.h"
+#include "collector/sse.h"
 #include "collector/store.h"
 #include "collector/store_check.h"
 #include "collector/store_writer.h"
@@ -36,13 +38,15 @@ struct collector_options {
 	int max_conns_per_source; /* 0: 64; < 0: no per-source cap */
 	struct store_watch *watch; /* installed reports of a damaged database; NULL: none */
 	int refuse_links;          /* --user: the database files must not be links */
+	int64_t alert_resend_ms;   /* --alertmanager-resend; 0: 60 s */
+	const char *external_url;  /* --external-url: base of links in alerts; NULL: http://LISTEN/ */
 };
 
-/* One Server-Sent Events client (GET /api/v1/stream). */
-struct sse_client {
-	struct sse_client *next, *prev;
-	struct http_exchange *ex;
-	struct collector *c;
+/* When an agent last reported (arrival time) and whether agent_silent is open. */
+struct agent_watch {
+	char name[RESULT_NAME_MAX];
+	int64_t last_ms;
+	int silent;
 };
 
 struct collector {
@@ -61,6 +65,9 @@ struct collector {
 	struct catchment *catchment;
 	struct alerter *alerter;
 	struct metrics *metrics;
+	struct incidents *incidents;          /* incident engine (collector_incidents.c) */
+	struct agent_watch *watch_agents;     /* agents seen reporting, owned */
+	size_t n_watch, cap_watch;
 
 	uv_timer_t tick_timer;                /* 1 s: catchment_tick, snapshots, SSE pings */
 	uv_timer_t retention_timer;           /* 60 s */
@@ -75,12 +82,10 @@ struct collector {
 	uint64_t catchment_sig;               /* signature of the last snapshot */
 	int64_t snapshot_saved_ms;
 	int snapshot_dirty;
-	int64_t sse_ping_ms;
 	uint64_t results_unannounced;         /* stored since the last "results" push */
 	int64_t results_announced_ms;
 	int retention_running;
-	struct sse_client *sse;               /* list */
-	int n_sse;
+	struct sse *sse;                      /* the event stream's clients and ring */
 
 	int stopping;
 	int exit_code;
@@ -119,5 +124,28 @@ void collector_on_retention(uv_timer_t *t);
 void collector_on_delivery(void *ctx, const char *route, const struct event *ev, int attempt,
 			   int ok, const char *error);
 void collector_save_snapshot(struct collector *c, struct catchment_row *rows, size_t n);
+
+/* An event from outside catchment tracking (agent_silent): stored, pushed,
+ * attributed to an incident like the others. */
+void collector_raise_event(struct collector *c, const struct event *ev);
+/* Push a message to every event-stream client (data: borrowed). */
+void collector_broadcast(struct collector *c, const char *name, json_t *data);
+
+/* Incidents (collector/collector_incidents.c). start: the engine, open
+ * incidents restored from st (the writer's connection, before the writer
+ * runs). resend: tell the alerter about every open incident (Alertmanager
+ * routes get them again at once). reload: the inventory changed. */
+int collector_incidents_start(struct collector *c, struct store *st);
+void collector_incidents_resend(struct collector *c);
+void collector_incidents_reload(struct collector *c);
+/* The hold (thresholds.incident_hold, or 2 intervals of the fastest
+ * service + 5 s) and the silence after which an agent is silent. */
+int64_t collector_incident_hold_ms(const struct inventory *inv);
+int64_t collector_agent_silent_after_ms(const struct inventory *inv);
+/* An authenticated agent request arrived / each tick: agent_silent and
+ * its recovery. */
+void collector_agent_reported(struct collector *c, const char *agent, int64_t now_ms);
+void collector_watch_silence(struct collector *c, int64_t now_ms);
+int collector_agent_is_silent(const struct collector *c, const char *agent);
 
 #endif

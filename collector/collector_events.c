@@ -16,41 +16,15 @@
 #define SNAPSHOT_MIN_INTERVAL_MS 2000   /* state changes saved at most this often */
 #define SNAPSHOT_MAX_INTERVAL_MS 60000  /* and at least this often (last_seen) */
 #define SNAPSHOT_KEEP_MS 10000        /* cached rows freed after this long unread */
-#define SSE_PING_MS 15000
 #define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
 #define RETENTION_CHUNK 5000
 #define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
 
-/* A write that fails closes that client's connection at once, and its close
- * callback (sse_gone) unlinks and frees it: take the next pointer first. */
-static void
-sse_write_all(struct collector *c, const char *msg, size_t len)
+void
+collector_broadcast(struct collector *c, const char *name, json_t *data)
 {
-	struct sse_client *cl, *next;
-
-	for (cl = c->sse; cl != NULL; cl = next) {
-		next = cl->next;
-		http_exchange_stream_write(cl->ex, msg, len);
-	}
-}
-
-static void
-sse_broadcast(struct collector *c, const char *name, json_t *data)
-{
-	char *txt, *msg;
-	int n;
-
-	if (c->sse == NULL)
-		return;
-	if ((txt = json_dumps(data, JSON_COMPACT)) == NULL)
-		return;
-	n = asprintf(&msg, "event: %s\ndata: %s\n\n", name, txt);
-	free(txt);
-	if (n < 0)
-		return;
-	sse_write_all(c, msg, (size_t)n);
-	free(msg);
+	sse_broadcast(c->sse, name, data);
 }
 
 /* Forget the cached rows. */
@@ -86,11 +60,15 @@ collector_catchments(struct collector *c, const struct catchment_row **rows)
 	return c->n_snap;
 }
 
+/* Store, attribute, push: every event goes this way. Alerts follow
+ * incidents (collector_incidents.c), not single events. */
 static void
 on_event(void *ctx, const struct event *in)
 {
 	struct collector *c = ctx;
 	struct store_job *job = store_job_new(STORE_JOB_EVENT);
+	int64_t now = time_now_ms();
+	struct event ev;
 	json_t *js;
 
 	if (job == NULL) {
@@ -100,19 +78,27 @@ on_event(void *ctx, const struct event *in)
 	job->ev = *in;
 	job->ev.id = c->next_event_id++;
 	if (job->ev.time_ms == 0)
-		job->ev.time_ms = time_now_ms();
+		job->ev.time_ms = now;
 	log_info("event %" PRId64 " %s agent=%s service=%s from=%s to=%s", job->ev.id,
 		 job->ev.type, job->ev.agent, job->ev.service, job->ev.from_instance,
 		 job->ev.to_instance);
 	metrics_count_event(c->metrics, job->ev.type);
-	js = api_event_json(&job->ev);
-	sse_broadcast(c, "event", js);
+	/* Stored before the incident that lists it (one writer queue, in order);
+	 * the job is the writer's from here on. */
+	ev = job->ev;
+	store_writer_submit(c->writer, job);
+	ev.incident_id = c->incidents != NULL ? incidents_event(c->incidents, &ev, now) : 0;
+	js = api_event_json(&ev);
+	sse_broadcast(c->sse, "event", js);
 	json_decref(js);
-	if (c->alerter != NULL)
-		alerter_dispatch(c->alerter, &job->ev);
 	c->snapshot_dirty = 1;
 	c->snap_valid = 0;
-	store_writer_submit(c->writer, job);
+}
+
+void
+collector_raise_event(struct collector *c, const struct event *ev)
+{
+	on_event(c, ev);
 }
 
 void
@@ -183,13 +169,14 @@ push_catchments(struct collector *c)
 {
 	const struct catchment_row *rows;
 	size_t n = collector_catchments(c, &rows);
+	int64_t now = time_now_ms();
 	json_t *arr = json_array(), *msg;
 
 	for (size_t i = 0; i < n && n <= SSE_CATCHMENTS_MAX; i++)
-		json_array_append_new(arr, api_catchment_json(&rows[i]));
+		json_array_append_new(arr, api_catchment_json(c, &rows[i], now));
 	msg = json_pack("{s:o,s:I,s:b}", "catchments", arr, "total", (json_int_t)n, "complete",
 			n <= SSE_CATCHMENTS_MAX);
-	sse_broadcast(c, "catchments", msg);
+	sse_broadcast(c->sse, "catchments", msg);
 	json_decref(msg);
 }
 
@@ -207,6 +194,9 @@ collector_on_tick(uv_timer_t *t)
 	size_t n;
 
 	catchment_tick(c->catchment, now, on_event, c);
+	collector_watch_silence(c, now);
+	if (c->incidents != NULL)
+		incidents_tick(c->incidents, now);
 	c->snap_valid = 0;
 	if (c->snap != NULL && now - c->snap_read_ms >= SNAPSHOT_KEEP_MS)
 		drop_snapshot(c);
@@ -231,15 +221,12 @@ collector_on_tick(uv_timer_t *t)
 		json_t *msg = json_pack("{s:I}", "stored", (json_int_t)c->results_unannounced);
 
 		/* A hint for charts to fetch, not the results themselves. */
-		sse_broadcast(c, "results", msg);
+		sse_broadcast(c->sse, "results", msg);
 		json_decref(msg);
 		c->results_unannounced = 0;
 		c->results_announced_ms = now;
 	}
-	if (c->sse != NULL && now - c->sse_ping_ms >= SSE_PING_MS) {
-		c->sse_ping_ms = now;
-		sse_write_all(c, ": ping\n\n", 8);
-	}
+	sse_tick(c->sse, now);
 }
 
 static void retention_submit(struct collector *c);

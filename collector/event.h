@@ -21,6 +21,12 @@ struct event {
 	char incident[160];  /* stable key of the incident this event opens or closes
 				(e.g. "outage/branch-1/dns/4"): alerts dedupe and resolve on it */
 	int resolves;        /* 1 when this event ends the incident named above */
+	int64_t incident_id; /* the announced incident (collector/incident.h) it joined; 0 none */
+	/* Alerts for incidents only: when it started, its one-line summary, and
+	 * 1 for an update of an open incident (scope grew). */
+	int64_t started_ms;
+	char summary[256];
+	int update;
 	char detail[EVENT_DETAIL_MAX];      /* JSON object text: cause, evidence, agents, ... */
 };
 

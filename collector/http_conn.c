@@ -272,8 +272,11 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		uv_read_stop(s);
 		c->reading = false;
 		/* A client that half-closes after its requests still gets
-		 * the answers; one that leaves mid-request does not. */
-		if (nread != UV_EOF || c->lingering || c->cur != NULL || c->head == NULL) {
+		 * the answers; one that leaves mid-request does not, nor one
+		 * that leaves a stream (which never ends by itself: waiting for
+		 * a write to fail would hold its slot until the next ping). */
+		if (nread != UV_EOF || c->lingering || c->cur != NULL || c->head == NULL ||
+		    (c->head->streaming && !c->head->stream_ended)) {
 			http_conn_close(c);
 			return;
 		}

@@ -449,6 +449,7 @@ http_exchange_stream_write(struct http_exchange *ex, const char *data, size_t le
 {
 	struct http_conn *c = ex->conn;
 	char hdr[32];
+	size_t mark;
 	int n, rc = 0;
 
 	if (c == NULL || c->closing)
@@ -459,6 +460,7 @@ http_exchange_stream_write(struct http_exchange *ex, const char *data, size_t le
 		return 0;
 	if (http_conn_backlog(c) >= HTTP_MAX_WRITE_QUEUE)
 		return -ENOBUFS;
+	mark = ex->sbuf.len;
 	if (ex->chunked) {
 		n = snprintf(hdr, sizeof(hdr), "%zx\r\n", len);
 		rc = http_limits_buf_append(&ex->sbuf, hdr, (size_t)n, STREAM_MAX_BUFFER);
@@ -467,8 +469,12 @@ http_exchange_stream_write(struct http_exchange *ex, const char *data, size_t le
 		rc = http_limits_buf_append(&ex->sbuf, data, len, STREAM_MAX_BUFFER);
 	if (rc == 0 && ex->chunked)
 		rc = http_limits_buf_append(&ex->sbuf, "\r\n", 2, STREAM_MAX_BUFFER);
-	if (rc != 0)
+	if (rc != 0) {
+		/* All or nothing: a chunk header without its data would
+		 * corrupt the framing of everything after it. */
+		ex->sbuf.len = mark;
 		return rc == -E2BIG ? -ENOBUFS : rc;
+	}
 	http_exchange_flush(c);
 	return 0;
 }

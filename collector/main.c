@@ -39,6 +39,8 @@ usage(FILE *f)
 		"                     beside the binary, else " ANYCAST_SOURCE_DIR "/web)\n"
 		"  --tls-cert FILE    serve HTTPS with this certificate (PEM) ...\n"
 		"  --tls-key FILE     ... and key\n"
+		"  --external-url URL base of links in alerts (default http://LISTEN/)\n"
+		"  --alertmanager-resend DURATION  re-send firing alerts to Alertmanager (60s)\n"
 		"  --sync full|normal durability of commits (default full: fsync per commit)\n"
 		"  --max-body BYTES   largest request body accepted (default 16 MiB)\n"
 		"  --rate N           requests per second per client IP (default unlimited)\n"
@@ -155,7 +157,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_DB, OPT_WEB, OPT_CERT, OPT_KEY, OPT_SYNC, OPT_BODY, OPT_RATE, OPT_SOURCE, OPT_CHECK, OPT_CHECK_DB,
-	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG, OPT_USER };
+	       OPT_SYSLOG, OPT_VERSION, OPT_HELP, OPT_CONFIG, OPT_USER, OPT_EXTERNAL, OPT_RESEND };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -170,6 +172,8 @@ main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "check-db", no_argument, NULL, OPT_CHECK_DB },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "external-url", required_argument, NULL, OPT_EXTERNAL },
+		{ "alertmanager-resend", required_argument, NULL, OPT_RESEND },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -198,6 +202,15 @@ main(int argc, char **argv)
 		case OPT_WEB: o.web_dir = optarg; break;
 		case OPT_CERT: o.tls_cert = optarg; break;
 		case OPT_KEY: o.tls_key = optarg; break;
+		case OPT_EXTERNAL: o.external_url = optarg; break;
+		case OPT_RESEND:
+			if (duration_parse_ms(optarg, &o.alert_resend_ms) != 0 ||
+			    o.alert_resend_ms < 1000) {
+				fprintf(stderr, PROG ": --alertmanager-resend: expected a duration"
+						     " of at least 1s (see --help)\n");
+				return 2;
+			}
+			break;
 		case OPT_SYNC:
 			if (strcmp(optarg, "full") == 0)
 				o.sync = STORE_SYNC_FULL;

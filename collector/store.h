@@ -111,6 +111,33 @@ int store_check_writable(struct store *st, int probe_bytes);
  * API: safe while a collector is writing). 0, or negative with err set. */
 int store_backup(const char *src, const char *dst, char *err, size_t errlen);
 
+/* ---- incidents (collector/store_incident.c) ---- */
+struct store_incident {
+	int64_t id;
+	const char *kind, *state;  /* "open" | "resolved" */
+	int64_t started_ms, updated_ms, ended_ms;
+	const char *doc;           /* JSON text of the API's object */
+	const char *priv;          /* JSON text: the collector's state to resume it; may be NULL */
+	const int64_t *events;     /* ids of its events: their incident_id is set */
+	size_t n_events;
+};
+/* Insert or replace the incident (inside a transaction). */
+int store_save_incident(struct store *st, const struct store_incident *in);
+int64_t store_max_incident_id(struct store *st);
+/* fn once per open incident, oldest first (strings valid during the call). */
+int store_each_open_incident(struct store *st, void (*fn)(void *ctx, const char *doc, const char *priv),
+			     void *ctx);
+struct store_incidents_query {
+	const char *state;   /* NULL = any */
+	int64_t since_ms;    /* INT64_MIN = all; else still open or ended since */
+	int64_t before_id;   /* 0 = newest */
+	int limit;
+};
+/* Array of incident objects, newest first. NULL on error. */
+json_t *store_query_incidents(struct store *st, const struct store_incidents_query *q);
+/* The incident object, json_null() when there is none, NULL on error. */
+json_t *store_get_incident(struct store *st, int64_t id);
+
 /* ---- reads (collector/store_query.c); answers are new references ---- */
 
 /* Abort any read query of this connection that runs longer than ms (0 = no
@@ -138,6 +165,7 @@ struct store_events_query {
 	const char *agent;
 	int64_t before_id;   /* 0 = newest; else only ids below (paging) */
 	int limit;
+	int64_t incident_id; /* > 0: only that incident's events, oldest first */
 };
 /* Array of events, newest first. NULL on error. */
 json_t *store_query_events(struct store *st, const struct store_events_query *q);

@@ -208,7 +208,10 @@ event_row(sqlite3_stmt *s)
 								  : json_null());
 	json_object_set_new(o, "from_instance", json_text_or_null(s, 6));
 	json_object_set_new(o, "to_instance", json_text_or_null(s, 7));
-	json_object_set_new(o, "incident", json_text_or_null(s, 8));
+	json_object_set_new(o, "incident", sqlite3_column_type(s, 11) == SQLITE_NULL
+						   ? json_null()
+						   : json_integer(sqlite3_column_int64(s, 11)));
+	json_object_set_new(o, "incident_key", json_text_or_null(s, 8));
 	json_object_set_new(o, "resolves", json_boolean(sqlite3_column_int(s, 9)));
 	if (sqlite3_column_type(s, 10) != SQLITE_NULL)
 		detail = json_loads(col_text(s, 10), 0, NULL);
@@ -224,13 +227,14 @@ store_query_events(struct store *st, const struct store_events_query *q)
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, time_ms, type, agent, service, family, from_instance, to_instance,"
-		 " incident, resolves, detail FROM events WHERE time_ms >= ?1 AND id < ?2"
-		 "%s%s%s%s ORDER BY id DESC LIMIT ?6",
+		 " incident, resolves, detail, incident_id FROM events WHERE time_ms >= ?1"
+		 " AND id < ?2%s%s%s%s%s ORDER BY id %s LIMIT ?6",
 		 /* the smallest id at or after since (time index) bounds the walk */
 		 q->since_ms != INT64_MIN ? " AND id >= coalesce((SELECT min(id) FROM events"
 					    " WHERE time_ms >= ?1), 0)" : "",
 		 q->type ? " AND type = ?3" : "", q->service ? " AND service = ?4" : "",
-		 q->agent ? " AND agent = ?5" : "");
+		 q->agent ? " AND agent = ?5" : "",
+		 q->incident_id > 0 ? " AND incident_id = ?7" : "", q->incident_id > 0 ? "ASC" : "DESC");
 	if ((s = prepare(st, sql)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, q->since_ms);
@@ -242,6 +246,8 @@ store_query_events(struct store *st, const struct store_events_query *q)
 	if (q->agent)
 		sqlite3_bind_text(s, 5, q->agent, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, q->limit);
+	if (q->incident_id > 0)
+		sqlite3_bind_int64(s, 7, q->incident_id);
 	return collect_rows(st, s, event_row);
 }
 

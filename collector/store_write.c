@@ -320,8 +320,9 @@ store_save_catchments(struct store *st, const struct catchment_row *rows, size_t
 		return rc;
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT OR REPLACE INTO catchments (agent, service, family, instance,"
-			       " identity, status, since_ms, last_seen_ms, rtt_ms, suboptimal, flapping)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			       " identity, status, since_ms, last_seen_ms, rtt_ms, suboptimal, flapping,"
+			       " home, last_round_ms)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 			       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -341,6 +342,8 @@ store_save_catchments(struct store *st, const struct catchment_row *rows, size_t
 			sqlite3_bind_null(s, 9);
 		sqlite3_bind_int(s, 10, c->suboptimal);
 		sqlite3_bind_int(s, 11, c->flapping);
+		store_bind_text_or_null(s, 12, c->home);
+		sqlite3_bind_int64(s, 13, c->last_round_ms);
 		rc = step_done(st, s);
 	}
 	sqlite3_finalize(s);
@@ -367,7 +370,8 @@ store_load_catchments(struct store *st, struct catchment_row **rows, size_t *n)
 	*n = 0;
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT agent, service, family, instance, identity, status, since_ms,"
-			       " last_seen_ms, rtt_ms, suboptimal, flapping FROM catchments",
+			       " last_seen_ms, rtt_ms, suboptimal, flapping, home, last_round_ms"
+			       " FROM catchments",
 			       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -396,6 +400,8 @@ store_load_catchments(struct store *st, struct catchment_row **rows, size_t *n)
 		c->rtt_ms = sqlite3_column_type(s, 8) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 8);
 		c->suboptimal = sqlite3_column_int(s, 9);
 		c->flapping = sqlite3_column_int(s, 10);
+		copy_col(c->home, sizeof(c->home), s, 11);
+		c->last_round_ms = sqlite3_column_int64(s, 12);
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {

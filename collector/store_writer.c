@@ -65,6 +65,9 @@ store_job_free(struct store_job *job)
 	free(job->status_json);
 	free(job->stored);
 	free(job->rows);
+	free(job->incident_doc);
+	free(job->incident_priv);
+	free(job->incident_events);
 	if (job->inv != NULL)
 		inventory_free(job->inv);
 	free(job);
@@ -90,6 +93,8 @@ run_job(struct store *st, struct store_job *job)
 					     job->error[0] ? job->error : NULL);
 	case STORE_JOB_INVENTORY:
 		return job->inv ? store_sync_inventory(st, job->inv) : 0;
+	case STORE_JOB_INCIDENT:
+		return store_save_incident(st, &job->incident);
 	default:
 		return -EINVAL;
 	}

@@ -21,6 +21,7 @@ enum store_job_kind {
 	STORE_JOB_RETENTION,   /* one chunk of retention deletes, own transaction */
 	STORE_JOB_WRITABLE,    /* health check: can we take the write lock now */
 	STORE_JOB_INVENTORY,   /* mirror an inventory into agents/services/instances */
+	STORE_JOB_INCIDENT,    /* insert or replace one incident, mark its events */
 };
 
 struct store_job;
@@ -61,6 +62,11 @@ struct store_job {
 
 	/* INVENTORY: owned, freed with the job */
 	struct inventory *inv;
+
+	/* INCIDENT: the strings and events owned (malloc'd), freed with the job */
+	struct store_incident incident;
+	char *incident_doc, *incident_priv;
+	int64_t *incident_events;
 };
 
 /* A zeroed job of that kind; NULL on allocation failure. */

@@ -17,7 +17,13 @@
 static const char *const identify_methods[] = {"nsid", "id.server", "hostname.bind"};
 static const char *const event_types[] = {"catchment_change", "outage",      "recovery",
                                           "instance_down",    "instance_up", "unknown_instance",
-                                          "flapping",         "split",       "suboptimal"};
+                                          "flapping",         "split",       "suboptimal",
+                                          "agent_silent"};
+
+/* Incident kinds (collector/incident.h); alert routes may list them. */
+static const char *const incident_kinds[] = {
+    "instance_down", "route_change",    "outage",       "hijack", "split",
+    "flapping",      "suboptimal",      "branch_isolated", "agent_silent"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -91,7 +97,18 @@ const char *inventory_check_event(const char *event)
 	for (size_t i = 0; i < NELEM(event_types); i++)
 		if (strcmp(event, event_types[i]) == 0)
 			return NULL;
+	for (size_t i = 0; i < NELEM(incident_kinds); i++)
+		if (strcmp(event, incident_kinds[i]) == 0)
+			return NULL;
 	return "unknown event type";
+}
+
+const char *inventory_check_kind(const char *kind)
+{
+	for (size_t i = 0; i < NELEM(incident_kinds); i++)
+		if (strcmp(kind, incident_kinds[i]) == 0)
+			return NULL;
+	return "unknown incident kind";
 }
 
 int inventory_protocol_parse(const char *s, enum inv_protocol *p)
@@ -140,6 +157,8 @@ struct inventory *inventory_new_defaults(void)
 	    .suboptimal_ms = 20,
 	    .suboptimal_pct = 50,
 	    .suboptimal_for_ms = 60 * 1000,
+	    .incident_hold_ms = 0,
+	    .agent_silent_intervals = 3,
 	};
 	return inv;
 }

@@ -44,6 +44,7 @@ struct inv_service {
 struct inv_agent {
 	char name[RESULT_NAME_MAX];
 	char token_sha256[65];                          /* lowercase hex */
+	char home[RESULT_NAME_MAX];   /* "home:" instance that usually serves it, "" = learned */
 };
 
 enum inv_alert_type { INV_ALERT_WEBHOOK = 0, INV_ALERT_SLACK, INV_ALERT_ALERTMANAGER, INV_ALERT_EMAIL };
@@ -56,6 +57,9 @@ struct inv_alert {
 	char events[INV_MAX_EVENTS][24];
 	int n_services;                /* 0 = every service */
 	char services[INV_MAX_EVENTS][RESULT_NAME_MAX];
+	int n_kinds;                   /* "kinds:" incident kinds; 0 = by events:, or every kind */
+	char kinds[INV_MAX_EVENTS][24];
+	int min_severity;              /* "severity:" 0 info (default), 1 warning, 2 critical */
 	char mail_from[128];           /* email only */
 	char mail_to[256];
 };
@@ -74,6 +78,12 @@ struct inv_thresholds {
 	double suboptimal_ms;        /* [20] X ms slower than the best management RTT ... */
 	double suboptimal_pct;       /* [50] ... and Y % slower ... */
 	int64_t suboptimal_for_ms;   /* [60s] ... sustained this long */
+	int64_t incident_hold_ms;    /* [0 = 2 intervals of the fastest service + 5 s] how long a
+					new incident waits for the events of the same cause
+					before it is announced (a failover gap within it pages
+					no outage) */
+	int agent_silent_intervals;  /* [3] intervals of the slowest service without a report
+					before agent_silent */
 };
 
 struct inventory {

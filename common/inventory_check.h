@@ -27,7 +27,8 @@ const char *inventory_check_address(const char *addr);    /* IPv4 or IPv6 litera
 const char *inventory_check_identify(const char *method); /* nsid | id.server | hostname.bind */
 const char *inventory_check_query_name(const char *name);
 const char *inventory_check_query_type(const char *type); /* A, AAAA, SOA, TYPE65, ... */
-const char *inventory_check_event(const char *event);     /* SPEC event types */
+const char *inventory_check_event(const char *event);     /* event types and incident kinds */
+const char *inventory_check_kind(const char *kind);       /* incident kinds */
 
 /* Field path for error messages ("services[2].timeout"): like snprintf, but
  * a path longer than n is cut short on purpose (messages stay bounded). */

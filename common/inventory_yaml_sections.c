@@ -75,6 +75,8 @@ static int agent_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t
 			return token_file_hash(c, v, path, a->token_sha256);
 		return inventory_yaml_sha256(c, v, path, a->token_sha256);
 	}
+	if (strcmp(key, "home") == 0)
+		return inventory_yaml_name(c, v, path, a->home);
 	return 1;
 }
 
@@ -151,6 +153,27 @@ static int alert_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t
 				return inventory_yaml_bad(c, v, path, "\"%s\": %s", a->events[i],
 				                          why);
 		return 0;
+	}
+	if (strcmp(key, "kinds") == 0) {
+		if (inventory_yaml_string_list(c, v, path, INV_MAX_EVENTS, a->kinds[0],
+		                               sizeof(a->kinds[0]), &a->n_kinds) < 0)
+			return -1;
+		for (int i = 0; i < a->n_kinds; i++)
+			if ((why = inventory_check_kind(a->kinds[i])) != NULL)
+				return inventory_yaml_bad(c, v, path, "\"%s\": %s", a->kinds[i],
+				                          why);
+		return 0;
+	}
+	if (strcmp(key, "severity") == 0) {
+		static const char *const sev[] = {"info", "warning", "critical"};
+		char t[16];
+		if (inventory_yaml_scalar(c, v, path, t, sizeof(t)) == 0)
+			for (int i = 0; i < 3; i++)
+				if (strcmp(t, sev[i]) == 0) {
+					a->min_severity = i;
+					return 0;
+				}
+		return inventory_yaml_bad(c, v, path, "expected info, warning or critical");
 	}
 	if (strcmp(key, "services") == 0) {
 		if (inventory_yaml_string_list(c, v, path, INV_MAX_EVENTS, a->services[0],
@@ -235,6 +258,9 @@ static int threshold_pair(struct inventory_yaml_ctx *c, const char *key, yaml_no
 	    {"suboptimal_ms", offsetof(struct inv_thresholds, suboptimal_ms), 'f'},
 	    {"suboptimal_pct", offsetof(struct inv_thresholds, suboptimal_pct), 'f'},
 	    {"suboptimal_for", offsetof(struct inv_thresholds, suboptimal_for_ms), 'd'},
+	    {"incident_hold", offsetof(struct inv_thresholds, incident_hold_ms), 'd'},
+	    {"agent_silent_intervals", offsetof(struct inv_thresholds, agent_silent_intervals),
+	     'i'},
 	};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {

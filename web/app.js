@@ -135,7 +135,8 @@
 	}
 
 	/* The collector's event stream, when it has one: every message means
-	 * "something changed", so redraw soon (coalescing bursts); an "incident"
+	 * "something changed", so redraw soon (coalescing bursts; "reset" says
+	 * messages were missed, which a refetch covers too); an "incident"
 	 * message carries the incident and patches the strip at once. The stream
 	 * runs in a worker (stream.js: a page that holds a never-ending request
 	 * never looks finished to headless browsers), or in the page where there
@@ -200,7 +201,7 @@
 				es.onopen = onOpen;
 				es.onerror = () => onError(es.readyState === EventSource.CLOSED);
 				es.onmessage = (m) => onMessage('message', m.data);
-				for (const t of ['event', 'catchments', 'results', 'agent', 'incident'])
+				for (const t of ['event', 'catchments', 'results', 'agent', 'incident', 'reset'])
 					es.addEventListener(t, (m) => onMessage(t, m.data));
 				handle = { close: () => es.close() };
 			}

@@ -9,7 +9,7 @@
  * worker, it does not count. */
 'use strict';
 
-const NAMED = ['hello', 'event', 'catchments', 'results', 'agent', 'incident'];
+const NAMED = ['hello', 'event', 'catchments', 'results', 'agent', 'incident', 'reset'];
 
 const url = new URL(self.location.href).searchParams.get('url');
 if (url) {

@@ -64,6 +64,8 @@ install(FILES ${pkg_dir}/examples/anycast-agent.default
   DESTINATION ${ANYCAST_SYSCONFDIR}/default RENAME anycast-agent COMPONENT agent)
 install(FILES ${pkg_dir}/examples/agent.yaml ${pkg_dir}/examples/inventory.yaml
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/anycast-agent/examples COMPONENT agent)
+install(FILES ${CMAKE_SOURCE_DIR}/examples/prometheus.yml ${CMAKE_SOURCE_DIR}/examples/prometheus-rules.yml
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/anycast-collector/examples COMPONENT collector)
 install(DIRECTORY DESTINATION ${ANYCAST_STATEDIR} COMPONENT agent)
 install(DIRECTORY DESTINATION ${ANYCAST_STATEDIR} COMPONENT collector)
 

@@ -1,7 +1,8 @@
 /* tests/agent/fake_collector.h - a small HTTP/1.1 collector for the agent's
  * reporting tests, on 127.0.0.1 with threads (one per connection): counts
  * every result seq it receives, answers like the real collector, or with the
- * failure the test scripted (500, 503 + Retry-After, 401, close mid-request),
+ * failure the test scripted (500, 503 + Retry-After, 401, 403 "wrong agent",
+ * close mid-request), puts its clock (shifted by time_skew_ms) in "time_ms",
  * and serves /api/v1/agent/config with an ETag. Header-only: static functions. */
 #ifndef FAKE_COLLECTOR_H
 #define FAKE_COLLECTOR_H
@@ -25,7 +26,17 @@
 #define FC_MAX_SEQ (1u << 20)
 #define FC_SCRIPT 64
 
-enum fc_reply { FC_OK = 0, FC_500, FC_503, FC_429, FC_401, FC_CLOSE, FC_413, FC_STORE_CLOSE };
+enum fc_reply {
+	FC_OK = 0,
+	FC_500,
+	FC_503,
+	FC_429,
+	FC_401,
+	FC_CLOSE,
+	FC_413,
+	FC_STORE_CLOSE,
+	FC_403, /* the collector's "token belongs to agent ..." (token_agent) */
+};
 
 struct fake_collector {
 	int lfd, port, stop, conns;
@@ -40,6 +51,10 @@ struct fake_collector {
 	int bad_seq;       /* answer 400 to any batch holding this seq; 0 = none */
 	int partial;       /* store only the first N results of each batch; 0 = all */
 	const char *token; /* expected bearer token, NULL = any */
+	const char *token_agent; /* the agent FC_403 names; NULL: "branch-1" */
+	int forbid_posts;        /* FC_403 to every POST the script lets through */
+	int no_time;             /* answer without "time_ms" (an older collector) */
+	int64_t time_skew_ms;    /* added to our clock in "time_ms" */
 	/* what arrived */
 	unsigned char *seen; /* count per seq */
 	uint64_t last_seq, stored, duplicates;
@@ -50,6 +65,9 @@ struct fake_collector {
 	int nposts;
 	char last_status[2048];
 	char last_auth[256];
+	char last_agent[128]; /* X-Anycast-Agent of the last request, "" if none */
+	int with_agent, without_agent; /* requests with and without that header */
+	int forbidden;                 /* 403 answers sent */
 	/* config endpoint */
 	char config[8192];
 	char etag[64];
@@ -190,10 +208,16 @@ static int fc_results(struct fake_collector *fc, int fd, const char *body, size_
 	snprintf(fc->last_status, sizeof(fc->last_status), "%s", s ? s : "");
 	free(s);
 	json_decref(j);
-	char ans[128];
-	snprintf(ans, sizeof(ans), "{\"stored\":%llu,\"duplicates\":%llu,\"last_seq\":%llu}",
+	char ans[160], tm[48] = "";
+	if (!fc->no_time) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(tm, sizeof(tm), ",\"time_ms\":%lld",
+		         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + fc->time_skew_ms);
+	}
+	snprintf(ans, sizeof(ans), "{\"stored\":%llu,\"duplicates\":%llu,\"last_seq\":%llu%s}",
 	         (unsigned long long)stored, (unsigned long long)dups,
-	         (unsigned long long)fc->last_seq);
+	         (unsigned long long)fc->last_seq, tm);
 	fc_send(fd, 200, "OK", NULL, ans);
 	return 200;
 }
@@ -207,11 +231,14 @@ static void *fc_conn(void *arg)
 	free(arg);
 	while (!__atomic_load_n(&fc->stop, __ATOMIC_SEQ_CST) &&
 	       fc_read_request(fd, buf, cap, &hlen, &total, &fc->stop) == 0) {
-		char auth[256], inm[128], extra[128];
+		char auth[256], inm[128], extra[128], agent[128];
 		fc_header(buf, "Authorization", auth, sizeof(auth));
 		fc_header(buf, "If-None-Match", inm, sizeof(inm));
+		fc_header(buf, "X-Anycast-Agent", agent, sizeof(agent));
 		pthread_mutex_lock(&fc->mu);
 		snprintf(fc->last_auth, sizeof(fc->last_auth), "%s", auth);
+		snprintf(fc->last_agent, sizeof(fc->last_agent), "%s", agent);
+		agent[0] ? fc->with_agent++ : fc->without_agent++;
 		enum fc_reply rep =
 		    fc->iscript < fc->nscript ? fc->script[fc->iscript++] : fc->dflt;
 		int is_post = strncmp(buf, "POST /api/v1/results ", 21) == 0;
@@ -223,6 +250,8 @@ static void *fc_conn(void *arg)
 		snprintf(want, sizeof(want), "Bearer %s", fc->token ? fc->token : "");
 		if (fc->token && strcmp(auth, want) != 0)
 			rep = FC_401;
+		else if (fc->forbid_posts && is_post && rep == FC_OK)
+			rep = FC_403;
 		extra[0] = '\0';
 		if (fc->retry_after_s >= 0)
 			snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", fc->retry_after_s);
@@ -252,6 +281,15 @@ static void *fc_conn(void *arg)
 		case FC_413:
 			fc_send(fd, 413, "Too Large", NULL, "{\"error\":\"too large\"}");
 			break;
+		case FC_403: {
+			char b[256];
+			fc->forbidden++;
+			snprintf(b, sizeof(b),
+			         "{\"error\":\"token belongs to agent \\\"%s\\\", not \\\"%s\\\"\"}",
+			         fc->token_agent ? fc->token_agent : "branch-1", agent);
+			fc_send(fd, 403, "Forbidden", NULL, b);
+			break;
+		}
 		case FC_401:
 			fc->unauthorized++;
 			fc_send(fd, 401, "Unauthorized", NULL, "{\"error\":\"bad token\"}");

@@ -1,7 +1,9 @@
 /* tests/agent/test_reporter.c - the reporter against a fake collector on
  * 127.0.0.1: every result arrives exactly once through errors and dropped
  * connections, backoff and Retry-After are honoured, a refused token does not
- * busy-loop, oversized or refused batches are split, TLS is verified. */
+ * busy-loop, a token that is another agent's stops the sending, oversized or
+ * refused batches are split, the clock offset warns only when it should, TLS
+ * is verified. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <ftw.h>
@@ -25,6 +27,8 @@ struct env {
 	struct reporter *rep;
 	struct fake_collector *fc;
 	int drained, closed;
+	int wrong_calls;
+	char wrong_who[64], wrong_why[256];
 };
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -404,10 +408,22 @@ Test(reporter, status_self_report)
 	cr_assert_eq(json_integer_value(json_object_get(s, "dropped")), 0);
 	cr_assert_eq(json_integer_value(json_object_get(s, "send_errors")), 1);
 	cr_assert_str_eq(json_string_value(json_object_get(s, "last_error")), "HTTP 500: boom");
-	/* The first answer carried a Date header: the offset is known and small. */
+	/* An error answer has no time: no offset yet. */
+	cr_assert(json_is_null(json_object_get(s, "clock_offset_ms")), "%s", e.fc->last_status);
+	json_decref(s);
+	/* The next POST follows a 2xx answer with "time_ms": the offset is
+	 * known and small (same clock), its bound half a loopback round trip. */
+	append_n(&e, 1);
+	cr_assert(run_for(&e, empty, 5000));
+	s = json_loads(e.fc->last_status, 0, NULL);
+	cr_assert_not_null(s, "status: %s", e.fc->last_status);
 	json_t *off = json_object_get(s, "clock_offset_ms");
 	cr_assert(json_is_number(off));
-	cr_assert_lt(fabs(json_number_value(off)), 1500.0);
+	cr_assert_lt(fabs(json_number_value(off)), 100.0);
+	json_t *bound = json_object_get(s, "clock_offset_bound_ms");
+	cr_assert(json_is_number(bound));
+	cr_assert_geq(json_number_value(bound), 0.0);
+	cr_assert_lt(json_number_value(bound), 100.0);
 	json_decref(s);
 	env_fini(&e);
 }
@@ -482,6 +498,230 @@ Test(reporter, drain_gives_up_at_its_deadline)
 	cr_assert_lt((uv_hrtime() - t0) / 1000000, 1000);
 	cr_assert_eq(depth(&e), 50, "what was not acknowledged stays spooled");
 	env_fini(&e);
+}
+
+/* ---- the agent's name, and a token that is another agent's ---- */
+
+static void on_wrong_agent(void *arg, const char *who, const char *why)
+{
+	struct env *e = arg;
+
+	e->wrong_calls++;
+	snprintf(e->wrong_who, sizeof(e->wrong_who), "%s", who);
+	snprintf(e->wrong_why, sizeof(e->wrong_why), "%s", why);
+}
+
+Test(reporter, sends_the_agent_name_with_every_request)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	o.http.agent_name = "branch-2";
+	o.heartbeat_ms = 50;
+	start_reporter(&e, &o);
+	append_n(&e, 5);
+	cr_assert(run_for(&e, empty, 5000));
+	run_for(&e, NULL, 200); /* and some heartbeats */
+	cr_assert_str_eq(e.fc->last_agent, "branch-2");
+	cr_assert_geq(e.fc->with_agent, 2);
+	cr_assert_eq(e.fc->without_agent, 0);
+	env_fini(&e);
+}
+
+Test(reporter, wrong_agent_403_stops_sending_and_keeps_the_spool, .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_options o;
+	struct reporter_stats st;
+	char buf[8192];
+
+	log_init("test", 0, 0);
+	env_init(&e);
+	with_fake(&e, &o);
+	o.http.agent_name = "branch-2";
+	o.wrong_agent = on_wrong_agent;
+	o.wrong_agent_arg = &e;
+	o.heartbeat_ms = 50;
+	e.fc->dflt = FC_403;
+	start_reporter(&e, &o);
+	append_n(&e, 10);
+	run_for(&e, NULL, 1000);
+	cr_assert_eq(e.fc->forbidden, 1, "%d requests after a 403", e.fc->forbidden);
+	cr_assert_eq(e.wrong_calls, 1);
+	cr_assert_str_eq(e.wrong_who, "branch-1");
+	cr_assert(strstr(e.wrong_why, "HTTP 403") != NULL, "%s", e.wrong_why);
+	cr_assert_eq(depth(&e), 10, "results stay spooled");
+	/* New results, heartbeats and a drain send nothing either. */
+	append_n(&e, 5);
+	reporter_drain(e.rep, 3000, on_drained, &e);
+	cr_assert(run_for(&e, drained, 1000), "the drain ends at once");
+	cr_assert_eq(e.fc->forbidden, 1);
+	cr_assert_eq(e.fc->posts, 1);
+	cr_assert_eq(depth(&e), 15);
+	reporter_get_stats(e.rep, &st);
+	cr_assert_eq(st.reachable, 0);
+	env_fini(&e);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	/* The owner (central mode) says it: the reporter adds no line. */
+	cr_assert_null(strstr(buf, "[warn]"), "log: %s", buf);
+}
+
+Test(reporter, without_a_handler_a_403_is_retried_like_a_401)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->dflt = FC_403;
+	o.backoff_min_ms = 1; /* auth failures wait at least 10 s anyway */
+	start_reporter(&e, &o);
+	append_n(&e, 3);
+	run_for(&e, NULL, 500);
+	cr_assert_eq(e.fc->forbidden, 1);
+	cr_assert_eq(depth(&e), 3);
+	env_fini(&e);
+}
+
+/* ---- clock offset from "time_ms" ---- */
+
+static int posts_at_least(struct env *e, int n)
+{
+	pthread_mutex_lock(&e->fc->mu);
+	int p = e->fc->posts;
+	pthread_mutex_unlock(&e->fc->mu);
+	return p >= n;
+}
+
+static int six_posts(struct env *e)
+{
+	return posts_at_least(e, 6);
+}
+
+/* Heartbeats every 30 ms against a collector whose clock is skew_ms off;
+ * returns the log. */
+static void run_clock(struct env *e, int64_t skew_ms, int no_time, int until_posts,
+                      struct reporter_stats *st)
+{
+	struct reporter_options o;
+
+	env_init(e);
+	with_fake(e, &o);
+	o.heartbeat_ms = 30;
+	e->fc->time_skew_ms = skew_ms;
+	e->fc->no_time = no_time;
+	start_reporter(e, &o);
+	cr_assert(run_for(e, six_posts, 5000));
+	while (!posts_at_least(e, until_posts))
+		run_for(e, NULL, 30);
+	reporter_get_stats(e->rep, st);
+}
+
+static char *stderr_text(char *buf, size_t len)
+{
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	size_t n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+Test(reporter, clock_right_no_warning, .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_stats st;
+	char buf[16384];
+
+	log_init("test", 0, 0);
+	run_clock(&e, 0, 0, 10, &st);
+	cr_assert(st.have_offset);
+	cr_assert_lt(fabs(st.clock_offset_ms), 50.0, "%f", st.clock_offset_ms);
+	cr_assert_eq(st.clock_warned, 0);
+	env_fini(&e);
+	stderr_text(buf, sizeof(buf));
+	cr_assert_eq(count(buf, "clock:"), 0, "log: %s", buf);
+}
+
+/* One result, one POST, one answer: no heartbeats, so each step is exactly
+ * one report. Returns whether a warning stands afterwards. */
+static int one_report(struct env *e)
+{
+	struct reporter_stats st;
+
+	append_n(e, 1);
+	cr_assert(run_for(e, empty, 5000));
+	reporter_get_stats(e->rep, &st);
+	return st.clock_warned;
+}
+
+Test(reporter, clock_5s_off_warns_once_after_3_reports_then_recovers,
+     .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_options o;
+	struct reporter_stats st;
+	char buf[16384];
+
+	log_init("test", 0, 0);
+	env_init(&e);
+	with_fake(&e, &o);
+	o.heartbeat_ms = -1;
+	e.fc->time_skew_ms = 5000; /* the collector is 5 s ahead: ours is behind */
+	start_reporter(&e, &o);
+	cr_assert_eq(one_report(&e), 0, "report 1");
+	cr_assert_eq(one_report(&e), 0, "report 2");
+	cr_assert_eq(one_report(&e), 1, "report 3 warns");
+	reporter_get_stats(e.rep, &st);
+	cr_assert_lt(st.clock_offset_ms, -4900.0, "ours minus theirs: %f", st.clock_offset_ms);
+	cr_assert_gt(st.clock_offset_ms, -5100.0, "ours minus theirs: %f", st.clock_offset_ms);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(one_report(&e), 1, "still off");
+	/* The clock is right again: one line, at the first report. */
+	pthread_mutex_lock(&e.fc->mu);
+	e.fc->time_skew_ms = 0;
+	pthread_mutex_unlock(&e.fc->mu);
+	cr_assert_eq(one_report(&e), 0, "back");
+	for (int i = 0; i < 3; i++)
+		one_report(&e);
+	env_fini(&e);
+	stderr_text(buf, sizeof(buf));
+	cr_assert_eq(count(buf, "clock:"), 2, "one warning, one recovery; log: %s", buf);
+	cr_assert(strstr(buf, "clock is 5.0") || strstr(buf, "clock is 4.9"), "log: %s", buf);
+	cr_assert_not_null(strstr(buf, "behind the collector's"), "log: %s", buf);
+	cr_assert_not_null(strstr(buf, "3 reports in a row"), "log: %s", buf);
+	cr_assert_not_null(strstr(buf, "clock: back within 1.000 s"), "log: %s", buf);
+}
+
+Test(reporter, clock_without_time_ms_is_unknown_not_guessed, .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_stats st;
+	char buf[16384];
+
+	log_init("test", 0, 0);
+	/* An older collector: only Date, and its clock 5 s off. Nothing is
+	 * estimated from Date any more, so nothing is warned either. */
+	run_clock(&e, 5000, 1, 10, &st);
+	cr_assert_eq(st.have_offset, 0);
+	json_t *s = json_loads(e.fc->last_status, 0, NULL);
+	cr_assert(json_is_null(json_object_get(s, "clock_offset_ms")), "%s", e.fc->last_status);
+	json_decref(s);
+	env_fini(&e);
+	stderr_text(buf, sizeof(buf));
+	cr_assert_eq(count(buf, "clock:"), 0, "log: %s", buf);
 }
 
 /* ---- TLS: a CA, a server and a client certificate made with openssl, and a

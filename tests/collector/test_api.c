@@ -413,6 +413,91 @@ Test(api, authentication_and_agent_identity)
 	stop(SIGTERM);
 }
 
+/* X-Anycast-Agent: the agent's --name. A token used under another agent's
+ * name is refused (403) on ingest and on the configuration; the token's own
+ * name, or no header (older agents), works. */
+Test(api, agent_name_header_must_match_the_token)
+{
+	static const char want[] = "token belongs to agent \"branch-1\", not \"branch-2\"";
+	char *b = batch(1, 2, 1, "site-a");
+	struct reply r;
+	json_t *j;
+
+	start(NULL);
+	r = http("POST", "/api/v1/results", TOKEN1, b, "X-Anycast-Agent: branch-2");
+	cr_assert_eq(r.status, 403, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "error")), want, "%s", r.body);
+	json_decref(j);
+	free(r.body);
+	r = http("GET", "/api/v1/agent/config", TOKEN1, NULL, "X-Anycast-Agent: branch-2");
+	cr_assert_eq(r.status, 403, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "error")), want, "%s", r.body);
+	json_decref(j);
+	free(r.body);
+	/* Also a name no inventory has. */
+	r = http("POST", "/api/v1/results", TOKEN1, b, "X-Anycast-Agent: nobody");
+	cr_assert_eq(r.status, 403, "%s", r.body);
+	free(r.body);
+	/* Nothing was stored by the refused requests. */
+	j = http_json("GET", "/api/v1/results?agent=branch-1", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "results")), 0);
+	json_decref(j);
+
+	/* The token's own name. */
+	r = http("POST", "/api/v1/results", TOKEN1, b, "X-Anycast-Agent: branch-1");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_eq(jint(j, "stored"), 2);
+	json_decref(j);
+	free(r.body);
+	r = http("GET", "/api/v1/agent/config", TOKEN1, NULL, "X-Anycast-Agent: branch-1");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "agent")), "branch-1");
+	json_decref(j);
+	free(r.body);
+	/* No header: the token alone decides, as before. */
+	free(b);
+	b = batch(3, 4, 2, "site-a");
+	r = http("POST", "/api/v1/results", TOKEN2, b, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	free(r.body);
+	r = http("GET", "/api/v1/agent/config", TOKEN2, NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	free(r.body);
+	free(b);
+	/* An unknown token stays 401, header or not. */
+	r = http("GET", "/api/v1/agent/config", "wrong-token", NULL, "X-Anycast-Agent: branch-1");
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+/* "time_ms": the collector's clock when it answered, in ms, for the
+ * agent's offset estimate. */
+Test(api, ingest_answer_carries_the_collector_time_in_ms)
+{
+	char *b = batch(1, 1, 1, "site-a");
+	int64_t t0, t1;
+	json_t *j;
+
+	start(NULL);
+	t0 = time_now_ms();
+	j = http_json("POST", "/api/v1/results", TOKEN1, b, 200);
+	t1 = time_now_ms();
+	cr_assert_geq(jint(j, "time_ms"), t0);
+	cr_assert_leq(jint(j, "time_ms"), t1);
+	json_decref(j);
+	free(b);
+	/* A heartbeat too. */
+	j = http_json("POST", "/api/v1/results", TOKEN1, "{\"results\":[]}", 200);
+	cr_assert_gt(jint(j, "time_ms"), 0);
+	json_decref(j);
+	stop(SIGTERM);
+}
+
 Test(api, bad_input_is_rejected_and_nothing_stored)
 {
 	char good[512], bad[512], body[1200];
@@ -711,12 +796,25 @@ Test(api, catchment_change_shows_in_events_catchments_and_metrics)
 
 	r = http("GET", "/metrics", NULL, NULL, NULL);
 	cr_assert(strstr(r.body, "anycast_catchment_info{agent=\"branch-1\",service=\"dns\","
-				 "family=\"4\",instance=\"site-b\",status=\"ok\"} 1"),
+				 "family=\"4\",anycast_instance=\"site-b\",status=\"ok\"} 1"),
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "anycast_events_total{type=\"catchment_change\"} 1"));
 	check_exposition(r.body);
-	cr_assert(strstr(r.body, "anycast_rtt_ms_count{agent=\"branch-1\",service=\"dns\","
-				 "target=\"anycast\"} 8"));
+	/* 3 answers from site-a, 5 from site-b; the newest came from site-b */
+	cr_assert(strstr(r.body, "anycast_rtt_seconds_count{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-a\"} 3\n"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "anycast_rtt_seconds_sum{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-b\"} 0.015000\n"));
+	cr_assert(strstr(r.body, "anycast_probe_success{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"anycast\",anycast_instance=\"site-b\"} 1\n"));
+	cr_assert(strstr(r.body, "anycast_probe_success{agent=\"branch-1\",service=\"dns\","
+				 "family=\"4\",target=\"management\",anycast_instance=\"site-a\"} 1\n"));
+	cr_assert(strstr(r.body, "anycast_agent_last_seen_timestamp_seconds{agent=\"branch-2\"} 0.000\n"));
+	cr_assert(strstr(r.body, "anycast_build_info{version=\"") != NULL);
+	/* Prometheus owns the label "instance" (ours would become exported_instance). */
+	for (const char *p = strstr(r.body, "instance=\""); p != NULL; p = strstr(p + 1, "instance=\""))
+		cr_assert(p - r.body >= 8 && strncmp(p - 8, "anycast_", 8) == 0, "label %.40s", p - 8);
 	free(r.body);
 	stop(SIGTERM);
 }
@@ -900,6 +998,28 @@ Test(api, stream_pushes_events_and_catchments)
 	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: catchments\ndata: {\"catchments\":[") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "event: results\ndata: {\"stored\":") != NULL, "%s", buf);
+
+	/* Every message has an id; the hello gave the one to resume from, and
+	 * a client coming back with it gets the event again. */
+	long long hello_id, ev_id;
+	char *ev = strstr(buf, "\nevent: event\n"), *id = strstr(buf, "id: ");
+
+	cr_assert(id != NULL && ev != NULL, "no ids: %s", buf);
+	cr_assert_eq(sscanf(id, "id: %lld\nevent: hello", &hello_id), 1, "%s", buf);
+	while (ev > buf && strncmp(ev, "id: ", 4) != 0)
+		ev--;
+	cr_assert_eq(sscanf(ev, "id: %lld", &ev_id), 1);
+	cr_assert_gt(ev_id, hello_id);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sN --max-time 1 -H 'Last-Event-ID: %lld' '%s/api/v1/stream' > '%s' 2>/dev/null",
+		 hello_id, base, path);
+	cr_assert_neq(system(cmd), -1);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "\"type\":\"catchment_change\"") != NULL, "no replay: %s", buf);
 	stop(SIGTERM);
 }
 

@@ -1,7 +1,10 @@
 #!/bin/bash
 # tests/lab/test_events.sh - end to end: for each lab fault the collector raises
 # the right event type for exactly the affected agents (GET /api/v1/events),
-# the webhook receiver gets the alert, and heal brings the resolution.
+# exactly one incident of the right kind opens for exactly those agents
+# (GET /api/v1/incidents), the webhook gets exactly one firing notification
+# for it, and heal resolves it with exactly one resolved notification and
+# opens nothing new.
 #
 # Runs under tests/lab/run.sh (lab up, $LAB_DIR/lab.env exported, ANYCAST_BIN
 # set) or alone: then it brings up its own lab with LAB_PREFIX=ev and tears it
@@ -19,7 +22,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB=$ROOT/scripts/lab/lab.sh
 BIN=${ANYCAST_BIN:-$ROOT/build}
-FAULTS=${EV_FAULTS:-"service-down:site-a link-down:site-b cost:br1 ecmp:br2 rogue"}
+FAULTS=${EV_FAULTS:-"service-down:site-a service-down:site-b link-down:site-b cost:br1 ecmp:br2 rogue"}
+# extra faults when the lab has them
+if grep -q "service-down-unguarded" "$LAB" 2>/dev/null && [ -z "${EV_FAULTS:-}" ]; then
+	FAULTS="$FAULTS service-down-unguarded:site-c"
+fi
+if grep -q "isolate)" "$LAB" 2>/dev/null && [ -z "${EV_FAULTS:-}" ]; then
+	FAULTS="$FAULTS isolate:br4"
+fi
 EVENT_WAIT=${EV_EVENT_WAIT:-40}
 HOOK_PORT=9099
 
@@ -182,7 +192,7 @@ elif cmd == "events":  # events EVENTS_FILE EXPECT OPENING|RESOLVING -> missing/
     else:
         for br, ty in exp.items():
             if not any(e["agent"] == br and e.get("resolves") and
-                       (e.get("incident") or "").startswith(ty + "/") for e in evs):
+                       (e.get("incident_key") or "").startswith(ty + "/") for e in evs):
                 problems.append("no resolution of %s for %s" % (ty, br))
     print("; ".join(problems))
 elif cmd == "cause":  # cause EVENTS_FILE AGENT -> cause of its catchment_change
@@ -205,6 +215,55 @@ elif cmd == "observed":  # observed RESULTS_FILE OLD_INSTANCE -> ms of the first
         t = datetime.datetime.strptime(r["time"].replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
         print(int(t.timestamp() * 1000))
         break
+elif cmd == "away":  # away CATCHMENTS_JSON -> agents whose dns IPv4 row is marked away
+    rows = json.loads(sys.argv[2])["catchments"]
+    print(" ".join(sorted(r["agent"] for r in rows
+                          if r["service"] == "dns" and r["family"] == 4 and r.get("away"))))
+elif cmd == "kind":  # kind FAULT -> the incident kind a fault must open
+    print({"service-down": "instance_down", "link-down": "instance_down",
+           "service-down-unguarded": "instance_down", "cost": "route_change",
+           "ecmp": "split", "rogue": "hijack", "isolate": "branch_isolated"}[sys.argv[2]])
+elif cmd == "affected":  # affected BEFORE AFTER -> agents whose truth changed (any service)
+    b, a = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+    print(" ".join(sorted(br for br in a if a[br] != b[br])))
+elif cmd == "incident":  # incident FILE SINCE_MS KIND "AGENTS" -> "ID|problems"
+    since, kind, agents = int(sys.argv[3]), sys.argv[4], set(sys.argv[5].split())
+    import datetime
+    def ms(t):
+        return int(datetime.datetime.strptime(t.replace("Z", "+0000"),
+                   "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
+    incs = [i for i in json.load(open(sys.argv[2]))["incidents"]
+            if ms(i["started"]) >= since - 2000 and i["kind"] != "agent_silent"]
+    problems = []
+    if len(incs) != 1:
+        problems.append("%d incidents (%s), want one %s" % (
+            len(incs), ", ".join("%s:%s" % (i["kind"], i["summary"]) for i in incs), kind))
+    inc = [i for i in incs if i["kind"] == kind]
+    if not inc:
+        problems.append("no %s incident" % kind)
+        print("0|" + "; ".join(problems))
+        sys.exit(0)
+    got = set(a["agent"] for a in inc[0]["agents"])
+    if got != agents:
+        problems.append("agents %s, want %s" % (sorted(got), sorted(agents)))
+    print("%d|%s" % (inc[0]["id"], "; ".join(problems)))
+elif cmd == "state":  # state INCIDENT_JSON -> state duration_s
+    i = json.load(open(sys.argv[2]))["incident"]
+    print(i["state"], i.get("duration_s"))
+elif cmd == "notes":  # notes HOOKS_FILE ID -> "firing resolved updated" counts
+    n = {"firing": 0, "resolved": 0, "updated": 0}
+    for line in open(sys.argv[2]):
+        b = json.loads(line)["body"]
+        if b.get("incident_id") == int(sys.argv[3]) and b.get("status") in n:
+            n[b["status"]] += 1
+    print(n["firing"], n["resolved"], n["updated"])
+elif cmd == "new":  # new FILE SINCE_MS -> incidents started since (not agent_silent)
+    import datetime
+    def ms(t):
+        return int(datetime.datetime.strptime(t.replace("Z", "+0000"),
+                   "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
+    print(" ".join("%s:%s" % (i["kind"], i["summary"]) for i in json.load(open(sys.argv[2]))["incidents"]
+                   if ms(i["started"]) >= int(sys.argv[3]) and i["kind"] != "agent_silent"))
 elif cmd == "hooks":  # hooks FILE SINCE_MS EXPECT STATUS -> missing + first arrival ms
     since, exp, status = int(sys.argv[3]), sys.argv[4], sys.argv[5]
     exp = dict(kv.split("=") for kv in exp.split())
@@ -284,26 +343,57 @@ for spec in $FAULTS; do
 			failures=$((failures + 1))
 		fi
 	done
-	hooks=""
-	for i in $(seq 10); do
-		hooks=$(py hooks "$W/hooks.jsonl" "$t_fault" "$expect" firing)
-		[ "${hooks%%|*}" = "" ] && break
+	# ---- the incident: exactly one, the right kind, exactly the affected agents ----
+	kind=$(py kind "$fault")
+	affected=$(py affected "$before" "$after")
+	inc_id=0
+	for i in $(seq "$EVENT_WAIT"); do
+		api "/api/v1/incidents?limit=50" >"$W/incidents.json" || echo '{"incidents":[]}' >"$W/incidents.json"
+		res=$(py incident "$W/incidents.json" "$t_fault" "$kind" "$affected")
+		inc_id=${res%%|*}
+		[ -z "${res#*|}" ] && break
 		sleep 1
 	done
-	if [ -n "${hooks%%|*}" ]; then
-		log "FAIL fault $fault $arg: webhook got no firing alert for ${hooks%%|*}"
+	if [ -n "${res#*|}" ]; then
+		log "FAIL fault $fault $arg: ${res#*|}"
 		failures=$((failures + 1))
 	else
-		log "ok: webhook alerts: ${hooks#*|}"
+		log "ok: one $kind incident ($inc_id) for $affected"
 	fi
-	if [ -n "${BENCH_OUT:-}" ]; then
-		for kv in ${hooks#*|}; do
-			br=${kv%%=*}
+	# a branch served by another instance than its home is marked away
+	want_away=$(for kv in $expect; do if [ "${kv#*=}" = catchment_change ]; then echo "${kv%%=*}"; fi; done | sort | xargs)
+	if [ -n "$want_away" ]; then
+		away=$(py away "$(api /api/v1/catchments)")
+		if [ "$away" != "$want_away" ]; then
+			log "FAIL fault $fault $arg: away marks on '$away', want '$want_away'"
+			failures=$((failures + 1))
+		else
+			log "ok: away: $away"
+		fi
+	fi
+	notes="0 0 0"
+	for i in $(seq 10); do
+		notes=$(py notes "$W/hooks.jsonl" "$inc_id")
+		[ "${notes%% *}" != 0 ] && break
+		sleep 1
+	done
+	if [ "${notes%% *}" != 1 ]; then
+		log "FAIL fault $fault $arg: incident $inc_id: ${notes%% *} firing notifications, want 1"
+		failures=$((failures + 1))
+	fi
+	if [ -n "${BENCH_OUT:-}" ] && [ "$inc_id" != 0 ]; then
+		# first firing notification of the incident, and the first probe that saw the change
+		t_alert=$(python3 -c "import json,sys
+for l in open('$W/hooks.jsonl'):
+    h = json.loads(l)
+    if h['body'].get('incident_id') == $inc_id and h['body'].get('status') == 'firing':
+        print(h['t']); break")
+		for br in $affected; do
 			oldi=$(echo "$before" | python3 -c "import json,sys; print(json.load(sys.stdin)['$br']['dns'])")
 			api "/api/v1/results?agent=$br&service=dns&from=$(rfc3339 "$t_fault")&limit=1000" \
 				>"$W/results.json" || echo '{"results":[]}' >"$W/results.json"
 			seen=$(py observed "$W/results.json" "$oldi")
-			echo "$fault${arg:+:$arg} $br $(echo " $expect " | grep -o " $br=[a-z_]*" | cut -d= -f2) ${conv_ms:-0} $((${kv#*=} - t_fault)) $((${seen:-$t_fault} - t_fault))" >>"$BENCH_OUT"
+			echo "$fault${arg:+:$arg} $br $kind ${conv_ms:-0} $((${t_alert:-$t_fault} - t_fault)) $((${seen:-$t_fault} - t_fault))" >>"$BENCH_OUT"
 		done
 	fi
 
@@ -319,21 +409,43 @@ for spec in $FAULTS; do
 	if [ -n "$problems" ]; then
 		log "FAIL heal after $fault $arg: $problems"
 		failures=$((failures + 1))
+	fi
+	state="open"
+	for i in $(seq 90); do
+		if [ "$inc_id" != 0 ] && api "/api/v1/incidents/$inc_id" >"$W/incident.json"; then
+			state=$(py state "$W/incident.json")
+			[ "${state%% *}" = resolved ] && break
+		fi
+		sleep 1
+	done
+	if [ "${state%% *}" != resolved ]; then
+		log "FAIL heal after $fault $arg: incident $inc_id is $state"
+		failures=$((failures + 1))
 	else
-		hooks=$(py hooks "$W/hooks.jsonl" "$t_heal" "$expect" resolved)
 		for i in $(seq 10); do
-			[ "${hooks%%|*}" = "" ] && break
+			notes=$(py notes "$W/hooks.jsonl" "$inc_id")
+			[ "$(echo "$notes" | cut -d' ' -f2)" != 0 ] && break
 			sleep 1
-			hooks=$(py hooks "$W/hooks.jsonl" "$t_heal" "$expect" resolved)
 		done
-		if [ -n "${hooks%%|*}" ]; then
-			log "FAIL heal after $fault $arg: no resolved webhook for ${hooks%%|*}"
+		if [ "$(echo "$notes" | cut -d' ' -f1-2)" != "1 1" ]; then
+			log "FAIL heal after $fault $arg: incident $inc_id notifications (firing resolved updated): $notes"
 			failures=$((failures + 1))
 		else
-			log "ok: heal resolved every incident (api and webhook)"
+			log "ok: incident $inc_id resolved after ${state#* } s; notifications (firing resolved updated): $notes"
 		fi
 	fi
-	sleep 5 # let hysteresis settle before the next fault
+	sleep 8 # let hysteresis and the hold settle before the next fault
+	away=$(py away "$(api /api/v1/catchments)")
+	if [ -n "$away" ]; then
+		log "FAIL heal after $fault $arg: still marked away: $away"
+		failures=$((failures + 1))
+	fi
+	api "/api/v1/incidents?limit=50" >"$W/incidents.json" || echo '{"incidents":[]}' >"$W/incidents.json"
+	extra=$(py new "$W/incidents.json" "$t_heal")
+	if [ -n "$extra" ]; then
+		log "FAIL heal after $fault $arg opened incidents: $extra"
+		failures=$((failures + 1))
+	fi
 done
 
 [ $failures = 0 ] || fail "$failures check(s) failed"

@@ -142,7 +142,8 @@ for f in etc/anycast/inventory.yaml etc/default/anycast-agent etc/default/anycas
 	usr/share/man/man5/anycast-inventory.5.gz usr/share/anycast/web/index.html \
 	usr/share/anycast/web/app.js usr/share/anycast/web/style.css \
 	usr/share/anycast/web/vendor/uPlot.iife.min.js usr/share/anycast/schema/001_initial.sql \
-	usr/share/doc/anycast-agent/examples/agent.yaml; do
+	usr/share/doc/anycast-agent/examples/agent.yaml \
+	usr/share/doc/anycast-collector/examples/prometheus-rules.yml; do
 	check "/$f installed" test -s "$r/$f"
 done
 check "every web/*.html|js|css is installed" sh -c "cd web && for f in *.html *.js *.css; do

@@ -1,0 +1,1209 @@
+/* collector/incident.c - the incident engine: which incident each event
+ * joins, the hold that lets one cause's events gather before anything is
+ * announced (so a failover gap pages no outage), branch isolation, updates
+ * and resolution. The rules, in the order they are tried, are written down in
+ * docs/INCIDENTS.md; the JSON form lives in incident_json.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/incident.h"
+
+#define RECENT_MS (10 * 60 * 1000)     /* resolved incidents still take late events */
+#define STRAGGLER_MS (60 * 1000)       /* instance back: agents not home by then are let go */
+#define GROUP_MIN_MS (60 * 1000)       /* route changes and outages this close are one story */
+#define UPDATE_MS (60 * 1000)
+#define ACTIVE_MAX 4096
+#define DARK_MAX 16
+
+struct incidents {
+	int64_t hold_ms, update_ms;
+	int64_t next_id;
+	struct incident_world w;
+	incident_fn cb;
+	void *ctx;
+	struct incident **list; /* pending, open and recently resolved; oldest first */
+	size_t n, cap;
+};
+
+static struct incident *split_of(struct incidents *e, const struct event *ev);
+static struct incident *by_id(struct incidents *e, int64_t id);
+
+static const char *const kind_names[INCIDENT_N_KINDS] = {
+    "instance_down", "route_change", "outage",          "hijack",      "split",
+    "flapping",      "suboptimal",   "branch_isolated", "agent_silent"};
+
+const char *
+incident_kind_name(enum incident_kind k)
+{
+	return k < INCIDENT_N_KINDS ? kind_names[k] : "unknown";
+}
+
+int
+incident_kind_parse(const char *s, enum incident_kind *k)
+{
+	for (int i = 0; i < INCIDENT_N_KINDS; i++) {
+		if (strcmp(s, kind_names[i]) == 0) {
+			*k = (enum incident_kind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+incident_severity_level(enum incident_kind k)
+{
+	switch (k) {
+	case INCIDENT_INSTANCE_DOWN:
+	case INCIDENT_OUTAGE:
+	case INCIDENT_HIJACK:
+	case INCIDENT_BRANCH_ISOLATED:
+		return 2;
+	case INCIDENT_SUBOPTIMAL:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+const char *
+incident_severity(enum incident_kind k)
+{
+	static const char *const names[] = {"info", "warning", "critical"};
+
+	return names[incident_severity_level(k)];
+}
+
+const char *
+incident_state_name(enum incident_state s)
+{
+	return s == INCIDENT_PENDING ? "pending" : s == INCIDENT_OPEN ? "open" : "resolved";
+}
+
+/* ---- the engine ---- */
+
+struct incidents *
+incidents_new(int64_t hold_ms, int64_t next_id, const struct incident_world *w, incident_fn cb,
+	      void *ctx)
+{
+	struct incidents *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return NULL;
+	e->hold_ms = hold_ms;
+	e->update_ms = UPDATE_MS;
+	e->next_id = next_id > 0 ? next_id : 1;
+	if (w != NULL)
+		e->w = *w;
+	e->cb = cb;
+	e->ctx = ctx;
+	return e;
+}
+
+void
+incident_clear(struct incident *inc)
+{
+	free(inc->agents);
+	free(inc->members);
+	free(inc->events);
+	inc->agents = NULL;
+	inc->members = NULL;
+	inc->events = NULL;
+	inc->n_agents = inc->cap_agents = inc->n_members = inc->cap_members = 0;
+	inc->n_events = inc->cap_events = 0;
+}
+
+static void
+incident_free(struct incident *inc)
+{
+	if (inc == NULL)
+		return;
+	incident_clear(inc);
+	free(inc);
+}
+
+void
+incidents_free(struct incidents *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->n; i++)
+		incident_free(e->list[i]);
+	free(e->list);
+	free(e);
+}
+
+void
+incidents_set_hold(struct incidents *e, int64_t hold_ms)
+{
+	e->hold_ms = hold_ms;
+}
+
+void
+incidents_set_update_interval(struct incidents *e, int64_t ms)
+{
+	e->update_ms = ms;
+}
+
+static int
+grow(void **p, size_t *cap, size_t n, size_t size, size_t max)
+{
+	size_t ncap;
+	void *q;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return -1;
+	ncap = *cap ? *cap * 2 : 4;
+	if (ncap > max)
+		ncap = max;
+	if ((q = realloc(*p, ncap * size)) == NULL)
+		return -1;
+	*p = q;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+active(const struct incident *inc)
+{
+	return inc->state != INCIDENT_RESOLVED;
+}
+
+static void
+tell(struct incidents *e, struct incident *inc, enum incident_change what)
+{
+	if (inc->state == INCIDENT_PENDING)
+		return; /* nobody has heard of it yet */
+	if (e->cb != NULL)
+		e->cb(e->ctx, inc, what);
+}
+
+/* Remove list[i] (frees it). */
+static void
+drop_at(struct incidents *e, size_t i)
+{
+	incident_free(e->list[i]);
+	memmove(&e->list[i], &e->list[i + 1], (e->n - i - 1) * sizeof(e->list[0]));
+	e->n--;
+}
+
+static void
+drop(struct incidents *e, struct incident *inc)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		if (e->list[i] == inc) {
+			drop_at(e, i);
+			return;
+		}
+	}
+}
+
+/* Forget resolved incidents past RECENT_MS; when full, the oldest resolved. */
+static void
+prune(struct incidents *e, int64_t now)
+{
+	size_t i = 0;
+
+	while (i < e->n) {
+		if (e->list[i]->state == INCIDENT_RESOLVED && now - e->list[i]->ended_ms > RECENT_MS)
+			drop_at(e, i);
+		else
+			i++;
+	}
+	for (i = 0; e->n >= ACTIVE_MAX && i < e->n; i++) {
+		if (e->list[i]->state == INCIDENT_RESOLVED) {
+			drop_at(e, i);
+			i--;
+		}
+	}
+}
+
+static struct incident *
+new_incident(struct incidents *e, enum incident_kind kind, const struct event *ev, int64_t now,
+	     int64_t hold)
+{
+	struct incident *inc;
+
+	prune(e, now);
+	if (e->n >= ACTIVE_MAX ||
+	    grow((void **)&e->list, &e->cap, e->n, sizeof(e->list[0]), ACTIVE_MAX) < 0)
+		return NULL;
+	if ((inc = calloc(1, sizeof(*inc))) == NULL)
+		return NULL;
+	inc->id = e->next_id++;
+	inc->kind = kind;
+	inc->state = INCIDENT_PENDING;
+	inc->started_ms = inc->updated_ms = ev->time_ms;
+	inc->publish_ms = now + hold;
+	e->list[e->n++] = inc;
+	return inc;
+}
+
+static void
+add_service(struct incident *inc, const char *service)
+{
+	int i;
+
+	if (service[0] == '\0')
+		return;
+	for (i = 0; i < inc->n_services; i++)
+		if (strcmp(inc->services[i], service) == 0)
+			return;
+	if (inc->n_services == 0)
+		snprintf(inc->service, sizeof(inc->service), "%s", service);
+	if (inc->n_services < 4)
+		snprintf(inc->services[inc->n_services++], RESULT_NAME_MAX, "%s", service);
+}
+
+static struct incident_member *
+find_member(const struct incident *inc, const char *key)
+{
+	for (size_t i = 0; i < inc->n_members; i++)
+		if (strcmp(inc->members[i].key, key) == 0)
+			return &inc->members[i];
+	return NULL;
+}
+
+static void
+add_member(struct incident *inc, const char *key, int open)
+{
+	struct incident_member *m = find_member(inc, key);
+
+	if (key[0] == '\0')
+		return;
+	if (m == NULL) {
+		if (grow((void **)&inc->members, &inc->cap_members, inc->n_members,
+			 sizeof(*inc->members), 4096) < 0)
+			return;
+		m = &inc->members[inc->n_members++];
+		snprintf(m->key, sizeof(m->key), "%s", key);
+	}
+	m->open = open;
+}
+
+static struct incident_agent *
+find_agent(const struct incident *inc, const char *agent, const char *service, int family)
+{
+	for (size_t i = inc->n_agents; i-- > 0;) {
+		struct incident_agent *a = &inc->agents[i];
+
+		if (strcmp(a->agent, agent) == 0 && strcmp(a->service, service) == 0 &&
+		    a->family == family)
+			return a;
+	}
+	return NULL;
+}
+
+static int
+has_agent_name(const struct incident *inc, const char *agent)
+{
+	for (size_t i = 0; i < inc->n_agents; i++)
+		if (strcmp(inc->agents[i].agent, agent) == 0)
+			return 1;
+	return 0;
+}
+
+/* The agent's entry, new or reopened; from is kept when the entry exists. */
+static struct incident_agent *
+add_agent(struct incident *inc, const struct event *ev, const char *from, const char *to)
+{
+	struct incident_agent *a = find_agent(inc, ev->agent, ev->service, ev->family);
+
+	if (ev->agent[0] == '\0')
+		return NULL;
+	if (a == NULL) {
+		if (!has_agent_name(inc, ev->agent))
+			inc->grew = 1;
+		if (grow((void **)&inc->agents, &inc->cap_agents, inc->n_agents,
+			 sizeof(*inc->agents), 4096) < 0)
+			return NULL;
+		a = &inc->agents[inc->n_agents++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->agent, sizeof(a->agent), "%s", ev->agent);
+		snprintf(a->service, sizeof(a->service), "%s", ev->service);
+		a->family = ev->family;
+		snprintf(a->from, sizeof(a->from), "%s", from);
+		a->started_ms = ev->time_ms;
+	}
+	snprintf(a->to, sizeof(a->to), "%s", to);
+	a->ended_ms = 0;
+	return a;
+}
+
+static void
+add_event_ref(struct incident *inc, int64_t id, const char *agent)
+{
+	if (id <= 0 || grow((void **)&inc->events, &inc->cap_events, inc->n_events,
+			    sizeof(*inc->events), INCIDENT_EVENTS_MAX) < 0)
+		return;
+	inc->events[inc->n_events].id = id;
+	snprintf(inc->events[inc->n_events].agent, RESULT_NAME_MAX, "%s", agent);
+	inc->n_events++;
+}
+
+static void
+touch(struct incident *inc, const struct event *ev)
+{
+	add_service(inc, ev->service);
+	if (ev->time_ms < inc->started_ms)
+		inc->started_ms = ev->time_ms;
+	if (ev->time_ms > inc->updated_ms)
+		inc->updated_ms = ev->time_ms;
+	add_event_ref(inc, ev->id, ev->agent);
+}
+
+/* ---- summaries ---- */
+
+/* "br1, br4" (each agent once) of the entries for which pick() holds. */
+static void
+agent_list(const struct incident *inc, int (*pick)(const struct incident_agent *, const char *),
+	   const char *arg, char *buf, size_t len)
+{
+	size_t i, j, off = 0;
+	int shown = 0, more = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < inc->n_agents; i++) {
+		const struct incident_agent *a = &inc->agents[i];
+
+		if (pick != NULL && !pick(a, arg))
+			continue;
+		for (j = 0; j < i; j++)
+			if (strcmp(inc->agents[j].agent, a->agent) == 0 &&
+			    (pick == NULL || pick(&inc->agents[j], arg)))
+				break;
+		if (j < i)
+			continue;
+		if (shown == 6) {
+			more++;
+			continue;
+		}
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+					shown ? ", " : "", a->agent);
+		shown++;
+	}
+	if (more > 0 && off < len)
+		snprintf(buf + off, len - off, " and %d more", more);
+}
+
+static int
+pick_to(const struct incident_agent *a, const char *to)
+{
+	return strcmp(a->to, to) == 0;
+}
+
+int
+incident_agent_count(const struct incident *inc)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < inc->n_agents; i++) {
+		size_t j;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(inc->agents[j].agent, inc->agents[i].agent) == 0)
+				break;
+		n += j == i;
+	}
+	return n;
+}
+
+static void
+services_text(const struct incident *inc, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < inc->n_services; i++)
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+					i ? ", " : "", inc->services[i]);
+}
+
+/* "br1, br4 failed over to site-b; br2 gets no answer" */
+static void
+moves_text(const struct incident *inc, const char *moved, char *buf, size_t len)
+{
+	char tos[8][RESULT_NAME_MAX], list[160];
+	size_t off = 0, i;
+	int n_to = 0, k;
+
+	buf[0] = '\0';
+	for (i = 0; i < inc->n_agents && n_to < 8; i++) {
+		for (k = 0; k < n_to; k++)
+			if (strcmp(tos[k], inc->agents[i].to) == 0)
+				break;
+		if (k == n_to)
+			snprintf(tos[n_to++], RESULT_NAME_MAX, "%s", inc->agents[i].to);
+	}
+	for (k = 0; k < n_to; k++) {
+		int one;
+
+		agent_list(inc, pick_to, tos[k], list, sizeof(list));
+		one = strchr(list, ',') == NULL && strstr(list, " and ") == NULL;
+		if (tos[k][0] == '\0')
+			off += (size_t)snprintf(buf + off, off < len ? len - off : 0,
+						"%s%s %s no answer", k ? "; " : "", list,
+						one ? "gets" : "get");
+		else
+			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s %s %s",
+						k ? "; " : "", list, moved, tos[k]);
+	}
+}
+
+/* snprintf into the summary (truncation is fine: it is one line). */
+static void say(struct incident *inc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(struct incident *inc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(inc->summary, sizeof(inc->summary), fmt, ap);
+	va_end(ap);
+}
+
+static void
+summarize(struct incident *inc)
+{
+	char svcs[160], moves[200], list[160];
+	const char *from = inc->n_agents > 0 ? inc->agents[0].from : "";
+
+	services_text(inc, svcs, sizeof(svcs));
+	agent_list(inc, NULL, NULL, list, sizeof(list));
+	moves_text(inc, inc->kind == INCIDENT_INSTANCE_DOWN ? "failed over to" : "moved to", moves,
+		   sizeof(moves));
+	switch (inc->kind) {
+	case INCIDENT_INSTANCE_DOWN:
+		say(inc, "%s %s down%s%s", inc->instance, svcs,
+			 moves[0] ? ": " : "", moves);
+		break;
+	case INCIDENT_ROUTE_CHANGE:
+		say(inc, "%s route change: %s (from %s)", svcs,
+			 moves, from[0] ? from : "?");
+		break;
+	case INCIDENT_OUTAGE:
+		say(inc, "%s outage: %s get no answer%s%s%s",
+			 svcs, list, from[0] ? " (last served by " : "", from, from[0] ? ")" : "");
+		break;
+	case INCIDENT_HIJACK:
+		say(inc,
+			 "%s possible hijack: unknown identity \"%s\" answers %s", svcs, inc->identity,
+			 list);
+		break;
+	case INCIDENT_SPLIT:
+		say(inc,
+			 "%s split: answers to %s alternate between instances", svcs, list);
+		break;
+	case INCIDENT_FLAPPING:
+		say(inc, "%s flapping: catchment of %s keeps changing",
+			 svcs, list);
+		break;
+	case INCIDENT_SUBOPTIMAL:
+		say(inc, "%s sub-optimal: %s served by a slower instance",
+			 svcs, list);
+		break;
+	case INCIDENT_BRANCH_ISOLATED:
+		say(inc,
+			 "branch %s isolated: no anycast and no management address answers (%s)", list,
+			 svcs);
+		break;
+	case INCIDENT_AGENT_SILENT:
+		say(inc, "agent %s silent: no reports", list);
+		break;
+	default:
+		say(inc, "%s", incident_kind_name(inc->kind));
+	}
+	for (char *p = inc->summary; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+/* ---- finding the incident an event belongs to ---- */
+
+static struct incident *
+find_kind(struct incidents *e, enum incident_kind kind, const char *instance, int64_t t,
+	  int64_t window)
+{
+	for (size_t i = e->n; i-- > 0;) {
+		struct incident *inc = e->list[i];
+
+		if (!active(inc) || inc->kind != kind)
+			continue;
+		if (instance != NULL && strcmp(inc->instance, instance) != 0)
+			continue;
+		if (window > 0 && inc->state != INCIDENT_PENDING && t - inc->started_ms > window)
+			continue;
+		return inc;
+	}
+	return NULL;
+}
+
+static struct incident *
+get_kind(struct incidents *e, enum incident_kind kind, const char *instance, const struct event *ev,
+	 int64_t now, int64_t hold, int64_t window)
+{
+	struct incident *inc = find_kind(e, kind, instance, ev->time_ms, window);
+
+	if (inc == NULL && (inc = new_incident(e, kind, ev, now, hold)) != NULL &&
+	    instance != NULL)
+		snprintf(inc->instance, sizeof(inc->instance), "%s", instance);
+	return inc;
+}
+
+static struct incident *
+isolated_incident_of(struct incidents *e, const char *agent)
+{
+	for (size_t i = e->n; i-- > 0;)
+		if (active(e->list[i]) && e->list[i]->kind == INCIDENT_BRANCH_ISOLATED &&
+		    has_agent_name(e->list[i], agent))
+			return e->list[i];
+	return NULL;
+}
+
+static int64_t
+group_window(const struct incidents *e)
+{
+	return 2 * e->hold_ms > GROUP_MIN_MS ? 2 * e->hold_ms : GROUP_MIN_MS;
+}
+
+/* The per-agent member keys of an entry: "<type>/agent/service/family". */
+static int
+member_of_entry(const struct incident_member *m, const struct incident_agent *a)
+{
+	char tail[3 * RESULT_NAME_MAX + 8];
+	const char *slash = strchr(m->key, '/');
+
+	snprintf(tail, sizeof(tail), "/%s/%s/%d", a->agent, a->service, a->family);
+	return slash != NULL && strcmp(slash, tail) == 0;
+}
+
+/* Move the entry at index ai of src (with its members and events) to dst. */
+static void
+move_entry(struct incident *src, size_t ai, struct incident *dst)
+{
+	struct incident_agent a = src->agents[ai];
+	struct incident_agent *na;
+	struct event ev;
+	size_t i, j;
+
+	/* the hold counts from the first event of the story */
+	if (src->state == INCIDENT_PENDING && dst->state == INCIDENT_PENDING &&
+	    src->publish_ms < dst->publish_ms)
+		dst->publish_ms = src->publish_ms;
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.agent, sizeof(ev.agent), "%s", a.agent);
+	snprintf(ev.service, sizeof(ev.service), "%s", a.service);
+	ev.family = a.family;
+	ev.time_ms = a.started_ms;
+	if ((na = add_agent(dst, &ev, a.from, a.to)) != NULL) {
+		na->started_ms = a.started_ms < na->started_ms ? a.started_ms : na->started_ms;
+		na->ended_ms = a.ended_ms;
+	}
+	touch(dst, &ev);
+	for (i = 0, j = 0; i < src->n_members; i++) {
+		if (member_of_entry(&src->members[i], &a))
+			add_member(dst, src->members[i].key, src->members[i].open);
+		else
+			src->members[j++] = src->members[i];
+	}
+	src->n_members = j;
+	memmove(&src->agents[ai], &src->agents[ai + 1], (src->n_agents - ai - 1) * sizeof(a));
+	src->n_agents--;
+	if (has_agent_name(src, a.agent))
+		return; /* its events may be about its other entries too */
+	for (i = 0, j = 0; i < src->n_events; i++) {
+		if (strcmp(src->events[i].agent, a.agent) == 0)
+			add_event_ref(dst, src->events[i].id, src->events[i].agent);
+		else
+			src->events[j++] = src->events[i];
+	}
+	src->n_events = j;
+}
+
+/* Everything of src goes to dst; src is dropped. */
+static void
+merge_into(struct incidents *e, struct incident *src, struct incident *dst)
+{
+	size_t i;
+
+	while (src->n_agents > 0)
+		move_entry(src, 0, dst);
+	for (i = 0; i < src->n_members; i++)
+		add_member(dst, src->members[i].key, src->members[i].open);
+	for (i = 0; i < src->n_events; i++)
+		add_event_ref(dst, src->events[i].id, src->events[i].agent);
+	for (i = 0; i < (size_t)src->n_services; i++)
+		add_service(dst, src->services[i]);
+	if (src->started_ms < dst->started_ms)
+		dst->started_ms = src->started_ms;
+	if (src->state == INCIDENT_PENDING && dst->state == INCIDENT_PENDING &&
+	    src->publish_ms < dst->publish_ms)
+		dst->publish_ms = src->publish_ms;
+	drop(e, src);
+}
+
+static const char *
+detail_cause(const struct event *ev, char *buf, size_t len)
+{
+	json_t *d = json_loads(ev->detail, 0, NULL);
+	const char *s = d != NULL ? json_string_value(json_object_get(d, "cause")) : NULL;
+
+	snprintf(buf, len, "%s", s != NULL ? s : "");
+	json_decref(d);
+	return buf;
+}
+
+static void
+detail_identity(const struct event *ev, char *buf, size_t len)
+{
+	json_t *d = json_loads(ev->detail, 0, NULL);
+	const char *s = d != NULL ? json_string_value(json_object_get(d, "identity")) : NULL;
+
+	if (s != NULL)
+		snprintf(buf, len, "%s", s);
+	json_decref(d);
+}
+
+static struct incident *
+on_instance_down(struct incidents *e, const struct event *ev, int64_t now)
+{
+	const char *inst = ev->from_instance;
+	char names[DARK_MAX][RESULT_NAME_MAX];
+	struct incident *inc, *iso = NULL;
+	size_t n = 0, i;
+
+	/* Seen failing only from branches already known to be cut off. */
+	if (e->w.failing_agents != NULL)
+		n = e->w.failing_agents(e->w.ctx, ev->service, inst, names, DARK_MAX);
+	for (i = 0; i < n && i < DARK_MAX; i++) {
+		struct incident *x = isolated_incident_of(e, names[i]);
+
+		if (x == NULL) {
+			iso = NULL;
+			break;
+		}
+		iso = x;
+	}
+	if (n > 0 && n <= DARK_MAX && iso != NULL) {
+		add_member(iso, ev->incident, 1);
+		touch(iso, ev);
+		return iso;
+	}
+	if ((inc = get_kind(e, INCIDENT_INSTANCE_DOWN, inst, ev, now, e->hold_ms, 0)) == NULL)
+		return NULL;
+	add_member(inc, ev->incident, 1);
+	inc->instance_up_ms = 0;
+	touch(inc, ev);
+	/* Pending outages of branches that instance served are this incident. */
+	for (i = 0; i < e->n; i++) {
+		struct incident *o = e->list[i];
+
+		if (o == inc || o->kind != INCIDENT_OUTAGE || o->state != INCIDENT_PENDING)
+			continue;
+		for (size_t k = 0; k < o->n_agents;) {
+			if (strcmp(o->agents[k].from, inst) == 0)
+				move_entry(o, k, inc);
+			else
+				k++;
+		}
+		if (o->n_agents == 0) {
+			merge_into(e, o, inc);
+			i = (size_t)-1; /* the list moved: start over */
+		}
+	}
+	return inc;
+}
+
+static struct incident *
+on_outage(struct incidents *e, const struct event *ev, int64_t now)
+{
+	struct incident *inc = NULL;
+
+	if (ev->from_instance[0] != '\0')
+		inc = find_kind(e, INCIDENT_INSTANCE_DOWN, ev->from_instance, ev->time_ms, 0);
+	if (inc == NULL)
+		inc = isolated_incident_of(e, ev->agent);
+	if (inc == NULL &&
+	    (inc = get_kind(e, INCIDENT_OUTAGE, NULL, ev, now, e->hold_ms, group_window(e))) == NULL)
+		return NULL;
+	add_agent(inc, ev, ev->from_instance, "");
+	add_member(inc, ev->incident, 1);
+	touch(inc, ev);
+	return inc;
+}
+
+/* An incident where this agent just came out of an outage (the gap of a
+ * failover): its entry is open, or ended within the hold. */
+static struct incident *
+gap_of(struct incidents *e, const struct event *ev, size_t *ai)
+{
+	char key[INCIDENT_KEY_MAX];
+
+	snprintf(key, sizeof(key), "outage/%s/%s/%d", ev->agent, ev->service, ev->family);
+	for (size_t i = e->n; i-- > 0;) {
+		struct incident *inc = e->list[i];
+		struct incident_agent *a;
+
+		if (!active(inc) || find_member(inc, key) == NULL)
+			continue;
+		a = find_agent(inc, ev->agent, ev->service, ev->family);
+		if (a == NULL)
+			continue;
+		if (a->ended_ms != 0 && ev->time_ms - a->ended_ms > e->hold_ms &&
+		    inc->state != INCIDENT_PENDING)
+			continue;
+		*ai = (size_t)(a - inc->agents);
+		return inc;
+	}
+	return NULL;
+}
+
+/* An incident that moved this agent to the instance it now leaves. */
+static struct incident *
+moved_by(struct incidents *e, const struct event *ev)
+{
+	for (size_t i = e->n; i-- > 0;) {
+		struct incident *inc = e->list[i];
+		struct incident_agent *a;
+
+		if (!active(inc) || (inc->kind != INCIDENT_INSTANCE_DOWN &&
+				     inc->kind != INCIDENT_ROUTE_CHANGE &&
+				     inc->kind != INCIDENT_BRANCH_ISOLATED))
+			continue;
+		a = find_agent(inc, ev->agent, ev->service, ev->family);
+		if (a != NULL && a->ended_ms == 0 && strcmp(a->to, ev->from_instance) == 0)
+			return inc;
+	}
+	return NULL;
+}
+
+static struct incident *
+cause_of_change(struct incidents *e, const struct event *ev, int64_t now)
+{
+	char cause[32];
+	struct incident *inc;
+
+	detail_cause(ev, cause, sizeof(cause));
+	if (strcmp(cause, "failover") == 0)
+		return get_kind(e, INCIDENT_INSTANCE_DOWN, ev->from_instance, ev, now, e->hold_ms, 0);
+	if ((inc = moved_by(e, ev)) != NULL || (inc = split_of(e, ev)) != NULL)
+		return inc;
+	return get_kind(e, INCIDENT_ROUTE_CHANGE, NULL, ev, now, e->hold_ms, group_window(e));
+}
+
+static struct incident *
+on_change(struct incidents *e, const struct event *ev, int64_t now)
+{
+	struct incident *g, *inc;
+	struct incident_agent *a;
+	size_t ai = 0;
+	char from[RESULT_NAME_MAX];
+
+	snprintf(from, sizeof(from), "%s", ev->from_instance);
+	if ((g = gap_of(e, ev, &ai)) != NULL) {
+		snprintf(from, sizeof(from), "%s", g->agents[ai].from);
+		if (g->kind == INCIDENT_OUTAGE && g->state == INCIDENT_PENDING) {
+			/* A failover gap, not an outage: the entry goes to the cause. */
+			if ((inc = cause_of_change(e, ev, now)) == NULL || inc == g)
+				inc = g;
+			else
+				move_entry(g, ai, inc);
+			if (g != inc && g->n_agents == 0)
+				merge_into(e, g, inc);
+		} else {
+			inc = g;
+		}
+	} else if ((inc = cause_of_change(e, ev, now)) == NULL) {
+		return NULL;
+	}
+	if ((a = add_agent(inc, ev, from[0] ? from : ev->from_instance, ev->to_instance)) != NULL &&
+	    a->from[0] == '\0')
+		snprintf(a->from, sizeof(a->from), "%s", ev->from_instance);
+	add_member(inc, ev->incident, 1);
+	touch(inc, ev);
+	return inc;
+}
+
+/* Load sharing starts with what looks like a route change: a pending
+ * route_change entry of the same agent, service and family belongs to the
+ * split. */
+static void
+absorb_moves(struct incidents *e, struct incident *split, const struct event *ev)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		struct incident *rc = e->list[i];
+		struct incident_agent *a;
+
+		if (rc == split || rc->kind != INCIDENT_ROUTE_CHANGE || rc->state != INCIDENT_PENDING)
+			continue;
+		if ((a = find_agent(rc, ev->agent, ev->service, ev->family)) == NULL)
+			continue;
+		move_entry(rc, (size_t)(a - rc->agents), split);
+		if (rc->n_agents == 0) {
+			merge_into(e, rc, split);
+			i = (size_t)-1;
+		}
+	}
+}
+
+/* The active split incident this agent's stream is in. */
+static struct incident *
+split_of(struct incidents *e, const struct event *ev)
+{
+	for (size_t i = e->n; i-- > 0;) {
+		struct incident *inc = e->list[i];
+		struct incident_agent *a;
+
+		if (!active(inc) || inc->kind != INCIDENT_SPLIT)
+			continue;
+		a = find_agent(inc, ev->agent, ev->service, ev->family);
+		if (a != NULL && a->ended_ms == 0)
+			return inc;
+	}
+	return NULL;
+}
+
+/* Per-agent kinds announced at once: hijack, split, flapping, suboptimal,
+ * agent_silent. */
+static struct incident *
+on_window_kind(struct incidents *e, enum incident_kind kind, const struct event *ev, int64_t now)
+{
+	struct incident *inc = get_kind(e, kind, NULL, ev, now, 0, 0);
+
+	if (inc == NULL)
+		return NULL;
+	if (kind == INCIDENT_HIJACK && inc->identity[0] == '\0')
+		detail_identity(ev, inc->identity, sizeof(inc->identity));
+	add_agent(inc, ev, ev->from_instance, ev->to_instance);
+	if (kind == INCIDENT_SPLIT)
+		absorb_moves(e, inc, ev);
+	add_member(inc, ev->incident, 1);
+	touch(inc, ev);
+	return inc;
+}
+
+/* ---- closing ---- */
+
+static int
+entry_open_members(const struct incident *inc, const struct incident_agent *a)
+{
+	for (size_t i = 0; i < inc->n_members; i++)
+		if (inc->members[i].open && member_of_entry(&inc->members[i], a))
+			return 1;
+	return 0;
+}
+
+static void
+end_entries(struct incident *inc, int64_t t)
+{
+	for (size_t i = 0; i < inc->n_agents; i++)
+		if (inc->agents[i].ended_ms == 0)
+			inc->agents[i].ended_ms = t;
+}
+
+static void
+resolve(struct incidents *e, struct incident *inc, int64_t t, int64_t now)
+{
+	if (inc->state == INCIDENT_PENDING) {
+		drop(e, inc); /* came and went within the hold: nothing to tell */
+		return;
+	}
+	end_entries(inc, t);
+	inc->state = INCIDENT_RESOLVED;
+	inc->ended_ms = t > inc->started_ms ? t : inc->started_ms;
+	if (t > inc->updated_ms)
+		inc->updated_ms = t;
+	inc->notified_ms = now;
+	summarize(inc);
+	tell(e, inc, INCIDENT_RESOLVED_NOW);
+}
+
+/* Resolve inc when nothing of it is open any more, or when only agents that
+ * did not come home are left STRAGGLER_MS after the instance came back. */
+static void
+check_resolved(struct incidents *e, struct incident *inc, int64_t t, int64_t now)
+{
+	size_t i;
+	int only_moves = 1, open = 0;
+
+	for (i = 0; i < inc->n_members; i++) {
+		if (!inc->members[i].open)
+			continue;
+		open = 1;
+		if (strncmp(inc->members[i].key, "catchment_change/", 17) != 0)
+			only_moves = 0;
+	}
+	if (!open) {
+		resolve(e, inc, t, now);
+		return;
+	}
+	if (inc->kind == INCIDENT_INSTANCE_DOWN && only_moves && inc->instance_up_ms > 0 &&
+	    now - inc->instance_up_ms >= STRAGGLER_MS)
+		resolve(e, inc, now, now);
+}
+
+static struct incident *
+by_id(struct incidents *e, int64_t id)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->list[i]->id == id)
+			return e->list[i];
+	return NULL;
+}
+
+static struct incident *
+on_resolution(struct incidents *e, const struct event *ev, int64_t now)
+{
+	struct incident *hit = NULL;
+
+	for (size_t i = e->n; i-- > 0;) {
+		struct incident *inc = e->list[i];
+		struct incident_member *m = find_member(inc, ev->incident);
+		struct incident_agent *a;
+
+		if (m == NULL || (!active(inc) && hit != NULL))
+			continue;
+		if (!active(inc)) {
+			hit = inc; /* a late closing event of a resolved incident */
+			continue;
+		}
+		m->open = 0;
+		if (strncmp(m->key, "instance_down/", 14) == 0)
+			inc->instance_up_ms = now;
+		a = find_agent(inc, ev->agent, ev->service, ev->family);
+		if (a != NULL && !entry_open_members(inc, a)) {
+			a->ended_ms = ev->time_ms;
+			if (ev->to_instance[0] != '\0')
+				snprintf(a->to, sizeof(a->to), "%s", ev->to_instance);
+		}
+		int64_t id = inc->id;
+
+		touch(inc, ev);
+		summarize(inc);
+		check_resolved(e, inc, ev->time_ms, now);
+		/* inc may be gone (a pending one is dropped) */
+		if ((inc = by_id(e, id)) != NULL && inc->state == INCIDENT_OPEN)
+			tell(e, inc, INCIDENT_CHANGED);
+		return inc;
+	}
+	if (hit != NULL) {
+		touch(hit, ev);
+		tell(e, hit, INCIDENT_CHANGED);
+	}
+	return hit;
+}
+
+/* ---- announcing ---- */
+
+/* The agents behind inc: its entries', and for an instance_down those that
+ * see the instance fail. 1 when every one of them is dark (and somebody
+ * else is not): the branch is cut off, not the service. */
+static int
+all_dark(struct incidents *e, const struct incident *inc, char *first, size_t len)
+{
+	char names[DARK_MAX][RESULT_NAME_MAX];
+	size_t n, i;
+	int any = 0;
+
+	if (e->w.agent_dark == NULL || e->w.agents_lit == NULL || e->w.agents_lit(e->w.ctx) < 1)
+		return 0;
+	for (i = 0; i < inc->n_agents; i++) {
+		if (!e->w.agent_dark(e->w.ctx, inc->agents[i].agent))
+			return 0;
+		if (!any)
+			snprintf(first, len, "%s", inc->agents[i].agent);
+		any = 1;
+	}
+	if (inc->kind == INCIDENT_INSTANCE_DOWN && e->w.failing_agents != NULL) {
+		for (int s = 0; s < inc->n_services; s++) {
+			n = e->w.failing_agents(e->w.ctx, inc->services[s], inc->instance, names,
+						DARK_MAX);
+			if (n > DARK_MAX)
+				return 0;
+			for (i = 0; i < n; i++) {
+				if (!e->w.agent_dark(e->w.ctx, names[i]))
+					return 0;
+				if (!any)
+					snprintf(first, len, "%s", names[i]);
+				any = 1;
+			}
+		}
+	}
+	return any;
+}
+
+/* A pending outage or instance_down seen only by dark branches becomes (or
+ * joins) that branch's branch_isolated incident. Returns the incident to
+ * announce (inc itself when nothing moved). */
+static struct incident *
+isolate(struct incidents *e, struct incident *inc, int64_t now)
+{
+	char agent[RESULT_NAME_MAX] = "";
+	struct incident *iso;
+	struct event ev;
+
+	if ((inc->kind != INCIDENT_OUTAGE && inc->kind != INCIDENT_INSTANCE_DOWN) ||
+	    !all_dark(e, inc, agent, sizeof(agent)))
+		return inc;
+	if ((iso = isolated_incident_of(e, agent)) == NULL) {
+		memset(&ev, 0, sizeof(ev));
+		ev.time_ms = inc->started_ms;
+		if ((iso = new_incident(e, INCIDENT_BRANCH_ISOLATED, &ev, now, 0)) == NULL)
+			return inc;
+	}
+	if (inc->n_agents == 0) {
+		/* an instance_down without entries: give the branch one */
+		memset(&ev, 0, sizeof(ev));
+		snprintf(ev.agent, sizeof(ev.agent), "%s", agent);
+		snprintf(ev.service, sizeof(ev.service), "%s", inc->service);
+		ev.time_ms = inc->started_ms;
+		add_agent(iso, &ev, inc->instance, "");
+	}
+	merge_into(e, inc, iso);
+	return iso;
+}
+
+static void
+announce(struct incidents *e, struct incident *inc, int64_t now)
+{
+	inc->state = INCIDENT_OPEN;
+	inc->notified_ms = now;
+	inc->grew = 0;
+	summarize(inc);
+	tell(e, inc, INCIDENT_OPENED);
+}
+
+int64_t
+incidents_event(struct incidents *e, const struct event *ev, int64_t now)
+{
+	struct incident *inc = NULL;
+	int was_open;
+
+	if (ev->resolves)
+		inc = on_resolution(e, ev, now);
+	else if (strcmp(ev->type, "catchment_change") == 0)
+		inc = on_change(e, ev, now);
+	else if (strcmp(ev->type, "outage") == 0)
+		inc = on_outage(e, ev, now);
+	else if (strcmp(ev->type, "instance_down") == 0)
+		inc = on_instance_down(e, ev, now);
+	else if (strcmp(ev->type, "unknown_instance") == 0)
+		inc = on_window_kind(e, INCIDENT_HIJACK, ev, now);
+	else if (strcmp(ev->type, "split") == 0)
+		inc = on_window_kind(e, INCIDENT_SPLIT, ev, now);
+	else if (strcmp(ev->type, "flapping") == 0)
+		inc = on_window_kind(e, INCIDENT_FLAPPING, ev, now);
+	else if (strcmp(ev->type, "suboptimal") == 0)
+		inc = on_window_kind(e, INCIDENT_SUBOPTIMAL, ev, now);
+	else if (strcmp(ev->type, "agent_silent") == 0)
+		inc = on_window_kind(e, INCIDENT_AGENT_SILENT, ev, now);
+	if (inc == NULL || ev->resolves)
+		return inc != NULL && inc->state != INCIDENT_PENDING ? inc->id : 0;
+	was_open = inc->state == INCIDENT_OPEN;
+	summarize(inc);
+	if (inc->state == INCIDENT_PENDING && inc->publish_ms <= now)
+		announce(e, inc, now);
+	else if (was_open)
+		tell(e, inc, INCIDENT_CHANGED);
+	return inc->state != INCIDENT_PENDING ? inc->id : 0;
+}
+
+void
+incidents_tick(struct incidents *e, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		struct incident *inc = e->list[i];
+		size_t n_before = e->n;
+
+		if (inc->state == INCIDENT_PENDING && inc->publish_ms <= now) {
+			inc = isolate(e, inc, now);
+			if (e->n != n_before) {
+				i = (size_t)-1; /* the list moved: look again */
+				if (inc->state == INCIDENT_PENDING)
+					announce(e, inc, now);
+				else
+					tell(e, inc, INCIDENT_CHANGED);
+				continue;
+			}
+			announce(e, inc, now);
+		} else if (inc->state == INCIDENT_OPEN) {
+			check_resolved(e, inc, now, now);
+			if (i < e->n && e->list[i] == inc && inc->state == INCIDENT_OPEN &&
+			    inc->grew && now - inc->notified_ms >= e->update_ms) {
+				inc->grew = 0;
+				inc->notified_ms = now;
+				summarize(inc);
+				tell(e, inc, INCIDENT_UPDATED);
+			}
+		}
+	}
+	prune(e, now);
+}
+
+static int
+copy_array(void **dst, size_t *cap, const void *src, size_t n, size_t size)
+{
+	*dst = NULL;
+	*cap = 0;
+	if (n == 0)
+		return 0;
+	if ((*dst = malloc(n * size)) == NULL)
+		return -1;
+	memcpy(*dst, src, n * size);
+	*cap = n;
+	return 0;
+}
+
+int
+incidents_restore(struct incidents *e, const struct incident *src)
+{
+	struct incident *inc;
+
+	if (src->state != INCIDENT_OPEN || e->n >= ACTIVE_MAX ||
+	    grow((void **)&e->list, &e->cap, e->n, sizeof(e->list[0]), ACTIVE_MAX) < 0)
+		return -1;
+	if ((inc = malloc(sizeof(*inc))) == NULL)
+		return -ENOMEM;
+	*inc = *src;
+	if (copy_array((void **)&inc->agents, &inc->cap_agents, src->agents, src->n_agents,
+		       sizeof(*src->agents)) < 0 ||
+	    copy_array((void **)&inc->members, &inc->cap_members, src->members, src->n_members,
+		       sizeof(*src->members)) < 0 ||
+	    copy_array((void **)&inc->events, &inc->cap_events, src->events, src->n_events,
+		       sizeof(*src->events)) < 0) {
+		incident_free(inc);
+		return -ENOMEM;
+	}
+	if (inc->id >= e->next_id)
+		e->next_id = inc->id + 1;
+	e->list[e->n++] = inc;
+	return 0;
+}
+
+void
+incidents_each_open(struct incidents *e, void (*fn)(void *ctx, const struct incident *inc),
+		    void *ctx)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->list[i]->state == INCIDENT_OPEN)
+			fn(ctx, e->list[i]);
+}
+
+size_t
+incidents_count_open(const struct incidents *e, enum incident_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n; i++)
+		n += e->list[i]->state == INCIDENT_OPEN && e->list[i]->kind == kind;
+	return n;
+}

@@ -1,0 +1,135 @@
+/* tests/collector/test_alert_format.c - the payloads of incident alerts:
+ * webhook status and duration, Slack escaping of server-given text,
+ * Alertmanager names, labels and links, and e-mail that no field can break. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/alert_format.h"
+
+#define T0 1700000000000LL
+
+static struct event
+incident_event(const char *kind, const char *summary, int resolved)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.id = ev.incident_id = 7;
+	snprintf(ev.type, sizeof(ev.type), "%s", kind);
+	snprintf(ev.service, sizeof(ev.service), "dns");
+	snprintf(ev.from_instance, sizeof(ev.from_instance), "site-a");
+	snprintf(ev.incident, sizeof(ev.incident), "%s/7", kind);
+	snprintf(ev.summary, sizeof(ev.summary), "%s", summary);
+	snprintf(ev.detail, sizeof(ev.detail),
+		 "{\"id\":7,\"kind\":\"%s\",\"services\":[\"dns\"],\"agents\":[{\"agent\":\"br1\","
+		 "\"service\":\"dns\",\"family\":4,\"from_instance\":\"site-a\",\"to_instance\":\"site-b\"}]}",
+		 kind);
+	ev.started_ms = T0;
+	ev.time_ms = resolved ? T0 + 134000 : T0;
+	ev.resolves = resolved;
+	return ev;
+}
+
+Test(alert_format, webhook_tells_firing_updated_resolved_with_duration)
+{
+	struct event ev = incident_event("instance_down", "site-a dns down: br1 failed over to site-b", 0);
+	char *p;
+	json_t *o;
+
+	p = alert_format_webhook(&ev, 0, "hook");
+	o = json_loads(p, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "firing");
+	cr_assert_eq(json_integer_value(json_object_get(o, "incident_id")), 7);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "instance_down");
+	cr_assert(json_is_null(json_object_get(o, "duration_s")));
+	json_decref(o);
+	free(p);
+	ev.update = 1;
+	p = alert_format_webhook(&ev, 0, "hook");
+	o = json_loads(p, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "updated");
+	json_decref(o);
+	free(p);
+	ev = incident_event("instance_down", "site-a dns down", 1);
+	p = alert_format_webhook(&ev, 1, "hook");
+	o = json_loads(p, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "resolved");
+	cr_assert_float_eq(json_real_value(json_object_get(o, "duration_s")), 134.0, 1e-9);
+	cr_assert(strstr(json_string_value(json_object_get(o, "summary")),
+			 "(resolved after 2 m 14 s)") != NULL);
+	json_decref(o);
+	free(p);
+}
+
+Test(alert_format, slack_cannot_mention_or_link)
+{
+	struct event ev = incident_event(
+	    "hijack", "dns possible hijack: unknown identity \"<!channel> <https://evil.example/x|Re-auth>\"", 0);
+	char *p = alert_format_slack(&ev, 0);
+	json_t *o = json_loads(p, 0, NULL);
+	const char *text = json_string_value(json_object_get(o, "text"));
+
+	cr_assert(strchr(text, '<') == NULL && strchr(text, '>') == NULL, "%s", text);
+	cr_assert(strstr(text, "&lt;!channel&gt;") != NULL, "%s", text);
+	json_decref(o);
+	free(p);
+}
+
+Test(alert_format, alertmanager_names_labels_and_link)
+{
+	struct event ev = incident_event("branch_isolated", "branch br4 isolated", 0);
+	char *p = alert_format_alertmanager(&ev, &ev, 0, "https://noc.example/anycast/");
+	json_t *arr = json_loads(p, 0, NULL), *a = json_array_get(arr, 0);
+	json_t *labels = json_object_get(a, "labels");
+
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "alertname")),
+			 "AnycastBranchIsolated");
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "incident")), "7");
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "severity")), "critical");
+	cr_assert_null(json_object_get(labels, "instance"), "Prometheus owns \"instance\"");
+	cr_assert_str_eq(json_string_value(json_object_get(a, "generatorURL")),
+			 "https://noc.example/anycast/#/incident/7");
+	cr_assert_null(json_object_get(a, "endsAt"));
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(a, "annotations"),
+							   "description")),
+			 "br1 dns IPv4: site-a -> site-b") != NULL);
+	json_decref(arr);
+	free(p);
+
+	ev = incident_event("instance_down", "site-a dns down", 1);
+	p = alert_format_alertmanager(&ev, &ev, 1, "http://127.0.0.1:8053/");
+	arr = json_loads(p, 0, NULL);
+	a = json_array_get(arr, 0);
+	labels = json_object_get(a, "labels");
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "alertname")), "AnycastInstanceDown");
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "anycast_instance")), "site-a");
+	cr_assert_not_null(json_object_get(a, "endsAt"));
+	json_decref(arr);
+	free(p);
+}
+
+Test(alert_format, email_fields_cannot_end_the_message)
+{
+	struct event ev = incident_event("hijack", "x\n.\r\nMAIL FROM:<evil@example>\r\n", 0);
+	size_t len = 0;
+	char *p;
+
+	snprintf(ev.detail, sizeof(ev.detail),
+		 "{\"agents\":[{\"agent\":\"br1\\n.\\r\\nRCPT TO:<x>\",\"family\":4}]}");
+	p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
+	cr_assert_not_null(p);
+	cr_assert_eq(strlen(p), len);
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\n')
+			cr_assert(i > 0 && p[i - 1] == '\r', "bare LF at %zu", i);
+		if (p[i] == '\r')
+			cr_assert(p[i + 1] == '\n', "bare CR at %zu", i);
+	}
+	cr_assert_null(strstr(p, "\r\n.\r\n"), "a lone dot line would end DATA");
+	cr_assert_null(strstr(p, "\r\nMAIL FROM"), "%s", p);
+	cr_assert_null(strstr(p, "\r\nRCPT TO"), "%s", p);
+	free(p);
+}
