@@ -226,6 +226,11 @@ const server = http.createServer((req, res) => {
 			if (parsed.status) statusOf.set(agent, parsed.status);
 			const recs = parsed.results.map((r) => Object.assign(r, { agent }));
 			lastPost.set(agent, Date.now());
+			const quiet = openInc.get('agent_silent|' + agent);
+			if (quiet) {
+				resolve(quiet, new Date().toISOString());
+				broadcast('incident', quiet);
+			}
 			addRecords(recs);
 			send(res, 200, { stored: recs.length, duplicates: 0, last_seq: recs.length ? recs[recs.length - 1].seq : 0 });
 		});
@@ -272,6 +277,23 @@ const server = http.createServer((req, res) => {
 	res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
 	fs.createReadStream(file).pipe(res);
 });
+
+/* an agent that stops reporting opens an agent_silent incident; its next report resolves it */
+setInterval(() => {
+	for (const [agent, t] of lastPost) {
+		if (Date.now() - t <= SILENT_MS || openInc.has('agent_silent|' + agent)) continue;
+		const time = new Date().toISOString();
+		const ev = { id: events.length + 1, time, type: 'agent_silent', agent, service: null, family: null,
+			from_instance: null, to_instance: null, incident: null, detail: {} };
+		events.push(ev);
+		const inc = incidentOf('agent_silent', agent, ev, { severity: 'warning', service: null, instance: null });
+		inc.agents.push({ agent, family: null, from_instance: null, to_instance: null, started: time, ended: null });
+		inc.summary = `agent ${agent} silent: no reports`;
+		touch(inc, ev);
+		broadcast('event', ev);
+		broadcast('incident', inc);
+	}
+}, 1000).unref();
 
 for (const p of process.argv.slice(3)) if (p !== '--empty') addPhase(p);
 server.listen(port, '127.0.0.1', () => console.log(`mock API on http://127.0.0.1:${port}/`));
