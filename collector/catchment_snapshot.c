@@ -269,6 +269,11 @@ catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t 
 		} else if (strcmp(rows[i].status, "unknown_instance") == 0) {
 			st->unknown = 1;
 			catchment_stream_set(c, &st->unknown_identity, rows[i].identity);
+			/* The row names no instance while the identity is unknown: the
+			 * stream stays where it was, at home as far as the row tells
+			 * (else the next round sees it away from home to nothing and
+			 * raises a false catchment_change). */
+			catchment_stream_set(c, &st->cur, st->home);
 		} else {
 			catchment_stream_set(c, &st->identity, rows[i].identity);
 		}

@@ -839,13 +839,17 @@ absorb_moves(struct incidents *e, struct incident *split, const struct event *ev
 {
 	for (size_t i = 0; i < e->n; i++) {
 		struct incident *rc = e->list[i];
-		struct incident_agent *a;
+		size_t k;
 
-		if (rc == split || rc->kind != INCIDENT_ROUTE_CHANGE || rc->state != INCIDENT_PENDING)
+		if (rc == split || rc->state != INCIDENT_PENDING ||
+		    (rc->kind != INCIDENT_ROUTE_CHANGE && rc->kind != INCIDENT_FLAPPING))
 			continue;
-		if ((a = find_agent(rc, ev->agent, ev->service, ev->family)) == NULL)
-			continue;
-		move_entry(rc, (size_t)(a - rc->agents), split);
+		for (k = 0; k < rc->n_agents;) {
+			if (strcmp(rc->agents[k].agent, ev->agent) == 0)
+				move_entry(rc, k, split);
+			else
+				k++;
+		}
 		if (rc->n_agents == 0) {
 			merge_into(e, rc, split);
 			i = (size_t)-1;
@@ -853,29 +857,35 @@ absorb_moves(struct incidents *e, struct incident *split, const struct event *ev
 	}
 }
 
-/* The active split incident this agent's stream is in. */
+/* The active split incident this agent is in (any of its streams: load
+ * sharing moves every service of a branch). */
 static struct incident *
 split_of(struct incidents *e, const struct event *ev)
 {
 	for (size_t i = e->n; i-- > 0;) {
 		struct incident *inc = e->list[i];
-		struct incident_agent *a;
 
 		if (!active(inc) || inc->kind != INCIDENT_SPLIT)
 			continue;
-		a = find_agent(inc, ev->agent, ev->service, ev->family);
-		if (a != NULL && a->ended_ms == 0)
-			return inc;
+		for (size_t k = 0; k < inc->n_agents; k++)
+			if (strcmp(inc->agents[k].agent, ev->agent) == 0 && inc->agents[k].ended_ms == 0)
+				return inc;
 	}
 	return NULL;
 }
 
-/* Per-agent kinds announced at once: hijack, split, flapping, suboptimal,
- * agent_silent. */
+/* Per-agent kinds announced at once: hijack, split, suboptimal, agent_silent;
+ * flapping after the hold. */
 static struct incident *
 on_window_kind(struct incidents *e, enum incident_kind kind, const struct event *ev, int64_t now)
 {
-	struct incident *inc = get_kind(e, kind, NULL, ev, now, 0, 0);
+	struct incident *inc = NULL;
+
+	/* Flapping is held: a split that follows it is the same load sharing. */
+	if (kind == INCIDENT_FLAPPING && (inc = split_of(e, ev)) == NULL)
+		inc = get_kind(e, kind, NULL, ev, now, e->hold_ms, 0);
+	else if (kind != INCIDENT_FLAPPING)
+		inc = get_kind(e, kind, NULL, ev, now, 0, 0);
 
 	if (inc == NULL)
 		return NULL;

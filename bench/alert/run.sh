@@ -16,7 +16,9 @@ trap '"$ROOT/scripts/lab/lab.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/lab/lab.sh" up
 for i in $(seq "$REPEAT"); do
 	echo "bench: run $i/$REPEAT" >&2
-	BENCH_OUT=$OUT "$ROOT/tests/lab/test_events.sh" || echo "bench: run $i had failing checks" >&2
+	for t in test_events test_events_more; do
+		BENCH_OUT=$OUT "$ROOT/tests/lab/$t.sh" || echo "bench: run $i ($t) had failing checks" >&2
+	done
 done
 python3 "$ROOT/bench/alert/summarize.py" "$OUT"
 echo "raw: $OUT" >&2

@@ -3,12 +3,23 @@
 # Every daemon writes its pid file into $LAB_DIR/<node>/: bird.pid, dns.pid,
 # chrony.pid, health.pid. Stopping is always by those pids, never by name.
 
+# proc_running PID: alive and not a zombie. Daemons are reparented to PID 1,
+# which here reaps them a second or two after they exit: kill -0 alone would
+# keep every stop waiting for that.
+proc_running() {
+	local line
+	kill -0 "$1" 2>/dev/null || return 1
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+	line=${line##*) }
+	[ "${line%% *}" != Z ]
+}
+
 pid_alive() { # pid_alive PIDFILE
 	local pid
 	[ -s "$1" ] || return 1
 	pid=$(cat "$1" 2>/dev/null) || return 1
 	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$pid" 2>/dev/null
+	proc_running "$pid"
 }
 
 # stop_pidfile PIDFILE [group]: SIGTERM, wait up to 3 s, then SIGKILL.
@@ -19,7 +30,7 @@ stop_pidfile() {
 	if [ "${2:-}" = group ]; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
 	kill -TERM "$pid" 2>/dev/null || true
 	for i in $(seq 30); do
-		kill -0 "$pid" 2>/dev/null || break
+		proc_running "$pid" || break
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null || true
@@ -125,7 +136,7 @@ stop_all_daemons() {
 	done
 	for i in $(seq 30); do
 		left=""
-		for pid in $pids; do kill -0 "$pid" 2>/dev/null && left="$left $pid"; done
+		for pid in $pids; do proc_running "$pid" && left="$left $pid"; done
 		pids=$left
 		[ -z "$pids" ] && break
 		sleep 0.1

@@ -11,6 +11,14 @@ sock=$dir/bird.ctl
 dns_state=unknown ntp_state=unknown
 dns_fails=0 ntp_fails=0
 
+# alive PID: running and not a zombie (PID 1 reaps exited daemons late here).
+alive() {
+	local line
+	kill -0 "$1" 2>/dev/null && read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+	line=${line##*) }
+	[ "${line%% *}" != Z ]
+}
+
 set_protocols() { # set_protocols enable|disable dns|ntp
 	birdc -s "$sock" "$1" "any_${2}4" >/dev/null 2>&1 &&
 		birdc -s "$sock" "$1" "any_${2}6" >/dev/null 2>&1
@@ -26,7 +34,7 @@ while :; do
 	if [ "$want" != "$dns_state" ] && [ "$want" != unknown ] && set_protocols "$want" dns; then
 		dns_state=$want
 	fi
-	if [ -f "$dir/chrony.pid" ] && kill -0 "$(cat "$dir/chrony.pid")" 2>/dev/null; then
+	if [ -f "$dir/chrony.pid" ] && alive "$(cat "$dir/chrony.pid")"; then
 		ntp_fails=0 want=enable
 	else
 		ntp_fails=$((ntp_fails + 1)) want=disable

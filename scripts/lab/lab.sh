@@ -3,7 +3,8 @@
 #
 # Usage: lab.sh up | down | status | truth | heal
 #        lab.sh exec NODE CMD...        (NODE: r1..r3 site-a..site-c rogue br1..br4 noc)
-#        lab.sh fault service-down SITE | link-down SITE | cost BRANCH | ecmp BRANCH | rogue
+#        lab.sh fault service-down SITE | service-down-unguarded SITE | link-down SITE
+#                   | cost BRANCH | ecmp BRANCH | rogue | isolate BRANCH
 # Env:   LAB_PREFIX (default acl; every namespace is "$LAB_PREFIX-<node>"),
 #        LAB_DIR (default /tmp/anycast-lab-$LAB_PREFIX), LAB_HOST_LINK=1 (veth root<->noc),
 #        LAB_TIMEOUT (seconds to wait for convergence, default 60).
@@ -194,6 +195,7 @@ lab_up() {
 	write_inventory
 	: >"$LAB_DIR/faults"
 	t1=$(now_ms)
+	msg "up: waiting for OSPF and every branch at its predicted site ..."
 	wait_converged "up" || die "lab did not converge within ${LAB_TIMEOUT}s"
 	trap - EXIT INT TERM HUP
 	msg "up: namespaces and links $(ms_to_s $((td - tb))) s, daemons $(ms_to_s $((t1 - td))) s," \
@@ -202,55 +204,148 @@ lab_up() {
 }
 
 ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+ms_to_s1() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# "nsd, chronyd": the daemons service-down stops at SITE.
+site_daemons() { echo "$(site_field "$1" 4), chronyd"; }
+
+# primary_cost BRANCH: the branch's own cost on its primary uplink in topo.sh.
+primary_cost() {
+	echo "$LINKS" | awk -v b="$1" '$2 == b { print $5; exit }'
+}
+
+# Policy rules of the isolate fault: their own preference, before the main table.
+ISOLATE_PREF=900
+
+# isolate_targets 4|6: what an isolated branch may not reach: the anycast
+# prefix and every server's management address (the noc is not in them).
+isolate_targets() {
+	local s
+	if [ "$1" = 4 ]; then
+		echo "${ANY4_DNS%.*}.0/24"
+		for s in $SITES rogue; do echo "$(site_mgmt4 "$s")/32"; done
+	else
+		echo "${ANY6_DNS%::*}::/64"
+		for s in $SITES rogue; do echo "$(site_mgmt6 "$s")/128"; done
+	fi
+}
+
+isolate_branch() {
+	local br=$1 fam t
+	for fam in 4 6; do
+		for t in $(isolate_targets $fam); do
+			echo "rule add pref $ISOLATE_PREF to $t prohibit"
+		done | nsx "$br" ip -$fam -batch -
+	done
+}
+
+# unisolate_branch BRANCH: remove every isolate rule (none is fine).
+unisolate_branch() {
+	nsx "$1" sh -c "while ip -4 rule del pref $ISOLATE_PREF 2>/dev/null; do :; done
+		while ip -6 rule del pref $ISOLATE_PREF 2>/dev/null; do :; done"
+}
 
 lab_fault() {
-	local name=${1:-} arg=${2:-} t0
+	local name=${1:-} arg=${2:-} t0 before r pid
 	[ -f "$LAB_DIR/lab.env" ] || die "no lab $LAB_PREFIX is up"
 	t0=$(now_ms)
 	case $name in
-	service-down)
-		is_site "$arg" || die "service-down: unknown site '$arg'"
-		stop_services "$arg" ;;
-	link-down)
-		is_site "$arg" || die "link-down: unknown site '$arg'"
-		nsx "$arg" ip link set dev "$(site_field "$arg" 2)" down ;;
+	service-down | service-down-unguarded)
+		is_site "$arg" || die "$name: unknown site '$arg'"
+		fault_active "service-down $arg" || fault_active "service-down-unguarded $arg" &&
+			die "$arg already has a service fault"
+		if [ "$name" = service-down-unguarded ] && [ "$(site_field "$arg" 3)" = simple ]; then
+			msg "$arg is a simple site (no health check to stop): same as service-down $arg"
+			name=service-down
+		fi ;;
+	link-down) is_site "$arg" || die "link-down: unknown site '$arg'" ;;
 	cost | ecmp)
 		is_branch "$arg" || die "$name: unknown branch '$arg'"
-		fault_active "cost $arg" || fault_active "ecmp $arg" && die "$arg already has a cost fault"
+		fault_active "cost $arg" || fault_active "ecmp $arg" && die "$arg already has a cost fault" ;;
+	rogue) arg="" ;;
+	isolate)
+		is_branch "$arg" || die "isolate: unknown branch '$arg'"
+		fault_active "isolate $arg" && die "$arg is already isolated" ;;
+	*) die "unknown fault '$name' (service-down|service-down-unguarded|link-down|cost|ecmp|rogue|isolate)" ;;
+	esac
+	before=$(truth_table)
+	case $name in
+	service-down)
+		if [ "$(site_field "$arg" 3)" = simple ]; then
+			msg "$arg: stopping $(site_daemons "$arg") (static routes on $(site_field "$arg" 2) stay: blackhole)"
+		else
+			msg "$arg: stopping $(site_daemons "$arg") (the health check withdraws the anycast routes)"
+		fi
+		stop_services "$arg" ;;
+	service-down-unguarded)
+		pid=$(cat "$LAB_DIR/$arg/health.pid" 2>/dev/null || echo none)
+		msg "$arg: stopping the health check (pid $pid), then $(site_daemons "$arg"); BIRD keeps announcing"
+		stop_pidfile "$LAB_DIR/$arg/health.pid" group
+		stop_services "$arg" ;;
+	link-down)
+		r=$(site_field "$arg" 2)
+		msg "$arg: taking the uplink to $r down"
+		nsx "$arg" ip link set dev "$r" down ;;
+	cost | ecmp)
+		r=$(branch_uplinks "$arg" | head -n1 | cut -d' ' -f1)
 		if [ "$name" = cost ]; then
+			msg "$arg: primary uplink (to $r) cost $(primary_cost "$arg") -> $COST_FAULT, reconfiguring BIRD"
 			echo "$COST_FAULT" >"$LAB_DIR/$arg/primary_cost"
 		else
+			msg "$arg: primary uplink (to $r) cost $(primary_cost "$arg") -> $COST_ECMP (= backup), L4 multipath hashing, reconfiguring BIRD"
 			echo "$COST_ECMP" >"$LAB_DIR/$arg/primary_cost"
 			sysctl_ns "$arg" net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
 		fi
 		bird_reconfigure "$arg" ;;
 	rogue)
-		arg=""
+		msg "rogue: announcing the anycast addresses (cost $(site_field rogue 6) from $(site_field rogue 2))"
 		rogue_announce enable ;;
-	*) die "unknown fault '$name' (service-down|link-down|cost|ecmp|rogue)" ;;
+	isolate)
+		msg "$arg: prohibiting the anycast addresses and every server's management address" \
+			"(IPv4 and IPv6, policy rules pref $ISOLATE_PREF); the noc stays reachable"
+		isolate_branch "$arg" ;;
 	esac
 	echo "$name${arg:+ $arg}" >>"$LAB_DIR/faults"
+	msg "waiting for routing to converge (truth: $(truth_changes "$before" "$(truth_table)")) ..."
 	wait_converged "fault $name${arg:+ $arg}" || die "fault $name $arg: truth not reached in ${LAB_TIMEOUT}s"
 	msg "fault $name${arg:+ $arg}: took effect in $(ms_to_s $(($(now_ms) - t0))) s"
 }
 
 lab_heal() {
-	local s b t0 changed
+	local s b t0 changed before what
 	[ -f "$LAB_DIR/lab.env" ] || die "no lab $LAB_PREFIX is up"
 	t0=$(now_ms)
+	before=$(truth_table)
 	for s in $SITES; do
+		if fault_active "link-down $s"; then
+			msg "$s: bringing the uplink to $(site_field "$s" 2) up"
+		fi
 		site_link_up "$s"
+		what=""
+		pid_alive "$LAB_DIR/$s/dns.pid" || what="$(site_field "$s" 4)"
+		pid_alive "$LAB_DIR/$s/chrony.pid" || what="$what${what:+, }chronyd"
+		if [ "$(site_field "$s" 3)" = enhanced ] && ! pid_alive "$LAB_DIR/$s/health.pid"; then
+			what="$what${what:+, then }the health check"
+		fi
+		[ -z "$what" ] || msg "$s: starting $what"
 		start_services "$s"
+		[ "$(site_field "$s" 3)" = enhanced ] && start_health "$s"
 	done
 	for b in $BRANCHES; do
 		changed=0
 		[ -f "$LAB_DIR/$b/primary_cost" ] && changed=1
+		fault_active "cost $b" || fault_active "ecmp $b" && changed=1
+		[ $changed = 1 ] && msg "$b: primary uplink cost back to $(primary_cost "$b"), L3 multipath hashing, reconfiguring BIRD"
 		rm -f "$LAB_DIR/$b/primary_cost"
 		sysctl_ns "$b" net.ipv4.fib_multipath_hash_policy=0 net.ipv6.fib_multipath_hash_policy=0
 		[ $changed = 1 ] && bird_reconfigure "$b"
+		fault_active "isolate $b" && msg "$b: removing the isolation rules"
+		unisolate_branch "$b"
 	done
+	fault_active rogue && msg "rogue: withdrawing the anycast addresses"
 	rogue_announce disable
 	: >"$LAB_DIR/faults"
+	msg "waiting for routing to converge (truth: $(truth_changes "$before" "$(truth_table)")) ..."
 	wait_converged heal || die "heal: truth not reached in ${LAB_TIMEOUT}s"
 	msg "heal: converged in $(ms_to_s $(($(now_ms) - t0))) s"
 }

@@ -896,6 +896,45 @@ Test(catchment, restore_keeps_open_outage)
 	teardown(&f);
 }
 
+Test(catchment, restore_keeps_open_unknown_identity_at_home)
+{
+	struct fixture f;
+	struct catchment_row row;
+	struct round rd = { .n = 0 };
+	struct result *r;
+	const struct event *ev;
+	int k;
+
+	setup(&f, NULL);
+	memset(&row, 0, sizeof(row));
+	snprintf(row.agent, sizeof(row.agent), "br1");
+	snprintf(row.service, sizeof(row.service), "dns");
+	row.family = 4;
+	snprintf(row.status, sizeof(row.status), "unknown_instance");
+	snprintf(row.identity, sizeof(row.identity), "rogue.example");
+	snprintf(row.home, sizeof(row.home), "site-a");
+	row.rtt_ms = 3;
+	catchment_restore(f.c, &row, 1);
+	for (k = 0; k < 3; k++) {
+		r = add(&rd, "br1", "dns", 4, RESULT_TARGET_ANYCAST);
+		r->outcome = RESULT_OK;
+		r->rtt_ms = 3;
+		snprintf(r->identity, sizeof(r->identity), "rogue.example");
+		mgmt(&rd, "br1", "site-a", 1, 9);
+		mgmt(&rd, "br1", "site-b", 1, 12);
+		feed(f.c, &rd, T0 + k * 1000, &f.s);
+	}
+	cr_assert_eq(f.s.n, 0, "the hijack goes on: nothing new (got %d events, first %s)", f.s.n,
+		     f.s.n > 0 ? f.s.ev[0].type : "-");
+	dns_round(f.c, "br1", T0 + 3000, "site-a", "", &f.s);
+	dns_round(f.c, "br1", T0 + 4000, "site-a", "", &f.s);
+	cr_assert_eq(f.s.n, 1);
+	ev = find(&f.s, "recovery", 0);
+	cr_assert_str_eq(ev->incident, "unknown_instance/br1/dns/4");
+	cr_assert_eq(count(&f.s, "catchment_change"), 0);
+	teardown(&f);
+}
+
 Test(catchment, unknown_service_and_agentless_records_are_ignored)
 {
 	struct fixture f;

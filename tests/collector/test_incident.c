@@ -331,11 +331,18 @@ Test(incident, load_sharing_takes_the_route_change_that_started_it)
 
 	feed(e, ev(&w, "catchment_change", t, "br2", "dns", 4, "site-b", "site-c",
 		   "catchment_change", 0, "route_change"), t);
+	feed(e, ev(&w, "flapping", t + 1000, "br2", "ntp", 6, "site-c", "site-b", "flapping", 0,
+		   "flapping"), t + 1000);
 	feed(e, ev(&w, "split", t + 3000, "br2", "dns", 4, "site-c", "site-b", "split", 0,
 		   "answers_alternate"), t + 3000);
+	feed(e, ev(&w, "flapping", t + 3500, "br2", "ntp", 4, "site-c", "site-b", "flapping", 0,
+		   "flapping"), t + 3500);
+	feed(e, ev(&w, "flapping", t + 1000, "br2", "dns", 6, "site-c", "site-b", "flapping", 0,
+		   "flapping"), t + 3600);
 	incidents_tick(e, t + 2 * HOLD);
 	cr_assert_eq(count(&w, INCIDENT_SPLIT, INCIDENT_OPENED), 1);
 	cr_assert_eq(count(&w, INCIDENT_ROUTE_CHANGE, INCIDENT_OPENED), 0);
+	cr_assert_eq(count(&w, INCIDENT_FLAPPING, INCIDENT_OPENED), 0, "flapping of a split branch");
 	incidents_free(e);
 }
 
