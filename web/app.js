@@ -1,4 +1,4 @@
-/* web/app.js - dashboard router (#/matrix, #/events, #/instance/NAME, ...) and live updates (SSE, else polling) */
+/* web/app.js - dashboard router (#/matrix, #/events, #/incident/ID, ...) and live updates (SSE, else polling) */
 'use strict';
 
 (function (AM) {
@@ -35,6 +35,7 @@
 		case 'instance': return route.arg ? ['instance', AM.pages.instance(route.arg)] : ['instance', AM.pages.instances()];
 		case 'agents': return ['agent', AM.pages.agents()];
 		case 'agent': return route.arg ? ['agent', AM.pages.agent(route.arg)] : ['agent', AM.pages.agents()];
+		case 'incident': return route.arg ? ['incident', AM.incidents.view(route.arg)] : ['matrix', AM.views.matrix()];
 		default: return [null, null];
 		}
 	}
@@ -99,7 +100,7 @@
 		app.busy = true;
 		try {
 			await loadContext();
-			if (app.view) await app.view.refresh(app.ctx);
+			await Promise.all([AM.incidents.refreshStrip(), app.view ? app.view.refresh(app.ctx) : null]);
 			app.lastOk = Date.now();
 			showBanner(null);
 			setLive(app.streaming ? 'live' : 'polling', app.streaming ? 'Updates pushed by the collector' : `Polling every ${POLL_MS / 1000} s`);
@@ -134,37 +135,87 @@
 	}
 
 	/* The collector's event stream, when it has one: every message means
-	 * "something changed", so redraw soon (coalescing bursts). EventSource
-	 * cannot send headers: a read token travels as ?token=. */
-	function openStream() {
+	 * "something changed", so redraw soon (coalescing bursts; "reset" says
+	 * messages were missed, which a refetch covers too); an "incident"
+	 * message carries the incident and patches the strip at once. The stream
+	 * runs in a worker (stream.js: a page that holds a never-ending request
+	 * never looks finished to headless browsers), or in the page where there
+	 * are no workers. EventSource cannot send headers: a read token travels
+	 * as ?token=. */
+	function closeStream() {
 		if (app.stream) app.stream.close();
 		app.stream = null;
 		app.streaming = false;
+	}
+
+	function openStream() {
+		closeStream();
 		if (!window.EventSource) return;
 		const tok = localStorage.getItem(AM.TOKEN_KEY);
-		let es;
-		try {
-			es = new EventSource('api/v1/stream' + (tok ? '?token=' + encodeURIComponent(tok) : ''));
-		} catch (e) {
-			return;
-		}
-		app.stream = es;
-		let pending = null;
+		const url = new URL('api/v1/stream' + (tok ? '?token=' + encodeURIComponent(tok) : ''), document.baseURI).href;
+		let pending = null, dropped = false, handle = null;
 		const poke = () => {
 			if (pending) return;
 			pending = setTimeout(() => { pending = null; refreshNow(); }, 300);
 		};
-		es.onopen = () => { app.streaming = true; setLive('live', 'Updates pushed by the collector'); };
-		es.onmessage = poke;
-		for (const t of ['event', 'catchments', 'results', 'agent', 'reset'])
-			es.addEventListener(t, poke);
-		es.onerror = () => {
+		const onOpen = () => {
+			app.streaming = true;
+			setLive('live', 'Updates pushed by the collector');
+			/* what happened while the stream was down was not pushed: fetch it */
+			if (dropped) refreshNow();
+			dropped = false;
+		};
+		const onError = (closed) => {
 			/* poll while the browser reconnects, or for good when the stream
 			 * is refused (404, 401) */
 			app.streaming = false;
-			if (es.readyState === EventSource.CLOSED && app.stream === es) app.stream = null;
+			dropped = true;
+			if (closed && app.stream === handle) closeStream();
 			if (!app.busy) schedule(null);
 		};
+		const onMessage = (type, data) => {
+			if (type === 'incident') {
+				let inc = null;
+				try {
+					inc = JSON.parse(data);
+				} catch (e) {
+					inc = null;
+				}
+				if (inc && typeof inc === 'object') AM.incidents.applyIncident(inc.incident || inc);
+			}
+			if (type !== 'hello') poke();
+		};
+		try {
+			if (window.Worker) {
+				const w = new Worker('stream.js?url=' + encodeURIComponent(url));
+				w.onmessage = (m) => {
+					const d = m.data || {};
+					if (d.kind === 'open') onOpen();
+					else if (d.kind === 'error') onError(d.closed);
+					else if (d.kind === 'message') onMessage(d.type, d.data);
+				};
+				w.onerror = () => onError(true);
+				handle = { close: () => w.terminate() };
+			} else {
+				const es = new EventSource(url);
+				es.onopen = onOpen;
+				es.onerror = () => onError(es.readyState === EventSource.CLOSED);
+				es.onmessage = (m) => onMessage('message', m.data);
+				for (const t of ['event', 'catchments', 'results', 'agent', 'incident', 'reset'])
+					es.addEventListener(t, (m) => onMessage(t, m.data));
+				handle = { close: () => es.close() };
+			}
+		} catch (e) {
+			return;
+		}
+		app.stream = handle;
+	}
+
+	/* Started once the page has loaded, so that nothing the page asks for
+	 * while loading is still pending when the load event is due. */
+	function openStreamAfterLoad() {
+		if (document.readyState === 'complete') setTimeout(openStream, 0);
+		else window.addEventListener('load', () => setTimeout(openStream, 0), { once: true });
 	}
 
 	document.addEventListener('DOMContentLoaded', () => {
@@ -172,7 +223,8 @@
 		window.addEventListener('hashchange', route);
 		document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshNow(); });
 		if (!location.hash) history.replaceState(null, '', '#/matrix');
-		openStream();
+		AM.incidents.mountStrip(document.getElementById('incidents'));
+		openStreamAfterLoad();
 		route();
 	});
 

@@ -298,13 +298,19 @@
 				}
 				const rows = list(cb, 'catchments').filter((r) => r.agent === name)
 					.sort((x, y) => x.service.localeCompare(y.service) || (x.family || 4) - (y.family || 4));
-				fill(catchBox, rows.length ? h('div', { class: 'scroll' }, h('table', { class: 'data' },
+				const states = { [name]: a ? a.state : '' };
+				const cellOf = (label, content, cls) => h('td', { class: cls || null, dataset: { label } }, content);
+				fill(catchBox, rows.length ? h('table', { class: 'data stack', id: 'agent-catchments' },
 					h('thead', {}, h('tr', {}, ['service', 'instance', 'status', 'RTT', 'since'].map((t) => h('th', {}, t)))),
-					h('tbody', {}, rows.map((r) => h('tr', {},
-						h('td', {}, `${r.service} ${family(r.family)}`),
-						h('td', {}, r.instance ? instanceChip(r.instance) : h('span', { class: 'muted' }, r.identity ? `unknown: ${r.identity}` : '—')),
-						h('td', { class: r.status === 'ok' ? 'good' : 'bad' }, r.status.replace('_', ' ') + (r.suboptimal ? ', sub-optimal' : '') + (r.flapping ? ', flapping' : '')),
-						h('td', { class: 'num' }, fmtMs(r.rtt_ms)), h('td', {}, timeEl(r.since, { rel: true })))))))
+					h('tbody', {}, rows.map((r) => h('tr', { dataset: { service: r.service, family: r.family || 4, status: r.status } },
+						cellOf('service', `${r.service} ${family(r.family)}`),
+						cellOf('instance', [r.instance ? instanceChip(r.instance) : h('span', { class: 'muted' }, r.identity ? `unknown: ${r.identity}` : '—'),
+							AM.splitParts(r).length ? h('span', { class: 'split-parts' }, AM.splitParts(r).map((p) => h('span', { class: 'split-part' }, instanceChip(p.instance), ' ', AM.shareText(p)))) : null,
+							AM.awayMark(r)]),
+						cellOf('status', [r.status.replace('_', ' ') + (r.suboptimal ? ', sub-optimal' : '') + (r.flapping ? ', flapping' : ''),
+							AM.isSilent(r, states) ? h('span', { class: 'silent-note' }, 'agent silent') : null], r.status === 'ok' ? 'good' : 'bad'),
+						cellOf('RTT', fmtMs(r.rtt_ms), 'num'),
+						cellOf(r.status === 'outage' ? 'outage since' : 'since', timeEl(r.since, { rel: true }), 'since')))))
 					: h('p', { class: 'muted' }, 'No catchment data for this agent yet.'));
 				const evs = AM.newestFirst(list(eb, 'events'));
 				fill(evBox, evs.length ? h('ul', { class: 'timeline' }, evs.map(eventLine)) : h('p', { class: 'muted' }, 'none'));

@@ -122,6 +122,21 @@ window.AM = window.AM || {};
 		return h('time', { datetime: d.toISOString(), title: utcText(d) },
 			text, opts && opts.rel ? h('span', { class: 'ago' }, h('span', { class: 'sep' }, ' · '), ago(d)) : null);
 	}
+	/* "16:00:01" in the viewer's zone (a <time> with UTC on hover). */
+	function clockEl(t) {
+		const d = parseTime(t);
+		if (!d) return h('span', { class: 'muted' }, '—');
+		return h('time', { datetime: d.toISOString(), title: utcText(d) }, localTimeFmt.format(d));
+	}
+	/* A duration in seconds as "45 s", "2 m 14 s", "3 h 5 m", "2 d 4 h". */
+	function durationText(s) {
+		if (typeof s !== 'number' || !isFinite(s) || s < 0) return '';
+		s = Math.round(s);
+		if (s < 60) return `${s} s`;
+		if (s < 3600) return `${Math.floor(s / 60)} m ${s % 60} s`;
+		if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} m`;
+		return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+	}
 	/* Duration since t as "3 min", for "since" columns. */
 	function sinceText(t) {
 		const d = parseTime(t);
@@ -197,8 +212,16 @@ window.AM = window.AM || {};
 		suboptimal: 'sub-optimal',
 	};
 
+	const INCIDENT_KIND = {
+		instance_down: 'instance down', route_change: 'route change', outage: 'outage', hijack: 'hijack',
+		split: 'split', flapping: 'flapping', suboptimal: 'sub-optimal', branch_isolated: 'branch isolated',
+		agent_silent: 'agent silent',
+	};
+	const SEVERITIES = ['critical', 'warning', 'info'];
+
 	Object.assign(AM, {
-		h, fill, api, list, qs, ApiError, TOKEN_KEY, parseTime, utcText, ago, timeEl, sinceText,
+		h, fill, api, list, qs, ApiError, TOKEN_KEY, parseTime, utcText, ago, timeEl, clockEl, durationText, sinceText,
+		INCIDENT_KIND, SEVERITIES,
 		fmtMs, family, setInstanceNames, instanceColour, inkFor, instanceChip,
 		EVENT_TYPES, EVENT_LABEL,
 	});

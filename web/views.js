@@ -31,53 +31,85 @@
 		split: 'split: answers from several instances',
 	};
 
-	function cellTitle(r) {
+	/* Is the agent behind this row silent (stopped reporting)? The row's own
+	 * agent_state says so; a collector without it is asked through the agent
+	 * list (states: agent name -> "ok" | "stale" | "never"). The age of the
+	 * last answer says nothing: an outage answers nothing for as long as it lasts. */
+	function isSilent(r, states) {
+		if (typeof r.agent_state === 'string') return r.agent_state === 'silent';
+		return !!states && states[r.agent] === 'stale';
+	}
+	/* "away: site-b (home site-a)" when the row answers from another instance than its usual one */
+	function awayText(r) {
+		if (!r.away || !r.instance) return null;
+		return `away: ${r.instance}` + (r.home ? ` (home ${r.home})` : '');
+	}
+	function awayMark(r) {
+		const t = awayText(r);
+		return t ? h('span', { class: 'away', title: `${r.agent} usually reaches ${r.home || '?'}; now ${r.instance}` }, t) : null;
+	}
+	/* split rows: [{instance, share}] with a share in 0..1, largest first */
+	function splitParts(r) {
+		if (!Array.isArray(r.split_instances)) return [];
+		return r.split_instances.filter((p) => p && p.instance)
+			.slice().sort((a, b) => (b.share || 0) - (a.share || 0));
+	}
+	function shareText(p) {
+		return typeof p.share === 'number' ? `${Math.round(p.share * 100)} %` : '';
+	}
+
+	function cellTitle(r, states) {
 		const lines = [`${r.agent} → ${r.service} ${family(r.family)}`];
 		if (r.status === 'unknown_instance') lines.push(`UNKNOWN instance, identity "${r.identity || '?'}"`);
-		else if (r.status === 'outage') lines.push('no answer');
+		else if (r.status === 'outage') lines.push('no answer (outage)');
 		else lines.push(`instance ${r.instance || '?'}` + (r.identity ? ` (${r.identity})` : ''));
-		if (r.status === 'split') lines.push('split: consecutive answers from different instances');
+		if (r.status === 'split') {
+			const parts = splitParts(r);
+			lines.push('split: answers from ' + (parts.length ? parts.map((p) => `${p.instance} ${shareText(p)}`.trim()).join(', ') : 'several instances'));
+		}
+		if (awayText(r)) lines.push(awayText(r));
 		lines.push('RTT ' + fmtMs(r.rtt_ms));
 		const d = AM.parseTime(r.since);
 		if (d) lines.push(`since ${d.toLocaleString()} (${sinceText(r.since)}) · ${AM.utcText(d)}`);
-		if (isStale(r)) lines.push('STALE: no round from this agent for ' + sinceText(r.last_seen));
+		if (isSilent(r, states)) lines.push('agent silent: no report' + (r.last_report ? ' since ' + AM.utcText(AM.parseTime(r.last_report)) : '') + '; the cell shows the last known state');
 		if (r.suboptimal) lines.push('sub-optimal: a faster instance is reachable');
 		if (r.flapping) lines.push('flapping');
 		return lines.join('\n');
 	}
 
-	/* a cell whose agent stopped sending rounds shows old news */
-	const STALE_CELL_MS = 90e3;
-	function isStale(r) {
-		const d = AM.parseTime(r.last_seen);
-		return d !== null && Date.now() - d.getTime() > STALE_CELL_MS;
-	}
-
-	function cellContent(r) {
+	function cellContent(r, states) {
 		const marks = [];
 		if (r.suboptimal) marks.push(h('span', { class: 'mark mark-slow', title: 'sub-optimal: a faster instance is reachable' }, '▼', h('span', { class: 'mark-word' }, ' slow')));
 		if (r.flapping) marks.push(h('span', { class: 'mark mark-flap', title: 'flapping' }, '↯', h('span', { class: 'mark-word' }, ' flapping')));
-		let main;
+		let main, sub = h('span', { class: 'rtt' }, fmtMs(r.rtt_ms)), extra = null;
 		switch (r.status) {
 		case 'outage':
 			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '✕'), ' no answer');
+			sub = h('span', { class: 'rtt since' }, 'outage since ', AM.clockEl(r.since));
 			break;
 		case 'unknown_instance':
 			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '⚠'), ' UNKNOWN',
 				h('span', { class: 'ident' }, r.identity || '?'));
 			break;
-		case 'split':
-			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '⇄'), ' split',
-				r.instance ? h('span', { class: 'ident' }, r.instance) : null);
+		case 'split': {
+			const parts = splitParts(r);
+			main = h('span', { class: 'cell-main' }, h('span', { class: 'sym' }, '⇄'), ' split');
+			extra = parts.length ? h('span', { class: 'split-parts' }, parts.map((p) =>
+				h('span', { class: 'split-part', dataset: { instance: p.instance } },
+					h('span', { class: 'split-dot', style: { background: instanceColour(p.instance) } }), p.instance, ' ', shareText(p))))
+				: r.instance ? h('span', { class: 'ident' }, r.instance) : null;
 			break;
+		}
 		default:
 			main = h('span', { class: 'cell-main' }, r.instance || '?');
 		}
-		const sub = r.status === 'outage' ? (r.since ? 'for ' + sinceText(r.since) : '') : fmtMs(r.rtt_ms);
-		return [main, h('span', { class: 'rtt' }, sub), marks.length ? h('span', { class: 'marks' }, marks) : null];
+		const silent = isSilent(r, states) ? h('span', { class: 'silent-note' }, 'agent silent',
+			r.last_report ? [' · last report ', AM.clockEl(r.last_report)] : null) : null;
+		return [main, extra, sub, awayMark(r), silent, marks.length ? h('span', { class: 'marks' }, marks) : null];
 	}
 
-	function cellStyle(r) {
+	function cellStyle(r, states) {
+		if (isSilent(r, states)) return null;
 		if (r.status === 'ok' && r.instance) {
 			const bg = instanceColour(r.instance);
 			return { background: bg, color: inkFor(bg) };
@@ -106,7 +138,7 @@
 	/* ---------- matrix ---------- */
 
 	function matrixView() {
-		let el, tableBox, summary, detail, selected = null, rows = [];
+		let el, tableBox, summary, detail, selected = null, rows = [], detailStates = {};
 
 		function drawDetail() {
 			const r = rows.find((x) => rowKey(x) === selected);
@@ -121,13 +153,18 @@
 					h('button', { class: 'close', title: 'close', onclick: () => { selected = null; drawDetail(); markSelected(); } }, '×')),
 				h('dl', { class: 'kv' },
 					h('dt', {}, 'status'), h('dd', { class: 'st-' + r.status }, STATUS_TEXT[r.status] || r.status),
-					h('dt', {}, 'instance'), h('dd', {}, r.instance ? instanceChip(r.instance) : h('span', { class: 'muted' }, 'none')),
+					h('dt', {}, 'instance'), h('dd', {}, r.instance ? instanceChip(r.instance) : h('span', { class: 'muted' }, 'none'), awayMark(r)),
+					splitParts(r).length ? [h('dt', {}, 'split'), h('dd', { class: 'split-parts' }, splitParts(r).map((p) =>
+						h('span', { class: 'split-part' }, instanceChip(p.instance), ' ', shareText(p))))] : null,
+					r.home !== undefined ? [h('dt', {}, 'home'), h('dd', {}, r.home ? instanceChip(r.home) : h('span', { class: 'muted' }, 'not learnt yet'))] : null,
 					h('dt', {}, 'identity'), h('dd', {}, r.identity ? h('code', {}, r.identity) : '—'),
 					h('dt', {}, 'RTT'), h('dd', {}, fmtMs(r.rtt_ms)),
-					h('dt', {}, 'since'), h('dd', {}, timeEl(r.since, { rel: true, full: true })),
-					r.last_seen ? [h('dt', {}, 'last round'), h('dd', {}, timeEl(r.last_seen, { rel: true, full: true }))] : null,
+					h('dt', {}, r.status === 'outage' ? 'outage since' : 'since'), h('dd', {}, timeEl(r.since, { rel: true, full: true })),
+					h('dt', {}, 'agent'), h('dd', { class: isSilent(r, detailStates) ? 'bad' : 'good' }, isSilent(r, detailStates) ? 'silent (stopped reporting)' : 'reporting'),
+					r.last_report ? [h('dt', {}, 'last report'), h('dd', {}, timeEl(r.last_report, { rel: true, full: true }))] : null,
+					r.last_seen ? [h('dt', {}, 'last answer'), h('dd', {}, timeEl(r.last_seen, { rel: true, full: true }))] : null,
 					h('dt', {}, 'flags'), h('dd', {}, [r.suboptimal ? 'sub-optimal' : null, r.flapping ? 'flapping' : null].filter(Boolean).join(', ') || 'none'),
-					h('dt', {}, 'agent'), h('dd', {}, h('a', { href: '#/agent/' + encodeURIComponent(r.agent) }, r.agent))),
+					h('dt', {}, 'agent page'), h('dd', {}, h('a', { href: '#/agent/' + encodeURIComponent(r.agent) }, r.agent))),
 				evidence);
 			loadEvidence(r, evidence);
 		}
@@ -166,43 +203,53 @@
 				td.classList.toggle('selected', td.dataset.key === selected);
 		}
 
+		function agentSilent(a, states) {
+			const rs = rows.filter((r) => r.agent === a);
+			return rs.length ? rs.every((r) => isSilent(r, states)) : states[a] === 'stale';
+		}
+
 		function draw(agents, states) {
 			const cols = columnsOf(rows);
 			const byKey = new Map(rows.map((r) => [rowKey(r), r]));
 			const names = [...new Set([...rows.map((r) => r.agent), ...agents])].sort();
-			const counts = { ok: 0, outage: 0, unknown_instance: 0, split: 0, suboptimal: 0 };
+			const counts = { ok: 0, outage: 0, unknown_instance: 0, split: 0, suboptimal: 0, away: 0 };
 			for (const r of rows) {
 				counts[r.status] = (counts[r.status] || 0) + 1;
 				if (r.suboptimal) counts.suboptimal++;
+				if (awayText(r)) counts.away++;
 			}
 			fill(summary,
 				h('span', { class: 'pill ok' }, `${counts.ok} answering`),
 				h('span', { class: 'pill ' + (counts.outage ? 'outage' : 'zero') }, `${counts.outage} outage`),
 				h('span', { class: 'pill ' + (counts.unknown_instance ? 'unknown' : 'zero') }, `${counts.unknown_instance} unknown instance`),
 				h('span', { class: 'pill ' + (counts.split ? 'split' : 'zero') }, `${counts.split} split`),
-				h('span', { class: 'pill ' + (counts.suboptimal ? 'slow' : 'zero') }, `${counts.suboptimal} sub-optimal`));
+				h('span', { class: 'pill ' + (counts.suboptimal ? 'slow' : 'zero') }, `${counts.suboptimal} sub-optimal`),
+				h('span', { class: 'pill ' + (counts.away ? 'is-away' : 'zero') }, `${counts.away} away`));
 			if (!rows.length) {
 				fill(tableBox, h('p', { class: 'empty' }, 'No catchment data yet: no agent has reported.'));
 				return;
 			}
-			const table = h('table', { class: 'matrix', id: 'matrix' },
+			/* on a phone, up to four services share the width instead of scrolling */
+			const table = h('table', { class: 'matrix' + (cols.length <= 4 ? ' few-cols' : ''), id: 'matrix' },
 				h('thead', {}, h('tr', {}, h('th', { class: 'corner' }, 'agent \\ service'),
 					cols.map((c) => h('th', { scope: 'col', dataset: { service: c.service, family: c.family } }, c.label)))),
 				h('tbody', {}, names.map((a) => h('tr', { dataset: { agent: a } },
 					h('th', { scope: 'row' }, h('a', { href: '#/agent/' + encodeURIComponent(a) }, a),
-						states[a] === 'stale' ? h('span', { class: 'silent', title: 'this agent stopped reporting: its cells show the last known state' }, 'silent') :
+						agentSilent(a, states) ? h('span', { class: 'silent', title: 'this agent stopped reporting: its cells show the last known state' }, 'silent') :
 						states[a] === 'never' ? h('span', { class: 'silent', title: 'this agent never reported' }, 'never reported') : null),
 					cols.map((c) => {
 						const r = byKey.get(`${a}|${c.service}|${c.family}`);
 						if (!r) return h('td', { class: 'cell cell-none', title: 'not measured' }, '·');
 						const key = rowKey(r);
 						return h('td', {
-							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : '') + (r.suboptimal || r.flapping ? ' has-marks' : '') + (isStale(r) ? ' is-stale' : ''),
-							style: cellStyle(r), title: cellTitle(r), tabindex: 0,
-							dataset: { key, agent: r.agent, service: r.service, family: r.family || 4, instance: r.instance || '', status: r.status },
+							class: `cell st-${r.status}` + (r.suboptimal ? ' is-slow' : '') + (r.flapping ? ' is-flap' : '') + (r.suboptimal || r.flapping ? ' has-marks' : '') +
+								(isSilent(r, states) ? ' is-silent' : '') + (awayText(r) ? ' is-away' : ''),
+							style: cellStyle(r, states), title: cellTitle(r, states), tabindex: 0,
+							dataset: { key, agent: r.agent, service: r.service, family: r.family || 4, instance: r.instance || '', status: r.status,
+								since: r.since || '', agentState: isSilent(r, states) ? 'silent' : 'reporting' },
 							onclick: () => { selected = key; markSelected(); drawDetail(); },
 							onkeydown: (e) => { if (e.key === 'Enter') { selected = key; markSelected(); drawDetail(); } },
-						}, cellContent(r));
+						}, cellContent(r, states));
 					})))));
 			fill(tableBox, h('div', { class: 'scroll' }, table));
 			markSelected();
@@ -212,6 +259,8 @@
 			return h('div', { class: 'legend' },
 				h('span', {}, h('span', { class: 'swatch sw-inst' }), 'instance colour = who answers'),
 				h('span', {}, h('span', { class: 'swatch sw-outage' }, '✕'), 'no answer (outage)'),
+				h('span', {}, h('span', { class: 'swatch sw-silent' }), 'agent silent: last known state'),
+				h('span', {}, h('span', { class: 'away' }, 'away'), 'not at its home instance'),
 				h('span', {}, h('span', { class: 'swatch sw-unknown' }, '⚠'), 'unknown instance (possible hijack)'),
 				h('span', {}, h('span', { class: 'swatch sw-split' }, '⇄'), 'split (answers alternate)'),
 				h('span', {}, h('span', { class: 'mark mark-slow' }, '▼ slow'), 'sub-optimal'),
@@ -233,6 +282,7 @@
 			async refresh(ctx) {
 				const body = await api('catchments');
 				rows = list(body, 'catchments');
+				detailStates = ctx.agentState || {};
 				/* redraw only on change: keeps hover and keyboard focus in place */
 				const sig = JSON.stringify([rows, ctx.agents, ctx.agentState, Math.floor(Date.now() / 30000)]);
 				if (sig !== tableBox.dataset.sig) {
@@ -266,7 +316,7 @@
 			}
 			return [...bySvc.entries()].sort((a, b) => a[0].localeCompare(b[0]));
 		}
-		function draw(rows) {
+		function draw(rows, states) {
 			if (!rows.length) return fill(box, h('p', { class: 'empty' }, 'No catchment data yet.'));
 			fill(box, group(rows).map(([svc, g]) => {
 				const total = [...g.values()].reduce((n, a) => n + a.length, 0);
@@ -281,11 +331,14 @@
 								h('span', { class: 'count' }, String(rs.length))),
 							h('div', { class: 'bar' }, h('div', { style: { width: `${(100 * rs.length) / total}%`, background: bg || '' } })),
 							h('ul', {}, rs.sort((a, b) => a.agent.localeCompare(b.agent)).map((r) =>
-								h('li', { title: `RTT ${fmtMs(r.rtt_ms)}` },
+								h('li', { title: cellTitle(r, states), dataset: { agent: r.agent, family: r.family || 4 }, class: isSilent(r, states) ? 'is-silent' : null },
 									h('a', { href: '#/agent/' + encodeURIComponent(r.agent) }, r.agent),
-									r.status === 'split' ? h('span', { class: 'mark mark-split' }, '⇄') : null,
+									r.family === 6 ? h('span', { class: 'muted small' }, 'v6') : null,
+									r.status === 'split' ? h('span', { class: 'mark mark-split', title: splitParts(r).map((p) => `${p.instance} ${shareText(p)}`).join(', ') }, '⇄') : null,
 									r.suboptimal ? h('span', { class: 'mark mark-slow' }, '▼') : null,
-									h('span', { class: 'rtt' }, fmtMs(r.rtt_ms))))));
+									isSilent(r, states) ? h('span', { class: 'silent-note' }, 'agent silent') : null,
+									h('span', { class: 'rtt' }, r.status === 'outage' ? ['since ', AM.clockEl(r.since)] : fmtMs(r.rtt_ms)),
+									awayMark(r)))));
 					})));
 			}));
 		}
@@ -296,8 +349,8 @@
 				fill(root, h('div', { class: 'view-head' }, h('h2', {}, 'Catchment graph')),
 					h('p', { class: 'lede' }, 'For each service, which agents reach which instance.'), box);
 			},
-			async refresh() {
-				draw(list(await api('catchments'), 'catchments'));
+			async refresh(ctx) {
+				draw(list(await api('catchments'), 'catchments'), ctx.agentState || {});
 			},
 		};
 	}
@@ -345,7 +398,8 @@
 			h('span', { class: 'ev-what' }, ev.agent ? h('a', { href: '#/agent/' + encodeURIComponent(ev.agent) }, ev.agent) : null,
 				ev.agent && ev.service ? ' · ' : '', ev.service || '', ev.family ? ' ' + family(ev.family) : ''),
 			movement(ev),
-			h('span', { class: 'ev-detail' }, detailText(ev)));
+			h('span', { class: 'ev-detail' }, detailText(ev),
+				typeof ev.incident === 'number' ? [detailText(ev) ? ' · ' : '', h('a', { class: 'ev-inc', href: '#/incident/' + ev.incident }, 'incident #' + ev.incident)] : null));
 	}
 
 	const PERIODS = [['', 'any time'], ['15m', 'last 15 min'], ['1h', 'last hour'], ['6h', 'last 6 h'],
@@ -406,6 +460,10 @@
 	}
 
 	AM.views = { matrix: matrixView, graph: graphView, events: eventsView };
+	AM.isSilent = isSilent;
+	AM.awayMark = awayMark;
+	AM.splitParts = splitParts;
+	AM.shareText = shareText;
 	AM.eventLine = eventLine;
 	AM.newestFirst = newestFirst;
 	AM.columnsOf = columnsOf;

@@ -5,6 +5,9 @@
 # recorded results over the ingest API. Screenshots go to tests/web/artifacts/.
 # Env: ANYCAST_BIN (build dir; built into build-web when unset),
 #      MOCK=1 (use tests/web/mock_api.mjs instead of the collector: dashboard work only).
+# tests/web/mock_api.mjs also runs next to the real collector (MOCK_URL): the
+# tests of what this collector does not serve yet (incidents, split shares)
+# run against it, and say so.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -50,7 +53,8 @@ mkdir -p "$tmp/tokens"
 # probed them (tests/web/record_lab.sh), and one token per branch.
 inv=$tmp/inventory.yaml
 { cat "$HERE/fixtures/inventory-services.yaml"; echo "agents:"; } > "$inv"
-for a in br1 br2 br3 br4; do
+# br5 and br6 get made-up rounds: a long outage, and an agent that stops reporting.
+for a in br1 br2 br3 br4 br5 br6; do
 	tok=$(hex_token)
 	printf '%s\n' "$tok" > "$tmp/tokens/$a.token"
 	printf '  - name: %s\n    token_sha256: %s\n' "$a" "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >> "$inv"
@@ -85,10 +89,14 @@ start() {
 port=$(free_port)
 start main "$inv" "$port"
 secure_url=""
+mock_url=http://127.0.0.1:$port
 if [ "${MOCK:-0}" != 1 ]; then
 	sport=$(free_port)
 	start secure "$tmp/secure.yaml" "$sport"
 	secure_url=http://127.0.0.1:$sport
+	mport=$(free_port)
+	MOCK=1 start mock "$inv" "$mport"
+	mock_url=http://127.0.0.1:$mport
 fi
 
 mkdir -p "$HERE/artifacts"
@@ -97,7 +105,7 @@ force_exit=""
 node --help 2>/dev/null | grep -q -- --test-force-exit && force_exit=--test-force-exit
 rc=0
 BASE_URL="http://127.0.0.1:$port" TOKENS_DIR="$tmp/tokens" ARTIFACTS="$HERE/artifacts" \
-	SECURE_URL="$secure_url" READ_TOKEN_FILE="$tmp/read.token" \
+	SECURE_URL="$secure_url" READ_TOKEN_FILE="$tmp/read.token" MOCK_URL="$mock_url" \
 	node --test $force_exit --test-reporter=spec "$HERE/dashboard.test.mjs" || rc=$?
 log=$tmp/main/collector.log
 cp "$log" "$HERE/artifacts/collector.log" 2>/dev/null || true
