@@ -538,7 +538,8 @@ find_kind(struct incidents *e, enum incident_kind kind, const char *instance, in
 			continue;
 		if (instance != NULL && strcmp(inc->instance, instance) != 0)
 			continue;
-		if (window > 0 && inc->state != INCIDENT_PENDING && t - inc->started_ms > window)
+		if (window > 0 && inc->state != INCIDENT_PENDING &&
+		    (t - inc->started_ms > window || inc->started_ms - t > window))
 			continue;
 		return inc;
 	}
