@@ -103,7 +103,8 @@ def line(body):
     else:
         text = json.dumps(p, separators=(",", ":"))
     d = p.get("duration_s")
-    if status == "RESOLVED" and isinstance(d, (int, float)) and not isinstance(d, bool):
+    if (status == "RESOLVED" and isinstance(d, (int, float)) and not isinstance(d, bool)
+            and "resolved after" not in text):
         text += " (after %s s)" % (round(d) if d >= 10 else round(d, 1))
     return status, text
 
