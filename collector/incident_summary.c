@@ -191,8 +191,9 @@ incident_summarize(struct incident *inc)
 			 moves, from[0] ? from : "?");
 		break;
 	case INCIDENT_OUTAGE:
-		say(inc, "%s outage: %s get no answer%s%s%s",
-			 svcs, list, from[0] ? " (last served by " : "", from, from[0] ? ")" : "");
+		say(inc, "%s outage: %s %s no answer%s%s%s", svcs, list,
+		    incident_agent_count(inc) == 1 ? "gets" : "get", from[0] ? " (last served by " : "",
+		    from, from[0] ? ")" : "");
 		break;
 	case INCIDENT_HIJACK:
 		say(inc,
