@@ -1236,3 +1236,27 @@ Test(api, healthz_and_ingest_answer_503_while_the_disk_refuses_writes)
 	free(b);
 	stop(SIGTERM);
 }
+
+/* An agent cannot invent instances: a claim that names no configured
+ * instance is ignored and the answer identified by its identity. */
+Test(api, instance_claims_must_name_a_configured_instance)
+{
+	char *b = batch(1, 3, 1, "made-up\\u001b[31m");
+	json_t *j = NULL, *c = NULL;
+
+	start(NULL);
+	json_decref(http_json("POST", "/api/v1/results", TOKEN1, b, 200));
+	free(b);
+	for (int i = 0; i < 50; i++) {
+		json_decref(j);
+		j = http_json("GET", "/api/v1/catchments", NULL, NULL, 200);
+		c = json_array_get(json_object_get(j, "catchments"), 0);
+		if (c != NULL && json_is_string(json_object_get(c, "instance")))
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_not_null(c, "no catchment row");
+	/* identity s2.lab is site-b's */
+	cr_assert_str_eq(json_string_value(json_object_get(c, "instance")), "site-b");
+	json_decref(j);
+}
