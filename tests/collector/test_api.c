@@ -1241,7 +1241,7 @@ Test(api, healthz_and_ingest_answer_503_while_the_disk_refuses_writes)
  * instance is ignored and the answer identified by its identity. */
 Test(api, instance_claims_must_name_a_configured_instance)
 {
-	char *b = batch(1, 3, 1, "made-up\\u001b[31m");
+	char *b = batch(1, 3, 1, "evil-instance");
 	json_t *j = NULL, *c = NULL;
 
 	start(NULL);
@@ -1258,5 +1258,12 @@ Test(api, instance_claims_must_name_a_configured_instance)
 	cr_assert_not_null(c, "no catchment row");
 	/* identity s2.lab is site-b's */
 	cr_assert_str_eq(json_string_value(json_object_get(c, "instance")), "site-b");
+	json_decref(j);
+	/* and the made-up name is stored nowhere */
+	j = http_json("GET", "/api/v1/results?agent=branch-1", NULL, NULL, 200);
+	c = json_array_get(json_object_get(j, "results"), 0);
+	cr_assert_not_null(c);
+	cr_assert(json_is_null(json_object_get(c, "instance")), "stored instance: %s",
+		  json_string_value(json_object_get(c, "instance")));
 	json_decref(j);
 }
