@@ -146,6 +146,27 @@ out:
 	return rc;
 }
 
+/* An agent's "instance" claim stands only when it names a configured
+ * instance of that service; otherwise it is dropped and the collector
+ * identifies the answer by its identity, as for any other record (an agent
+ * must not invent instances that become catchments, alerts and log text). */
+static void
+distrust_instances(const struct inventory *inv, struct result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct inv_service *s;
+		int k, known = 0;
+
+		if (r[i].instance[0] == '\0')
+			continue;
+		if ((s = inventory_find_service(inv, r[i].service)) != NULL)
+			for (k = 0; k < s->n_instances && !known; k++)
+				known = strcmp(s->instances[k].name, r[i].instance) == 0;
+		if (!known)
+			r[i].instance[0] = '\0';
+	}
+}
+
 /* Thread pool: no loop state touched here. */
 static void
 parse_work(uv_work_t *w)
@@ -174,6 +195,7 @@ parse_done(uv_work_t *w, int status)
 		free(ic);
 		return;
 	}
+	distrust_instances(c->inv, ic->job->results, ic->job->n_results);
 	ic->job->done = ingest_done;
 	ic->job->arg = ic;
 	store_writer_submit(c->writer, ic->job);
