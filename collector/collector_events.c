@@ -19,7 +19,6 @@
 #define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
 #define RETENTION_CHUNK 5000
-#define ROLLUP_RETENTION_MS (400LL * 86400 * 1000)
 
 void
 collector_broadcast(struct collector *c, const char *name, json_t *data)
@@ -257,7 +256,8 @@ retention_submit(struct collector *c)
 	if (c->retention_running || (job = store_job_new(STORE_JOB_RETENTION)) == NULL)
 		return;
 	job->raw_before_ms = now - c->inv->retention_ms;
-	job->rollup_before_ms = now - ROLLUP_RETENTION_MS;
+	job->rollup_before_ms = now - c->inv->rollup_retention_ms;
+	job->events_before_ms = now - c->inv->event_retention_ms;
 	job->chunk = RETENTION_CHUNK;
 	job->done = retention_done;
 	job->arg = c;

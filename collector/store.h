@@ -89,10 +89,11 @@ int store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
 			  const struct event *ev, int attempt, int ok, const char *error);
 
 /* Delete at most chunk raw results older than raw_before_ms, at most one
- * minute of rollups older than rollup_before_ms, and at most chunk events and
- * alert deliveries older than rollup_before_ms. *deleted counts rows. */
+ * minute of rollups older than rollup_before_ms, and at most chunk events,
+ * alert deliveries and resolved incidents older than events_before_ms.
+ * *deleted counts rows. */
 int store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms,
-		    int chunk, size_t *deleted);
+		    int64_t events_before_ms, int chunk, size_t *deleted);
 
 /* Stop (0) or set the WAL auto-checkpoint threshold in pages on this
  * connection. The writer sets 0 and lets a checkpointer thread run

@@ -433,8 +433,8 @@ store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
 }
 
 int
-store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms, int chunk,
-		size_t *deleted)
+store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms,
+		int64_t events_before_ms, int chunk, size_t *deleted)
 {
 	sqlite3_stmt *agents = NULL, *del = NULL, *roll = NULL;
 	int rc = -EIO;
@@ -464,19 +464,22 @@ store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_m
 	if (sqlite3_step(roll) != SQLITE_DONE)
 		goto out;
 	*deleted += (size_t)sqlite3_changes(st->db);
-	/* Events and the alert log live as long as rollups, a chunk at a time. */
-	for (int i = 0; i < 2; i++) {
-		static const char *const sql[2] = {
+	/* Events, resolved incidents and the alert log: retention.events, a
+	 * chunk at a time (open incidents stay, however old). */
+	for (int i = 0; i < 3; i++) {
+		static const char *const sql[3] = {
 			"DELETE FROM events WHERE id IN (SELECT id FROM events"
 			" WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)",
 			"DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries"
 			" WHERE time_ms < ?1 ORDER BY id LIMIT ?2)",
+			"DELETE FROM incidents WHERE id IN (SELECT id FROM incidents"
+			" WHERE state = 'resolved' AND ended_ms < ?1 ORDER BY id LIMIT ?2)",
 		};
 		sqlite3_stmt *s = NULL;
 
 		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
 			goto out;
-		sqlite3_bind_int64(s, 1, rollup_before_ms);
+		sqlite3_bind_int64(s, 1, events_before_ms);
 		sqlite3_bind_int(s, 2, chunk);
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);

@@ -115,7 +115,7 @@ run_alone(struct store_writer *w, struct store_job *job)
 		job->rc = store_begin(w->st);
 		if (job->rc == 0)
 			job->rc = store_retention(w->st, job->raw_before_ms, job->rollup_before_ms,
-						  job->chunk, &job->deleted);
+						  job->events_before_ms, job->chunk, &job->deleted);
 		if (job->rc == 0)
 			job->rc = store_commit(w->st);
 		else

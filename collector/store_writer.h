@@ -56,7 +56,7 @@ struct store_job {
 	size_t n_rows;
 
 	/* RETENTION */
-	int64_t raw_before_ms, rollup_before_ms;
+	int64_t raw_before_ms, rollup_before_ms, events_before_ms;
 	int chunk;
 	size_t deleted;            /* out */
 

@@ -144,6 +144,7 @@ struct inventory *inventory_new_defaults(void)
 	if (inv == NULL)
 		return NULL;
 	inv->retention_ms = INV_DEFAULT_RETENTION_MS;
+	inv->rollup_retention_ms = inv->event_retention_ms = 400LL * 86400 * 1000;
 	inv->thresholds = (struct inv_thresholds){
 	    .hysteresis = 2,
 	    .outage_rounds = 2,

@@ -94,6 +94,8 @@ struct inventory {
 	char tls_cert[512], tls_key[512];
 	char read_token_sha256[65];     /* optional dashboard read token, "" = open */
 	int64_t retention_ms;           /* raw results; default 30 days */
+	int64_t rollup_retention_ms;    /* per-minute rollups; default 400 days */
+	int64_t event_retention_ms;     /* events, resolved incidents, alert log; 400 days */
 	int n_services;
 	struct inv_service *services;   /* owned */
 	int n_agents;

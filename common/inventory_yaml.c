@@ -250,6 +250,21 @@ int inventory_yaml_address_list(struct inventory_yaml_ctx *c, yaml_node_t *n, co
 
 /* ---- top level ---- */
 
+/* retention: {results: 30d, rollups: 400d, events: 400d} */
+static int retention_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
+                          const char *path, void *arg)
+{
+	struct inventory *inv = arg;
+
+	if (strcmp(key, "results") == 0)
+		return inventory_yaml_duration(c, v, path, 1, &inv->retention_ms);
+	if (strcmp(key, "rollups") == 0)
+		return inventory_yaml_duration(c, v, path, 1, &inv->rollup_retention_ms);
+	if (strcmp(key, "events") == 0)
+		return inventory_yaml_duration(c, v, path, 1, &inv->event_retention_ms);
+	return 1;
+}
+
 /* "host:port" / "[v6]:port" with a port of 1-65535 (the address itself is
  * checked when the collector binds it). */
 static int listen_port_ok(const char *s)
@@ -288,8 +303,11 @@ static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *
 		return inventory_yaml_agents(c, v, path);
 	if (strcmp(key, "thresholds") == 0)
 		return inventory_yaml_thresholds(c, v, path);
-	if (strcmp(key, "retention") == 0)
+	if (strcmp(key, "retention") == 0) {
+		if (v->type == YAML_MAPPING_NODE)
+			return inventory_yaml_each_pair(c, v, path, retention_pair, inv);
 		return inventory_yaml_duration(c, v, path, 1, &inv->retention_ms);
+	}
 	if (strcmp(key, "read_token_sha256") == 0)
 		return inventory_yaml_sha256(c, v, path, inv->read_token_sha256);
 	if (strcmp(key, "name") == 0)

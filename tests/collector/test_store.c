@@ -334,10 +334,10 @@ Test(store, retention_deletes_old_results_in_chunks)
 	for (int i = 0; i < 30; i++)
 		r[i] = mk((uint64_t)i + 1, "dns", 0, "site-a", 1, i < 25 ? 1000 + i : 900000);
 	cr_assert_eq(ingest(st, "b", r, 30, &out), 0);
-	cr_assert_eq(store_retention(st, 500000, 0, 10, &deleted), 0);
+	cr_assert_eq(store_retention(st, 500000, 0, 0, 10, &deleted), 0);
 	cr_assert_eq(deleted, 10);
-	cr_assert_eq(store_retention(st, 500000, 0, 10, &deleted), 0);
-	cr_assert_eq(store_retention(st, 500000, 0, 10, &deleted), 0);
+	cr_assert_eq(store_retention(st, 500000, 0, 0, 10, &deleted), 0);
+	cr_assert_eq(store_retention(st, 500000, 0, 0, 10, &deleted), 0);
 	cr_assert_eq(deleted, 5);
 	a = results_of(st, "b", 0, 100);
 	cr_assert_eq(json_array_size(a), 5);
@@ -354,10 +354,29 @@ Test(store, retention_deletes_old_results_in_chunks)
 	recent.time_ms = 2000000;
 	cr_assert_eq(store_insert_event(st, &old), 0);
 	cr_assert_eq(store_insert_event(st, &recent), 0);
-	cr_assert_eq(store_retention(st, 0, 1000000, 10, &deleted), 0);
+	cr_assert_eq(store_retention(st, 0, 1000000, 1000000, 10, &deleted), 0);
 	a = store_query_events(st, &q);
 	cr_assert_eq(json_array_size(a), 1);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "id")), 2);
+	json_decref(a);
+	/* Resolved incidents go with the events; open ones stay however old. */
+	struct store_incident in[3] = {
+		{ .id = 1, .kind = "outage", .state = "resolved", .started_ms = 10, .updated_ms = 20,
+		  .ended_ms = 20, .doc = "{\"id\":1}" },
+		{ .id = 2, .kind = "outage", .state = "open", .started_ms = 10, .updated_ms = 20,
+		  .doc = "{\"id\":2}" },
+		{ .id = 3, .kind = "outage", .state = "resolved", .started_ms = 10, .updated_ms = 20,
+		  .ended_ms = 3000000, .doc = "{\"id\":3}" },
+	};
+	struct store_incidents_query iq = { .since_ms = INT64_MIN, .limit = 10 };
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(store_save_incident(st, &in[i]), 0);
+	cr_assert_eq(store_retention(st, 0, 0, 1000000, 10, &deleted), 0);
+	a = store_query_incidents(st, &iq);
+	cr_assert_eq(json_array_size(a), 2);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "id")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 1), "id")), 2);
 	json_decref(a);
 	store_close(st);
 }

@@ -645,6 +645,16 @@ Test(inventory, incident_settings)
 	cr_assert_eq(inv->alerts[0].min_severity, 1);
 	cr_assert_eq(inv->thresholds.incident_hold_ms, 3000);
 	cr_assert_eq(inv->thresholds.agent_silent_intervals, 4);
+	cr_assert_eq(inv->rollup_retention_ms, 400LL * 86400 * 1000, "default");
+	inventory_free(inv);
+	inv = parse("retention: { results: 2d, rollups: 90d, events: 30d }\nservices:\n"
+	            "  - name: dns\n    protocol: dns\n    address: [198.18.255.53]\n"
+	            "    instances:\n      - { name: a, management: 198.18.1.2 }\n",
+	            err, sizeof(err));
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_eq(inv->retention_ms, 2LL * 86400 * 1000);
+	cr_assert_eq(inv->rollup_retention_ms, 90LL * 86400 * 1000);
+	cr_assert_eq(inv->event_retention_ms, 30LL * 86400 * 1000);
 	inventory_free(inv);
 	rejects_prefix("services:\n  - name: dns\n    protocol: dns\n    address: [198.18.255.53]\n"
 	               "    instances:\n      - { name: a, management: 198.18.1.2 }\n"
