@@ -9,19 +9,6 @@
 #include "collector/store_int.h"
 #include "common/log.h"
 
-static int
-step_done(struct store *st, sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
-		return store_rc_errno(rc) ? store_rc_errno(rc) : -EIO;
-	}
-	return 0;
-}
-
 int
 store_save_incident(struct store *st, const struct store_incident *in)
 {
@@ -44,7 +31,7 @@ store_save_incident(struct store *st, const struct store_incident *in)
 		sqlite3_bind_null(s, 6);
 	sqlite3_bind_text(s, 7, in->doc, -1, SQLITE_STATIC);
 	store_bind_text_or_null(s, 8, in->priv != NULL ? in->priv : "");
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	sqlite3_finalize(s);
 	if (rc != 0 || in->n_events == 0)
 		return rc;
@@ -54,7 +41,7 @@ store_save_incident(struct store *st, const struct store_incident *in)
 	for (size_t i = 0; i < in->n_events && rc == 0; i++) {
 		sqlite3_bind_int64(s, 1, in->id);
 		sqlite3_bind_int64(s, 2, in->events[i]);
-		rc = step_done(st, s);
+		rc = store_step_done(st, s);
 	}
 	sqlite3_finalize(s);
 	return rc;
@@ -95,20 +82,6 @@ store_each_open_incident(struct store *st, void (*fn)(void *ctx, const char *doc
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static sqlite3_stmt *
-prepare(struct store *st, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-
-	store_budget_start(st);
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		log_warnx("store: query: %s", sqlite3_errmsg(st->db));
-		store_budget_end(st);
-		return NULL;
-	}
-	return s;
-}
-
 static json_t *
 doc_of(sqlite3_stmt *s, int col)
 {
@@ -130,7 +103,7 @@ store_query_incidents(struct store *st, const struct store_incidents_query *q)
 		 "SELECT doc FROM incidents WHERE id < ?1%s%s ORDER BY id DESC LIMIT ?4",
 		 q->state != NULL ? " AND state = ?2" : "",
 		 q->since_ms != INT64_MIN ? " AND (ended_ms IS NULL OR ended_ms >= ?3)" : "");
-	if ((s = prepare(st, sql)) == NULL)
+	if ((s = store_prepare_read(st, sql)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, q->before_id > 0 ? q->before_id : INT64_MAX);
 	if (q->state != NULL)
@@ -156,7 +129,7 @@ store_get_incident(struct store *st, int64_t id)
 	json_t *o = NULL;
 	int rc;
 
-	if ((s = prepare(st, "SELECT doc FROM incidents WHERE id = ?1")) == NULL)
+	if ((s = store_prepare_read(st, "SELECT doc FROM incidents WHERE id = ?1")) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, id);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)

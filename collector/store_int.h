@@ -56,6 +56,12 @@ int store_bind_text_or_null(sqlite3_stmt *s, int i, const char *v);
 /* Start / end the time budget around one read query. */
 void store_budget_start(struct store *st);
 void store_budget_end(struct store *st);
+/* Step a write statement to its end and reset it: 0, or a negative errno
+ * with the message in st->err (store_write.c). */
+int store_step_done(struct store *st, sqlite3_stmt *s);
+/* Prepare a read query and start its time budget; the caller finalizes it
+ * and calls store_budget_end (store_query.c). NULL on error (logged). */
+sqlite3_stmt *store_prepare_read(struct store *st, const char *sql);
 /* Map an SQLite result code to a negative errno. */
 int store_rc_errno(int rc);
 

@@ -80,8 +80,8 @@ json_real_or_null(sqlite3_stmt *s, int col)
 }
 
 /* Prepare a read query and start its time budget (ended by finish()). */
-static sqlite3_stmt *
-prepare(struct store *st, const char *sql)
+sqlite3_stmt *
+store_prepare_read(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -181,7 +181,7 @@ store_query_results(struct store *st, const struct store_results_query *q)
 		 q->agent ? " AND r.agent_id = (SELECT id FROM agents WHERE name = ?4)" : "",
 		 q->service ? " AND r.service_id = (SELECT id FROM services WHERE name = ?5)" : "",
 		 q->agent ? "r.seq" : "r.agent_id, r.seq");
-	if ((s = prepare(st, sql)) == NULL)
+	if ((s = store_prepare_read(st, sql)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)q->after_seq);
 	sqlite3_bind_int64(s, 2, q->from_ms);
@@ -235,7 +235,7 @@ store_query_events(struct store *st, const struct store_events_query *q)
 		 q->type ? " AND type = ?3" : "", q->service ? " AND service = ?4" : "",
 		 q->agent ? " AND agent = ?5" : "",
 		 q->incident_id > 0 ? " AND incident_id = ?7" : "", q->incident_id > 0 ? "ASC" : "DESC");
-	if ((s = prepare(st, sql)) == NULL)
+	if ((s = store_prepare_read(st, sql)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, q->since_ms);
 	sqlite3_bind_int64(s, 2, q->before_id > 0 ? q->before_id : INT64_MAX);
@@ -258,7 +258,7 @@ store_query_agents(struct store *st)
 	json_t *arr;
 	int rc;
 
-	s = prepare(st, "SELECT name, first_seen_ms, last_seen_ms, last_seq, version, status"
+	s = store_prepare_read(st, "SELECT name, first_seen_ms, last_seen_ms, last_seq, version, status"
 			" FROM agents ORDER BY name");
 	if (s == NULL)
 		return NULL;
@@ -294,7 +294,7 @@ store_query_management(struct store *st)
 	json_t *arr;
 	int rc;
 
-	s = prepare(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
+	s = store_prepare_read(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
 			" l.rcode, l.rtt_ms, l.identity FROM latest l"
 			" JOIN agents a ON a.id = l.agent_id JOIN services s ON s.id = l.service_id"
 			" WHERE l.target = 1 ORDER BY s.name, l.instance, a.name");
@@ -331,7 +331,7 @@ store_each_management(struct store *st, void (*fn)(void *ctx, const struct store
 	struct store_mgmt_row r;
 	int rc;
 
-	s = prepare(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
+	s = store_prepare_read(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
 			" l.rcode, l.rtt_ms, l.identity FROM latest l"
 			" JOIN agents a ON a.id = l.agent_id JOIN services s ON s.id = l.service_id"
 			" WHERE l.target = 1");
@@ -369,7 +369,7 @@ store_query_rollups(struct store *st, const char *agent, const char *service, in
 		 " WHERE r.minute_ms >= ?1 AND r.minute_ms <= ?2%s%s"
 		 " ORDER BY r.minute_ms, a.name, s.name LIMIT ?5",
 		 agent ? " AND a.name = ?3" : "", service ? " AND s.name = ?4" : "");
-	if ((s = prepare(st, sql)) == NULL)
+	if ((s = store_prepare_read(st, sql)) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, from_ms);
 	sqlite3_bind_int64(s, 2, to_ms);

@@ -29,8 +29,8 @@ struct latest_agg {
 	const struct result *r; /* newest of its key */
 };
 
-static int
-step_done(struct store *st, sqlite3_stmt *s)
+int
+store_step_done(struct store *st, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
@@ -77,7 +77,7 @@ insert_one(struct store *st, sqlite3_stmt *s, int64_t aid, int64_t sid, const st
 		for (int i = 17; i <= 24; i++)
 			sqlite3_bind_null(s, i);
 	}
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 static int
@@ -103,7 +103,7 @@ flush_latest(struct store *st, int64_t aid, struct latest_agg *l, size_t n)
 		store_bind_text_or_null(s, 10, r->rcode);
 		if (r->rtt_ms >= 0)
 			sqlite3_bind_double(s, 11, r->rtt_ms);
-		if ((rc = step_done(st, s)) != 0)
+		if ((rc = store_step_done(st, s)) != 0)
 			return rc;
 	}
 	return 0;
@@ -131,7 +131,7 @@ flush_rollups(struct store *st, int64_t aid, struct rollup_agg *a, size_t n)
 			sqlite3_bind_double(s, 10, a[i].rtt_sum);
 			sqlite3_bind_double(s, 11, a[i].rtt_max);
 		}
-		if ((rc = step_done(st, s)) != 0)
+		if ((rc = store_step_done(st, s)) != 0)
 			return rc;
 	}
 	return 0;
@@ -207,7 +207,7 @@ update_agent(struct store *st, int64_t aid, const char *status_json, int64_t now
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)max_seq);
 	store_bind_text_or_null(s, 4, version);
 	store_bind_text_or_null(s, 5, status_json);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	json_decref(status);
 	if (rc != 0)
 		return rc;
@@ -292,7 +292,7 @@ store_insert_event(struct store *st, const struct event *ev)
 	store_bind_text_or_null(s, 9, ev->incident);
 	sqlite3_bind_int(s, 10, ev->resolves != 0);
 	store_bind_text_or_null(s, 11, ev->detail);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int64_t
@@ -344,7 +344,7 @@ store_save_catchments(struct store *st, const struct catchment_row *rows, size_t
 		sqlite3_bind_int(s, 11, c->flapping);
 		store_bind_text_or_null(s, 12, c->home);
 		sqlite3_bind_int64(s, 13, c->last_round_ms);
-		rc = step_done(st, s);
+		rc = store_step_done(st, s);
 	}
 	sqlite3_finalize(s);
 	return rc;
@@ -429,7 +429,7 @@ store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
 	sqlite3_bind_int(s, 5, attempt);
 	sqlite3_bind_int(s, 6, ok != 0);
 	store_bind_text_or_null(s, 7, error);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int
