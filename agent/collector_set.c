@@ -19,6 +19,7 @@ void collector_set_init(struct collector_set *cs, int64_t return_ms)
 int collector_set_add(struct collector_set *cs, const char *list, char *err, size_t errlen)
 {
 	const char *p = list;
+	size_t added = 0;
 
 	for (;;) {
 		const char *e = strchr(p, ',');
@@ -28,7 +29,7 @@ int collector_set_add(struct collector_set *cs, const char *list, char *err, siz
 		while (end > p && isspace((unsigned char)end[-1]))
 			end--;
 		size_t len = (size_t)(end - p);
-		if (len == 0 && !e && cs->n > 0)
+		if (len == 0 && !e && added > 0)
 			return 0; /* a trailing comma */
 		if ((len < 8 || strncmp(p, "http://", 7) != 0) &&
 		    (len < 9 || strncmp(p, "https://", 8) != 0)) {
@@ -48,6 +49,7 @@ int collector_set_add(struct collector_set *cs, const char *list, char *err, siz
 		memcpy(cs->url[cs->n], p, len);
 		cs->url[cs->n][len] = '\0';
 		cs->n++;
+		added++;
 		if (!e)
 			return 0;
 		p = e + 1;

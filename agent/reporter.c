@@ -303,6 +303,9 @@ static void post_now(struct reporter *rep, int heartbeat)
 	int rc;
 	char why[128];
 
+	/* Choose the collector first: the self-report names it. */
+	if (rep->opt.http.collectors)
+		collector_set_pick(rep->opt.http.collectors, time_now_ms());
 	len = build_body(rep, heartbeat);
 	if (len <= 0) {
 		if (len < 0) {
