@@ -611,3 +611,19 @@ Test(inventory, services_from_json_validates)
 	json_rejects(JS(",\"instances\":[{}]"), "services[0].instances[0].name: missing");
 	json_rejects("{\"services\":[" JS("") "]}", "services[0].name: missing");
 }
+
+Test(inventory, agent_collector_list)
+{
+	char err[512] = "";
+	struct inventory *inv =
+	    parse("collector: [http://c1:8053, \"https://c2:8053\"]\nservices: []\n", err,
+	          sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_str_eq(inv->collector, "http://c1:8053,https://c2:8053");
+	inventory_free(inv);
+	cr_assert_null(parse("collector: []\nservices: []\n", err, sizeof(err)));
+	cr_assert_not_null(strstr(err, "empty list"), "%s", err);
+	cr_assert_null(parse("collector: [\"http://a,b\"]\nservices: []\n", err, sizeof(err)));
+	cr_assert_null(parse("collector: [[x]]\nservices: []\n", err, sizeof(err)));
+}
