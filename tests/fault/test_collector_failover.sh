@@ -44,11 +44,10 @@ while True:
 PY
 }
 wait_stored() { # URL MIN SECONDS
-	local i n=0
-	for i in $(seq $(($3 * 5))); do
-		seqs "$1" "$TMP/probe.seqs" 2>/dev/null || true
-		n=$(wc -l < "$TMP/probe.seqs")
-		[ "$n" -ge "$2" ] && return 0
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$end" ]; do
+		seqs "$1" "$TMP/probe.seqs" 2>/dev/null || : > "$TMP/probe.seqs"
+		[ "$(wc -l < "$TMP/probe.seqs")" -ge "$2" ] && return 0
 		sleep 0.2
 	done
 	return 1
