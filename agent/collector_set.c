@@ -33,7 +33,8 @@ int collector_set_add(struct collector_set *cs, const char *list, char *err, siz
 			return 0; /* a trailing comma */
 		if ((len < 8 || strncmp(p, "http://", 7) != 0) &&
 		    (len < 9 || strncmp(p, "https://", 8) != 0)) {
-			snprintf(err, errlen, "collector URL must start with http:// or https://: %.*s",
+			snprintf(err, errlen,
+			         "collector URL must start with http:// or https://: %.*s",
 			         (int)(len < 200 ? len : 200), p);
 			return -EINVAL;
 		}
@@ -59,9 +60,10 @@ int collector_set_add(struct collector_set *cs, const char *list, char *err, siz
 size_t collector_set_pick(struct collector_set *cs, int64_t now_ms)
 {
 	if (cs->cur != 0 && now_ms - cs->left_first_ms >= cs->return_ms) {
-		log_info("collector: trying the preferred collector %s again (%s in use for %" PRId64
-		         " s)",
-		         cs->url[0], cs->url[cs->cur], (now_ms - cs->left_first_ms) / 1000);
+		log_info(
+		    "collector: trying the preferred collector %s again (%s in use for %" PRId64
+		    " s)",
+		    cs->url[0], cs->url[cs->cur], (now_ms - cs->left_first_ms) / 1000);
 		cs->cur = 0;
 		cs->streak = 0;
 	}

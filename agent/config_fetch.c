@@ -249,10 +249,9 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	} else {
 		reporter_xfer_error(x, rc, why, sizeof(why));
 		if (!cf->failing)
-			log_warnx("cannot fetch the configuration from %s: %s; %s", x->base_url,
-			          why,
-			          cf->st.have_config ? "keeping the last good one"
-			                             : "waiting for one");
+			log_warnx(
+			    "cannot fetch the configuration from %s: %s; %s", x->base_url, why,
+			    cf->st.have_config ? "keeping the last good one" : "waiting for one");
 		/* Several collectors: ask the next one now (429: this one is
 		 * up and wants us slower). */
 		if (cf->opt.http.collectors && !(rc == CURLE_OK && x->status == 429))

@@ -133,8 +133,7 @@ static int failover(struct reporter *rep, const char *why)
 {
 	if (!rep->opt.http.collectors)
 		return 0;
-	return collector_set_failed(rep->opt.http.collectors, rep->x.collector, why,
-	                            time_now_ms());
+	return collector_set_failed(rep->opt.http.collectors, rep->x.collector, why, time_now_ms());
 }
 
 static void on_done(void *arg, CURL *easy, CURLcode rc)
@@ -359,10 +358,10 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 {
 	struct reporter *rep;
 
-	if (opt->http.collectors ? opt->http.collectors->n == 0
-	                         : (!opt->http.base_url ||
-	                            (strncmp(opt->http.base_url, "http://", 7) != 0 &&
-	                             strncmp(opt->http.base_url, "https://", 8) != 0))) {
+	if (opt->http.collectors
+	        ? opt->http.collectors->n == 0
+	        : (!opt->http.base_url || (strncmp(opt->http.base_url, "http://", 7) != 0 &&
+	                                   strncmp(opt->http.base_url, "https://", 8) != 0))) {
 		log_warnx("collector URL must start with http:// or https://");
 		return NULL;
 	}
