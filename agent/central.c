@@ -39,6 +39,7 @@ struct central {
 	struct curl_uv *cu;
 	struct reporter *rep;
 	struct config_fetch *cf;
+	struct collector_set collectors; /* shared by the reporter and the fetcher */
 	struct prober *prober;
 	int stopping, finishing, services;
 	int wrong_agent; /* the token is another agent's: stop, send nothing */
@@ -332,9 +333,11 @@ static void setup(struct central *c)
 	struct config_fetch_options fo = {0};
 	char err[512];
 
-	if (!o->collector_url || (strncmp(o->collector_url, "http://", 7) != 0 &&
-	                          strncmp(o->collector_url, "https://", 8) != 0))
-		fatalx("--collector must be an http:// or https:// URL");
+	collector_set_init(&c->collectors, o->collector_return_ms);
+	if (!o->collector_url)
+		fatalx("--collector is required in central mode");
+	if (collector_set_add(&c->collectors, o->collector_url, err, sizeof(err)) < 0)
+		fatalx("--collector: %s", err);
 	if (!o->token_file)
 		fatalx("--token-file is required with --collector");
 	if (o->name && !reporter_name_ok(o->name))
@@ -349,7 +352,8 @@ static void setup(struct central *c)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    !(c->cu = curl_uv_new(&c->loop, 4)))
 		fatalx("cannot set up libcurl");
-	ro.http = (struct reporter_http){.base_url = o->collector_url,
+	ro.http = (struct reporter_http){.base_url = collector_set_url(&c->collectors, 0),
+	                                 .collectors = &c->collectors,
 	                                 .token = c->token,
 	                                 .agent_name = o->name,
 	                                 .ca_file = o->ca_file,
@@ -411,6 +415,10 @@ int central_run(const struct central_options *opt)
 	setup(c);
 	log_info("central mode: agent %s reporting to %s", opt->name ? opt->name : "(unnamed)",
 	         opt->collector_url);
+	if (c->collectors.n > 1)
+		log_info("collectors in order of preference: %zu; back to the first one %" PRId64
+		         " s after it fails",
+		         c->collectors.n, c->collectors.return_ms / 1000);
 	uv_check_start(&c->check, on_check);
 	uv_timer_start(&c->sync_timer, on_sync_timer, SYNC_INTERVAL_MS, SYNC_INTERVAL_MS);
 	uv_signal_start(&c->sigterm, on_signal, SIGTERM);

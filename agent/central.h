@@ -8,7 +8,10 @@
 #include "common/inventory.h"
 
 struct central_options {
-	const char *collector_url;   /* "http://198.18.250.10:8053" or https:// */
+	const char *collector_url;   /* "http://198.18.250.10:8053" or https://; several,
+					comma-separated, in order of preference */
+	int64_t collector_return_ms; /* retry the first collector this long after it
+					failed; 0: 60 s */
 	const char *name;            /* agent name: sent with every request; the agent
 					stops when the collector says the token is
 					another agent's. NULL: not checked */

@@ -222,7 +222,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	struct config_fetch *cf = arg;
 	struct reporter_xfer *x = &cf->x;
 	char why[256], who[RESULT_NAME_MAX];
-	int ok = 0, r;
+	int ok = 0, again = 0, r;
 
 	(void)easy;
 	cf->in_flight = 0;
@@ -249,19 +249,28 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 	} else {
 		reporter_xfer_error(x, rc, why, sizeof(why));
 		if (!cf->failing)
-			log_warnx("cannot fetch the configuration from %s: %s; %s",
-			          cf->opt.http.base_url, why,
-			          cf->st.have_config ? "keeping the last good one"
-			                             : "waiting for one");
+			log_warnx(
+			    "cannot fetch the configuration from %s: %s; %s", x->base_url, why,
+			    cf->st.have_config ? "keeping the last good one" : "waiting for one");
+		/* Several collectors: ask the next one now (429: this one is
+		 * up and wants us slower). */
+		if (cf->opt.http.collectors && !(rc == CURLE_OK && x->status == 429))
+			again = collector_set_failed(cf->opt.http.collectors, x->collector, why,
+			                             time_now_ms());
 	}
+	if (ok && cf->opt.http.collectors)
+		collector_set_ok(cf->opt.http.collectors, x->collector);
 	if (ok && cf->failing)
-		log_info("configuration fetched from %s again", cf->opt.http.base_url);
+		log_info("configuration fetched from %s again", x->base_url);
 	if (!ok)
 		cf->st.errors++;
 	cf->failing = !ok;
 	cf->failures = ok ? 0 : cf->failures + 1;
 	reporter_xfer_cleanup(x);
-	schedule(cf, ok);
+	if (again)
+		uv_timer_start(&cf->timer, on_timer, 0, 0);
+	else
+		schedule(cf, ok);
 	return;
 refused:
 	cf->st.errors++;

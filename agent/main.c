@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "agent/central.h"
+#include "agent/collector_set.h"
 #include "agent/curl_dl.h"
 #include "agent/drop_user.h"
 #include "agent/output.h"
@@ -56,7 +57,8 @@ static void usage(FILE *f)
 		"  --once             one round, a table on stdout; exit 1 when an anycast\n"
 		"                     address answered nothing\n"
 		"  --json             with --once: JSON lines instead of the table\n"
-		"  --collector URL    central mode: report to this collector\n"
+		"  --collector URL    central mode: report to this collector; given again (or\n"
+		"                     URL,URL,...): the next ones, used in order when one fails\n"
 		"  --name NAME        agent name (central mode): sent with every request; exit 78\n"
 		"                     when the token is another agent's\n"
 		"  --token-file FILE  bearer token (central mode)\n"
@@ -257,6 +259,20 @@ static int run_standalone(struct agent *a, const char *spool_dir)
 
 /* --check-config: the --config file (already loaded by the caller, which
  * exits on errors), and in central mode the URL and the token file. */
+/* Append url to the comma-separated list in buf (size len). 0 or -1 when
+ * it does not fit. */
+static int add_collector(char *buf, size_t len, const char *url)
+{
+	size_t used = strlen(buf);
+	int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", url);
+
+	if (n < 0 || (size_t)n >= len - used) {
+		buf[used] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 static int check_config(const char *config, const struct inventory *inv,
 			const struct central_options *co)
 {
@@ -268,9 +284,12 @@ static int check_config(const char *config, const struct inventory *inv,
 		return 2;
 	}
 	if (co->collector_url != NULL) {
-		if (strncmp(co->collector_url, "http://", 7) != 0 &&
-		    strncmp(co->collector_url, "https://", 8) != 0) {
-			fprintf(stderr, "anycast-agent: --collector must be an http:// or https:// URL\n");
+		struct collector_set cs;
+		char why[256];
+
+		collector_set_init(&cs, 0);
+		if (collector_set_add(&cs, co->collector_url, why, sizeof(why)) < 0) {
+			fprintf(stderr, "anycast-agent: --collector: %s\n", why);
 			return 1;
 		}
 		if (co->token_file == NULL) {
@@ -330,13 +349,21 @@ int main(int argc, char **argv)
 	struct central_options co = { 0 };
 	struct agent a = { 0 };
 	const char *config = NULL, *spool = NULL;
+	char collectors[COLLECTOR_SET_MAX * COLLECTOR_URL_MAX] = "";
 	int verbose = 0, use_syslog = 0, check = 0, ch, rc;
 	char err[1024];
 
 	while ((ch = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config = optarg; break;
-		case O_COLLECTOR: co.collector_url = optarg; break;
+		case O_COLLECTOR:
+			/* Given again: one more, in order of preference. */
+			if (add_collector(collectors, sizeof(collectors), optarg) < 0) {
+				fprintf(stderr, "anycast-agent: --collector: too many or too long\n");
+				return 2;
+			}
+			co.collector_url = collectors;
+			break;
 		case O_NAME: co.name = optarg; break;
 		case O_TOKEN: co.token_file = optarg; break;
 		case O_SPOOL: spool = optarg; break;

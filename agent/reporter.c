@@ -66,6 +66,12 @@ void reporter_fill_status(struct reporter *rep, json_t *s)
 	json_object_set_new(s, "corrupt", json_integer((json_int_t)ss.corrupt));
 	json_object_set_new(s, "rejected", json_integer((json_int_t)rep->st.rejected));
 	json_object_set_new(s, "last_seq", json_integer((json_int_t)(ss.next_seq - 1)));
+	if (rep->opt.http.collectors)
+		json_object_set_new(s, "collector",
+		                    json_string(collector_set_url(rep->opt.http.collectors,
+		                                                  rep->opt.http.collectors->cur)));
+	else
+		json_object_set_new(s, "collector", json_string(rep->opt.http.base_url));
 	json_object_set_new(s, "send_errors", json_integer((json_int_t)rep->st.send_errors));
 	json_object_set_new(s, "last_error",
 	                    rep->st.last_error[0] ? json_string(rep->st.last_error) : json_null());
@@ -121,6 +127,15 @@ static long build_body(struct reporter *rep, int heartbeat)
 	return (long)used;
 }
 
+/* The exchange in flight failed: with several collectors, move on to the
+ * next one. 1: try it now (the caller skips the backoff). */
+static int failover(struct reporter *rep, const char *why)
+{
+	if (!rep->opt.http.collectors)
+		return 0;
+	return collector_set_failed(rep->opt.http.collectors, rep->x.collector, why, time_now_ms());
+}
+
 static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
 	struct reporter *rep = arg;
@@ -162,6 +177,8 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 			snprintf(why, sizeof(why),
 			         "HTTP %ld with an answer that acknowledges nothing", x->status);
 			reporter_state_failure(rep, why, 0);
+			if (failover(rep, why))
+				next = 0;
 		}
 	} else if (rc == CURLE_OK && (x->status == 400 || x->status == 413)) {
 		/* The collector refuses the batch: find the record it chokes on by
@@ -192,7 +209,12 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
 		auth = rc == CURLE_OK && (x->status == 401 || x->status == 403);
 		retry = rc == CURLE_OK ? x->retry_after_ms : -1;
 		reporter_state_failure(rep, reporter_xfer_error(x, rc, why, sizeof(why)), auth);
+		/* 429 says the collector works and wants us slower: stay. */
+		if (!(rc == CURLE_OK && x->status == 429) && failover(rep, why))
+			next = 0;
 	}
+	if (ok && rep->opt.http.collectors)
+		collector_set_ok(rep->opt.http.collectors, x->collector);
 out:
 	json_decref(ans);
 	reporter_xfer_cleanup(x);
@@ -280,6 +302,9 @@ static void post_now(struct reporter *rep, int heartbeat)
 	int rc;
 	char why[128];
 
+	/* Choose the collector first: the self-report names it. */
+	if (rep->opt.http.collectors)
+		collector_set_pick(rep->opt.http.collectors, time_now_ms());
 	len = build_body(rep, heartbeat);
 	if (len <= 0) {
 		if (len < 0) {
@@ -333,8 +358,10 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 {
 	struct reporter *rep;
 
-	if (!opt->http.base_url || (strncmp(opt->http.base_url, "http://", 7) != 0 &&
-	                            strncmp(opt->http.base_url, "https://", 8) != 0)) {
+	if (opt->http.collectors
+	        ? opt->http.collectors->n == 0
+	        : (!opt->http.base_url || (strncmp(opt->http.base_url, "http://", 7) != 0 &&
+	                                   strncmp(opt->http.base_url, "https://", 8) != 0))) {
 		log_warnx("collector URL must start with http:// or https://");
 		return NULL;
 	}

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "agent/collector_set.h"
 #include "agent/spool.h"
 #include "common/curl_uv.h"
 
@@ -25,6 +26,10 @@
  * object that uses them. */
 struct reporter_http {
 	const char *base_url;    /* "http://host:port" or "https://...", no trailing path */
+	/* NULL: base_url alone. Else every request goes to the set's current
+	 * collector (base_url unused) and the outcome is reported back to it;
+	 * borrowed and shared by the reporter and the config fetcher. */
+	struct collector_set *collectors;
 	const char *token;       /* bearer token, NULL or "" for none */
 	const char *agent_name;  /* sent as X-Anycast-Agent (the collector refuses a
 	                            token that is another agent's), NULL or "": none */
@@ -49,10 +54,12 @@ struct reporter_xfer {
 	int64_t retry_after_ms;   /* from Retry-After, -1 when absent */
 	int64_t sent_ms, done_ms; /* wall clock at start and end */
 	char etag[128];           /* from ETag, "" when absent */
+	const char *base_url;     /* the collector asked; kept by cleanup (for logs) */
+	size_t collector;         /* its index in http.collectors */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Prepare x for a request to base_url + path: method, headers (token, agent
+/* Prepare x for a request to base_url (or the collector set's pick) + path: method, headers (token, agent
  * name, extra_header when non-NULL), TLS, timeouts, a response body bounded to
  * resp_max bytes. Returns 0 or -ENOMEM/-EINVAL. */
 int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, const char *path,
@@ -128,7 +135,7 @@ void reporter_kick(struct reporter *rep);
  * loop, never from inside this call). What is not sent stays spooled. */
 void reporter_drain(struct reporter *rep, int64_t timeout_ms, void (*cb)(void *arg), void *arg);
 void reporter_get_stats(const struct reporter *rep, struct reporter_stats *st);
-/* Fill the self-report object (also used by tests and the bench). */
+/* Fill the self-report object (with "collector", the URL in use) (also used by tests and the bench). */
 void reporter_fill_status(struct reporter *rep, json_t *status);
 /* Close the timers; cb runs when memory is freed. The curl_uv must have no
  * transfer of this reporter in flight: close it first (its abort runs our

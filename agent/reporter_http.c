@@ -89,14 +89,22 @@ int reporter_xfer_setup(struct reporter_xfer *x, const struct reporter_http *h, 
                         const char *extra_header, size_t resp_max)
 {
 	char url[1024], auth[1024], agent[128];
-	size_t bl = strlen(h->base_url);
+	const char *base = h->base_url;
+	size_t idx = 0;
 
+	if (h->collectors) {
+		idx = collector_set_pick(h->collectors, time_now_ms());
+		base = collector_set_url(h->collectors, idx);
+	}
+	size_t bl = strlen(base);
 	memset(x, 0, sizeof(*x));
 	x->retry_after_ms = -1;
 	x->resp_max = resp_max;
-	while (bl > 0 && h->base_url[bl - 1] == '/')
+	x->base_url = base;
+	x->collector = idx;
+	while (bl > 0 && base[bl - 1] == '/')
 		bl--;
-	if ((size_t)snprintf(url, sizeof(url), "%.*s%s", (int)bl, h->base_url, path) >= sizeof(url))
+	if ((size_t)snprintf(url, sizeof(url), "%.*s%s", (int)bl, base, path) >= sizeof(url))
 		return -EINVAL;
 	if (!(x->easy = curl_easy_init()))
 		return -ENOMEM;

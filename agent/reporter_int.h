@@ -48,6 +48,8 @@ struct reporter {
 
 /* Results waiting in the spool. */
 uint64_t reporter_depth(const struct reporter *rep);
+/* The collector of the last exchange (else the one in use). */
+const char *reporter_base_url(const struct reporter *rep);
 /* A failed exchange (why: one line); auth: the token was refused. Logs once
  * per change of state, counts, remembers why. */
 void reporter_state_failure(struct reporter *rep, const char *why, int auth);

@@ -23,6 +23,15 @@ static uint64_t next_rand(struct reporter *rep)
 	return rep->rng * 2685821657736338717ull;
 }
 
+const char *reporter_base_url(const struct reporter *rep)
+{
+	if (rep->x.base_url)
+		return rep->x.base_url;
+	if (rep->opt.http.collectors)
+		return collector_set_url(rep->opt.http.collectors, rep->opt.http.collectors->cur);
+	return rep->opt.http.base_url;
+}
+
 void reporter_state_failure(struct reporter *rep, const char *why, int auth)
 {
 	int64_t now = time_now_ms();
@@ -38,12 +47,12 @@ void reporter_state_failure(struct reporter *rep, const char *why, int auth)
 	if (auth && was != L_AUTH)
 		log_warnx("collector %s refuses this agent's token (%s): check --token-file; "
 		          "results stay spooled (%" PRIu64 ")",
-		          rep->opt.http.base_url, why, waiting);
+		          reporter_base_url(rep), why, waiting);
 	else if (!auth && was != L_DOWN)
 		log_warnx("collector %s unreachable: %s; spooling (%" PRIu64 " waiting)",
-		          rep->opt.http.base_url, why, waiting);
+		          reporter_base_url(rep), why, waiting);
 	else
-		log_debug("collector %s: %s (%u failures)", rep->opt.http.base_url, why,
+		log_debug("collector %s: %s (%u failures)", reporter_base_url(rep), why,
 		          rep->failures + 1);
 }
 
@@ -52,10 +61,10 @@ void reporter_state_success(struct reporter *rep)
 	if (rep->link == L_DOWN || rep->link == L_AUTH)
 		log_info("collector %s reachable again after %" PRId64 " s; %" PRIu64
 		         " results waiting",
-		         rep->opt.http.base_url, (time_now_ms() - rep->down_since_ms) / 1000,
+		         reporter_base_url(rep), (time_now_ms() - rep->down_since_ms) / 1000,
 		         reporter_depth(rep));
 	else if (rep->link == L_UNKNOWN)
-		log_info("collector %s reachable", rep->opt.http.base_url);
+		log_info("collector %s reachable", reporter_base_url(rep));
 	rep->link = L_UP;
 	rep->st.reachable = 1;
 	rep->failures = 0;

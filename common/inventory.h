@@ -104,7 +104,7 @@ struct inventory {
 	struct inv_alert *alerts;       /* owned */
 	struct inv_thresholds thresholds;
 	/* agent standalone side */
-	char collector[512];
+	char collector[2048]; /* one URL, or several comma-separated (a YAML list) */
 	char name[RESULT_NAME_MAX];
 	char token_file[512];
 	char spool[512];

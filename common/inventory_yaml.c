@@ -281,6 +281,35 @@ static int listen_port_ok(const char *s)
 	return *end == '\0' && port >= 1 && port <= 65535;
 }
 
+/* collector: [URL, URL, ...] (the agent's collectors in order of
+ * preference), kept comma-separated in dst like --collector A,B. */
+static int collector_list(struct inventory_yaml_ctx *c, yaml_node_t *v, const char *path,
+                          char *dst, size_t dstlen)
+{
+	int count = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+	size_t used = 0;
+	char one[512];
+
+	if (count == 0)
+		return inventory_yaml_bad(c, v, path, "empty list");
+	for (int i = 0; i < count; i++) {
+		yaml_node_t *item = inventory_yaml_node(c, v->data.sequence.items.start[i]);
+		if (!item || inventory_yaml_scalar(c, item, path, one, sizeof(one)) < 0)
+			return -1;
+		if (one[0] == '\0' || strchr(one, ','))
+			return inventory_yaml_bad(c, item, path, "an empty URL or one with a comma");
+		size_t l = strlen(one);
+		if (used + l + 2 > dstlen)
+			return inventory_yaml_bad(c, item, path, "too many collectors (max %zu bytes)",
+			                          dstlen - 1);
+		if (used)
+			dst[used++] = ',';
+		memcpy(dst + used, one, l + 1);
+		used += l;
+	}
+	return 0;
+}
+
 static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v, const char *path,
                     void *arg)
 {
@@ -312,6 +341,8 @@ static int top_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *
 		return inventory_yaml_sha256(c, v, path, inv->read_token_sha256);
 	if (strcmp(key, "name") == 0)
 		return inventory_yaml_name(c, v, path, inv->name);
+	if (strcmp(key, "collector") == 0 && v->type == YAML_SEQUENCE_NODE)
+		return collector_list(c, v, path, inv->collector, sizeof(inv->collector));
 	static const struct {
 		const char *key;
 		size_t off, size;

@@ -3,7 +3,8 @@
  * every result seq it receives, answers like the real collector, or with the
  * failure the test scripted (500, 503 + Retry-After, 401, 403 "wrong agent",
  * close mid-request), puts its clock (shifted by time_skew_ms) in "time_ms",
- * and serves /api/v1/agent/config with an ETag. Header-only: static functions. */
+ * serves /api/v1/agent/config with an ETag, and can go down and come back on
+ * its port (fc_down, fc_up). Header-only: static functions. */
 #ifndef FAKE_COLLECTOR_H
 #define FAKE_COLLECTOR_H
 
@@ -39,7 +40,7 @@ enum fc_reply {
 };
 
 struct fake_collector {
-	int lfd, port, stop, conns;
+	int lfd, port, stop, conns, down;
 	pthread_t thr;
 	pthread_mutex_t mu;
 	/* behaviour: the script first, then dflt */
@@ -350,7 +351,10 @@ static struct fake_collector *fc_start(void)
 	fc->seen = calloc(FC_MAX_SEQ, 1);
 	fc->retry_after_s = -1;
 	pthread_mutex_init(&fc->mu, NULL);
+	int one = 1;
 	fc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* fc_up binds the port again while closed connections linger. */
+	setsockopt(fc->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (fc->lfd < 0 || bind(fc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fc->lfd, 16) < 0 || getsockname(fc->lfd, (struct sockaddr *)&sa, &sl) < 0)
 		return NULL;
@@ -359,13 +363,44 @@ static struct fake_collector *fc_start(void)
 	return fc;
 }
 
-static void fc_stop(struct fake_collector *fc)
+/* Go down like a killed collector: the port refuses connections and open
+ * ones are closed. What was stored stays. */
+static __attribute__((unused)) void fc_down(struct fake_collector *fc)
 {
+	if (fc->down)
+		return;
 	__atomic_store_n(&fc->stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(fc->thr, NULL);
 	close(fc->lfd);
 	while (__atomic_load_n(&fc->conns, __ATOMIC_SEQ_CST) > 0)
 		usleep(10000);
+	fc->down = 1;
+}
+
+/* Back on the same port after fc_down. 0, or -1 when the port is taken. */
+static __attribute__((unused)) int fc_up(struct fake_collector *fc)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	                         .sin_port = htons((uint16_t)fc->port)};
+	int one = 1;
+
+	if (!fc->down)
+		return 0;
+	fc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fc->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fc->lfd < 0 || bind(fc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fc->lfd, 16) < 0)
+		return -1;
+	fc->down = 0;
+	__atomic_store_n(&fc->stop, 0, __ATOMIC_SEQ_CST);
+	pthread_create(&fc->thr, NULL, fc_accept, fc);
+	return 0;
+}
+
+static void fc_stop(struct fake_collector *fc)
+{
+	fc_down(fc);
 	free(fc->seen);
 	pthread_mutex_destroy(&fc->mu);
 	free(fc);

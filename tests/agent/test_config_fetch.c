@@ -2,15 +2,18 @@
  * collector: first fetch, If-None-Match/304, changes announced once, invalid
  * answers refused, the cache on disk used while the collector is down. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 
 #include "fake_collector.h"
 
+#include "agent/collector_set.h"
 #include "agent/config_fetch.h"
 #include "common/curl_uv.h"
 #include "common/inventory.h"
+#include "common/log.h"
 
 static const char yaml_v1[] = "services:\n"
                               "  - name: dns\n"
@@ -261,4 +264,42 @@ Test(config_fetch, no_configuration_retries_with_backoff)
 	/* 50, 100, 200, 400 ms (+-10 %): 4 or 5 tries in a second, not hundreds */
 	cr_assert(st.fetches >= 3 && st.fetches <= 6, "%" PRIu64 " fetches", st.fetches);
 	env_fini(&e, 0);
+}
+
+/* Two collectors: the first is down, the fetch asks the second at once; the
+ * reporter's set is the same object, so both follow one choice. */
+Test(config_fetch, follows_the_collector_order, .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct config_fetch_stats st;
+	struct collector_set cs;
+	char err[256], list[300];
+	struct fake_collector *b;
+
+	log_init("test", 0, 0);
+	env_init(&e, 0); /* e.url: nobody listens */
+	b = fc_start();
+	cr_assert_not_null(b);
+	b->token = "tok";
+	serve(b, yaml_v2, "\"v2\"");
+	snprintf(list, sizeof(list), "%s,http://127.0.0.1:%d", e.url, b->port);
+	collector_set_init(&cs, 600000);
+	cr_assert_eq(collector_set_add(&cs, list, err, sizeof(err)), 0, "%s", err);
+	struct config_fetch_options o = {
+	    .http = {.collectors = &cs, .token = "tok", .timeout_ms = 2000},
+	    .cache_dir = e.tmp,
+	    .interval_ms = 60000,
+	    .retry_min_ms = 5000,
+	};
+	e.cf = config_fetch_new(&e.loop, e.cu, &o, on_change, &e);
+	cr_assert_not_null(e.cf);
+	config_fetch_start(e.cf);
+	run_ms(&e, 1000);
+	cr_assert_eq(e.changes, 1, "configured by the second, without waiting for a retry");
+	cr_assert_eq(b->gets, 1);
+	cr_assert_eq(cs.cur, 1);
+	config_fetch_get_stats(e.cf, &st);
+	cr_assert_eq(st.errors, 1);
+	env_fini(&e, 0);
+	fc_stop(b);
 }

@@ -3,7 +3,7 @@
  * connections, backoff and Retry-After are honoured, a refused token does not
  * busy-loop, a token that is another agent's stops the sending, oversized or
  * refused batches are split, the clock offset warns only when it should, TLS
- * is verified. */
+ * is verified; with two collectors, the agent fails over and comes back. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <ftw.h>
@@ -14,6 +14,7 @@
 
 #include "fake_collector.h"
 
+#include "agent/collector_set.h"
 #include "agent/reporter.h"
 #include "agent/spool.h"
 #include "common/curl_uv.h"
@@ -862,4 +863,163 @@ Test(reporter, tls_verifies_the_collector_and_presents_a_client_certificate)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	nftw(d, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Two collectors with their own stores, a and b: the reporter uses cs. */
+struct pair {
+	struct fake_collector *b;
+	struct collector_set cs;
+	char url_b[128];
+};
+
+static void with_two(struct env *e, struct reporter_options *o, struct pair *p, int64_t return_ms)
+{
+	char err[256], list[300];
+
+	with_fake(e, o);
+	p->b = fc_start();
+	cr_assert_not_null(p->b);
+	p->b->token = "secret-token";
+	snprintf(p->url_b, sizeof(p->url_b), "http://127.0.0.1:%d", p->b->port);
+	snprintf(list, sizeof(list), "%s, %s", e->url, p->url_b);
+	collector_set_init(&p->cs, return_ms);
+	cr_assert_eq(collector_set_add(&p->cs, list, err, sizeof(err)), 0, "%s", err);
+	o->http.collectors = &p->cs;
+	o->http.base_url = NULL;
+}
+
+/* Every seq 1..n is stored by exactly one of the two. */
+static void assert_once_across(struct fake_collector *a, struct fake_collector *b, int n)
+{
+	for (int i = 1; i <= n; i++)
+		cr_assert_eq(a->seen[i] + b->seen[i], 1, "seq %d: %d times at a, %d at b", i,
+		             a->seen[i], b->seen[i]);
+	cr_assert_eq(a->seen[n + 1] + b->seen[n + 1], 0);
+	cr_assert_eq(a->stored + b->stored, (uint64_t)n);
+}
+
+static const char *status_collector(struct fake_collector *fc, char *out, size_t len)
+{
+	json_t *s = json_loads(fc->last_status, 0, NULL);
+	snprintf(out, len, "%s", s ? json_string_value(json_object_get(s, "collector")) : "");
+	json_decref(s);
+	return out;
+}
+
+static uint64_t stored_at_a;
+static int a_stored_more(struct env *e)
+{
+	return e->fc->stored > stored_at_a && depth(e) == 0;
+}
+
+Test(failover, first_down_second_takes_the_results_first_back_agent_returns,
+     .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_options o;
+	struct pair p;
+	char url[128], buf[16384];
+
+	log_init("test", 0, 0);
+	env_init(&e);
+	with_two(&e, &o, &p, 1500);
+	o.heartbeat_ms = -1;
+	/* Up: everything goes to the first. */
+	start_reporter(&e, &o);
+	append_n(&e, 200);
+	cr_assert(run_for(&e, empty, 5000));
+	cr_assert_eq(e.fc->stored, 200);
+	cr_assert_eq(p.b->posts, 0, "the second is not used while the first answers");
+	/* The first dies: the second takes over at once, nothing lost. */
+	fc_down(e.fc);
+	append_n(&e, 300);
+	cr_assert(run_for(&e, empty, 5000), "%" PRIu64 " left", depth(&e));
+	cr_assert_eq(p.b->stored, 300);
+	cr_assert_eq(p.cs.cur, 1);
+	cr_assert_str_eq(status_collector(p.b, url, sizeof(url)), p.url_b);
+	/* The first comes back: after return_ms the agent uses it again. */
+	cr_assert_eq(fc_up(e.fc), 0);
+	stored_at_a = e.fc->stored;
+	for (int i = 0; i < 30 && !a_stored_more(&e); i++) {
+		append_n(&e, 20);
+		run_for(&e, a_stored_more, 100);
+	}
+	cr_assert(run_for(&e, a_stored_more, 5000), "back to the first");
+	cr_assert_eq(p.cs.cur, 0);
+	cr_assert_str_eq(status_collector(e.fc, url, sizeof(url)), e.url);
+	/* and it stays there */
+	uint64_t b_posts = (uint64_t)p.b->posts;
+	append_n(&e, 100);
+	cr_assert(run_for(&e, empty, 5000));
+	cr_assert_eq((uint64_t)p.b->posts, b_posts);
+	assert_once_across(e.fc, p.b, (int)(spool_next_seq(e.sp) - 1));
+	env_fini(&e);
+	fc_stop(p.b);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	char want[400];
+	snprintf(want, sizeof(want), "collector: switching from %s to %s: ", e.url, p.url_b);
+	cr_assert_not_null(strstr(buf, want), "log: %s", buf);
+	cr_assert_not_null(strstr(buf, "trying the preferred collector"), "log: %s", buf);
+	cr_assert_eq(strstr(strstr(buf, want) + 1, want), NULL, "one switch line: %s", buf);
+}
+
+Test(failover, a_503_or_a_refused_token_moves_on_to_the_next,
+     .init = cr_redirect_stderr)
+{
+	struct env e;
+	struct reporter_options o;
+	struct pair p;
+	char buf[16384];
+
+	log_init("test", 0, 0);
+	env_init(&e);
+	with_two(&e, &o, &p, 600000);
+	o.heartbeat_ms = -1;
+	e.fc->dflt = FC_503;
+	start_reporter(&e, &o);
+	append_n(&e, 50);
+	cr_assert(run_for(&e, empty, 5000));
+	cr_assert_eq(p.b->stored, 50);
+	/* The second refuses the token (401): on to the first, which works again. */
+	e.fc->dflt = FC_OK;
+	p.b->token = "another-token";
+	append_n(&e, 50);
+	cr_assert(run_for(&e, empty, 5000));
+	cr_assert_eq(e.fc->stored, 50);
+	cr_assert_geq(p.b->unauthorized, 1);
+	assert_once_across(e.fc, p.b, 100);
+	env_fini(&e);
+	fc_stop(p.b);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	cr_assert_not_null(strstr(buf, "HTTP 503"), "log: %s", buf);
+	cr_assert_not_null(strstr(buf, "refuses this agent's token"), "log: %s", buf);
+}
+
+Test(failover, wrong_agent_403_from_the_first_does_not_fail_over)
+{
+	struct env e;
+	struct reporter_options o;
+	struct pair p;
+
+	env_init(&e);
+	with_two(&e, &o, &p, 600000);
+	o.http.agent_name = "branch-2";
+	o.wrong_agent = on_wrong_agent;
+	o.wrong_agent_arg = &e;
+	o.heartbeat_ms = -1;
+	e.fc->dflt = FC_403;
+	start_reporter(&e, &o);
+	append_n(&e, 10);
+	run_for(&e, NULL, 1000);
+	cr_assert_eq(e.wrong_calls, 1);
+	cr_assert_eq(p.b->posts + p.b->gets, 0, "nothing goes to the second");
+	cr_assert_eq(depth(&e), 10);
+	env_fini(&e);
+	fc_stop(p.b);
 }

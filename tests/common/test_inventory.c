@@ -661,3 +661,21 @@ Test(inventory, incident_settings)
 	               "alerts:\n  - { name: am, type: webhook, url: http://x, kinds: [bogus] }\n",
 	               "inv.yaml:8: alerts[0].kinds:");
 }
+
+Test(inventory, agent_collector_list)
+{
+	char err[512] = "";
+	struct inventory *inv =
+	    parse("collector: [http://c1:8053, \"https://c2:8053\"]\nservices:\n  - name: dns\n"
+	          "    protocol: dns\n    address: [198.18.255.53]\n    instances:\n"
+	          "      - { name: a, management: 198.18.1.2 }\n",
+	          err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_str_eq(inv->collector, "http://c1:8053,https://c2:8053");
+	inventory_free(inv);
+	cr_assert_null(parse("collector: []\nservices: []\n", err, sizeof(err)));
+	cr_assert_not_null(strstr(err, "empty list"), "%s", err);
+	cr_assert_null(parse("collector: [\"http://a,b\"]\nservices: []\n", err, sizeof(err)));
+	cr_assert_null(parse("collector: [[x]]\nservices: []\n", err, sizeof(err)));
+}
