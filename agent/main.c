@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 	int verbose = 0, use_syslog = 0, check = 0, ch, rc;
 	char err[1024];
 
-	while ((ch = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:hv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config = optarg; break;
 		case O_COLLECTOR:
@@ -390,11 +390,18 @@ int main(int argc, char **argv)
 		case O_SYSLOG: use_syslog = 1; break;
 		case O_CHECK: check = 1; break;
 		case O_USER: co.user = a.user = optarg; break;
-		default: usage(stderr); return 2;
+		case ':':
+			fprintf(stderr, "anycast-agent: %s needs a value (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "anycast-agent: unknown option %s (see --help)\n",
+				argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "anycast-agent: unexpected argument: %s\n", argv[optind]);
+		fprintf(stderr, "anycast-agent: unexpected argument %s (see --help)\n", argv[optind]);
 		return 2;
 	}
 	if (co.user != NULL && getpwnam(co.user) == NULL) {
@@ -433,8 +440,8 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (config == NULL) {
-		fprintf(stderr, "anycast-agent: --config FILE or --collector URL is required\n");
-		usage(stderr);
+		fprintf(stderr,
+			"anycast-agent: --config FILE or --collector URL is required (see --help)\n");
 		return 2;
 	}
 	rc = run_standalone(&a, spool);
