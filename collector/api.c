@@ -359,8 +359,13 @@ api_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
 		else if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
 			api_error(c, ex, 401, "read token required");
 	} else if (strcmp(p, "/metrics") == 0) {
-		if (method_is(c, ex, req, "GET"))
-			api_get_metrics(c, ex);
+		/* with a read token, Prometheus sends it (authorization: credentials) */
+		if (method_is(c, ex, req, "GET")) {
+			if (api_auth_read(c, ex, req))
+				api_get_metrics(c, ex);
+			else
+				api_error(c, ex, 401, "read token required");
+		}
 	} else if (strcmp(p, "/healthz") == 0) {
 		if (method_is(c, ex, req, "GET"))
 			api_get_healthz(c, ex);

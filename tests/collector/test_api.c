@@ -1108,7 +1108,7 @@ Test(api, read_token_guards_the_dashboard_api)
 
 	json_decref(http_json("POST", "/api/v1/results", TOKEN1, b, 200));
 	free(b);
-	/* The page itself, health and metrics stay open. */
+	/* The page itself and health stay open; metrics want the read token. */
 	r = http("GET", "/", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 200);
 	free(r.body);
@@ -1117,6 +1117,9 @@ Test(api, read_token_guards_the_dashboard_api)
 	free(r.body);
 	snprintf(hdr, sizeof(hdr), "X-Unused: 1");
 	r = http("GET", "/metrics", NULL, NULL, hdr);
+	cr_assert_eq(r.status, 401);
+	free(r.body);
+	r = http("GET", "/metrics", "dashboard-secret", NULL, NULL);
 	cr_assert_eq(r.status, 200);
 	free(r.body);
 	stop(SIGTERM);
