@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,20 +20,44 @@
 
 #define STATIC_MAX_BYTES (32u << 20)
 
+/* The answer, gzip-compressed when the client asked for it and it pays:
+ * extra headers gain Content-Encoding and Vary. Takes body when take. */
+static void
+respond(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
+	const char *extra_headers, char *body, size_t len, int take)
+{
+	char hdr[1024];
+	size_t zlen = 0;
+	char *z = status == 200 ? api_gzip(ex, body, len, &zlen) : NULL;
+
+	metrics_count_http(c->metrics, status);
+	if (z != NULL && strlen(extra_headers ? extra_headers : "") < sizeof(hdr) - 64) {
+		snprintf(hdr, sizeof(hdr), "%sContent-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
+			 extra_headers ? extra_headers : "");
+		if (take)
+			free(body);
+		http_exchange_respond_take(ex, status, ctype, hdr, z, zlen);
+		return;
+	}
+	free(z);
+	if (take)
+		http_exchange_respond_take(ex, status, ctype, extra_headers, body, len);
+	else
+		http_exchange_respond(ex, status, ctype, extra_headers, body, len);
+}
+
 void
 api_respond(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
 	    const char *extra_headers, const char *body, size_t len)
 {
-	metrics_count_http(c->metrics, status);
-	http_exchange_respond(ex, status, ctype, extra_headers, body, len);
+	respond(c, ex, status, ctype, extra_headers, (char *)(uintptr_t)body, len, 0);
 }
 
 void
 api_respond_take(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
 		 const char *extra_headers, char *body, size_t len)
 {
-	metrics_count_http(c->metrics, status);
-	http_exchange_respond_take(ex, status, ctype, extra_headers, body, len);
+	respond(c, ex, status, ctype, extra_headers, body, len, 1);
 }
 
 void

@@ -28,6 +28,11 @@ void api_respond(struct collector *c, struct http_exchange *ex, int status, cons
 void api_respond_take(struct collector *c, struct http_exchange *ex, int status, const char *ctype,
 		      const char *extra_headers, char *body, size_t len);
 
+/* The body gzip-compressed (malloc'd, *out_len set) when the request asks
+ * for gzip and the body is worth it; NULL to send it as it is
+ * (collector/api_gzip.c). */
+char *api_gzip(const struct http_exchange *ex, const char *body, size_t len, size_t *out_len);
+
 /* The URL-decoded value of name in a query string into out. Returns 1 when
  * present, 0 when absent, -1 when malformed or too long. */
 int api_query_get(const char *query, const char *name, char *out, size_t outlen);

@@ -1270,3 +1270,34 @@ Test(api, instance_claims_must_name_a_configured_instance)
 		  json_string_value(json_object_get(c, "instance")));
 	json_decref(j);
 }
+
+/* JSON, /metrics and files come gzip-compressed when asked, and as they are
+ * otherwise. */
+Test(api, answers_are_gzipped_when_asked)
+{
+	char *b = batch(1, 40, 1, "site-a");
+	struct reply r;
+	char hdr[64];
+
+	start(NULL);
+	json_decref(http_json("POST", "/api/v1/results", TOKEN1, b, 200));
+	free(b);
+	snprintf(hdr, sizeof(hdr), "Accept-Encoding: gzip");
+	r = http("GET", "/api/v1/results?limit=40", NULL, NULL, hdr);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strcasestr(r.headers, "Content-Encoding: gzip") != NULL, "%s", r.headers);
+	cr_assert(r.len > 2 && (unsigned char)r.body[0] == 0x1f && (unsigned char)r.body[1] == 0x8b);
+	free(r.body);
+	r = http("GET", "/metrics", NULL, NULL, hdr);
+	cr_assert(strcasestr(r.headers, "Content-Encoding: gzip") != NULL, "%s", r.headers);
+	free(r.body);
+	snprintf(hdr, sizeof(hdr), "Accept-Encoding: gzip;q=0, br");
+	r = http("GET", "/api/v1/results?limit=40", NULL, NULL, hdr);
+	cr_assert(strcasestr(r.headers, "Content-Encoding") == NULL, "%s", r.headers);
+	cr_assert_eq(r.body[0], '{');
+	free(r.body);
+	r = http("GET", "/api/v1/results?limit=40", NULL, NULL, NULL);
+	cr_assert(strcasestr(r.headers, "Content-Encoding") == NULL, "%s", r.headers);
+	free(r.body);
+	stop(SIGTERM);
+}
