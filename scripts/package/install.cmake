@@ -27,9 +27,11 @@ install(FILES ${CMAKE_SOURCE_DIR}/collector/anycast-collector.8
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 COMPONENT collector)
 install(FILES ${CMAKE_SOURCE_DIR}/common/anycast-inventory.5
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man5 COMPONENT collector)
+install(FILES ${pkg_dir}/anycast-agent-enroll.8
+  DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 COMPONENT agent)
 # Compressed as Debian ships man pages (gzip -n: reproducible).
-foreach(page agent:man8/anycast-agent.8 collector:man8/anycast-collector.8
-    collector:man5/anycast-inventory.5)
+foreach(page agent:man8/anycast-agent.8 agent:man8/anycast-agent-enroll.8
+    collector:man8/anycast-collector.8 collector:man5/anycast-inventory.5)
   string(REPLACE ":" ";" page ${page})
   list(GET page 0 comp)
   list(GET page 1 file)
@@ -66,6 +68,23 @@ install(FILES ${pkg_dir}/examples/agent.yaml ${pkg_dir}/examples/inventory.yaml
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/anycast-agent/examples COMPONENT agent)
 install(FILES ${CMAKE_SOURCE_DIR}/examples/prometheus.yml ${CMAKE_SOURCE_DIR}/examples/prometheus-rules.yml
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/anycast-collector/examples COMPONENT collector)
+# Debian's per-package documents: the machine-readable copyright (the
+# collector's also covers the bundled uPlot) and the changelog, which a native
+# package ships as changelog.gz (gzip -9n: reproducible).
+foreach(comp agent collector)
+  set(doc ${CMAKE_INSTALL_DATADIR}/doc/anycast-${comp})
+  install(FILES ${pkg_dir}/copyright.${comp} DESTINATION ${doc} RENAME copyright
+    COMPONENT ${comp})
+  install(FILES ${pkg_dir}/changelog DESTINATION ${doc} COMPONENT ${comp})
+  install(CODE "
+    set(f \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${doc}/changelog\")
+    file(REMOVE \"\${f}.gz\")
+    execute_process(COMMAND gzip -9n \"\${f}\" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR \"gzip \${f} failed\")
+    endif()
+  " COMPONENT ${comp})
+endforeach()
 install(DIRECTORY DESTINATION ${ANYCAST_STATEDIR} COMPONENT agent)
 install(DIRECTORY DESTINATION ${ANYCAST_STATEDIR} COMPONENT collector)
 
@@ -120,7 +139,8 @@ set(CPACK_DEBIAN_COLLECTOR_PACKAGE_RECOMMENDS "ca-certificates")
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME anycast-monitor)
 set(CPACK_PACKAGE_VENDOR "anycast-monitor")
-set(CPACK_PACKAGE_CONTACT "anycast-monitor maintainers <anycast-monitor@localhost>")
+set(CPACK_PACKAGE_CONTACT
+  "anycast-monitor maintainers <maintainers@users.noreply.r-seed-c07c77a5.example>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_COMPONENTS_ALL agent collector)

@@ -3,6 +3,7 @@
 # Release build, installs them into a throwaway root (dpkg --root, maintainer
 # scripts run chrootless), checks the layout, the maintainer scripts' work,
 # the units (systemd-analyze verify), the man pages (groff -ww) against --help,
+# lintian (no error; warnings printed), the copyright and changelog, hardening,
 # the installed binaries (--version, --check-config), a branch install end to
 # end (enroll, collector and agent in a private network namespace with only
 # loopback), remove and purge, the maintainer scripts in a chroot, and the
@@ -92,6 +93,23 @@ check "cpack made anycast-agent_${version}_$arch.deb" test -s "$agent_deb"
 check "cpack made anycast-collector_${version}_$arch.deb" test -s "$collector_deb"
 [ -s "$agent_deb" ] && [ -s "$collector_deb" ] || exit 1
 
+# ---- lintian: no error (E:) on either package; warnings are printed ----
+if command -v lintian >/dev/null 2>&1; then
+	lintian_clean() {	# lintian_clean DEB: no E: tag; prints the W: tags
+		lintian --tag-display-limit 0 "$1" >"$tmp/lintian.out" 2>&1 || true
+		grep '^W: ' "$tmp/lintian.out" >&2 || true
+		! grep '^E: ' "$tmp/lintian.out"
+	}
+	for d in "$agent_deb" "$collector_deb"; do
+		n=$(basename "$d" | cut -d_ -f1)
+		if lintian_clean "$d" 2>"$tmp/lintian.warn"; then ok "$n: lintian reports no error"; else
+			bad "$n: lintian reports no error"; grep '^E: ' "$tmp/lintian.out" | sed 's/^/     /'; fi
+		sed 's/^/     lintian /' "$tmp/lintian.warn"
+	done
+else
+	echo "skip lintian (not installed: apt-get install lintian)"
+fi
+
 # ---- control data ----
 field() { dpkg-deb -f "$1" "$2"; }
 depends_on() {	# depends_on DEB PKG...: each PKG is in Depends
@@ -106,6 +124,9 @@ check "agent Depends names its libraries" depends_on "$agent_deb" \
 	libuv1 libcurl4 libldns3 libjansson4 libyaml-0-2 libssl3 passwd
 check "collector Depends names its libraries" depends_on "$collector_deb" \
 	libuv1 libcurl4 libsqlite3-0 libhttp-parser2.9 libjansson4 libyaml-0-2 libssl3 passwd
+check "Maintainer is a real address" sh -c \
+	"dpkg-deb -f '$agent_deb' Maintainer | grep -qx 'anycast-monitor maintainers <[^@ ]*@[^@ ]*\.[a-z]*>' &&
+	! dpkg-deb -f '$agent_deb' Maintainer | grep -q localhost"
 check "agent does not depend on SQLite" sh -c "! dpkg-deb -f '$agent_deb' Depends | grep -q sqlite"
 for d in "$agent_deb" "$collector_deb"; do
 	n=$(basename "$d" | cut -d_ -f1)
@@ -139,6 +160,9 @@ check "installed binaries are stripped" sh -c "file -L '$r/usr/bin/anycast-agent
 for f in etc/anycast/inventory.yaml etc/default/anycast-agent etc/default/anycast-collector \
 	lib/systemd/system/anycast-agent.service lib/systemd/system/anycast-collector.service \
 	usr/share/man/man8/anycast-agent.8.gz usr/share/man/man8/anycast-collector.8.gz \
+	usr/share/man/man8/anycast-agent-enroll.8.gz \
+	usr/share/doc/anycast-agent/copyright usr/share/doc/anycast-collector/copyright \
+	usr/share/doc/anycast-agent/changelog.gz usr/share/doc/anycast-collector/changelog.gz \
 	usr/share/man/man5/anycast-inventory.5.gz usr/share/anycast/web/index.html \
 	usr/share/anycast/web/app.js usr/share/anycast/web/style.css \
 	usr/share/anycast/web/vendor/uPlot.iife.min.js usr/share/anycast/schema/001_initial.sql \
@@ -149,6 +173,12 @@ done
 check "every web/*.html|js|css is installed" sh -c "cd web && for f in *.html *.js *.css; do
 	test -s '$r/usr/share/anycast/web/'\"\$f\" || { echo \"missing \$f\"; exit 1; }; done"
 check "no build files in the web dir" sh -c "! ls '$r/usr/share/anycast/web' | grep -E 'build.sh|package|node_modules|README'"
+check "collector copyright is DEP-5 and covers uPlot (MIT)" sh -c \
+	"head -1 '$r/usr/share/doc/anycast-collector/copyright' | grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' &&
+	grep -q '^Files: usr/share/anycast/web/vendor/\*' '$r/usr/share/doc/anycast-collector/copyright' &&
+	grep -q '^License: MIT' '$r/usr/share/doc/anycast-collector/copyright'"
+check "changelog.gz names version $version" sh -c \
+	"zcat '$r/usr/share/doc/anycast-agent/changelog.gz' | head -1 | grep -q '($version)'"
 check "conffiles registered by dpkg" sh -c "dpkg --root='$r' -s anycast-collector |
 	grep -q '/etc/anycast/inventory.yaml [0-9a-f]\{32\}'"
 
@@ -222,8 +252,14 @@ check "agent --once on the example config: parses, probes, exit 1 (no route)" sh
 	grep -q '\"service\": *\"dns\"' '$tmp/once.json'"
 
 # ---- man pages ----
-for m in man8/anycast-agent.8 man8/anycast-collector.8 man5/anycast-inventory.5; do
+for m in man8/anycast-agent.8 man8/anycast-collector.8 man8/anycast-agent-enroll.8 man5/anycast-inventory.5; do
 	zcat "$r/usr/share/man/$m.gz" > "$tmp/page"
+	if command -v mandoc >/dev/null 2>&1; then
+		# Every page: no mandoc warning; the enroll page: not even a style note.
+		lvl=warning
+		[ "$m" != man8/anycast-agent-enroll.8 ] || lvl=style
+		check "$m: mandoc -Tlint -W $lvl clean" silent mandoc -Tlint -W "$lvl" "$tmp/page"
+	fi
 	check "$m: groff -ww -man -z without warnings" silent groff -ww -man -z "$tmp/page"
 	check "$m: man -l renders without warnings" silent env MANWIDTH=80 man -l "$r/usr/share/man/$m.gz"
 done
@@ -238,6 +274,13 @@ check "anycast-agent(8) documents every --help option" \
 	help_in_man "$r/usr/bin/anycast-agent" "$r/usr/share/man/man8/anycast-agent.8.gz"
 check "anycast-collector(8) documents every --help option" \
 	help_in_man "$r/usr/bin/anycast-collector" "$r/usr/share/man/man8/anycast-collector.8.gz"
+check "anycast-agent-enroll(8) documents every --help option" \
+	help_in_man "$r/usr/sbin/anycast-agent-enroll" "$r/usr/share/man/man8/anycast-agent-enroll.8.gz"
+check "release binaries are hardened (relro, bind now, stack protector, fortify)" sh -c \
+	"for b in '$r/usr/bin/anycast-agent' '$r/usr/bin/anycast-collector'; do
+	readelf -lW \$b | grep -q GNU_RELRO && readelf -dW \$b | grep -q BIND_NOW &&
+	readelf --dyn-syms -W \$b | grep -q __stack_chk_fail && readelf --dyn-syms -W \$b | grep -q '__[a-z]*printf_chk' ||
+	{ echo \"not hardened: \$b\"; exit 1; }; done"
 
 # ---- branch install: enroll, then collector and agent as the units run them ----
 check "enroll rejects a non-http URL" sh -c \
