@@ -110,10 +110,7 @@ metrics_find(const struct metrics *m, enum series_kind kind, const char *agent,
 static int
 agent_known(const struct inventory *inv, const char *agent)
 {
-	for (int i = 0; i < inv->n_agents; i++)
-		if (strcmp(inv->agents[i].name, agent) == 0)
-			return 1;
-	return 0;
+	return inventory_find_agent(inv, agent) != NULL;
 }
 
 const char *

@@ -171,6 +171,7 @@ void inventory_free(struct inventory *inv)
 		free(inv->services[i].instances);
 	free(inv->services);
 	hashmap_clear(&inv->agent_by_token);
+	hashmap_clear(&inv->agent_by_name);
 	free(inv->agents);
 	free(inv->alerts);
 	free(inv);
@@ -214,6 +215,11 @@ const struct inv_instance *inventory_instance_by_identity(const struct inv_servi
 		if (strcmp(s->instances[i].identity, identity) == 0)
 			return &s->instances[i];
 	return NULL;
+}
+
+const struct inv_agent *inventory_find_agent(const struct inventory *inv, const char *name)
+{
+	return hashmap_get(&inv->agent_by_name, name);
 }
 
 const struct inv_agent *inventory_find_agent_by_hash(const struct inventory *inv,
