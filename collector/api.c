@@ -170,20 +170,13 @@ bearer_hash(struct http_exchange *ex, char hash[65])
 const struct inv_agent *
 api_auth_agent(struct collector *c, struct http_exchange *ex)
 {
-	const struct inv_agent *found = NULL;
 	char hash[65];
 
 	if (bearer_hash(ex, hash) != 0)
 		return NULL;
-	/* Walk every agent without an early exit: the time taken says nothing
-	 * about which hash matched how far. */
-	for (int i = 0; i < c->inv->n_agents; i++) {
-		const struct inv_agent *a = &c->inv->agents[i];
-
-		if (strlen(a->token_sha256) == 64 && CRYPTO_memcmp(a->token_sha256, hash, 64) == 0)
-			found = a;
-	}
-	return found;
+	/* One index lookup by the token's SHA-256, then a constant-time
+	 * comparison of that one candidate (docs/SECURITY.md). */
+	return inventory_find_agent_by_hash(c->inv, hash);
 }
 
 int

@@ -141,8 +141,8 @@ catchment_new(const struct inventory *inv)
 	c->n_services = inv->n_services;
 	set_thresholds(&c->th, &inv->thresholds);
 	catchment_copy_homes(c, inv);
-	if (catchment_map_init(&c->streams) < 0 || catchment_map_init(&c->feeds) < 0 ||
-	    catchment_map_init(&c->mgmt) < 0 || catchment_map_init(&c->insts) < 0)
+	if (hashmap_init(&c->streams) < 0 || hashmap_init(&c->feeds) < 0 ||
+	    hashmap_init(&c->mgmt) < 0 || hashmap_init(&c->insts) < 0)
 		goto fail;
 	return c;
 fail:
@@ -202,14 +202,14 @@ catchment_free(struct catchment *c)
 {
 	if (c == NULL)
 		return;
-	catchment_map_foreach(&c->streams, free_stream, c);
-	catchment_map_foreach(&c->feeds, free_feed, c);
-	catchment_map_foreach(&c->mgmt, free_value, NULL);
-	catchment_map_foreach(&c->insts, free_value, NULL);
-	catchment_map_clear(&c->streams);
-	catchment_map_clear(&c->feeds);
-	catchment_map_clear(&c->mgmt);
-	catchment_map_clear(&c->insts);
+	hashmap_foreach(&c->streams, free_stream, c);
+	hashmap_foreach(&c->feeds, free_feed, c);
+	hashmap_foreach(&c->mgmt, free_value, NULL);
+	hashmap_foreach(&c->insts, free_value, NULL);
+	hashmap_clear(&c->streams);
+	hashmap_clear(&c->feeds);
+	hashmap_clear(&c->mgmt);
+	hashmap_clear(&c->insts);
 	free_services(c->services, c->n_services);
 	cm_names_free(&c->names);
 	free(c->order);
@@ -297,10 +297,10 @@ catchment_set_inventory(struct catchment *c, const struct inventory *inv)
 	c->n_services = inv->n_services;
 	set_thresholds(&c->th, &inv->thresholds);
 	catchment_copy_homes(c, inv);
-	catchment_map_foreach(&c->streams, prune_stream, c);
-	catchment_map_foreach(&c->feeds, prune_feed, c);
-	catchment_map_foreach(&c->mgmt, prune_keyed, c);
-	catchment_map_foreach(&c->insts, prune_keyed, c);
+	hashmap_foreach(&c->streams, prune_stream, c);
+	hashmap_foreach(&c->feeds, prune_feed, c);
+	hashmap_foreach(&c->mgmt, prune_keyed, c);
+	hashmap_foreach(&c->insts, prune_keyed, c);
 }
 
 struct cm_stream *
@@ -310,7 +310,7 @@ catchment_stream(struct catchment *c, const char *agent, const char *service, in
 	struct cm_stream *st;
 
 	snprintf(key, sizeof(key), "%s" SEP "%s" SEP "%d", agent, service, family);
-	if ((st = catchment_map_get(&c->streams, key)) != NULL)
+	if ((st = hashmap_get(&c->streams, key)) != NULL)
 		return st;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
@@ -320,7 +320,7 @@ catchment_stream(struct catchment *c, const char *agent, const char *service, in
 	st->rtt_ms = -1;
 	if (cm_name_set(&c->names, &st->agent, agent) < 0 ||
 	    cm_name_set(&c->names, &st->service, service) < 0 ||
-	    catchment_map_put(&c->streams, key, st) < 0) {
+	    hashmap_put(&c->streams, key, st) < 0) {
 		stream_free(c, st);
 		return NULL;
 	}
@@ -342,13 +342,13 @@ catchment_mgmt(struct catchment *c, const char *agent, const char *service, cons
 	struct cm_mgmt *m;
 
 	snprintf(key, sizeof(key), "%s" SEP "%s" SEP "%s", agent, service, instance);
-	if ((m = catchment_map_get(&c->mgmt, key)) != NULL)
+	if ((m = hashmap_get(&c->mgmt, key)) != NULL)
 		return m;
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->last = -1;
 	m->rtt_ms = -1;
-	if (catchment_map_put(&c->mgmt, key, m) < 0) {
+	if (hashmap_put(&c->mgmt, key, m) < 0) {
 		free(m);
 		return NULL;
 	}
@@ -362,11 +362,11 @@ catchment_inst(struct catchment *c, const char *service, const char *instance)
 	struct cm_inst *in;
 
 	snprintf(key, sizeof(key), "%s" SEP "%s", service, instance);
-	if ((in = catchment_map_get(&c->insts, key)) != NULL)
+	if ((in = hashmap_get(&c->insts, key)) != NULL)
 		return in;
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		return NULL;
-	if (catchment_map_put(&c->insts, key, in) < 0) {
+	if (hashmap_put(&c->insts, key, in) < 0) {
 		free(in);
 		return NULL;
 	}
@@ -380,12 +380,12 @@ get_feed(struct catchment *c, const char *agent, const char *service)
 	struct cm_feed *f;
 
 	snprintf(key, sizeof(key), "%s" SEP "%s", agent, service);
-	if ((f = catchment_map_get(&c->feeds, key)) != NULL)
+	if ((f = hashmap_get(&c->feeds, key)) != NULL)
 		return f;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	if ((f->service = cm_name_ref(&c->names, service)) == NULL ||
-	    catchment_map_put(&c->feeds, key, f) < 0) {
+	    hashmap_put(&c->feeds, key, f) < 0) {
 		cm_name_unref(&c->names, f->service);
 		free(f);
 		return NULL;
@@ -528,7 +528,7 @@ catchment_observe(struct catchment *c, const struct result *r, size_t n, int64_t
 		    strcmp(r[i].service, r[i - 1].service) == 0)
 			continue;
 		snprintf(key, sizeof(key), "%s" SEP "%s", r[i].agent, r[i].service);
-		if ((f = catchment_map_get(&c->feeds, key)) == NULL || f->n_pending == 0 ||
+		if ((f = hashmap_get(&c->feeds, key)) == NULL || f->n_pending == 0 ||
 		    (svc = catchment_find_service(c, f->service)) == NULL)
 			continue;
 		if (round_covered(svc, &f->pending[0]))
@@ -542,5 +542,5 @@ catchment_tick(struct catchment *c, int64_t now_ms, catchment_event_fn cb, void 
 	struct cm_emit em = { cb, ctx };
 	struct due_ctx d = { c, now_ms, &em };
 
-	catchment_map_foreach(&c->feeds, flush_due, &d);
+	hashmap_foreach(&c->feeds, flush_due, &d);
 }

@@ -279,7 +279,7 @@ old_management(const struct round_ctx *rc, const char *inst)
 	const struct cm_mgmt *m;
 
 	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", rc->agent, rc->svc->name, inst);
-	m = catchment_map_get(&rc->c->mgmt, key);
+	m = hashmap_get(&rc->c->mgmt, key);
 	if (m == NULL || m->last < 0)
 		return "unknown";
 	return m->last ? "up" : "down";

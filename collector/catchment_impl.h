@@ -1,4 +1,4 @@
-/* collector/catchment_impl.h - state shared by catchment.c, catchment_map.c,
+/* collector/catchment_impl.h - state shared by catchment.c,
  * catchment_classify.c and catchment_detail.c (private to those files).
  *
  * Ownership: struct catchment owns its service copies, its maps and every
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "collector/catchment.h"
+#include "common/hashmap.h"
 
 #define CM_HIST 32               /* identified answers kept per stream (split detection) */
 #define CM_CHANGES 32            /* declared change times kept (flap detection) */
@@ -19,27 +20,6 @@
 #define CM_DONE 16               /* recently evaluated round numbers per (agent, service) */
 #define CM_ROUND_MAX 256         /* records kept per round; more are dropped */
 #define CM_QUIET_MS 250          /* a round with no new record for this long is complete */
-
-/* --- string-keyed hash map (catchment_map.c); the map never frees values --- */
-struct cm_node;
-struct catchment_map {
-	size_t nb, n;
-	struct cm_node **b;
-};
-
-/* FNV-1a of a NUL-terminated key (the map's and the names table's hash). */
-uint64_t catchment_hash(const char *s);
-int catchment_map_init(struct catchment_map *m);
-/* Value for key, or NULL. */
-void *catchment_map_get(const struct catchment_map *m, const char *key);
-/* Insert (key copied). 0 or -ENOMEM. The key must not be present. */
-int catchment_map_put(struct catchment_map *m, const char *key, void *val);
-/* Calls fn for every entry; when fn returns 1 the entry is removed (fn must
- * then have released the value). */
-void catchment_map_foreach(struct catchment_map *m, int (*fn)(void *ctx, const char *key, void *val),
-			   void *ctx);
-/* Frees the nodes, not the values. */
-void catchment_map_clear(struct catchment_map *m);
 
 /* --- shared strings (catchment_names.c): stored once, reference counted --- */
 struct cm_name;
@@ -151,10 +131,10 @@ struct catchment {
 	int n_services;
 	struct cm_service *services;    /* owned */
 	struct inv_thresholds th;
-	struct catchment_map streams;   /* "agent\x1fservice\x1ffamily" -> cm_stream */
-	struct catchment_map feeds;     /* "agent\x1fservice" -> cm_feed */
-	struct catchment_map mgmt;      /* "agent\x1fservice\x1finstance" -> cm_mgmt */
-	struct catchment_map insts;     /* "service\x1finstance" -> cm_inst */
+	struct hashmap streams;   /* "agent\x1fservice\x1ffamily" -> cm_stream */
+	struct hashmap feeds;     /* "agent\x1fservice" -> cm_feed */
+	struct hashmap mgmt;      /* "agent\x1fservice\x1finstance" -> cm_mgmt */
+	struct hashmap insts;     /* "service\x1finstance" -> cm_inst */
 	struct cm_names names;          /* strings the streams and feeds refer to */
 	struct cm_stream **order;       /* streams by (agent, service, family), owned */
 	size_t n_order;

@@ -60,7 +60,7 @@ cm_name_ref(struct cm_names *t, const char *s)
 		grow(t);
 	if (t->b == NULL)
 		return NULL;
-	h = catchment_hash(s);
+	h = hashmap_hash(s);
 	for (e = t->b[h % t->nb]; e != NULL; e = e->next) {
 		if (e->hash == h && strcmp(e->s, s) == 0) {
 			e->refs++;

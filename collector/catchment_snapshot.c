@@ -148,13 +148,13 @@ collect_stream(void *ctx, const char *key, void *val)
 static int
 ensure_order(struct catchment *c)
 {
-	struct order_ctx o = { NULL, 0, c->streams.n };
+	struct order_ctx o = { NULL, 0, hashmap_count(&c->streams) };
 
 	if (c->order_valid)
 		return 0;
 	if ((o.v = malloc((o.cap > 0 ? o.cap : 1) * sizeof(*o.v))) == NULL)
 		return -1;
-	catchment_map_foreach(&c->streams, collect_stream, &o);
+	hashmap_foreach(&c->streams, collect_stream, &o);
 	qsort(o.v, o.n, sizeof(*o.v), order_cmp);
 	free(c->order);
 	c->order = o.v;
@@ -166,7 +166,7 @@ ensure_order(struct catchment *c)
 size_t
 catchment_row_bound(const struct catchment *c)
 {
-	return c->streams.n;
+	return hashmap_count(&c->streams);
 }
 
 size_t
@@ -232,7 +232,7 @@ catchment_signature(const struct catchment *c, size_t *n_rows)
 {
 	struct sig_ctx s = { 0, 0 };
 
-	catchment_map_foreach((struct catchment_map *)&c->streams, sig_stream, &s);
+	hashmap_foreach((struct hashmap *)&c->streams, sig_stream, &s);
 	if (n_rows != NULL)
 		*n_rows = s.n;
 	return s.sum;

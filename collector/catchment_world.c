@@ -94,10 +94,10 @@ catchment_agent_dark(struct catchment *c, const char *agent)
 {
 	struct dark_ctx d = { agent, strlen(agent), 0, 0 };
 
-	catchment_map_foreach(&c->streams, dark_stream, &d);
+	hashmap_foreach(&c->streams, dark_stream, &d);
 	if (d.streams == 0 || d.lit)
 		return 0;
-	catchment_map_foreach(&c->mgmt, dark_mgmt, &d);
+	hashmap_foreach(&c->mgmt, dark_mgmt, &d);
 	return !d.lit;
 }
 
@@ -118,7 +118,7 @@ catchment_agents_lit(struct catchment *c)
 {
 	size_t n = 0;
 
-	catchment_map_foreach(&c->streams, lit_stream, &n);
+	hashmap_foreach(&c->streams, lit_stream, &n);
 	return n;
 }
 
@@ -155,6 +155,6 @@ catchment_failing_agents(struct catchment *c, const char *service, const char *i
 	f.slen = (size_t)snprintf(f.suffix, sizeof(f.suffix), "\x1f%s\x1f%s", service, instance);
 	f.names = names;
 	f.max = max;
-	catchment_map_foreach(&c->mgmt, failing_mgmt, &f);
+	hashmap_foreach(&c->mgmt, failing_mgmt, &f);
 	return f.n;
 }

@@ -306,11 +306,7 @@ collector_watch_silence(struct collector *c, int64_t now)
 		if (w->silent || w->last_ms == 0 || now - w->last_ms < after)
 			continue;
 		/* Only agents of the inventory page: a removed one is forgotten. */
-		int known = 0;
-
-		for (int k = 0; k < c->inv->n_agents && !known; k++)
-			known = strcmp(c->inv->agents[k].name, w->name) == 0;
-		if (!known)
+		if (inventory_find_agent(c->inv, w->name) == NULL)
 			continue;
 		w->silent = 1;
 		silent_event(c, w, now, 0);

@@ -54,6 +54,33 @@ metrics_new(void)
 	return m;
 }
 
+static int
+free_name(void *ctx, const char *key, void *val)
+{
+	(void)ctx, (void)key;
+	free(val);
+	return 1;
+}
+
+/* The one stored copy of s ("" for the empty string), or NULL. */
+static const char *
+intern(struct metrics *m, const char *s)
+{
+	char *v;
+
+	if (s[0] == '\0')
+		return "";
+	if ((v = hashmap_get(&m->names, s)) != NULL)
+		return v;
+	if ((v = strdup(s)) == NULL)
+		return NULL;
+	if (hashmap_put(&m->names, s, v) < 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
 void
 metrics_free(struct metrics *m)
 {
@@ -67,6 +94,8 @@ metrics_free(struct metrics *m)
 			free(s);
 		}
 	}
+	hashmap_foreach(&m->names, free_name, NULL);
+	hashmap_clear(&m->names);
 	free(m->table);
 	free(m);
 }
@@ -110,10 +139,7 @@ metrics_find(const struct metrics *m, enum series_kind kind, const char *agent,
 static int
 agent_known(const struct inventory *inv, const char *agent)
 {
-	for (int i = 0; i < inv->n_agents; i++)
-		if (strcmp(inv->agents[i].name, agent) == 0)
-			return 1;
-	return 0;
+	return inventory_find_agent(inv, agent) != NULL;
 }
 
 const char *
@@ -152,13 +178,16 @@ lookup(struct metrics *m, enum series_kind kind, const char *agent, const char *
 		grow(m);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	if ((s->agent = intern(m, agent)) == NULL || (s->service = intern(m, service)) == NULL ||
+	    (s->instance = intern(m, instance)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->shown = "";
 	s->hash = hash_key(kind, agent, service, family, target, instance);
 	s->kind = kind;
 	s->family = family;
 	s->target = target;
-	snprintf(s->agent, sizeof(s->agent), "%s", agent);
-	snprintf(s->service, sizeof(s->service), "%s", service);
-	snprintf(s->instance, sizeof(s->instance), "%s", instance);
 	s->next = m->table[s->hash % m->n_slots];
 	m->table[s->hash % m->n_slots] = s;
 	m->n_series++;
@@ -207,7 +236,8 @@ metrics_observe_result(struct metrics *m, const struct result *r)
 		return;
 	s->last_ms = r->time_ms;
 	s->success = answered(r->outcome);
-	snprintf(s->shown, sizeof(s->shown), "%s", inst);
+	if ((inst = intern(m, inst)) != NULL)
+		s->shown = inst;
 }
 
 void
@@ -235,7 +265,7 @@ still_known(const struct inventory *inv, struct series *s)
 	if (s->instance[0] != '\0' && metrics_instance_label(inv, s->service, s->instance)[0] == '\0')
 		return 0;
 	if (metrics_instance_label(inv, s->service, s->shown)[0] == '\0')
-		s->shown[0] = '\0';
+		s->shown = "";
 	return 1;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "collector/metrics.h"
+#include "common/hashmap.h"
 
 #define METRICS_N_BUCKETS 13
 /* Upper bounds in ms (printed in seconds): 1 ms .. 5 s. */
@@ -31,16 +32,18 @@ struct series {
 	struct series *next;
 	uint64_t hash;
 	enum series_kind kind;
-	char agent[RESULT_NAME_MAX];
-	char service[RESULT_NAME_MAX];
-	char instance[RESULT_NAME_MAX];
+	/* agent, service, instance and shown point into struct metrics'
+	 * names (or at ""): a series costs its counters, not 4 name buffers. */
+	const char *agent;
+	const char *service;
+	const char *instance;
 	int family;
 	int target;
 	uint64_t buckets[METRICS_N_BUCKETS]; /* non-cumulative */
 	uint64_t count, outcomes[METRICS_N_OUTCOMES];
 	double sum_ms;
 	int success;                         /* PROBE */
-	char shown[RESULT_NAME_MAX];         /* PROBE: the anycast_instance label */
+	const char *shown;                   /* PROBE: the anycast_instance label */
 	int64_t last_ms;                     /* PROBE: result time; AGENT: report time */
 };
 
@@ -48,6 +51,9 @@ struct metrics {
 	const struct inventory *inv;         /* not owned */
 	struct series **table;
 	size_t n_slots, n_series;
+	struct hashmap names;                /* label value -> its one owned copy; kept until
+						metrics_free (bounded by the names the
+						inventories ever had) */
 	uint64_t dropped_series;             /* over MAX_SERIES */
 	uint64_t ignored_results;            /* agent or service not in the inventory */
 	uint64_t stored, duplicates, rejected;

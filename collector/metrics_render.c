@@ -200,10 +200,7 @@ row_known(const struct inventory *inv, const struct catchment_row *r)
 {
 	if (inv == NULL || inventory_find_service(inv, r->service) == NULL)
 		return 0;
-	for (int i = 0; i < inv->n_agents; i++)
-		if (strcmp(inv->agents[i].name, r->agent) == 0)
-			return 1;
-	return 0;
+	return inventory_find_agent(inv, r->agent) != NULL;
 }
 
 static void

@@ -171,6 +171,8 @@ void inventory_free(struct inventory *inv)
 	for (int i = 0; i < inv->n_services; i++)
 		free(inv->services[i].instances);
 	free(inv->services);
+	hashmap_clear(&inv->agent_by_token);
+	hashmap_clear(&inv->agent_by_name);
 	free(inv->agents);
 	free(inv->alerts);
 	free(inv);
@@ -216,9 +218,15 @@ const struct inv_instance *inventory_instance_by_identity(const struct inv_servi
 	return NULL;
 }
 
+const struct inv_agent *inventory_find_agent(const struct inventory *inv, const char *name)
+{
+	return hashmap_get(&inv->agent_by_name, name);
+}
+
 const struct inv_agent *inventory_find_agent_by_hash(const struct inventory *inv,
                                                      const char *token_sha256_hex)
 {
+	const struct inv_agent *a;
 	char want[65];
 	size_t n = strlen(token_sha256_hex);
 
@@ -227,11 +235,11 @@ const struct inv_agent *inventory_find_agent_by_hash(const struct inventory *inv
 	for (size_t i = 0; i < 64; i++)
 		want[i] = (char)tolower((unsigned char)token_sha256_hex[i]);
 	want[64] = '\0';
-	/* constant-time compare: a token check should not leak how much matched */
-	for (int i = 0; i < inv->n_agents; i++)
-		if (CRYPTO_memcmp(inv->agents[i].token_sha256, want, 64) == 0)
-			return &inv->agents[i];
-	return NULL;
+	if ((a = hashmap_get(&inv->agent_by_token, want)) == NULL)
+		return NULL;
+	/* The map's strcmp stops at the first differing byte; the final say
+	 * belongs to a comparison that does not. */
+	return CRYPTO_memcmp(a->token_sha256, want, 64) == 0 ? a : NULL;
 }
 
 void inventory_token_hash(const char *token, size_t len, char out[65])

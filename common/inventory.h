@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "common/hashmap.h"
 #include "common/result.h"
 
 #define INV_MAX_ADDRS 4
@@ -100,6 +101,8 @@ struct inventory {
 	struct inv_service *services;   /* owned */
 	int n_agents;
 	struct inv_agent *agents;       /* owned */
+	struct hashmap agent_by_token;  /* token_sha256 -> &agents[i]; built at load */
+	struct hashmap agent_by_name;   /* name -> &agents[i]; built at load */
 	int n_alerts;
 	struct inv_alert *alerts;       /* owned */
 	struct inv_thresholds thresholds;
@@ -134,6 +137,12 @@ const struct inv_instance *inventory_instance_by_management(const struct inv_ser
 /* The instance whose configured identity equals identity (exact), or NULL. */
 const struct inv_instance *inventory_instance_by_identity(const struct inv_service *s,
 							   const char *identity);
+/* The agent named name, or NULL (one lookup). */
+const struct inv_agent *inventory_find_agent(const struct inventory *inv, const char *name);
+/* The agent whose token_sha256 is token_sha256_hex (64 hex digits, either
+ * case), or NULL. One lookup in agent_by_token, whatever the number of
+ * agents; the candidate found is then compared in constant time
+ * (docs/SECURITY.md says why the lookup leaks nothing useful). */
 const struct inv_agent *inventory_find_agent_by_hash(const struct inventory *inv,
 						     const char *token_sha256_hex);
 

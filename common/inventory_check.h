@@ -12,7 +12,7 @@
  * allocate without limit. */
 #define INV_MAX_SERVICES 256
 #define INV_MAX_INSTANCES 256
-#define INV_MAX_AGENTS 4096
+#define INV_MAX_AGENTS 1000000 /* a sanity limit: memory is the real bound */
 #define INV_MAX_ALERTS 64
 #define INV_MIN_INTERVAL_MS 500
 #define INV_MAX_INTERVAL_MS (86400LL * 1000)

@@ -84,6 +84,7 @@ int inventory_yaml_agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const ch
 {
 	struct inventory *inv = c->inv;
 	char sub[INV_PATH_MAX];
+	const struct inv_agent *dup;
 
 	void *list;
 	int count =
@@ -92,6 +93,8 @@ int inventory_yaml_agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const ch
 	if (count < 0)
 		return -1;
 	inv->agents = list;
+	/* The duplicate checks are lookups in the indexes the collector then
+	 * uses: 100,000 agents load as fast as 100, per agent. */
 	for (int i = 0; i < count; i++) {
 		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
 		struct inv_agent *a = &inv->agents[i];
@@ -104,14 +107,15 @@ int inventory_yaml_agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const ch
 		if (a->token_sha256[0] == '\0')
 			return inventory_yaml_bad(c, item, sub,
 			                          "missing token_sha256 or token_file");
-		for (int j = 0; j < i; j++) {
-			if (strcmp(inv->agents[j].name, a->name) == 0)
-				return inventory_yaml_bad(c, item, sub,
-				                          "duplicate agent name \"%s\"", a->name);
-			if (strcmp(inv->agents[j].token_sha256, a->token_sha256) == 0)
-				return inventory_yaml_bad(c, item, sub, "same token as agent %s",
-				                          inv->agents[j].name);
-		}
+		if (hashmap_get(&inv->agent_by_name, a->name) != NULL)
+			return inventory_yaml_bad(c, item, sub,
+			                          "duplicate agent name \"%s\"", a->name);
+		if ((dup = hashmap_get(&inv->agent_by_token, a->token_sha256)) != NULL)
+			return inventory_yaml_bad(c, item, sub, "same token as agent %s",
+			                          dup->name);
+		if (hashmap_put(&inv->agent_by_name, a->name, a) < 0 ||
+		    hashmap_put(&inv->agent_by_token, a->token_sha256, a) < 0)
+			return inventory_yaml_bad(c, item, sub, "out of memory");
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -985,6 +986,77 @@ Test(api, command_line_checks_and_backup)
 	snprintf(cmd, sizeof(cmd), "test \"$(sqlite3 '%s/copy.db' 'SELECT count(*) FROM results')\" = 3",
 		 dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+/* An inventory of n agents b-00000.. with tokens "token-N-GEN", hashed here
+ * with OpenSSL directly (not the collector's helper). */
+static void
+write_many_agents(int n, int gen)
+{
+	char path[512], tok[64];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/inv.yaml", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("services:\n  - name: dns\n    protocol: dns\n    address: [198.18.255.53]\n"
+	      "    instances:\n      - { name: site-a, management: 198.18.1.2 }\nagents:\n",
+	      f);
+	for (int i = 0; i < n; i++) {
+		snprintf(tok, sizeof(tok), "token-%d-%d", i, gen);
+		cr_assert_eq(EVP_Digest(tok, strlen(tok), md, &mdlen, EVP_sha256(), NULL), 1);
+		fprintf(f, "  - name: b-%05d\n    token_sha256: ", i);
+		for (unsigned int k = 0; k < mdlen; k++)
+			fprintf(f, "%02x", md[k]);
+		fputc('\n', f);
+	}
+	cr_assert_eq(fclose(f), 0);
+}
+
+static long
+config_status(int i, int gen)
+{
+	char tok[64];
+	struct reply r;
+
+	snprintf(tok, sizeof(tok), "token-%d-%d", i, gen);
+	r = http("GET", "/api/v1/agent/config", tok, NULL, NULL);
+	free(r.body);
+	return r.status;
+}
+
+/* No agent cap below memory: 10,000 agents pass --check-config, a collector
+ * started with them authenticates the last one, and a reload that changes
+ * its token takes effect at once (the token index is rebuilt whole). */
+Test(api, ten_thousand_agents_load_authenticate_and_reload, .timeout = 120)
+{
+	char args[900], tok[64];
+	json_t *j;
+
+	write_many_agents(10000, 1);
+	snprintf(args, sizeof(args), "--config '%s/inv.yaml' --check-config", dir);
+	cr_assert_eq(run_cli(args), 0);
+	start(NULL);
+	cr_assert_eq(config_status(9999, 1), 200);
+	cr_assert_eq(config_status(0, 1), 200);
+	cr_assert_eq(config_status(10000, 1), 401, "no such agent");
+	j = http_json("GET", "/api/v1/agents/b-09999/config", "token-9999-1", NULL, 200);
+	json_decref(j);
+	snprintf(tok, sizeof(tok), "token-%d-%d", 9998, 1);
+	struct reply r = http("GET", "/api/v1/agents/b-09999/config", tok, NULL, NULL);
+	cr_assert_eq(r.status, 403, "another agent's token");
+	free(r.body);
+
+	write_many_agents(10000, 2);
+	kill(pid, SIGHUP);
+	for (int tries = 0; config_status(9999, 2) != 200; tries++) {
+		cr_assert_lt(tries, 100, "the reload did not take effect");
+		usleep(100000);
+	}
+	cr_assert_eq(config_status(9999, 1), 401, "the old token is gone");
+	stop(SIGTERM);
 }
 
 Test(api, stream_pushes_events_and_catchments)

@@ -1,19 +1,19 @@
-/* collector/catchment_map.c - a small string-keyed chained hash map for the
- * catchment state tables (FNV-1a, doubles when the load passes 1). */
+/* common/hashmap.c - a string-keyed chained hash map (FNV-1a, the buckets
+ * double when the load passes 1). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/catchment_impl.h"
+#include "common/hashmap.h"
 
-struct cm_node {
-	struct cm_node *next;
+struct hashmap_node {
+	struct hashmap_node *next;
 	void *val;
 	char key[];
 };
 
 uint64_t
-catchment_hash(const char *s)
+hashmap_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -25,7 +25,7 @@ catchment_hash(const char *s)
 }
 
 int
-catchment_map_init(struct catchment_map *m)
+hashmap_init(struct hashmap *m)
 {
 	m->nb = 64;
 	m->n = 0;
@@ -34,31 +34,32 @@ catchment_map_init(struct catchment_map *m)
 }
 
 void *
-catchment_map_get(const struct catchment_map *m, const char *key)
+hashmap_get(const struct hashmap *m, const char *key)
 {
-	struct cm_node *nd;
+	struct hashmap_node *nd;
 
 	if (m->b == NULL)
 		return NULL;
-	for (nd = m->b[catchment_hash(key) % m->nb]; nd != NULL; nd = nd->next)
+	for (nd = m->b[hashmap_hash(key) % m->nb]; nd != NULL; nd = nd->next)
 		if (strcmp(nd->key, key) == 0)
 			return nd->val;
 	return NULL;
 }
 
 static void
-grow(struct catchment_map *m)
+grow(struct hashmap *m)
 {
-	size_t nb = m->nb * 2, i;
-	struct cm_node **b = calloc(nb, sizeof(*b)), *nd, *next;
+	size_t nb = m->nb * 2, i, j;
+	struct hashmap_node **b = calloc(nb, sizeof(*b)), *nd, *next;
 
 	if (b == NULL)
 		return; /* keep the longer chains: still correct */
 	for (i = 0; i < m->nb; i++) {
 		for (nd = m->b[i]; nd != NULL; nd = next) {
 			next = nd->next;
-			nd->next = b[catchment_hash(nd->key) % nb];
-			b[catchment_hash(nd->key) % nb] = nd;
+			j = hashmap_hash(nd->key) % nb;
+			nd->next = b[j];
+			b[j] = nd;
 		}
 	}
 	free(m->b);
@@ -67,18 +68,18 @@ grow(struct catchment_map *m)
 }
 
 int
-catchment_map_put(struct catchment_map *m, const char *key, void *val)
+hashmap_put(struct hashmap *m, const char *key, void *val)
 {
 	size_t len = strlen(key) + 1, i;
-	struct cm_node *nd;
+	struct hashmap_node *nd;
 
-	if (m->b == NULL && catchment_map_init(m) < 0)
+	if (m->b == NULL && hashmap_init(m) < 0)
 		return -ENOMEM;
 	if ((nd = malloc(sizeof(*nd) + len)) == NULL)
 		return -ENOMEM;
 	memcpy(nd->key, key, len);
 	nd->val = val;
-	i = catchment_hash(key) % m->nb;
+	i = hashmap_hash(key) % m->nb;
 	nd->next = m->b[i];
 	m->b[i] = nd;
 	if (++m->n > m->nb)
@@ -86,11 +87,16 @@ catchment_map_put(struct catchment_map *m, const char *key, void *val)
 	return 0;
 }
 
-void
-catchment_map_foreach(struct catchment_map *m, int (*fn)(void *ctx, const char *key, void *val),
-		      void *ctx)
+size_t
+hashmap_count(const struct hashmap *m)
 {
-	struct cm_node **pp, *nd;
+	return m->n;
+}
+
+void
+hashmap_foreach(struct hashmap *m, int (*fn)(void *ctx, const char *key, void *val), void *ctx)
+{
+	struct hashmap_node **pp, *nd;
 	size_t i;
 
 	if (m->b == NULL)
@@ -110,9 +116,9 @@ catchment_map_foreach(struct catchment_map *m, int (*fn)(void *ctx, const char *
 }
 
 void
-catchment_map_clear(struct catchment_map *m)
+hashmap_clear(struct hashmap *m)
 {
-	struct cm_node *nd, *next;
+	struct hashmap_node *nd, *next;
 	size_t i;
 
 	if (m->b == NULL)
