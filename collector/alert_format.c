@@ -264,22 +264,26 @@ alertname(const char *kind, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
-/* src with every control byte (C0, DEL, C1) replaced by a space. */
+/* Bytes of a control character at p: C0, DEL, or C1 in UTF-8; 0 for none. */
+static int
+control_at(const unsigned char *p)
+{
+	if (*p < 0x20 || *p == 0x7f)
+		return 1;
+	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f ? 2 : 0;
+}
+
+/* src with every control character replaced by a space. */
 static const char *
 clean(const char *src, char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
 	size_t o = 0;
+	int n;
 
-	for (; *p != '\0' && o + 1 < len; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			buf[o++] = ' ';
-		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			buf[o++] = ' ';
-			p++;
-		} else {
-			buf[o++] = (char)*p;
-		}
+	for (; *p != '\0' && o + 1 < len; p += n > 0 ? n : 1) {
+		n = control_at(p);
+		buf[o++] = n > 0 ? ' ' : (char)*p;
 	}
 	buf[o] = '\0';
 	return buf;
@@ -404,18 +408,15 @@ mail_text(char *dst, size_t cap, const char *src)
 {
 	const unsigned char *p = (const unsigned char *)src;
 	size_t o = 0;
+	int n;
 
-	for (; *p != '\0' && o + 3 < cap; p++) {
+	for (; *p != '\0' && o + 3 < cap; p += n > 0 ? n : 1) {
+		n = *p == '\n' ? 0 : control_at(p);
 		if (*p == '\n') {
 			dst[o++] = '\r';
 			dst[o++] = '\n';
-		} else if (*p < 0x20 || *p == 0x7f) {
-			dst[o++] = ' ';
-		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			dst[o++] = ' '; /* C1 control */
-			p++;
 		} else {
-			dst[o++] = (char)*p;
+			dst[o++] = n > 0 ? ' ' : (char)*p;
 		}
 	}
 	dst[o] = '\0';

@@ -50,16 +50,7 @@ store_save_incident(struct store *st, const struct store_incident *in)
 int64_t
 store_max_incident_id(struct store *st)
 {
-	sqlite3_stmt *s;
-	int64_t id = -EIO;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(id), 0) FROM incidents", -1, &s,
-			       NULL) != SQLITE_OK)
-		return -EIO;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return id;
+	return store_max_id(st, "incidents");
 }
 
 int

@@ -62,6 +62,8 @@ int store_step_done(struct store *st, sqlite3_stmt *s);
 /* Prepare a read query and start its time budget; the caller finalizes it
  * and calls store_budget_end (store_query.c). NULL on error (logged). */
 sqlite3_stmt *store_prepare_read(struct store *st, const char *sql);
+/* Highest id in table (a constant name), 0 when empty, -EIO on error. */
+int64_t store_max_id(struct store *st, const char *table);
 /* Map an SQLite result code to a negative errno. */
 int store_rc_errno(int rc);
 

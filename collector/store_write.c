@@ -296,18 +296,25 @@ store_insert_event(struct store *st, const struct event *ev)
 }
 
 int64_t
-store_max_event_id(struct store *st)
+store_max_id(struct store *st, const char *table)
 {
+	char sql[96];
 	sqlite3_stmt *s;
 	int64_t id = -EIO;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(id), 0) FROM events", -1, &s, NULL) !=
-	    SQLITE_OK)
+	snprintf(sql, sizeof(sql), "SELECT coalesce(max(id), 0) FROM %s", table);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		id = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return id;
+}
+
+int64_t
+store_max_event_id(struct store *st)
+{
+	return store_max_id(st, "events");
 }
 
 int
