@@ -1,4 +1,4 @@
-/* collector/api.h - the HTTP API of ../shared/SPEC.md ("HTTP API"): routing,
+/* collector/api.h - the HTTP API of docs/API.md: routing,
  * authentication, JSON answers, metrics, health and the static dashboard.
  * api_handle is the http_server handler; ctx is the struct collector. */
 #ifndef ANYCAST_API_H

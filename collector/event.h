@@ -1,5 +1,5 @@
 /* collector/event.h - an event raised by catchment tracking, as stored, served
- * by the API and sent as an alert. Types are those of ../shared/SPEC.md. */
+ * by the API and sent as an alert. Types: docs/API.md, docs/INCIDENTS.md. */
 #ifndef ANYCAST_EVENT_H
 #define ANYCAST_EVENT_H
 

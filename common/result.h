@@ -1,6 +1,6 @@
 /* common/result.h - the probe result record: what the agent measures, prints as
  * JSON lines, spools and reports, and what the collector ingests and stores.
- * The JSON shape is the contract of ../shared/SPEC.md ("Result record"). */
+ * The JSON shape is the contract in docs/API.md ("Result record"). */
 #ifndef ANYCAST_RESULT_H
 #define ANYCAST_RESULT_H
 
