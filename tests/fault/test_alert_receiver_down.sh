@@ -8,8 +8,8 @@
 # The webhook receiver first accepts and never answers (DOWN/2 s), then is
 # gone (connection refused, DOWN/2 s). Meanwhile responders are killed and
 # restarted: instance_down, outage, instance_up, recovery. Then the receiver
-# comes back. Checks: every routed event raised while it was down reaches
-# it, none twice; ingest p95 latency while it was down stays close to the
+# comes back. Checks: every routed incident opened or resolved while it was
+# down reaches it (one firing, one resolved notification), none twice; ingest p95 latency while it was down stays close to the
 # latency while it was up, and no POST took a second or more.
 TEST_NAME=alert_receiver_down
 . "$(dirname "$0")/lib.sh"
@@ -56,35 +56,50 @@ PIDS+=("$RECV")
 info "receiver back after $(python3 -c "print(round($t_up - $t_down))") s"
 
 python3 - "$URL" "$TMP/hook.log" "$t_down" "$t_up" > "$TMP/check.out" <<'PY' &
+# Alerts follow incidents: every incident the route selects reaches the
+# receiver once firing and, once resolved, once resolved, however long the
+# receiver was away.
 import json, sys, time, urllib.request
 url, hook, t_down, t_up = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-want_types = {"outage", "recovery", "instance_down", "instance_up"}
+kinds = {"outage", "instance_down", "branch_isolated"}  # route events: outage, instance_down
+def state():
+    with urllib.request.urlopen(url + "/api/v1/incidents?limit=1000") as r:
+        incs = {i["id"]: i for i in json.load(r)["incidents"] if i["kind"] in kinds}
+    notes = {}
+    for l in open(hook):
+        if not l.strip():
+            continue
+        b = json.loads(l)
+        notes.setdefault((b.get("incident_id"), b.get("status")), []).append(b)
+    return incs, notes
+def complete(incs, notes):
+    return all(len(notes.get((i, "firing"), [])) >= 1 and
+               (inc["state"] != "resolved" or len(notes.get((i, "resolved"), [])) >= 1)
+               for i, inc in incs.items())
 deadline = time.time() + 90
 while True:
-    with urllib.request.urlopen(url + "/api/v1/events?limit=1000") as r:
-        evs = [e for e in json.load(r)["events"] if e["type"] in want_types]
-    got = [json.loads(l) for l in open(hook) if l.strip()]
-    ids = [g["id"] for g in got]
-    during = {e["id"]: e["type"] for e in evs}
-    if set(during) <= set(ids) or time.time() > deadline:
+    incs, notes = state()
+    if (incs and complete(incs, notes)) or time.time() > deadline:
         break
     time.sleep(1)
 time.sleep(3)  # a late duplicate would show up now
-got = [json.loads(l) for l in open(hook) if l.strip()]
-ids = [g["id"] for g in got]
-dups = sorted({i for i in ids if ids.count(i) > 1})
-missing = sorted(set(during) - set(ids))
-types = sorted(set(during.values()))
-print(f"events={len(during)} types={','.join(types)} delivered={len(ids)} "
-      f"distinct={len(set(ids))} duplicates={len(dups)} missing={len(missing)} "
-      f"delivered_after_return_s={round(time.time() - t_up)}")
-sys.exit(0 if not dups and not missing and set(types) == want_types else 1)
+incs, notes = state()
+dups = sorted(k for k, v in notes.items() if len(v) > 1 and k[1] in ("firing", "resolved"))
+missing = sorted(i for i, inc in incs.items() if not notes.get((i, "firing")) or
+                 (inc["state"] == "resolved" and not notes.get((i, "resolved"))))
+got_kinds = sorted({inc["kind"] for inc in incs.values()})
+resolved = sum(1 for inc in incs.values() if inc["state"] == "resolved")
+print(f"incidents={len(incs)} kinds={','.join(got_kinds)} resolved={resolved} "
+      f"notifications={sum(len(v) for v in notes.values())} duplicates={len(dups)} "
+      f"missing={len(missing)} delivered_after_return_s={round(time.time() - t_up)}")
+sys.exit(0 if incs and not dups and not missing and resolved >= 1 and
+         "instance_down" in got_kinds else 1)
 PY
 CHK=$!
 sleep 12 # ingest latency with the receiver back
 kill "$GEN" 2>/dev/null || true
 if wait "$CHK"; then
-	ok "every routed event reached the receiver exactly once after it came back ($(cat "$TMP/check.out"))"
+	ok "every routed incident reached the receiver exactly once (firing, resolved) after it came back ($(cat "$TMP/check.out"))"
 else
 	fail "alert delivery after the receiver came back: $(cat "$TMP/check.out")"
 fi
