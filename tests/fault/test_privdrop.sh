@@ -31,7 +31,8 @@ want=$(id -u "$user")
 
 body='{"results":[{"seq":1,"time":"2026-11-26T05:00:00.000Z","service":"dns","address":"127.0.0.1","family":4,"target":"anycast","instance":"site-a","identity":"s1.lab","identity_source":"nsid","outcome":"ok","rcode":"NOERROR","rtt_ms":1.5}]}'
 ans=$(curl -s -H "Authorization: Bearer $(cat "$TMP/br1.token")" -d "$body" "http://127.0.0.1:$port/api/v1/results")
-[ "$ans" = '{"stored":1,"duplicates":0,"last_seq":1}' ] && ok "ingest stores after the drop" || fail "ingest answered: $ans"
+echo "$ans" | jq -e '.stored == 1 and .duplicates == 0 and .last_seq == 1' >/dev/null &&
+	ok "ingest stores after the drop" || fail "ingest answered: $ans"
 [ "$(http_code "http://127.0.0.1:$port/healthz")" = 200 ] && ok "/healthz writes after the drop" || fail "/healthz not 200"
 
 kill -HUP "$pid"
