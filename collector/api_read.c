@@ -32,9 +32,7 @@ json_t *
 api_catchment_json(struct collector *c, const struct catchment_row *r, int64_t now)
 {
 	json_t *o = json_object();
-	int silent = collector_agent_is_silent(c, r->agent) ||
-		     (r->last_round_ms > 0 &&
-		      now - r->last_round_ms > collector_agent_silent_after_ms(c->inv));
+	int silent = collector_agent_row_silent(c, r->agent, r->last_round_ms, now);
 
 	json_object_set_new(o, "agent", json_string(r->agent));
 	json_object_set_new(o, "service", json_string(r->service));

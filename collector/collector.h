@@ -147,5 +147,8 @@ int64_t collector_agent_silent_after_ms(const struct inventory *inv);
 void collector_agent_reported(struct collector *c, const char *agent, int64_t now_ms);
 void collector_watch_silence(struct collector *c, int64_t now_ms);
 int collector_agent_is_silent(const struct collector *c, const char *agent);
+/* Whether a catchment row of agent shows "agent silent". */
+int collector_agent_row_silent(const struct collector *c, const char *agent, int64_t last_round_ms,
+			       int64_t now_ms);
 
 #endif

@@ -313,6 +313,22 @@ collector_watch_silence(struct collector *c, int64_t now)
 	}
 }
 
+/* Silence is judged by when reports arrive (an agent replaying its spool
+ * sends old rounds and is not silent). An agent that has not reported since
+ * the collector started is silent once the collector has waited long
+ * enough and its last round is older than that. */
+int
+collector_agent_row_silent(const struct collector *c, const char *agent, int64_t last_round_ms,
+			   int64_t now)
+{
+	int64_t after = collector_agent_silent_after_ms(c->inv);
+
+	for (size_t i = 0; i < c->n_watch; i++)
+		if (strcmp(c->watch_agents[i].name, agent) == 0)
+			return c->watch_agents[i].silent;
+	return now - c->start_ms > after && last_round_ms > 0 && now - last_round_ms > after;
+}
+
 int
 collector_agent_is_silent(const struct collector *c, const char *agent)
 {
