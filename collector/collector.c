@@ -285,7 +285,7 @@ fail:
 	store_close(c->reader);
 	free(c->snap);
 	incidents_free(c->incidents);
-	free(c->watch_agents);
+	collector_watch_free(c);
 	catchment_free(c->catchment);
 	metrics_free(c->metrics);
 	sse_free(c->sse);
@@ -305,8 +305,7 @@ writer_closed(void *arg)
 	c->snap = NULL;
 	incidents_free(c->incidents);
 	c->incidents = NULL;
-	free(c->watch_agents);
-	c->watch_agents = NULL;
+	collector_watch_free(c);
 	catchment_free(c->catchment);
 	c->catchment = NULL;
 	metrics_free(c->metrics);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/hashmap.h"
 #include "common/inventory.h"
 #include "collector/alert.h"
 #include "collector/catchment.h"
@@ -66,8 +67,7 @@ struct collector {
 	struct alerter *alerter;
 	struct metrics *metrics;
 	struct incidents *incidents;          /* incident engine (collector_incidents.c) */
-	struct agent_watch *watch_agents;     /* agents seen reporting, owned */
-	size_t n_watch, cap_watch;
+	struct hashmap agents_seen;           /* agent name -> struct agent_watch, owned */
 
 	uv_timer_t tick_timer;                /* 1 s: catchment_tick, snapshots, SSE pings */
 	uv_timer_t retention_timer;           /* 60 s */
@@ -146,6 +146,7 @@ int64_t collector_agent_silent_after_ms(const struct inventory *inv);
  * its recovery. */
 void collector_agent_reported(struct collector *c, const char *agent, int64_t now_ms);
 void collector_watch_silence(struct collector *c, int64_t now_ms);
+void collector_watch_free(struct collector *c);
 int collector_agent_is_silent(const struct collector *c, const char *agent);
 /* Whether a catchment row of agent shows "agent silent". */
 int collector_agent_row_silent(const struct collector *c, const char *agent, int64_t last_round_ms,

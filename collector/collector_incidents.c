@@ -242,24 +242,22 @@ collector_incidents_reload(struct collector *c)
 
 /* ---- agents that stop reporting ---- */
 
+/* The agent's entry, created at its first report (NULL out of memory). */
 static struct agent_watch *
 watch_of(struct collector *c, const char *agent)
 {
-	for (size_t i = 0; i < c->n_watch; i++)
-		if (strcmp(c->watch_agents[i].name, agent) == 0)
-			return &c->watch_agents[i];
-	if (c->n_watch == c->cap_watch) {
-		size_t ncap = c->cap_watch ? c->cap_watch * 2 : 16;
-		struct agent_watch *v = realloc(c->watch_agents, ncap * sizeof(*v));
+	struct agent_watch *w = hashmap_get(&c->agents_seen, agent);
 
-		if (v == NULL)
-			return NULL;
-		c->watch_agents = v;
-		c->cap_watch = ncap;
+	if (w != NULL)
+		return w;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	snprintf(w->name, sizeof(w->name), "%s", agent);
+	if (hashmap_put(&c->agents_seen, w->name, w) != 0) {
+		free(w);
+		return NULL;
 	}
-	memset(&c->watch_agents[c->n_watch], 0, sizeof(c->watch_agents[0]));
-	snprintf(c->watch_agents[c->n_watch].name, RESULT_NAME_MAX, "%s", agent);
-	return &c->watch_agents[c->n_watch++];
+	return w;
 }
 
 static void
@@ -295,22 +293,50 @@ collector_agent_reported(struct collector *c, const char *agent, int64_t now)
 	}
 }
 
+struct silence_ctx {
+	struct collector *c;
+	int64_t now, after;
+};
+
+static int
+check_silence(void *ctx, const char *key, void *val)
+{
+	struct silence_ctx *x = ctx;
+	struct agent_watch *w = val;
+
+	(void)key;
+	if (w->silent || w->last_ms == 0 || x->now - w->last_ms < x->after)
+		return 0;
+	/* Only agents of the inventory page: a removed one is forgotten. */
+	if (inventory_find_agent(x->c->inv, w->name) == NULL)
+		return 0;
+	w->silent = 1;
+	silent_event(x->c, w, x->now, 0);
+	return 0;
+}
+
 void
 collector_watch_silence(struct collector *c, int64_t now)
 {
-	int64_t after = collector_agent_silent_after_ms(c->inv);
+	struct silence_ctx x = { c, now, collector_agent_silent_after_ms(c->inv) };
 
-	for (size_t i = 0; i < c->n_watch; i++) {
-		struct agent_watch *w = &c->watch_agents[i];
+	hashmap_foreach(&c->agents_seen, check_silence, &x);
+}
 
-		if (w->silent || w->last_ms == 0 || now - w->last_ms < after)
-			continue;
-		/* Only agents of the inventory page: a removed one is forgotten. */
-		if (inventory_find_agent(c->inv, w->name) == NULL)
-			continue;
-		w->silent = 1;
-		silent_event(c, w, now, 0);
-	}
+static int
+free_watch(void *ctx, const char *key, void *val)
+{
+	(void)ctx;
+	(void)key;
+	free(val);
+	return 1;
+}
+
+void
+collector_watch_free(struct collector *c)
+{
+	hashmap_foreach(&c->agents_seen, free_watch, NULL);
+	hashmap_clear(&c->agents_seen);
 }
 
 /* Silence is judged by when reports arrive (an agent replaying its spool
@@ -322,18 +348,17 @@ collector_agent_row_silent(const struct collector *c, const char *agent, int64_t
 			   int64_t now)
 {
 	int64_t after = collector_agent_silent_after_ms(c->inv);
+	const struct agent_watch *w = hashmap_get(&c->agents_seen, agent);
 
-	for (size_t i = 0; i < c->n_watch; i++)
-		if (strcmp(c->watch_agents[i].name, agent) == 0)
-			return c->watch_agents[i].silent;
+	if (w != NULL)
+		return w->silent;
 	return now - c->start_ms > after && last_round_ms > 0 && now - last_round_ms > after;
 }
 
 int
 collector_agent_is_silent(const struct collector *c, const char *agent)
 {
-	for (size_t i = 0; i < c->n_watch; i++)
-		if (strcmp(c->watch_agents[i].name, agent) == 0)
-			return c->watch_agents[i].silent;
-	return 0;
+	const struct agent_watch *w = hashmap_get(&c->agents_seen, agent);
+
+	return w != NULL && w->silent;
 }
