@@ -268,8 +268,14 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	uv_signal_start(&c->sighup, on_signal, SIGHUP);
 	uv_signal_start(&c->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&c->sigint, on_signal, SIGINT);
-	log_info("listening on %s (port %d), database %s, %d services, %d agents", c->listen,
-		 http_server_port(c->server), c->db_path, c->inv->n_services, c->inv->n_agents);
+	{
+		char shown[COLLECTOR_PATH_MAX];
+
+		store_display_name(c->db_path, shown, sizeof(shown));
+		log_info("listening on %s (port %d), database %s, %d services, %d agents",
+			 c->listen, http_server_port(c->server), shown, c->inv->n_services,
+			 c->inv->n_agents);
+	}
 	return 0;
 
 fail_running:

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "collector/store.h"
 #include "collector/store_int.h"
+#include "collector/store_pg.h"
 #include "collector/store_schema.h"
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -84,6 +85,8 @@ store_rc_errno(int rc)
 const char *
 store_errmsg(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_errmsg(st->pg);
 	return sqlite3_errmsg(st->db);
 }
 
@@ -207,6 +210,8 @@ store_schema_version(struct store *st)
 	sqlite3_stmt *s;
 	int v = -1;
 
+	if (st->pg != NULL)
+		return store_pg_schema_version(st->pg);
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -250,6 +255,18 @@ migrate(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+int
+store_is_postgres(const char *path)
+{
+	return store_pg_is_url(path);
+}
+
+void
+store_display_name(const char *path, char *out, size_t outlen)
+{
+	store_pg_redact(path, out, outlen);
+}
+
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err, size_t errlen)
 {
@@ -263,6 +280,22 @@ store_open(const char *path, const struct store_options *opt, char *err, size_t 
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	if (store_pg_is_url(path)) {
+		char shown[256];
+
+		st->sync = opt->sync;
+		if ((st->pg = store_pg_open(path, opt, err, errlen)) == NULL) {
+			/* Name the database without its password. */
+			char why[512];
+
+			store_pg_redact(path, shown, sizeof(shown));
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s: %s", shown, why);
+			free(st);
+			return NULL;
+		}
+		return st;
 	}
 	st->sync = opt->sync;
 	rc = sqlite3_open_v2(path, &st->db,
@@ -304,8 +337,23 @@ struct store *
 store_reopen(struct store *st, char *err, size_t errlen)
 {
 	struct store_options so = { .sync = st->sync, .no_migrate = 1 };
-	const char *path = sqlite3_db_filename(st->db, "main");
+	const char *path;
 
+	if (st->pg != NULL) {
+		struct store *n = calloc(1, sizeof(*n));
+
+		if (n == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		n->sync = st->sync;
+		if ((n->pg = store_pg_reopen(st->pg, err, errlen)) == NULL) {
+			free(n);
+			return NULL;
+		}
+		return n;
+	}
+	path = sqlite3_db_filename(st->db, "main");
 	return store_open(path ? path : "", &so, err, errlen);
 }
 
@@ -314,6 +362,11 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->pg != NULL) {
+		store_pg_close(st->pg);
+		free(st);
+		return;
+	}
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	cache_clear(&st->agents);
@@ -326,14 +379,19 @@ store_close(struct store *st)
 int
 store_begin(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_begin(st->pg);
 	return store_exec(st, "BEGIN IMMEDIATE");
 }
 
 int
 store_commit(struct store *st)
 {
-	int rc = store_exec(st, "COMMIT");
+	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_commit(st->pg);
+	rc = store_exec(st, "COMMIT");
 	if (rc != 0) {
 		/* A failed COMMIT (disk full, I/O error) may already have rolled
 		 * back; a second ROLLBACK would then fail and its message replace
@@ -350,6 +408,8 @@ store_commit(struct store *st)
 int
 store_rollback(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_rollback(st->pg);
 	cache_clear(&st->agents);
 	cache_clear(&st->services);
 	return store_exec(st, "ROLLBACK");
@@ -358,20 +418,27 @@ store_rollback(struct store *st)
 int
 store_savepoint(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_savepoint(st->pg);
 	return store_exec(st, "SAVEPOINT job");
 }
 
 int
 store_savepoint_release(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_savepoint_release(st->pg);
 	return store_exec(st, "RELEASE job");
 }
 
 int
 store_savepoint_rollback(struct store *st)
 {
-	int rc = store_exec(st, "ROLLBACK TO job");
+	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_savepoint_rollback(st->pg);
+	rc = store_exec(st, "ROLLBACK TO job");
 	cache_clear(&st->agents);
 	cache_clear(&st->services);
 	if (rc == 0)
@@ -382,6 +449,8 @@ store_savepoint_rollback(struct store *st)
 int
 store_set_autocheckpoint(struct store *st, int pages)
 {
+	if (st->pg != NULL)
+		return 0; /* the server checkpoints its own WAL */
 	return store_rc_errno(sqlite3_wal_autocheckpoint(st->db, pages));
 }
 
@@ -389,7 +458,9 @@ int
 store_checkpoint(struct store *st, int *wal_pages, int *done)
 {
 	int log = 0, ckpt = 0;
-	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+	int rc = st->pg != NULL ? SQLITE_OK
+				: sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+							    &log, &ckpt);
 
 	if (wal_pages != NULL)
 		*wal_pages = log;
@@ -402,8 +473,11 @@ int
 store_check_writable(struct store *st, int probe_bytes)
 {
 	char sql[160];
-	int rc = store_exec(st, "BEGIN IMMEDIATE");
+	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_check_writable(st->pg, probe_bytes);
+	rc = store_exec(st, "BEGIN IMMEDIATE");
 	if (rc != 0)
 		return rc;
 	/* A committed write: the only proof the disk takes one now. With

@@ -1,6 +1,9 @@
-/* collector/store.h - the SQLite store: schema migrations, the writes the
- * writer thread batches into transactions, and the read queries behind the
- * JSON API. Only collector/store*.c include sqlite3.h.
+/* collector/store.h - the store: schema migrations, the writes the writer
+ * thread batches into transactions, and the read queries behind the JSON
+ * API. Two backends behind this one interface: SQLite (a file path, the
+ * default; collector/store.c and friends, the only includers of sqlite3.h)
+ * and PostgreSQL (a postgresql:// URL; collector/store_pg*.c, the only
+ * includers of libpq-fe.h). docs/SCALING.md says when to use which.
  *
  * A struct store is one database connection and must be used by one thread at
  * a time: the writer thread owns a read-write one (collector/store_writer.h),
@@ -35,6 +38,11 @@ struct store_options {
 struct store *store_open(const char *path, const struct store_options *opt, char *err,
 			 size_t errlen);
 void store_close(struct store *st);
+/* 1 when path names a PostgreSQL database (postgresql:// or postgres:// URL);
+ * store_open then uses PostgreSQL 15 or later through libpq. */
+int store_is_postgres(const char *path);
+/* path as messages may show it: a URL's password replaced by "***". */
+void store_display_name(const char *path, char *out, size_t outlen);
 /* Another connection to the database st has open (same options, no
  * migration), for another thread. NULL with a reason in err. */
 struct store *store_reopen(struct store *st, char *err, size_t errlen);

@@ -9,6 +9,7 @@
 
 #include "collector/store.h"
 #include "collector/store_int.h"
+#include "collector/store_pg.h"
 
 static int
 sync_service(struct store *st, const struct inv_service *s)
@@ -80,6 +81,8 @@ store_sync_inventory(struct store *st, const struct inventory *inv)
 	int64_t aid;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_sync_inventory(st->pg, inv);
 	for (int i = 0; i < inv->n_services; i++)
 		if ((rc = sync_service(st, &inv->services[i])) != 0)
 			return rc;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "collector/store_int.h"
+#include "collector/store_pg.h"
 #include "common/log.h"
 
 int
@@ -15,6 +16,8 @@ store_save_incident(struct store *st, const struct store_incident *in)
 	sqlite3_stmt *s = NULL;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_save_incident(st->pg, in);
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT OR REPLACE INTO incidents (id, kind, state, started_ms,"
 			       " updated_ms, ended_ms, doc, private) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -50,6 +53,8 @@ store_save_incident(struct store *st, const struct store_incident *in)
 int64_t
 store_max_incident_id(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_max_id(st->pg, "incidents");
 	return store_max_id(st, "incidents");
 }
 
@@ -60,6 +65,8 @@ store_each_open_incident(struct store *st, void (*fn)(void *ctx, const char *doc
 	sqlite3_stmt *s;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_each_open_incident(st->pg, fn, ctx);
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT doc, private FROM incidents WHERE state = 'open' ORDER BY id",
 			       -1, &s, NULL) != SQLITE_OK)
@@ -90,6 +97,8 @@ store_query_incidents(struct store *st, const struct store_incidents_query *q)
 	json_t *arr;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_query_incidents(st->pg, q);
 	snprintf(sql, sizeof(sql),
 		 "SELECT doc FROM incidents WHERE id < ?1%s%s ORDER BY id DESC LIMIT ?4",
 		 q->state != NULL ? " AND state = ?2" : "",
@@ -120,6 +129,8 @@ store_get_incident(struct store *st, int64_t id)
 	json_t *o = NULL;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_get_incident(st->pg, id);
 	if ((s = store_prepare_read(st, "SELECT doc FROM incidents WHERE id = ?1")) == NULL)
 		return NULL;
 	sqlite3_bind_int64(s, 1, id);

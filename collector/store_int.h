@@ -35,7 +35,8 @@ struct store_name_cache {
 };
 
 struct store {
-	sqlite3 *db;
+	sqlite3 *db;            /* NULL for a PostgreSQL store */
+	struct store_pg *pg;    /* non-NULL: every call hands off to store_pg*.c */
 	sqlite3_stmt *stmt[STMT_COUNT];
 	struct store_name_cache agents, services;
 	enum store_sync sync;

@@ -12,6 +12,7 @@
 #include "common/timefmt.h"
 #include "collector/store.h"
 #include "collector/store_int.h"
+#include "collector/store_pg.h"
 
 #define SQL_MAX 1024
 #define BUDGET_OPS 20000 /* VM steps between clock reads */
@@ -27,6 +28,10 @@ over_budget(void *arg)
 void
 store_set_query_budget(struct store *st, int ms)
 {
+	if (st->pg != NULL) {
+		store_pg_set_query_budget(st->pg, ms);
+		return;
+	}
 	st->budget_ms = ms;
 	sqlite3_progress_handler(st->db, ms > 0 ? BUDGET_OPS : 0, ms > 0 ? over_budget : NULL, st);
 }
@@ -165,6 +170,8 @@ store_query_results(struct store *st, const struct store_results_query *q)
 	char sql[SQL_MAX];
 	sqlite3_stmt *s;
 
+	if (st->pg != NULL)
+		return store_pg_query_results(st->pg, q);
 	/* With an agent and a start time, (agent_id, time_ms) finds the rows
 	 * and the few are sorted; otherwise (agent_id, seq) gives the order and
 	 * the walk stops at the limit. */
@@ -225,6 +232,8 @@ store_query_events(struct store *st, const struct store_events_query *q)
 	char sql[SQL_MAX];
 	sqlite3_stmt *s;
 
+	if (st->pg != NULL)
+		return store_pg_query_events(st->pg, q);
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, time_ms, type, agent, service, family, from_instance, to_instance,"
 		 " incident, resolves, detail, incident_id FROM events WHERE time_ms >= ?1"
@@ -258,6 +267,8 @@ store_query_agents(struct store *st)
 	json_t *arr;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_query_agents(st->pg);
 	s = store_prepare_read(st, "SELECT name, first_seen_ms, last_seen_ms, last_seq, version, status"
 			" FROM agents ORDER BY name");
 	if (s == NULL)
@@ -294,6 +305,8 @@ store_query_management(struct store *st)
 	json_t *arr;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_query_management(st->pg);
 	s = store_prepare_read(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
 			" l.rcode, l.rtt_ms, l.identity FROM latest l"
 			" JOIN agents a ON a.id = l.agent_id JOIN services s ON s.id = l.service_id"
@@ -331,6 +344,8 @@ store_each_management(struct store *st, void (*fn)(void *ctx, const struct store
 	struct store_mgmt_row r;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_each_management(st->pg, fn, ctx);
 	s = store_prepare_read(st, "SELECT a.name, s.name, l.address, l.instance, l.time_ms, l.outcome,"
 			" l.rcode, l.rtt_ms, l.identity FROM latest l"
 			" JOIN agents a ON a.id = l.agent_id JOIN services s ON s.id = l.service_id"
@@ -362,6 +377,8 @@ store_query_rollups(struct store *st, const char *agent, const char *service, in
 	json_t *arr;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_query_rollups(st->pg, agent, service, from_ms, to_ms, limit);
 	snprintf(sql, sizeof(sql),
 		 "SELECT r.minute_ms, a.name, s.name, r.target, r.address, r.count, r.ok_count,"
 		 " r.rtt_n, r.rtt_min, r.rtt_sum, r.rtt_max FROM rollups r"

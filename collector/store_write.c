@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "collector/store.h"
 #include "collector/store_int.h"
+#include "collector/store_pg.h"
 
 /* Distinct keys aggregated in memory per batch before touching the tables:
  * a batch of 100 results holds a few dozen (service, target, address). */
@@ -234,6 +235,9 @@ store_insert_results(struct store *st, const char *agent, const struct result *r
 	sqlite3_stmt *s;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_insert_results(st->pg, agent, r, n, status_json, now_ms, stored,
+					       out);
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_agent_id(st, agent, &aid)) != 0)
 		return rc;
@@ -277,8 +281,11 @@ store_insert_results(struct store *st, const char *agent, const struct result *r
 int
 store_insert_event(struct store *st, const struct event *ev)
 {
-	sqlite3_stmt *s = store_stmt(st, STMT_INSERT_EVENT);
+	sqlite3_stmt *s;
 
+	if (st->pg != NULL)
+		return store_pg_insert_event(st->pg, ev);
+	s = store_stmt(st, STMT_INSERT_EVENT);
 	if (s == NULL)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, ev->id);
@@ -314,6 +321,8 @@ store_max_id(struct store *st, const char *table)
 int64_t
 store_max_event_id(struct store *st)
 {
+	if (st->pg != NULL)
+		return store_pg_max_id(st->pg, "events");
 	return store_max_id(st, "events");
 }
 
@@ -323,6 +332,8 @@ store_save_catchments(struct store *st, const struct catchment_row *rows, size_t
 	sqlite3_stmt *s = NULL;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_save_catchments(st->pg, rows, n);
 	if ((rc = store_exec(st, "DELETE FROM catchments")) != 0)
 		return rc;
 	if (sqlite3_prepare_v2(st->db,
@@ -373,6 +384,8 @@ store_load_catchments(struct store *st, struct catchment_row **rows, size_t *n)
 	size_t cap = 0;
 	int rc;
 
+	if (st->pg != NULL)
+		return store_pg_load_catchments(st->pg, rows, n);
 	*rows = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(st->db,
@@ -424,8 +437,11 @@ int
 store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
 		      const struct event *ev, int attempt, int ok, const char *error)
 {
-	sqlite3_stmt *s = store_stmt(st, STMT_INSERT_DELIVERY);
+	sqlite3_stmt *s;
 
+	if (st->pg != NULL)
+		return store_pg_insert_delivery(st->pg, time_ms, route, ev, attempt, ok, error);
+	s = store_stmt(st, STMT_INSERT_DELIVERY);
 	if (s == NULL)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, time_ms);
@@ -446,6 +462,9 @@ store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_m
 	sqlite3_stmt *agents = NULL, *del = NULL, *roll = NULL;
 	int rc = -EIO;
 
+	if (st->pg != NULL)
+		return store_pg_retention(st->pg, raw_before_ms, rollup_before_ms, events_before_ms,
+					  chunk, deleted);
 	*deleted = 0;
 	/* Per agent, so each chunk walks the (agent_id, time_ms) index. */
 	if (sqlite3_prepare_v2(st->db, "SELECT id FROM agents", -1, &agents, NULL) != SQLITE_OK ||

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config git ca-certificates curl
-libuv1-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libldns-dev ldnsutils libcriterion-dev
+libuv1-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libldns-dev ldnsutils libcriterion-dev
 libjansson-dev libyaml-dev libhttp-parser-dev libssl-dev zlib1g-dev
 bird2 nsd knot unbound bind9 pdns-server pdns-backend-bind chrony iproute2 dnsutils jq
 nodejs npm chromium clang valgrind wrk dnsperf prometheus prometheus-blackbox-exporter prometheus-alertmanager faketime
