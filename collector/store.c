@@ -205,6 +205,12 @@ store_schema_latest(void)
 }
 
 int
+store_schema_target(struct store *st)
+{
+	return st->pg != NULL ? store_pg_schema_latest() : store_schema_latest();
+}
+
+int
 store_schema_version(struct store *st)
 {
 	sqlite3_stmt *s;

@@ -50,6 +50,9 @@ struct store *store_reopen(struct store *st, char *err, size_t errlen);
 /* PRAGMA user_version of the open database; the version this program knows. */
 int store_schema_version(struct store *st);
 int store_schema_latest(void);
+/* The latest version of st's backend (SQLite and PostgreSQL number their
+ * migrations apart: schema/ and schema/postgres/). */
+int store_schema_target(struct store *st);
 
 /* The last SQLite error message of this connection (valid until the next call). */
 const char *store_errmsg(struct store *st);

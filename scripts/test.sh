@@ -2,12 +2,12 @@
 # scripts/test.sh - the whole test suite: installs what is missing, builds with
 # -Werror and ASan+UBSan, runs the Criterion unit tests, the lab integration
 # tests (network namespaces), the browser tests and short fuzz runs.
-# Usage: scripts/test.sh [unit|lab|fault|prom|alert|web|fuzz|package ...]   (default: all)
+# Usage: scripts/test.sh [unit|pg|lab|fault|prom|alert|web|fuzz|package ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit lab fault prom alert web fuzz package)
+[ ${#stages[@]} -eq 0 ] && stages=(unit pg lab fault prom alert web fuzz package)
 
 ./scripts/install-deps.sh
 
@@ -26,7 +26,7 @@ for stage in "${stages[@]}"; do
 	case "$stage" in
 	unit)
 		(cd "$BUILD" && ctest --output-on-failure -j"$(nproc)") || failed+=(unit) ;;
-	lab|fault|prom|alert|web|fuzz|package)
+	pg|lab|fault|prom|alert|web|fuzz|package)
 		if [ -x "tests/$stage/run.sh" ]; then
 			"tests/$stage/run.sh" || failed+=("$stage")
 		else

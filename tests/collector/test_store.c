@@ -11,6 +11,7 @@
 #include "common/timefmt.h"
 #include "collector/store.h"
 #include "collector/store_writer.h"
+#include "test_db.h"
 
 static char dir[256], db[400];
 
@@ -19,7 +20,12 @@ setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_store.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	snprintf(db, sizeof(db), "%s/a.db", dir);
+	{
+		char file[300];
+
+		snprintf(file, sizeof(file), "%s/a.db", dir);
+		test_db_make(db, sizeof(db), file);
+	}
 }
 
 static void
@@ -98,14 +104,14 @@ Test(store, fresh_database_is_migrated_to_latest)
 {
 	struct store *st = open_db();
 
-	cr_assert_eq(store_schema_version(st), store_schema_latest());
-	cr_assert_geq(store_schema_latest(), 2);
+	cr_assert_eq(store_schema_version(st), store_schema_target(st));
+	cr_assert_geq(store_schema_target(st), 1);
 	cr_assert_eq(store_check_writable(st, 0), 0);
 	cr_assert_eq(store_check_writable(st, 65536), 0);
 	store_close(st);
 	/* Opening again applies nothing and keeps the version. */
 	st = open_db();
-	cr_assert_eq(store_schema_version(st), store_schema_latest());
+	cr_assert_eq(store_schema_version(st), store_schema_target(st));
 	store_close(st);
 }
 
@@ -331,6 +337,7 @@ Test(store, retention_deletes_old_results_in_chunks)
 	size_t deleted;
 	json_t *a;
 
+	TEST_SQLITE_ONLY();
 	for (int i = 0; i < 30; i++)
 		r[i] = mk((uint64_t)i + 1, "dns", 0, "site-a", 1, i < 25 ? 1000 + i : 900000);
 	cr_assert_eq(ingest(st, "b", r, 30, &out), 0);
@@ -399,6 +406,7 @@ Test(store, migrates_a_version_1_database_keeping_data)
 	struct store *st;
 	json_t *a;
 
+	TEST_SQLITE_ONLY();
 	sqlite_cli(1,
 		   "INSERT INTO agents (id, name, last_seq) VALUES (1, 'old', 7);"
 		   " INSERT INTO services (id, name) VALUES (1, 'dns');"
@@ -428,11 +436,67 @@ Test(store, refuses_a_newer_schema)
 	char err[256] = "", cmd[600];
 	struct store *st;
 
+	if (test_db_is_pg()) {
+		char out[64];
+
+		cr_assert_eq(test_db_query(db, "CREATE TABLE schema_version (version int PRIMARY KEY,"
+					       " applied_ms bigint NOT NULL);"
+					       " INSERT INTO schema_version VALUES (99, 0)", NULL, 0), 0);
+		st = store_open(db, NULL, err, sizeof(err));
+		cr_assert_null(st);
+		cr_assert(strstr(err, "newer") != NULL, "%s", err);
+		cr_assert(strchr(err, '\n') == NULL, "one line: %s", err);
+		/* Nothing written: no table of migration 1 appeared. */
+		cr_assert_eq(test_db_query(db, "SELECT count(*) FROM pg_tables WHERE tablename ="
+					       " 'agents'", out, sizeof(out)), 0);
+		cr_assert_str_eq(out, "0");
+		(void)cmd;
+		return;
+	}
 	snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'PRAGMA user_version = 99;'", db);
 	cr_assert_eq(system(cmd), 0);
 	st = store_open(db, NULL, err, sizeof(err));
 	cr_assert_null(st);
 	cr_assert(strstr(err, "newer") != NULL, "%s", err);
+}
+
+/* PostgreSQL retention drops whole daily partitions of results: a day
+ * goes once all of it is older than the horizon, newer days stay whole. */
+Test(store, pg_retention_drops_whole_days)
+{
+	struct store *st;
+	struct result r[30];
+	struct store_ingest_out out;
+	size_t deleted;
+	char n[64];
+	json_t *a;
+
+	if (!test_db_is_pg())
+		cr_skip_test("PostgreSQL partitions");
+	st = open_db();
+	/* 10 results on each of days 100, 101 and 102 after the epoch. */
+	for (int i = 0; i < 30; i++)
+		r[i] = mk((uint64_t)i + 1, "dns", 0, "site-a", 1,
+			  (int64_t)(100 + i / 10) * 86400000 + 1000 * (i % 10));
+	cr_assert_eq(ingest(st, "b", r, 30, &out), 0);
+	cr_assert_eq(out.stored, 30);
+	cr_assert_eq(test_db_query(db, "SELECT count(*) FROM pg_inherits WHERE inhparent ="
+				       " 'results'::regclass", n, sizeof(n)), 0);
+	cr_assert_geq(atoi(n), 3);
+	/* Horizon inside day 101: only day 100 is wholly older. */
+	cr_assert_eq(store_retention(st, (int64_t)101 * 86400000 + 5000, 0, 0, 10, &deleted), 0);
+	cr_assert_eq(deleted, 1);
+	a = results_of(st, "b", 0, 100);
+	cr_assert_eq(json_array_size(a), 20);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "seq")), 11);
+	json_decref(a);
+	cr_assert_eq(test_db_query(db, "SELECT to_regclass('results_19700411') IS NULL", n, sizeof(n)),
+		     0);
+	cr_assert_str_eq(n, "t");
+	/* A replay of a kept day stores nothing. */
+	cr_assert_eq(ingest(st, "b", r + 10, 10, &out), 0);
+	cr_assert_eq(out.duplicates, 10);
+	store_close(st);
 }
 
 Test(store, backup_copies_a_live_database)
@@ -443,6 +507,7 @@ Test(store, backup_copies_a_live_database)
 	char err[256] = "", dst[300];
 	json_t *a;
 
+	TEST_SQLITE_ONLY();
 	cr_assert_eq(ingest(st, "b", r, 2, &out), 0);
 	snprintf(dst, sizeof(dst), "%s/copy.db", dir);
 	cr_assert_eq(store_backup(db, dst, err, sizeof(err)), 0, "%s", err);
@@ -555,6 +620,7 @@ Test(store, migrates_a_version_2_database_to_the_agent_time_index)
 	char cmd[1024];
 	json_t *a;
 
+	TEST_SQLITE_ONLY();
 	sqlite_cli(2,
 		   "INSERT INTO agents (id, name, last_seq) VALUES (1, 'old', 3);"
 		   " INSERT INTO services (id, name) VALUES (1, 'dns');"
