@@ -21,11 +21,13 @@
 #include <unistd.h>
 
 #include "common/timefmt.h"
+#include "test_db.h"
 
 #define TOKEN1 "secret-token-1"
 #define TOKEN2 "secret-token-2"
 
 static char dir[256], bin[512], base[64];
+static char dbspec[400]; /* the SQLite file, or a PostgreSQL URL (test_db.h) */
 static int port;
 static pid_t pid;
 
@@ -180,12 +182,12 @@ write_inventory(const char *extra_instance)
 static void
 start(const char *extra_flag)
 {
-	char cfg[300], listen[64], db[300], web[300], logf[300];
+	char cfg[300], listen[64], web[300], logf[300];
+	const char *db = dbspec;
 	int64_t deadline;
 
 	snprintf(cfg, sizeof(cfg), "%s/inv.yaml", dir);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	snprintf(db, sizeof(db), "%s/anycast.db", dir);
 	snprintf(web, sizeof(web), "%s/web", dir);
 	snprintf(logf, sizeof(logf), "%s/collector.log", dir);
 	pid = fork();
@@ -251,6 +253,12 @@ setup(void)
 	port = free_port();
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 	write_inventory(NULL);
+	{
+		char file[300];
+
+		snprintf(file, sizeof(file), "%s/anycast.db", dir);
+		test_db_make(dbspec, sizeof(dbspec), file);
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -958,6 +966,7 @@ Test(api, command_line_checks_and_backup)
 	char args[900], cmd[700];
 	json_t *j;
 
+	TEST_SQLITE_ONLY();
 	snprintf(args, sizeof(args), "--config '%s/inv.yaml' --check-config", dir);
 	cr_assert_eq(run_cli(args), 0);
 	cr_assert_neq(run_cli("--no-such-flag"), 0);
@@ -1274,11 +1283,10 @@ Test(api, alert_delivery_attempts_are_recorded)
 	}
 	cr_assert(seen, "no failed delivery attempt counted");
 	stop(SIGTERM);
-	snprintf(cmd, sizeof(cmd),
-		 "test \"$(sqlite3 '%s/anycast.db' \"SELECT count(*) > 0 FROM alert_deliveries"
-		 " WHERE route = 'ops' AND ok = 0 AND event_id > 0 AND error IS NOT NULL\")\" = 1",
-		 dir);
-	cr_assert_eq(system(cmd), 0, "delivery attempts are in alert_deliveries");
+	cr_assert_eq(test_db_query(dbspec, "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM alert_deliveries"
+					   " WHERE route = 'ops' AND ok = 0 AND event_id > 0"
+					   " AND error IS NOT NULL", cmd, sizeof(cmd)), 0);
+	cr_assert_str_eq(cmd, "1", "delivery attempts are in alert_deliveries");
 }
 
 Test(api, healthz_and_ingest_answer_503_while_the_disk_refuses_writes)
@@ -1287,6 +1295,7 @@ Test(api, healthz_and_ingest_answer_503_while_the_disk_refuses_writes)
 	struct reply r;
 	json_t *j;
 
+	TEST_SQLITE_ONLY(); /* chattr on the WAL file */
 	start(NULL);
 	json_decref(http_json("GET", "/healthz", NULL, NULL, 200));
 	/* An immutable WAL file: every write fails, as on a full or broken disk. */
