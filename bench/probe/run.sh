@@ -137,10 +137,11 @@ fi
 if [[ " $SECTIONS " == *" 4 "* ]] && command -v strace >/dev/null; then
 echo "== 4. system calls per probe (strace -c, 2 s, 16 in flight)"
 taskset -c 0 strace -c -f -o "$T/strace.txt" "$T/bench_probe" 127.0.0.1 "$PORT" 2 16 >"$T/strace.run"
-awk '{ for (i = 1; i <= NF; i++) if ($i == "probes") n = $(i + 1) }
-     END { printf "probes %d: ", n }' "$T/strace.run"
-awk 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" { printf "%s %s, ", $NF, $4 }
-     $NF == "total" { printf "total %s\n", $3 }' "$T/strace.txt"
+probes=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "probes") print $(i + 1) }' "$T/strace.run")
+awk -v n="$probes" 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" && $4 >= n / 100 {
+		printf "%s %.2f, ", $NF, $4 / n }
+     $NF == "total" { printf "\nprobes %d, system calls per probe %.1f (process start included)\n", n, $4 / n }' \
+	"$T/strace.txt"
 fi
 
 if [[ " $SECTIONS " == *" 3 "* ]]; then
