@@ -38,7 +38,7 @@ struct udp_set {
 	struct udp_set *next;
 };
 
-static struct udp_set *sets; /* open sets, one per loop (loop threads only) */
+static _Thread_local struct udp_set *sets; /* open sets, one per loop of this thread */
 
 struct udp_probe {
 	uv_loop_t *loop;
