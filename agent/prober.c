@@ -19,6 +19,7 @@
  * The records of a round and the identification of the instances that
  * answered are in prober_record.c. */
 #include "agent/prober_int.h"
+#include "agent/rand_pool.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static void svc_close_handles(struct svc *s);
 
 static uint32_t rnd(void)
 {
-	return arc4random();
+	return rand_pool_u32();
 }
 
 /* Next round in interval ± 10 %, so that a fleet of agents never locks step. */
@@ -166,7 +167,7 @@ static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_ki
 	qr->tcp = tcp;
 	qr->ntp_phase = ntp_phase;
 	if (ntp) {
-		arc4random_buf(&qr->nonce, sizeof(qr->nonce));
+		rand_pool_bytes(&qr->nonce, sizeof(qr->nonce));
 		len = ntp_wire_encode_request(qr->nonce, buf);
 	} else {
 		len = dns_wire_build_query(kind, s->cfg.query_name, s->cfg.query_type,

@@ -1,7 +1,14 @@
 /* agent/udp_probe.c - one query/reply exchange on the libuv loop: UDP from a
  * fresh socket (kernel-chosen random source port) or TCP with the DNS 2-byte
  * length prefix, with a timeout, ICMP errors read from the socket error queue
- * (IP_RECVERR/IPV6_RECVERR) and kernel receive timestamps (SO_TIMESTAMPNS). */
+ * (IP_RECVERR/IPV6_RECVERR) and kernel receive timestamps (SO_TIMESTAMPNS).
+ *
+ * UDP sockets are not libuv handles: all probes of a loop share one epoll
+ * set, itself watched by a single uv_poll, so that a probe costs socket, two
+ * setsockopt, one epoll_ctl, sendto, recvmsg and close (close drops the
+ * socket from the set) and the readiness of many probes arrives in one
+ * epoll_wait. The error queue is read only when epoll reports EPOLLERR or a
+ * receive fails with an ICMP-reported errno. */
 #include "agent/udp_probe.h"
 
 #include <errno.h>
@@ -9,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,14 +25,27 @@
 
 #define TCP_MAX_REPLY 65537 /* 2-byte length + 65535 */
 
+#define EPOLL_BATCH 64
+
+/* The epoll set of one loop's UDP probes, alive while a probe uses it. */
+struct udp_set {
+	uv_loop_t *loop;
+	uv_poll_t poll;             /* on epfd */
+	int epfd;
+	int users;                  /* UDP probes with a socket in the set */
+	struct udp_probe **by_fd;   /* socket -> its probe, NULL when none */
+	int n_by_fd;
+	struct udp_set *next;
+};
+
+static _Thread_local struct udp_set *sets; /* open sets, one per loop of this thread */
+
 struct udp_probe {
 	uv_loop_t *loop;
-	union {
-		uv_poll_t poll;     /* UDP: our own socket, for the error queue */
-		uv_tcp_t tcp;
-	} h;
+	uv_tcp_t tcp;
 	uv_timer_t timer;
-	int fd;                     /* UDP socket, closed with the poll handle */
+	struct udp_set *set;        /* UDP: the set holding fd */
+	int fd;                     /* UDP socket, closed when the probe finishes */
 	int is_tcp;
 	int open_handles;
 	int finished;
@@ -54,14 +75,51 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static void on_set_closed(uv_handle_t *h)
+{
+	struct udp_set *set = h->data;
+
+	close(set->epfd);
+	free(set->by_fd);
+	free(set);
+}
+
+static void set_unref(struct udp_set *set)
+{
+	struct udp_set **pp;
+
+	if (--set->users > 0)
+		return;
+	for (pp = &sets; *pp; pp = &(*pp)->next)
+		if (*pp == set) {
+			*pp = set->next;
+			break;
+		}
+	uv_poll_stop(&set->poll);
+	uv_close((uv_handle_t *)&set->poll, on_set_closed);
+}
+
+/* The probe leaves the set; the last one out closes it. */
+static void set_release(struct udp_probe *p)
+{
+	struct udp_set *set = p->set;
+
+	if (set == NULL)
+		return;
+	p->set = NULL;
+	if (p->fd >= 0 && p->fd < set->n_by_fd)
+		set->by_fd[p->fd] = NULL;
+	if (p->fd >= 0) {
+		close(p->fd); /* also leaves the epoll set: never duplicated */
+		p->fd = -1;
+	}
+	set_unref(set);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct udp_probe *p = h->data;
 
-	if (h == (uv_handle_t *)&p->h.poll && !p->is_tcp && p->fd >= 0) {
-		close(p->fd);
-		p->fd = -1;
-	}
 	if (--p->open_handles == 0) {
 		free(p->tcp_buf);
 		free(p);
@@ -77,12 +135,13 @@ static void finish(struct udp_probe *p, struct udp_probe_result *res)
 	res->sent_real_ns = p->sent_real_ns;
 	uv_timer_stop(&p->timer);
 	if (p->is_tcp)
-		uv_read_stop((uv_stream_t *)&p->h.tcp);
+		uv_read_stop((uv_stream_t *)&p->tcp);
 	else
-		uv_poll_stop(&p->h.poll);
+		set_release(p);
 	p->done(p->ctx, res);
 	uv_close((uv_handle_t *)&p->timer, on_handle_closed);
-	uv_close((uv_handle_t *)&p->h, on_handle_closed);
+	if (p->is_tcp)
+		uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
 }
 
 static void finish_status(struct udp_probe *p, enum udp_probe_status st, int error)
@@ -234,17 +293,108 @@ static void read_datagrams(struct udp_probe *p)
 	}
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_set_ready(uv_poll_t *h, int status, int events)
 {
-	struct udp_probe *p = h->data;
+	struct udp_set *set = h->data;
+	struct epoll_event ev[EPOLL_BATCH];
+	int n;
 
+	(void)status;
 	(void)events;
-	if (read_errqueue(p))
-		return;
-	read_datagrams(p);
-	/* libuv stops the watcher on POLLERR: resume while we still wait. */
-	if (status < 0 && !p->finished)
-		uv_poll_start(&p->h.poll, UV_READABLE, on_poll);
+	/* Hold the set: a probe finishing here may be its last user. */
+	set->users++;
+	n = epoll_wait(set->epfd, ev, EPOLL_BATCH, 0);
+	for (int i = 0; i < n; i++) {
+		int fd = ev[i].data.fd;
+		struct udp_probe *p = fd >= 0 && fd < set->n_by_fd ? set->by_fd[fd] : NULL;
+
+		/* A probe finished earlier in this batch may have closed the
+		 * socket and a new probe opened one with the same number: its
+		 * readiness then proves nothing, and recvmsg says EAGAIN. */
+		if (p == NULL || p->finished)
+			continue;
+		if ((ev[i].events & EPOLLERR) && read_errqueue(p))
+			continue;
+		read_datagrams(p);
+	}
+	set_unref(set);
+}
+
+/* The loop's set, opened when needed; NULL and errno when it cannot be. */
+static struct udp_set *set_get(uv_loop_t *loop)
+{
+	struct udp_set *set;
+	int rc;
+
+	for (set = sets; set; set = set->next)
+		if (set->loop == loop)
+			return set;
+	set = calloc(1, sizeof(*set));
+	if (set == NULL)
+		return NULL;
+	set->loop = loop;
+	set->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (set->epfd < 0) {
+		rc = errno;
+		free(set);
+		errno = rc;
+		return NULL;
+	}
+	set->poll.data = set;
+	rc = uv_poll_init(loop, &set->poll, set->epfd);
+	if (rc < 0) {
+		close(set->epfd);
+		free(set);
+		errno = -rc;
+		return NULL;
+	}
+	rc = uv_poll_start(&set->poll, UV_READABLE, on_set_ready);
+	if (rc < 0) {
+		set->users = 1;
+		set_unref(set);
+		errno = -rc;
+		return NULL;
+	}
+	set->next = sets;
+	sets = set;
+	return set;
+}
+
+/* Put p's socket in its loop's set. */
+static int set_add(struct udp_probe *p)
+{
+	struct udp_set *set = set_get(p->loop);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = p->fd };
+	int e;
+
+	if (set == NULL)
+		return -errno;
+	set->users++; /* p's reference, dropped by set_release() */
+	if (p->fd >= set->n_by_fd) {
+		int n = set->n_by_fd ? set->n_by_fd : 64;
+		struct udp_probe **b;
+
+		while (n <= p->fd)
+			n *= 2;
+		b = realloc(set->by_fd, (size_t)n * sizeof(*b));
+		if (b == NULL) {
+			e = ENOMEM;
+			goto fail;
+		}
+		memset(b + set->n_by_fd, 0, (size_t)(n - set->n_by_fd) * sizeof(*b));
+		set->by_fd = b;
+		set->n_by_fd = n;
+	}
+	if (epoll_ctl(set->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0) {
+		e = errno;
+		goto fail;
+	}
+	set->by_fd[p->fd] = p;
+	p->set = set;
+	return 0;
+fail:
+	set_unref(set);
+	return -e;
 }
 
 static int start_udp(struct udp_probe *p)
@@ -262,16 +412,12 @@ static int start_udp(struct udp_probe *p)
 		close(p->fd);
 		return rc;
 	}
-	rc = uv_poll_init_socket(p->loop, &p->h.poll, p->fd);
+	rc = set_add(p);
 	if (rc < 0) {
 		close(p->fd);
+		p->fd = -1;
 		return rc;
 	}
-	p->h.poll.data = p;
-	p->open_handles++;
-	rc = uv_poll_start(&p->h.poll, UV_READABLE, on_poll);
-	if (rc < 0)
-		return rc;
 	p->sent_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	p->sent_real_ns = clock_ns(CLOCK_REALTIME);
 	if (sendto(p->fd, p->query, p->query_len, 0, (struct sockaddr *)&p->dst, p->dst_len) < 0) {
@@ -349,20 +495,20 @@ static void on_tcp_connect(uv_connect_t *req, int status)
 		return;
 	}
 	p->write_req.data = p;
-	rc = uv_write(&p->write_req, (uv_stream_t *)&p->h.tcp, &b, 1, on_tcp_write);
+	rc = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &b, 1, on_tcp_write);
 	if (rc == 0)
-		rc = uv_read_start((uv_stream_t *)&p->h.tcp, on_tcp_alloc, on_tcp_read);
+		rc = uv_read_start((uv_stream_t *)&p->tcp, on_tcp_alloc, on_tcp_read);
 	if (rc < 0)
 		finish_status(p, UDP_PROBE_ERROR, -rc);
 }
 
 static int start_tcp(struct udp_probe *p)
 {
-	int rc = uv_tcp_init(p->loop, &p->h.tcp);
+	int rc = uv_tcp_init(p->loop, &p->tcp);
 
 	if (rc < 0)
 		return rc;
-	p->h.tcp.data = p;
+	p->tcp.data = p;
 	p->open_handles++;
 	/* The 2-byte length prefix goes in front of the query. */
 	memmove(p->query + 2, p->query, p->query_len);
@@ -372,7 +518,7 @@ static int start_tcp(struct udp_probe *p)
 	p->connect_req.data = p;
 	p->sent_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	p->sent_real_ns = clock_ns(CLOCK_REALTIME);
-	return uv_tcp_connect(&p->connect_req, &p->h.tcp, (struct sockaddr *)&p->dst,
+	return uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&p->dst,
 			      on_tcp_connect);
 }
 
@@ -415,9 +561,10 @@ int udp_probe_start(uv_loop_t *loop, const struct udp_probe_opts *o, struct udp_
 	if (rc < 0) {
 		/* Never call back after a failed start: release silently. */
 		p->finished = 1;
+		set_release(p);
 		uv_close((uv_handle_t *)&p->timer, on_handle_closed);
-		if (p->open_handles > 1)
-			uv_close((uv_handle_t *)&p->h, on_handle_closed);
+		if (p->is_tcp && p->open_handles > 1)
+			uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
 		return rc;
 	}
 	*out = p;

@@ -426,13 +426,14 @@ static void
 add_record(struct catchment *c, const struct result *r, int64_t now_ms, const struct cm_emit *em)
 {
 	struct cm_feed *f;
+	struct cm_service *cs;
 	struct cm_round *rd = NULL;
 	struct result *nr;
 	size_t cap;
 	int i;
 
 	if (r->agent[0] == '\0' || (r->family != 4 && r->family != 6) ||
-	    catchment_find_service(c, r->service) == NULL) {
+	    (cs = catchment_find_service(c, r->service)) == NULL) {
 		c->dropped++;
 		return;
 	}
@@ -463,7 +464,10 @@ add_record(struct catchment *c, const struct result *r, int64_t now_ms, const st
 			c->dropped++;
 			return;
 		}
-		cap = rd->cap == 0 ? 16 : rd->cap * 2;
+		/* A round's first allocation holds exactly a complete round
+		 * (one record per target): every (agent, service) has a round
+		 * open, so this is the bulk of the memory per agent. */
+		cap = rd->cap == 0 ? (cs->n_targets > 0 ? (size_t)cs->n_targets : 1) : rd->cap * 2;
 		if ((nr = realloc(rd->r, cap * sizeof(*nr))) == NULL) {
 			c->dropped++;
 			return;

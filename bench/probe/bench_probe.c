@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "agent/dns_wire.h"
+#include "agent/rand_pool.h"
 #include "agent/udp_probe.h"
 
 struct bench {
@@ -68,7 +69,7 @@ static void start_one(struct bench *b)
 	uint8_t buf[DNS_WIRE_MAX_QUERY];
 	struct udp_probe_opts o = { 0 };
 	struct udp_probe *p;
-	int len = dns_wire_build_query(DNS_WIRE_NSID, NULL, NULL, (uint16_t)arc4random(), buf,
+	int len = dns_wire_build_query(DNS_WIRE_NSID, NULL, NULL, (uint16_t)rand_pool_u32(), buf,
 				       sizeof(buf), &q->question);
 
 	q->b = b;

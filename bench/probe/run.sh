@@ -12,7 +12,8 @@
 # Usage: bench/probe/run.sh   Env: ANYCAST_AGENT and ANYCAST_COLLECTOR
 # (binaries; default: a release build in build-bench/), ANYCAST_AGENT_BEFORE
 # (another agent binary measured in section 2 too, e.g. an older release),
-# SECONDS_PROBE (5), DURATION (20), SECTIONS (default "1 2 3").
+#  4. system calls per probe of the probe path (strace -c), when installed.
+# SECONDS_PROBE (5), DURATION (20), SECTIONS (default "1 2 3 4").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/bench-probe.XXXXXX)
@@ -25,13 +26,13 @@ cleanup() {
 trap cleanup EXIT
 SECONDS_PROBE=${SECONDS_PROBE:-5}
 DURATION=${DURATION:-20}
-SECTIONS=${SECTIONS:-1 2 3}
+SECTIONS=${SECTIONS:-1 2 3 4}
 PORT=$((20000 + RANDOM % 20000))
 CPORT=$((PORT + 2))
 
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -o "$T/responder" "$ROOT/bench/probe/responder.c"
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -I"$ROOT" -o "$T/bench_probe" \
-	"$ROOT/bench/probe/bench_probe.c" "$ROOT/agent/dns_wire.c" "$ROOT/agent/udp_probe.c" \
+	"$ROOT/bench/probe/bench_probe.c" "$ROOT/agent/dns_wire.c" "$ROOT/agent/udp_probe.c" "$ROOT/agent/rand_pool.c" \
 	"$ROOT/common/log.c" $(pkg-config --cflags --libs libuv ldns)
 
 AGENT=${ANYCAST_AGENT:-}
@@ -133,12 +134,28 @@ if [ -n "${ANYCAST_AGENT_BEFORE:-}" ]; then
 fi
 fi
 
+if [[ " $SECTIONS " == *" 4 "* ]] && command -v strace >/dev/null; then
+echo "== 4. system calls per probe (strace -c, 2 s, 16 in flight)"
+taskset -c 0 strace -c -f -o "$T/strace.txt" "$T/bench_probe" 127.0.0.1 "$PORT" 2 16 >"$T/strace.run"
+probes=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "probes") print $(i + 1) }' "$T/strace.run")
+awk -v n="$probes" 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" && $4 >= n / 100 {
+		printf "%s %.2f, ", $NF, $4 / n }
+     $NF == "total" { printf "\nprobes %d, system calls per probe %.1f (process start included)\n", n, $4 / n }' \
+	"$T/strace.txt"
+fi
+
 if [[ " $SECTIONS " == *" 3 "* ]]; then
 echo "== 3. comparison against the same responder"
 if command -v dnsperf >/dev/null; then
 	printf 'id.server TXT\nlab. SOA\n' >"$T/queries"
-	taskset -c 0 dnsperf -s 127.0.0.1 -p "$PORT" -d "$T/queries" -l "$SECONDS_PROBE" -c 1 -T 1 \
-		-q 256 2>&1 | grep -E "Queries (sent|completed)|Queries per second" | sed 's/^ */dnsperf: /'
+	# CPU seconds of dnsperf from the shell's `times` (children user, sys).
+	bash -c 'taskset -c 0 dnsperf "$@" >'"$T/dnsperf.out"' 2>&1; times' _ -s 127.0.0.1 -p "$PORT" \
+		-d "$T/queries" -l "$SECONDS_PROBE" -c 1 -T 1 -q 256 >"$T/dnsperf.times"
+	grep -E "Queries (sent|completed)|Queries per second" "$T/dnsperf.out" | sed 's/^ */dnsperf: /'
+	awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' \
+		"$T/dnsperf.times" >"$T/dnsperf.cpu"
+	awk -v cpu="$(cat "$T/dnsperf.cpu")" '/Queries completed/ { printf "dnsperf: cpu %.2f s, %.0f per CPU second\n", cpu, $3 / cpu }' \
+		"$T/dnsperf.out"
 else
 	echo "dnsperf: not installed"
 fi
