@@ -1,0 +1,148 @@
+/* collector/atlas_import.c - a stream of Atlas results out of one text (a
+ * JSON array or JSON lines), one value parsed at a time with jansson (a
+ * day of results never sits in memory as one JSON tree), records sorted by
+ * vantage point and handed on in chunks. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/atlas_import.h"
+#include "collector/atlas_result.h"
+
+int
+atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_records_fn fn,
+		  atlas_skip_fn skip, void *ctx)
+{
+	memset(im, 0, sizeof(*im));
+	im->inv = inv;
+	im->records = fn;
+	im->skip = skip;
+	im->ctx = ctx;
+	im->buf = malloc((ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX) * sizeof(*im->buf));
+	return im->buf ? 0 : -ENOMEM;
+}
+
+void
+atlas_import_free(struct atlas_import *im)
+{
+	free(im->buf);
+	im->buf = NULL;
+}
+
+static int
+by_agent_seq(const void *a, const void *b)
+{
+	const struct result *x = a, *y = b;
+	int c = strcmp(x->agent, y->agent);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+atlas_import_flush(struct atlas_import *im)
+{
+	int rc = 0;
+
+	if (im->n == 0)
+		return 0;
+	qsort(im->buf, im->n, sizeof(*im->buf), by_agent_seq);
+	if (im->records != NULL)
+		rc = im->records(im->ctx, im->buf, im->n);
+	im->n = 0;
+	return rc;
+}
+
+static void
+count_skip(struct atlas_import *im, const char *name, size_t index, const char *why)
+{
+	struct atlas_import_stats *st = &im->stats;
+	size_t i;
+
+	st->skipped++;
+	if (im->skip != NULL)
+		im->skip(im->ctx, name, index - im->file_base, why);
+	/* Reasons name addresses and types: group by the text before any value. */
+	for (i = 0; i < st->n_reasons; i++)
+		if (strcmp(st->reasons[i].reason, why) == 0)
+			break;
+	if (i == st->n_reasons) {
+		if (st->n_reasons == ATLAS_IMPORT_REASONS)
+			i = ATLAS_IMPORT_REASONS - 1; /* the last slot collects the rest */
+		else
+			snprintf(st->reasons[st->n_reasons++].reason, sizeof(st->reasons[0].reason),
+				 "%s", why);
+		if (i == ATLAS_IMPORT_REASONS - 1 && strcmp(st->reasons[i].reason, why) != 0)
+			snprintf(st->reasons[i].reason, sizeof(st->reasons[0].reason), "other");
+	}
+	st->reasons[i].count++;
+}
+
+static int
+one(struct atlas_import *im, const char *name, const json_t *o)
+{
+	char why[256];
+	int n;
+
+	im->stats.results++;
+	n = atlas_result_parse(o, im->inv, im->buf + im->n, ATLAS_SUB_MAX, why, sizeof(why));
+	if (n < 0) {
+		count_skip(im, name, im->stats.results, why);
+		return 0;
+	}
+	im->n += (size_t)n;
+	im->stats.records += (size_t)n;
+	return im->n >= ATLAS_IMPORT_CHUNK ? atlas_import_flush(im) : 0;
+}
+
+static size_t
+skip_space(const char *t, size_t len, size_t p)
+{
+	while (p < len && (t[p] == ' ' || t[p] == '\t' || t[p] == '\r' || t[p] == '\n'))
+		p++;
+	return p;
+}
+
+int
+atlas_import_text(struct atlas_import *im, const char *name, const char *t, size_t len)
+{
+	size_t p = skip_space(t, len, 0);
+	int array = p < len && t[p] == '[', rc;
+	json_error_t e;
+
+	im->file_base = im->stats.results;
+	if (array)
+		p = skip_space(t, len, p + 1);
+	while (p < len) {
+		json_t *o;
+
+		if (array && t[p] == ']')
+			return 0;
+		o = json_loadb(t + p, len - p, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
+		if (o == NULL) {
+			char why[256];
+			const char *nl;
+
+			im->stats.results++;
+			snprintf(why, sizeof(why), "invalid JSON: %s", e.text);
+			count_skip(im, name, im->stats.results, why);
+			if (array)
+				return 0;
+			if ((nl = memchr(t + p, '\n', len - p)) == NULL)
+				return 0;
+			p = skip_space(t, len, (size_t)(nl - t) + 1);
+			continue;
+		}
+		p += e.position;
+		rc = one(im, name, o);
+		json_decref(o);
+		if (rc != 0)
+			return rc;
+		p = skip_space(t, len, p);
+		if (array && p < len && t[p] == ',')
+			p = skip_space(t, len, p + 1);
+	}
+	return 0;
+}
