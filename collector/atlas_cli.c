@@ -2,9 +2,12 @@
  * mmap, results parsed against the inventory's services, each chunk of
  * records stored in one transaction, one probe's records at a time (the
  * store's idempotent (agent, seq) insert makes a repeated import store
- * nothing twice). */
+ * nothing twice). Parsing costs more than storing: a large file of JSON
+ * lines is cut in two at a line boundary and the second part parsed by a
+ * second thread; the store takes one chunk at a time under a mutex. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,12 @@
 
 #define PROG "anycast-collector atlas"
 
+/* Files of JSON lines at least this large are parsed by two threads. */
+#define SPLIT_MIN (1u << 20)
+
 struct cli {
+	pthread_mutex_t mu;       /* the store, the counts and flags below */
+	const struct inventory *inv;
 	struct store *st;
 	int verbose;
 	size_t stored, duplicates;
@@ -37,6 +45,7 @@ store_chunk(void *ctx, const struct result *r, size_t n)
 	size_t i = 0, j;
 	int rc;
 
+	pthread_mutex_lock(&c->mu);
 	if ((rc = store_begin(c->st)) != 0)
 		goto fail;
 	while (i < n) {
@@ -54,11 +63,68 @@ store_chunk(void *ctx, const struct result *r, size_t n)
 		c->duplicates += out.duplicates;
 		i = j;
 	}
-	if ((rc = store_commit(c->st)) == 0)
+	if ((rc = store_commit(c->st)) == 0) {
+		pthread_mutex_unlock(&c->mu);
 		return 0;
+	}
 fail:
 	snprintf(c->err, sizeof(c->err), "%s", store_errmsg(c->st));
+	pthread_mutex_unlock(&c->mu);
 	return rc < 0 ? rc : -EIO;
+}
+
+struct part {
+	struct atlas_import im;
+	const char *path, *text;
+	size_t len;
+	int rc;
+};
+
+static void *
+part_run(void *arg)
+{
+	struct part *p = arg;
+
+	p->rc = atlas_import_text(&p->im, p->path, p->text, p->len);
+	if (p->rc == 0)
+		p->rc = atlas_import_flush(&p->im);
+	return NULL;
+}
+
+/* text in two parts at a line boundary, the second parsed by a thread;
+ * one part when it is small, an array, or has no line boundary. */
+static int
+import_parts(struct atlas_import *im, const char *path, const char *t, size_t len,
+	     struct cli *c)
+{
+	struct part b = { .path = path };
+	const char *nl;
+	size_t i = 0, mid, lines = 0;
+	pthread_t th;
+	int rc;
+
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n'))
+		i++;
+	if (len < SPLIT_MIN || (i < len && t[i] == '[') ||
+	    (nl = memchr(t + len / 2, '\n', len - len / 2)) == NULL)
+		return atlas_import_text(im, path, t, len);
+	mid = (size_t)(nl - t) + 1;
+	for (const char *p = t; (p = memchr(p, '\n', (size_t)(t + mid - p))) != NULL; p++)
+		lines++;
+	if (atlas_import_init(&b.im, c->inv, store_chunk, im->skip, c) != 0)
+		return atlas_import_text(im, path, t, len);
+	b.im.index_offset = lines;
+	b.text = t + mid;
+	b.len = len - mid;
+	if (pthread_create(&th, NULL, part_run, &b) != 0) {
+		atlas_import_free(&b.im);
+		return atlas_import_text(im, path, t, len);
+	}
+	rc = atlas_import_text(im, path, t, mid);
+	pthread_join(th, NULL);
+	atlas_import_merge(&im->stats, &b.im.stats);
+	atlas_import_free(&b.im);
+	return rc != 0 ? rc : b.rc;
 }
 
 static void
@@ -94,7 +160,7 @@ import_file(struct atlas_import *im, const char *path, struct cli *c)
 		return -1;
 	}
 	madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
-	rc = atlas_import_text(im, path, map, (size_t)sb.st_size);
+	rc = import_parts(im, path, map, (size_t)sb.st_size, c);
 	munmap(map, (size_t)sb.st_size);
 	if (rc != 0)
 		fprintf(stderr, PROG ": %s: database: %s\n", path, c->err);
@@ -115,7 +181,7 @@ atlas_cli_main(int argc, char **argv)
 	struct store_options so = { .sync = STORE_SYNC_NORMAL };
 	struct inventory *inv = NULL;
 	struct atlas_import im;
-	struct cli c = { 0 };
+	struct cli c = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	char err[512];
 	int i, first = 0, rc = 2;
 
@@ -139,6 +205,7 @@ atlas_cli_main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", err);
 		return 2;
 	}
+	c.inv = inv;
 	if (db == NULL)
 		db = inv->db[0] ? inv->db : COLLECTOR_DEFAULT_DB;
 	if ((c.st = store_open(db, &so, err, sizeof(err))) == NULL) {

@@ -56,15 +56,10 @@ atlas_import_flush(struct atlas_import *im)
 }
 
 static void
-count_skip(struct atlas_import *im, const char *name, size_t index, const char *why)
+count_reason(struct atlas_import_stats *st, const char *why, size_t count)
 {
-	struct atlas_import_stats *st = &im->stats;
 	size_t i;
-
-	st->skipped++;
-	if (im->skip != NULL)
-		im->skip(im->ctx, name, index - im->file_base, why);
-	/* Reasons name addresses and types: group by the text before any value. */
+	/* Each distinct text apart; past the bound the last slot becomes "other". */
 	for (i = 0; i < st->n_reasons; i++)
 		if (strcmp(st->reasons[i].reason, why) == 0)
 			break;
@@ -77,7 +72,26 @@ count_skip(struct atlas_import *im, const char *name, size_t index, const char *
 		if (i == ATLAS_IMPORT_REASONS - 1 && strcmp(st->reasons[i].reason, why) != 0)
 			snprintf(st->reasons[i].reason, sizeof(st->reasons[0].reason), "other");
 	}
-	st->reasons[i].count++;
+	st->reasons[i].count += count;
+}
+
+static void
+count_skip(struct atlas_import *im, const char *name, size_t index, const char *why)
+{
+	im->stats.skipped++;
+	if (im->skip != NULL)
+		im->skip(im->ctx, name, index - im->file_base + im->index_offset, why);
+	count_reason(&im->stats, why, 1);
+}
+
+void
+atlas_import_merge(struct atlas_import_stats *dst, const struct atlas_import_stats *src)
+{
+	dst->results += src->results;
+	dst->records += src->records;
+	dst->skipped += src->skipped;
+	for (size_t i = 0; i < src->n_reasons; i++)
+		count_reason(dst, src->reasons[i].reason, src->reasons[i].count);
 }
 
 static int

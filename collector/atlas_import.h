@@ -40,6 +40,7 @@ struct atlas_import {
 	struct result *buf;          /* owned, ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX records */
 	size_t n;
 	size_t file_base;            /* stats.results when the current text began */
+	size_t index_offset;         /* added to result numbers in skips (a text's second part) */
 };
 
 /* Set up (0, or -ENOMEM) and release. */
@@ -51,6 +52,8 @@ void atlas_import_free(struct atlas_import *im);
  * that line; inside an array it ends the file (counted as one skip). Returns
  * 0, or the negative code of the records callback. */
 int atlas_import_text(struct atlas_import *im, const char *name, const char *text, size_t len);
+/* Add src's counts to dst's (src is then left as it was). */
+void atlas_import_merge(struct atlas_import_stats *dst, const struct atlas_import_stats *src);
 /* Hand on the records still held. 0 or the callback's code. */
 int atlas_import_flush(struct atlas_import *im);
 

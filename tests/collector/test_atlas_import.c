@@ -112,6 +112,38 @@ Test(atlas_import, bad_input_counted)
 	cr_expect_eq(import("/nonexistent.json", out, sizeof(out)), 2);
 }
 
+/* A file large enough to be parsed by two threads, bad lines at its end:
+ * the counts and the skipped results' numbers are those of one thread. */
+Test(atlas_import, large_file_in_two_parts)
+{
+	char out[4096], cmd[2048], files[600];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd),
+		 "python3 bench/atlas/gen.py 100 5000 > %s/big.jsonl && "
+		 "cat tests/fixtures/atlas/bad.jsonl >> %s/big.jsonl && test $(stat -c %%s %s/big.jsonl) -gt 1048576",
+		 dir, dir, dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(files, sizeof(files), "%s/big.jsonl", dir);
+	cr_expect_eq(import(files, out, sizeof(out)), 1);
+	cr_expect(strstr(out, "5012 results, 5000 records: 5000 stored, 0 duplicates, 12 results skipped") !=
+		  NULL, "%s", out);
+	cr_expect(strstr(out, "skipped 2: abuf: truncated or malformed DNS message") != NULL, "%s", out);
+	cr_expect_eq(import(files, out, sizeof(out)), 1);
+	cr_expect(strstr(out, "5000 records: 0 stored, 5000 duplicates") != NULL, "%s", out);
+	snprintf(cmd, sizeof(cmd),
+		 "%s atlas import --verbose --config %s/inv.yaml --db %s/a.db %s 2>&1 >/dev/null", bin,
+		 dir, dir, files);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	cr_expect(strstr(out, "big.jsonl: result 5001 skipped: missing field prb_id\n") != NULL, "%s",
+		  out);
+	cr_expect(strstr(out, "big.jsonl: result 5012 skipped: not a JSON object\n") != NULL, "%s", out);
+}
+
 static size_t
 on_body(char *p, size_t sz, size_t n, void *arg)
 {
