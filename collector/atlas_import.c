@@ -19,8 +19,25 @@ atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_re
 	im->records = fn;
 	im->skip = skip;
 	im->ctx = ctx;
-	im->buf = malloc((ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX) * sizeof(*im->buf));
-	return im->buf ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* Room for one more result's records. */
+static int
+reserve(struct atlas_import *im)
+{
+	size_t cap = im->cap ? im->cap * 2 : 256;
+	struct result *nb;
+
+	if (im->n + ATLAS_SUB_MAX <= im->cap)
+		return 0;
+	if (cap > ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX)
+		cap = ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX;
+	if ((nb = realloc(im->buf, cap * sizeof(*nb))) == NULL)
+		return -ENOMEM;
+	im->buf = nb;
+	im->cap = cap;
+	return 0;
 }
 
 void
@@ -100,6 +117,8 @@ one(struct atlas_import *im, const char *name, const json_t *o)
 	char why[256];
 	int n;
 
+	if (reserve(im) != 0)
+		return -ENOMEM;
 	im->stats.results++;
 	n = atlas_result_parse(o, im->inv, im->buf + im->n, ATLAS_SUB_MAX, why, sizeof(why));
 	if (n < 0) {

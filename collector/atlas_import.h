@@ -37,20 +37,20 @@ struct atlas_import {
 	atlas_skip_fn skip;
 	void *ctx;
 	struct atlas_import_stats stats;
-	struct result *buf;          /* owned, ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX records */
-	size_t n;
+	struct result *buf;          /* owned, grown up to ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX */
+	size_t n, cap;
 	size_t file_base;            /* stats.results when the current text began */
 	size_t index_offset;         /* added to result numbers in skips (a text's second part) */
 };
 
-/* Set up (0, or -ENOMEM) and release. */
+/* Set up (0; memory is taken as records come) and release. */
 int atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_records_fn fn,
 		      atlas_skip_fn skip, void *ctx);
 void atlas_import_free(struct atlas_import *im);
 
 /* Feed one file's text (name for messages). Invalid JSON inside a line skips
  * that line; inside an array it ends the file (counted as one skip). Returns
- * 0, or the negative code of the records callback. */
+ * 0, -ENOMEM, or the negative code of the records callback. */
 int atlas_import_text(struct atlas_import *im, const char *name, const char *text, size_t len);
 /* Add src's counts to dst's (src is then left as it was). */
 void atlas_import_merge(struct atlas_import_stats *dst, const struct atlas_import_stats *src);

@@ -2,10 +2,14 @@
  * arbitrary text (a JSON array or JSON lines of Atlas results, abuf DNS
  * messages inside): every record it gives must be complete and in order
  * (agent "atlas:...", a configured service, sorted by agent and seq), and
- * every result is either records or one counted skip. */
+ * every result is either records or one counted skip. An input starting
+ * with a NUL byte is a DNS message instead: it goes into abuf of an Atlas
+ * result (base64), so that ldns and the identity code see arbitrary wire. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "collector/atlas_import.h"
 #include "collector/atlas_result.h"
@@ -52,7 +56,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (atlas_import_init(&im, inv, check, NULL, NULL) != 0)
 		return 0;
-	atlas_import_text(&im, "fuzz", (const char *)data, size);
+	if (size > 0 && data[0] == 0) {
+		static const char head[] = "{\"prb_id\":7,\"msm_id\":1,\"timestamp\":1764748800,"
+					   "\"type\":\"dns\",\"dst_addr\":\"198.18.255.53\","
+					   "\"result\":{\"rt\":1.5,\"abuf\":\"";
+		size_t n = size - 1 > 65535 ? 65535 : size - 1, len;
+		char *text = malloc(sizeof(head) + (n + 2) / 3 * 4 + 8);
+
+		if (text == NULL)
+			abort();
+		memcpy(text, head, sizeof(head) - 1);
+		len = sizeof(head) - 1;
+		len += (size_t)EVP_EncodeBlock((unsigned char *)text + len, data + 1, (int)n);
+		memcpy(text + len, "\"}}", 3);
+		atlas_import_text(&im, "fuzz", text, len + 3);
+		free(text);
+	} else {
+		atlas_import_text(&im, "fuzz", (const char *)data, size);
+	}
 	atlas_import_flush(&im);
 	if (im.stats.skipped > im.stats.results || im.stats.records < im.stats.results - im.stats.skipped)
 		abort();
