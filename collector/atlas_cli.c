@@ -28,7 +28,7 @@
 #define SPLIT_MIN (1u << 20)
 
 struct cli {
-	pthread_mutex_t mu;       /* the store, the counts and flags below */
+	pthread_mutex_t mu; /* the store, the counts and flags below */
 	const struct inventory *inv;
 	struct store *st;
 	int verbose;
@@ -37,8 +37,7 @@ struct cli {
 	char err[256];
 };
 
-static int
-store_chunk(void *ctx, const struct result *r, size_t n)
+static int store_chunk(void *ctx, const struct result *r, size_t n)
 {
 	struct cli *c = ctx;
 	int64_t now = time_now_ms();
@@ -54,7 +53,7 @@ store_chunk(void *ctx, const struct result *r, size_t n)
 		for (j = i + 1; j < n && strcmp(r[j].agent, r[i].agent) == 0; j++)
 			;
 		rc = store_insert_results(c->st, r[i].agent, r + i, j - i, NULL, now, c->flags + i,
-					  &out);
+		                          &out);
 		if (rc != 0) {
 			store_rollback(c->st);
 			goto fail;
@@ -80,8 +79,7 @@ struct part {
 	int rc;
 };
 
-static void *
-part_run(void *arg)
+static void *part_run(void *arg)
 {
 	struct part *p = arg;
 
@@ -93,11 +91,10 @@ part_run(void *arg)
 
 /* text in two parts at a line boundary, the second parsed by a thread;
  * one part when it is small, an array, or has no line boundary. */
-static int
-import_parts(struct atlas_import *im, const char *path, const char *t, size_t len,
-	     struct cli *c)
+static int import_parts(struct atlas_import *im, const char *path, const char *t, size_t len,
+                        struct cli *c)
 {
-	struct part b = { .path = path };
+	struct part b = {.path = path};
 	const char *nl;
 	size_t i = 0, mid, lines = 0;
 	pthread_t th;
@@ -127,8 +124,7 @@ import_parts(struct atlas_import *im, const char *path, const char *t, size_t le
 	return rc != 0 ? rc : b.rc;
 }
 
-static void
-on_skip(void *ctx, const char *file, size_t index, const char *why)
+static void on_skip(void *ctx, const char *file, size_t index, const char *why)
 {
 	struct cli *c = ctx;
 
@@ -136,8 +132,7 @@ on_skip(void *ctx, const char *file, size_t index, const char *why)
 		fprintf(stderr, "%s: result %zu skipped: %s\n", file, index, why);
 }
 
-static int
-import_file(struct atlas_import *im, const char *path, struct cli *c)
+static int import_file(struct atlas_import *im, const char *path, struct cli *c)
 {
 	struct stat sb;
 	void *map;
@@ -167,21 +162,20 @@ import_file(struct atlas_import *im, const char *path, struct cli *c)
 	return rc;
 }
 
-static int
-usage(void)
+static int usage(void)
 {
-	fprintf(stderr, "usage: " PROG " import --config INVENTORY [--db FILE] [--verbose] FILE...\n");
+	fprintf(stderr,
+	        "usage: " PROG " import --config INVENTORY [--db FILE] [--verbose] FILE...\n");
 	return 2;
 }
 
-int
-atlas_cli_main(int argc, char **argv)
+int atlas_cli_main(int argc, char **argv)
 {
 	const char *config = NULL, *db = NULL;
-	struct store_options so = { .sync = STORE_SYNC_NORMAL };
+	struct store_options so = {.sync = STORE_SYNC_NORMAL};
 	struct inventory *inv = NULL;
 	struct atlas_import im;
-	struct cli c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct cli c = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	char err[512];
 	int i, first = 0, rc = 2;
 
@@ -232,7 +226,8 @@ atlas_cli_main(int argc, char **argv)
 	printf("%zu results, %zu records: %zu stored, %zu duplicates, %zu results skipped\n",
 	       im.stats.results, im.stats.records, c.stored, c.duplicates, im.stats.skipped);
 	for (size_t k = 0; k < im.stats.n_reasons; k++)
-		printf("  skipped %zu: %s\n", im.stats.reasons[k].count, im.stats.reasons[k].reason);
+		printf("  skipped %zu: %s\n", im.stats.reasons[k].count,
+		       im.stats.reasons[k].reason);
 	rc = im.stats.skipped > 0 ? 1 : 0;
 out_im:
 	atlas_import_free(&im);

@@ -10,9 +10,8 @@
 #include "collector/atlas_import.h"
 #include "collector/atlas_result.h"
 
-int
-atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_records_fn fn,
-		  atlas_skip_fn skip, void *ctx)
+int atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_records_fn fn,
+                      atlas_skip_fn skip, void *ctx)
 {
 	memset(im, 0, sizeof(*im));
 	im->inv = inv;
@@ -23,8 +22,7 @@ atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_re
 }
 
 /* Room for one more result's records. */
-static int
-reserve(struct atlas_import *im)
+static int reserve(struct atlas_import *im)
 {
 	size_t cap = im->cap ? im->cap * 2 : 256;
 	struct result *nb;
@@ -40,15 +38,13 @@ reserve(struct atlas_import *im)
 	return 0;
 }
 
-void
-atlas_import_free(struct atlas_import *im)
+void atlas_import_free(struct atlas_import *im)
 {
 	free(im->buf);
 	im->buf = NULL;
 }
 
-static int
-by_agent_seq(const void *a, const void *b)
+static int by_agent_seq(const void *a, const void *b)
 {
 	const struct result *x = a, *y = b;
 	int c = strcmp(x->agent, y->agent);
@@ -58,8 +54,7 @@ by_agent_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int
-atlas_import_flush(struct atlas_import *im)
+int atlas_import_flush(struct atlas_import *im)
 {
 	int rc = 0;
 
@@ -72,8 +67,7 @@ atlas_import_flush(struct atlas_import *im)
 	return rc;
 }
 
-static void
-count_reason(struct atlas_import_stats *st, const char *why, size_t count)
+static void count_reason(struct atlas_import_stats *st, const char *why, size_t count)
 {
 	size_t i;
 	/* Each distinct text apart; past the bound the last slot becomes "other". */
@@ -85,15 +79,14 @@ count_reason(struct atlas_import_stats *st, const char *why, size_t count)
 			i = ATLAS_IMPORT_REASONS - 1; /* the last slot collects the rest */
 		else
 			snprintf(st->reasons[st->n_reasons++].reason, sizeof(st->reasons[0].reason),
-				 "%s", why);
+			         "%s", why);
 		if (i == ATLAS_IMPORT_REASONS - 1 && strcmp(st->reasons[i].reason, why) != 0)
 			snprintf(st->reasons[i].reason, sizeof(st->reasons[0].reason), "other");
 	}
 	st->reasons[i].count += count;
 }
 
-static void
-count_skip(struct atlas_import *im, const char *name, size_t index, const char *why)
+static void count_skip(struct atlas_import *im, const char *name, size_t index, const char *why)
 {
 	im->stats.skipped++;
 	if (im->skip != NULL)
@@ -101,8 +94,7 @@ count_skip(struct atlas_import *im, const char *name, size_t index, const char *
 	count_reason(&im->stats, why, 1);
 }
 
-void
-atlas_import_merge(struct atlas_import_stats *dst, const struct atlas_import_stats *src)
+void atlas_import_merge(struct atlas_import_stats *dst, const struct atlas_import_stats *src)
 {
 	dst->results += src->results;
 	dst->records += src->records;
@@ -111,8 +103,7 @@ atlas_import_merge(struct atlas_import_stats *dst, const struct atlas_import_sta
 		count_reason(dst, src->reasons[i].reason, src->reasons[i].count);
 }
 
-static int
-one(struct atlas_import *im, const char *name, const json_t *o)
+static int one(struct atlas_import *im, const char *name, const json_t *o)
 {
 	char why[256];
 	int n;
@@ -130,16 +121,14 @@ one(struct atlas_import *im, const char *name, const json_t *o)
 	return im->n >= ATLAS_IMPORT_CHUNK ? atlas_import_flush(im) : 0;
 }
 
-static size_t
-skip_space(const char *t, size_t len, size_t p)
+static size_t skip_space(const char *t, size_t len, size_t p)
 {
 	while (p < len && (t[p] == ' ' || t[p] == '\t' || t[p] == '\r' || t[p] == '\n'))
 		p++;
 	return p;
 }
 
-int
-atlas_import_text(struct atlas_import *im, const char *name, const char *t, size_t len)
+int atlas_import_text(struct atlas_import *im, const char *name, const char *t, size_t len)
 {
 	size_t p = skip_space(t, len, 0);
 	int array = p < len && t[p] == '[', rc;

@@ -11,13 +11,13 @@
 #include "common/inventory.h"
 #include "common/result.h"
 
-#define ATLAS_IMPORT_REASONS 32 /* distinct reasons counted; more go under "other" */
+#define ATLAS_IMPORT_REASONS 32  /* distinct reasons counted; more go under "other" */
 #define ATLAS_IMPORT_CHUNK 65536 /* records handed on at once */
 
 struct atlas_import_stats {
-	size_t results;   /* Atlas results read (good and bad) */
-	size_t records;   /* records they gave */
-	size_t skipped;   /* results skipped */
+	size_t results; /* Atlas results read (good and bad) */
+	size_t records; /* records they gave */
+	size_t skipped; /* results skipped */
 	size_t n_reasons;
 	struct {
 		char reason[128];
@@ -37,15 +37,15 @@ struct atlas_import {
 	atlas_skip_fn skip;
 	void *ctx;
 	struct atlas_import_stats stats;
-	struct result *buf;          /* owned, grown up to ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX */
+	struct result *buf; /* owned, grown up to ATLAS_IMPORT_CHUNK + ATLAS_SUB_MAX */
 	size_t n, cap;
-	size_t file_base;            /* stats.results when the current text began */
-	size_t index_offset;         /* added to result numbers in skips (a text's second part) */
+	size_t file_base;    /* stats.results when the current text began */
+	size_t index_offset; /* added to result numbers in skips (a text's second part) */
 };
 
 /* Set up (0; memory is taken as records come) and release. */
 int atlas_import_init(struct atlas_import *im, const struct inventory *inv, atlas_records_fn fn,
-		      atlas_skip_fn skip, void *ctx);
+                      atlas_skip_fn skip, void *ctx);
 void atlas_import_free(struct atlas_import *im);
 
 /* Feed one file's text (name for messages). Invalid JSON inside a line skips

@@ -16,21 +16,18 @@
 
 #define ABUF_MAX 65535
 
-int
-atlas_is_vantage(const char *agent)
+int atlas_is_vantage(const char *agent)
 {
 	return strncmp(agent, ATLAS_AGENT_PREFIX, strlen(ATLAS_AGENT_PREFIX)) == 0;
 }
 
-uint64_t
-atlas_seq(int64_t timestamp, int64_t msm_id, unsigned sub)
+uint64_t atlas_seq(int64_t timestamp, int64_t msm_id, unsigned sub)
 {
 	return ((uint64_t)timestamp << 24) | (((uint64_t)msm_id & 0xfffff) << 4) | (sub & 0xf);
 }
 
 /* Integer field: 0 and *v, or -1 when missing or not a non-negative integer. */
-static int
-get_uint(const json_t *o, const char *key, int64_t *v)
+static int get_uint(const json_t *o, const char *key, int64_t *v)
 {
 	const json_t *x = json_object_get(o, key);
 
@@ -42,8 +39,7 @@ get_uint(const json_t *o, const char *key, int64_t *v)
 
 /* Printable identity (a TXT string or NSID payload): 1 when every byte is
  * a printable ASCII character and it fits. */
-static int
-printable(const uint8_t *p, size_t n)
+static int printable(const uint8_t *p, size_t n)
 {
 	if (n == 0 || n >= RESULT_IDENTITY_MAX)
 		return 0;
@@ -54,8 +50,7 @@ printable(const uint8_t *p, size_t n)
 }
 
 /* NSID from the reply's EDNS options: 1 found, 0 none, -1 garbage. */
-static int
-nsid_of(const ldns_pkt *pkt, char *out, size_t outlen)
+static int nsid_of(const ldns_pkt *pkt, char *out, size_t outlen)
 {
 	ldns_edns_option_list *l = ldns_pkt_edns_get_option_list((ldns_pkt *)pkt);
 	size_t n = l ? ldns_edns_option_list_get_count(l) : 0;
@@ -76,8 +71,7 @@ nsid_of(const ldns_pkt *pkt, char *out, size_t outlen)
 }
 
 /* The first CHAOS TXT answer's first string: 1 found, 0 none, -1 garbage. */
-static int
-txt_of(const ldns_pkt *pkt, char *out, size_t outlen)
+static int txt_of(const ldns_pkt *pkt, char *out, size_t outlen)
 {
 	ldns_rr_list *an = ldns_pkt_answer(pkt);
 
@@ -101,8 +95,7 @@ txt_of(const ldns_pkt *pkt, char *out, size_t outlen)
 }
 
 /* What was asked, from the question: id.server, hostname.bind or service. */
-static void
-query_of(const ldns_pkt *pkt, struct result *r)
+static void query_of(const ldns_pkt *pkt, struct result *r)
 {
 	ldns_rr_list *q = ldns_pkt_question(pkt);
 	char *name;
@@ -122,8 +115,7 @@ query_of(const ldns_pkt *pkt, struct result *r)
 
 /* Strict base64 (RFC 4648, padded, no whitespace) into out (len / 4 * 3
  * bytes): the decoded length, or -1. */
-static int
-b64_decode(const char *in, size_t len, uint8_t *out)
+static int b64_decode(const char *in, size_t len, uint8_t *out)
 {
 	size_t pad = 0;
 	int n;
@@ -140,8 +132,7 @@ b64_decode(const char *in, size_t len, uint8_t *out)
 }
 
 /* Decode abuf into r (outcome, rcode, identity). -1 with why: skip. */
-static int
-dns_answer(const char *abuf, struct result *r, char *why, size_t whylen)
+static int dns_answer(const char *abuf, struct result *r, char *why, size_t whylen)
 {
 	size_t len = strlen(abuf);
 	uint8_t *wire;
@@ -181,7 +172,7 @@ dns_answer(const char *abuf, struct result *r, char *why, size_t whylen)
 		snprintf(r->identity, sizeof(r->identity), "%s", id);
 		snprintf(r->identity_source, sizeof(r->identity_source), "nsid");
 	} else if (n == 0 && (n = txt_of(pkt, id, sizeof(id))) == 1 &&
-		   strcmp(r->query, "service") != 0) {
+	           strcmp(r->query, "service") != 0) {
 		snprintf(r->identity, sizeof(r->identity), "%s", id);
 		memcpy(r->identity_source, r->query, sizeof(r->identity_source) - 1);
 	}
@@ -197,8 +188,7 @@ out:
 }
 
 /* One DNS answer-or-error object (a result's, or a resultset entry's). */
-static int
-dns_entry(const json_t *e, struct result *r, char *why, size_t whylen)
+static int dns_entry(const json_t *e, struct result *r, char *why, size_t whylen)
 {
 	const json_t *res = json_object_get(e, "result"), *err = json_object_get(e, "error");
 	const json_t *abuf, *rt;
@@ -232,8 +222,7 @@ dns_entry(const json_t *e, struct result *r, char *why, size_t whylen)
 
 /* NTP: the first reply of result[] ({"rtt", "offset"}; {"x": "*"} is a
  * timeout), stratum and ref-id of the result. */
-static int
-ntp_entry(const json_t *o, struct result *r, char *why, size_t whylen)
+static int ntp_entry(const json_t *o, struct result *r, char *why, size_t whylen)
 {
 	const json_t *res = json_object_get(o, "result"), *x;
 	size_t i;
@@ -244,7 +233,8 @@ ntp_entry(const json_t *o, struct result *r, char *why, size_t whylen)
 	}
 	r->outcome = RESULT_TIMEOUT;
 	snprintf(r->query, sizeof(r->query), "ntp");
-	json_array_foreach (res, i, x) {
+	json_array_foreach(res, i, x)
+	{
 		const json_t *rtt = json_object_get(x, "rtt"), *off = json_object_get(x, "offset");
 		int64_t st;
 
@@ -257,8 +247,8 @@ ntp_entry(const json_t *o, struct result *r, char *why, size_t whylen)
 		if (get_uint(o, "stratum", &st) == 0 && st <= 16)
 			r->stratum = (int)st;
 		x = json_object_get(o, "ref-id");
-		if (json_is_string(x) && printable((const uint8_t *)json_string_value(x),
-						   strlen(json_string_value(x))))
+		if (json_is_string(x) &&
+		    printable((const uint8_t *)json_string_value(x), strlen(json_string_value(x))))
 			snprintf(r->refid, sizeof(r->refid), "%s", json_string_value(x));
 		break;
 	}
@@ -266,9 +256,8 @@ ntp_entry(const json_t *o, struct result *r, char *why, size_t whylen)
 }
 
 /* Common fields of one record: agent, service by dst_addr, family. */
-static int
-vantage(const json_t *o, const json_t *e, const struct inventory *inv, int64_t prb,
-	struct result *r, char *why, size_t whylen)
+static int vantage(const json_t *o, const json_t *e, const struct inventory *inv, int64_t prb,
+                   struct result *r, char *why, size_t whylen)
 {
 	const json_t *dst = json_object_get(e, "dst_addr");
 	int64_t af;
@@ -293,15 +282,14 @@ vantage(const json_t *o, const json_t *e, const struct inventory *inv, int64_t p
 		for (int k = 0; k < inv->services[i].n_address; k++)
 			if (strcmp(inv->services[i].address[k], r->address) == 0) {
 				snprintf(r->service, sizeof(r->service), "%s",
-					 inv->services[i].name);
+				         inv->services[i].name);
 				return 0;
 			}
 	snprintf(why, whylen, "dst_addr %s is no service's address", r->address);
 	return -1;
 }
 
-static void
-map_instance(const struct inventory *inv, struct result *r)
+static void map_instance(const struct inventory *inv, struct result *r)
 {
 	const struct inv_service *s = inventory_find_service(inv, r->service);
 	const struct inv_instance *in;
@@ -311,9 +299,8 @@ map_instance(const struct inventory *inv, struct result *r)
 		snprintf(r->instance, sizeof(r->instance), "%s", in->name);
 }
 
-int
-atlas_result_parse(const json_t *o, const struct inventory *inv, struct result *out, size_t max,
-		   char *why, size_t whylen)
+int atlas_result_parse(const json_t *o, const struct inventory *inv, struct result *out, size_t max,
+                       char *why, size_t whylen)
 {
 	const json_t *type = json_object_get(o, "type"), *set;
 	int64_t prb, msm, ts;
@@ -374,12 +361,12 @@ atlas_result_parse(const json_t *o, const struct inventory *inv, struct result *
 		r->round = r->seq >> 4;
 		t = get_uint(e, "time", &t) == 0 && t < (INT64_C(1) << 35) ? t : ts;
 		r->time_ms = t * 1000;
-		snprintf(r->transport, sizeof(r->transport), "%s",
-			 json_is_string(json_object_get(o, "proto")) &&
-					 strcasecmp(json_string_value(json_object_get(o, "proto")),
-						    "TCP") == 0
-				 ? "tcp"
-				 : "udp");
+		snprintf(
+		    r->transport, sizeof(r->transport), "%s",
+		    json_is_string(json_object_get(o, "proto")) &&
+		            strcasecmp(json_string_value(json_object_get(o, "proto")), "TCP") == 0
+		        ? "tcp"
+		        : "udp");
 		map_instance(inv, r);
 		n++;
 	}

@@ -38,6 +38,6 @@ uint64_t atlas_seq(int64_t timestamp, int64_t msm_id, unsigned sub);
  * Timeouts and errors of the probe itself are records (outcome timeout,
  * unreachable, malformed), not skips. */
 int atlas_result_parse(const json_t *obj, const struct inventory *inv, struct result *out,
-		       size_t max, char *why, size_t whylen);
+                       size_t max, char *why, size_t whylen);
 
 #endif

@@ -22,21 +22,20 @@
 static char dir[256], bin[512];
 
 static const char INV[] =
-	"services:\n"
-	"  - name: dns\n"
-	"    protocol: dns\n"
-	"    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
-	"    instances:\n"
-	"      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
-	"      - { name: site-b, management: 198.18.2.2, identity: knot.fixture }\n"
-	"  - name: ntp\n"
-	"    protocol: ntp\n"
-	"    address: [198.18.255.123]\n"
-	"    instances:\n"
-	"      - { name: site-a, management: 198.18.1.2 }\n";
+    "services:\n"
+    "  - name: dns\n"
+    "    protocol: dns\n"
+    "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
+    "    instances:\n"
+    "      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
+    "      - { name: site-b, management: 198.18.2.2, identity: knot.fixture }\n"
+    "  - name: ntp\n"
+    "    protocol: ntp\n"
+    "    address: [198.18.255.123]\n"
+    "    instances:\n"
+    "      - { name: site-a, management: 198.18.1.2 }\n";
 
-static void
-setup(void)
+static void setup(void)
 {
 	char self[PATH_MAX], path[300];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -54,8 +53,7 @@ setup(void)
 	fclose(f);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	char cmd[300];
 
@@ -64,16 +62,16 @@ teardown(void)
 }
 
 /* Run an import; its stdout into out, the exit code returned. */
-static int
-import(const char *files, char *out, size_t outlen)
+static int import(const char *files, char *out, size_t outlen)
 {
 	char cmd[2048];
 	FILE *p;
 	size_t n;
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "%s atlas import --config %s/inv.yaml --db %s/a.db %s 2>/dev/null",
-		 bin, dir, dir, files);
+	snprintf(cmd, sizeof(cmd),
+	         "%s atlas import --config %s/inv.yaml --db %s/a.db %s 2>/dev/null", bin, dir, dir,
+	         files);
 	cr_assert_not_null(p = popen(cmd, "r"));
 	n = fread(out, 1, outlen - 1, p);
 	out[n] = '\0';
@@ -89,13 +87,15 @@ Test(atlas_import, repeated_import_stores_nothing_twice)
 	char out[4096];
 
 	cr_expect_eq(import("tests/fixtures/atlas/results.json", out, sizeof(out)), 0);
-	cr_expect(strstr(out, "11 results, 12 records: 12 stored, 0 duplicates, 0 results skipped") !=
-		  NULL, "%s", out);
+	cr_expect(
+	    strstr(out, "11 results, 12 records: 12 stored, 0 duplicates, 0 results skipped") !=
+	        NULL,
+	    "%s", out);
 	cr_expect_eq(import("tests/fixtures/atlas/results.jsonl", out, sizeof(out)), 0);
 	cr_expect(strstr(out, "12 records: 0 stored, 12 duplicates") != NULL, "%s", out);
 	cr_expect_eq(import("tests/fixtures/atlas/results.json tests/fixtures/atlas/results.jsonl",
-			    out, sizeof(out)),
-		     0);
+	                    out, sizeof(out)),
+	             0);
 	cr_expect(strstr(out, "24 records: 0 stored, 24 duplicates") != NULL, "%s", out);
 }
 
@@ -104,10 +104,12 @@ Test(atlas_import, bad_input_counted)
 	char out[4096];
 
 	cr_expect_eq(import("tests/fixtures/atlas/bad.jsonl", out, sizeof(out)), 1);
-	cr_expect(strstr(out, "12 results, 0 records: 0 stored, 0 duplicates, 12 results skipped") !=
-		  NULL, "%s", out);
+	cr_expect(
+	    strstr(out, "12 results, 0 records: 0 stored, 0 duplicates, 12 results skipped") !=
+	        NULL,
+	    "%s", out);
 	cr_expect(strstr(out, "skipped 2: abuf: truncated or malformed DNS message") != NULL, "%s",
-		  out);
+	          out);
 	cr_expect(strstr(out, "skipped 1: unknown type \"ping\"") != NULL, "%s", out);
 	cr_expect_eq(import("/nonexistent.json", out, sizeof(out)), 2);
 }
@@ -121,31 +123,36 @@ Test(atlas_import, large_file_in_two_parts)
 	size_t n;
 
 	snprintf(cmd, sizeof(cmd),
-		 "python3 bench/atlas/gen.py 100 5000 > %s/big.jsonl && "
-		 "cat tests/fixtures/atlas/bad.jsonl >> %s/big.jsonl && test $(stat -c %%s %s/big.jsonl) -gt 1048576",
-		 dir, dir, dir);
+	         "python3 bench/atlas/gen.py 100 5000 > %s/big.jsonl && "
+	         "cat tests/fixtures/atlas/bad.jsonl >> %s/big.jsonl && test $(stat -c %%s "
+	         "%s/big.jsonl) -gt 1048576",
+	         dir, dir, dir);
 	cr_assert_eq(system(cmd), 0);
 	snprintf(files, sizeof(files), "%s/big.jsonl", dir);
 	cr_expect_eq(import(files, out, sizeof(out)), 1);
-	cr_expect(strstr(out, "5012 results, 5000 records: 5000 stored, 0 duplicates, 12 results skipped") !=
-		  NULL, "%s", out);
-	cr_expect(strstr(out, "skipped 2: abuf: truncated or malformed DNS message") != NULL, "%s", out);
+	cr_expect(
+	    strstr(out,
+	           "5012 results, 5000 records: 5000 stored, 0 duplicates, 12 results skipped") !=
+	        NULL,
+	    "%s", out);
+	cr_expect(strstr(out, "skipped 2: abuf: truncated or malformed DNS message") != NULL, "%s",
+	          out);
 	cr_expect_eq(import(files, out, sizeof(out)), 1);
 	cr_expect(strstr(out, "5000 records: 0 stored, 5000 duplicates") != NULL, "%s", out);
 	snprintf(cmd, sizeof(cmd),
-		 "%s atlas import --verbose --config %s/inv.yaml --db %s/a.db %s 2>&1 >/dev/null", bin,
-		 dir, dir, files);
+	         "%s atlas import --verbose --config %s/inv.yaml --db %s/a.db %s 2>&1 >/dev/null",
+	         bin, dir, dir, files);
 	cr_assert_not_null(p = popen(cmd, "r"));
 	n = fread(out, 1, sizeof(out) - 1, p);
 	out[n] = '\0';
 	pclose(p);
-	cr_expect(strstr(out, "big.jsonl: result 5001 skipped: missing field prb_id\n") != NULL, "%s",
-		  out);
-	cr_expect(strstr(out, "big.jsonl: result 5012 skipped: not a JSON object\n") != NULL, "%s", out);
+	cr_expect(strstr(out, "big.jsonl: result 5001 skipped: missing field prb_id\n") != NULL,
+	          "%s", out);
+	cr_expect(strstr(out, "big.jsonl: result 5012 skipped: not a JSON object\n") != NULL, "%s",
+	          out);
 }
 
-static size_t
-on_body(char *p, size_t sz, size_t n, void *arg)
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
 	char **b = arg;
 	size_t have = *b ? strlen(*b) : 0;
@@ -158,8 +165,7 @@ on_body(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-static long
-get(const char *url, char **body)
+static long get(const char *url, char **body)
 {
 	CURL *c = curl_easy_init();
 	long status = 0;
@@ -175,10 +181,9 @@ get(const char *url, char **body)
 	return status;
 }
 
-static int
-free_port(void)
+static int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -222,11 +227,11 @@ Test(atlas_import, results_served_by_the_api)
 	rs = json_object_get(j, "results");
 	cr_expect_eq(json_array_size(rs), 2, "%s", body);
 	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rs, 0), "identity")),
-			 "nsd-nsid");
+	                 "nsd-nsid");
 	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rs, 0), "instance")),
-			 "site-a");
+	                 "site-a");
 	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rs, 0), "time")),
-			 "2025-12-03T08:00:00.000Z");
+	                 "2025-12-03T08:00:00.000Z");
 	json_decref(j);
 	free(body);
 	snprintf(url, sizeof(url), "http://%s/api/v1/results?agent=atlas:1005", listen);

@@ -12,23 +12,22 @@
 #include "collector/atlas_result.h"
 
 static const char INV[] =
-	"services:\n"
-	"  - name: dns\n"
-	"    protocol: dns\n"
-	"    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
-	"    instances:\n"
-	"      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
-	"      - { name: site-b, management: 198.18.2.2, identity: knot.fixture }\n"
-	"      - { name: site-c, management: 198.18.3.2, identity: bind-nsid }\n"
-	"      - { name: site-d, management: 198.18.4.2, identity: nsd.fixture }\n"
-	"  - name: ntp\n"
-	"    protocol: ntp\n"
-	"    address: [198.18.255.123]\n"
-	"    instances:\n"
-	"      - { name: site-a, management: 198.18.1.2 }\n";
+    "services:\n"
+    "  - name: dns\n"
+    "    protocol: dns\n"
+    "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
+    "    instances:\n"
+    "      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
+    "      - { name: site-b, management: 198.18.2.2, identity: knot.fixture }\n"
+    "      - { name: site-c, management: 198.18.3.2, identity: bind-nsid }\n"
+    "      - { name: site-d, management: 198.18.4.2, identity: nsd.fixture }\n"
+    "  - name: ntp\n"
+    "    protocol: ntp\n"
+    "    address: [198.18.255.123]\n"
+    "    instances:\n"
+    "      - { name: site-a, management: 198.18.1.2 }\n";
 
-static struct inventory *
-inv_new(void)
+static struct inventory *inv_new(void)
 {
 	char err[256];
 	struct inventory *inv = inventory_parse(INV, sizeof(INV) - 1, "test", err, sizeof(err));
@@ -37,8 +36,7 @@ inv_new(void)
 	return inv;
 }
 
-static json_t *
-load(const char *name)
+static json_t *load(const char *name)
 {
 	char path[256];
 	json_error_t e;
@@ -57,18 +55,18 @@ struct expect {
 };
 
 static const struct expect GOOD[] = {
-	{ "atlas:1001", "dns", "ok", "nsd-nsid", "nsid", "site-a", "NOERROR", 4, 11.4 },
-	{ "atlas:1001", "dns", "ok", "nsd-nsid", "nsid", "site-a", "NOERROR", 4, 12.0 },
-	{ "atlas:1002", "dns", "ok", "knot.fixture", "hostname.bind", "site-b", "NOERROR", 4, 23.9 },
-	{ "atlas:1003", "dns", "ok", "bind-nsid", "id.server", "site-c", "NOERROR", 6, 40.2 },
-	{ "atlas:1004", "dns", "timeout", "", "", "", "", 4, -1 },
-	{ "atlas:1004", "dns", "unreachable", "", "", "", "", 4, -1 },
-	{ "atlas:1005", "dns", "ok", "unbound-nsid", "nsid", "", "NOERROR", 4, 3.1 },
-	{ "atlas:1006", "dns", "rcode", "", "", "", "REFUSED", 4, 8.8 },
-	{ "atlas:1007", "dns", "ok", "nsd.fixture", "id.server", "site-d", "NOERROR", 4, 9.5 },
-	{ "atlas:1007", "dns", "timeout", "", "", "", "", 4, -1 },
-	{ "atlas:1008", "ntp", "unknown", "", "", "", "", 4, 17.2 },
-	{ "atlas:1009", "ntp", "timeout", "", "", "", "", 4, -1 },
+    {"atlas:1001", "dns", "ok", "nsd-nsid", "nsid", "site-a", "NOERROR", 4, 11.4},
+    {"atlas:1001", "dns", "ok", "nsd-nsid", "nsid", "site-a", "NOERROR", 4, 12.0},
+    {"atlas:1002", "dns", "ok", "knot.fixture", "hostname.bind", "site-b", "NOERROR", 4, 23.9},
+    {"atlas:1003", "dns", "ok", "bind-nsid", "id.server", "site-c", "NOERROR", 6, 40.2},
+    {"atlas:1004", "dns", "timeout", "", "", "", "", 4, -1},
+    {"atlas:1004", "dns", "unreachable", "", "", "", "", 4, -1},
+    {"atlas:1005", "dns", "ok", "unbound-nsid", "nsid", "", "NOERROR", 4, 3.1},
+    {"atlas:1006", "dns", "rcode", "", "", "", "REFUSED", 4, 8.8},
+    {"atlas:1007", "dns", "ok", "nsd.fixture", "id.server", "site-d", "NOERROR", 4, 9.5},
+    {"atlas:1007", "dns", "timeout", "", "", "", "", 4, -1},
+    {"atlas:1008", "ntp", "unknown", "", "", "", "", 4, 17.2},
+    {"atlas:1009", "ntp", "timeout", "", "", "", "", 4, -1},
 };
 
 Test(atlas_result, fixtures_become_records)
@@ -81,7 +79,7 @@ Test(atlas_result, fixtures_become_records)
 
 	for (i = 0; i < json_array_size(arr); i++) {
 		int got = atlas_result_parse(json_array_get(arr, i), inv, r, ATLAS_SUB_MAX, why,
-					     sizeof(why));
+		                             sizeof(why));
 
 		cr_assert_gt(got, 0, "result %zu skipped: %s", i, why);
 		for (int j = 0; j < got; j++, k++) {
@@ -90,8 +88,8 @@ Test(atlas_result, fixtures_become_records)
 			cr_assert_lt(k, n);
 			cr_expect_str_eq(r[j].agent, e->agent, "record %zu", k);
 			cr_expect_str_eq(r[j].service, e->service, "record %zu", k);
-			cr_expect_str_eq(result_outcome_name(r[j].outcome), e->outcome, "record %zu",
-					 k);
+			cr_expect_str_eq(result_outcome_name(r[j].outcome), e->outcome,
+			                 "record %zu", k);
 			cr_expect_str_eq(r[j].identity, e->identity, "record %zu", k);
 			cr_expect_str_eq(r[j].identity_source, e->source, "record %zu", k);
 			cr_expect_str_eq(r[j].instance, e->instance, "record %zu", k);
@@ -120,9 +118,9 @@ Test(atlas_result, seq_stable_and_distinct)
 
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		int n = atlas_result_parse(json_array_get(arr, i), inv, a, ATLAS_SUB_MAX, why,
-					   sizeof(why));
+		                           sizeof(why));
 		int m = atlas_result_parse(json_array_get(again, i), inv, b, ATLAS_SUB_MAX, why,
-					   sizeof(why));
+		                           sizeof(why));
 
 		cr_assert_eq(n, m);
 		for (int j = 0; j < n; j++) {
@@ -130,8 +128,8 @@ Test(atlas_result, seq_stable_and_distinct)
 			cr_expect_gt(a[j].seq, 0);
 			for (size_t x = 0; x < ns; x++)
 				cr_expect(strcmp(agents[x], a[j].agent) != 0 || seqs[x] != a[j].seq,
-					  "seq %llu repeated for %s", (unsigned long long)a[j].seq,
-					  a[j].agent);
+				          "seq %llu repeated for %s", (unsigned long long)a[j].seq,
+				          a[j].agent);
 			seqs[ns] = a[j].seq;
 			snprintf(agents[ns++], RESULT_NAME_MAX, "%s", a[j].agent);
 		}
@@ -165,7 +163,7 @@ Test(atlas_result, bad_input_skipped_with_reason)
 		}
 		why[0] = '\0';
 		cr_expect_eq(atlas_result_parse(o, inv, r, ATLAS_SUB_MAX, why, sizeof(why)), -1,
-			     "accepted: %s", line);
+		             "accepted: %s", line);
 		expect = json_string_value(json_object_get(o, "expect"));
 		if (expect == NULL)
 			expect = "not a JSON object";

@@ -17,19 +17,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char INV[] = "services:\n"
-			  "  - name: dns\n"
-			  "    protocol: dns\n"
-			  "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
-			  "    instances:\n"
-			  "      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
-			  "  - name: ntp\n"
-			  "    protocol: ntp\n"
-			  "    address: [198.18.255.123]\n"
-			  "    instances:\n"
-			  "      - { name: site-a, management: 198.18.1.2 }\n";
+                          "  - name: dns\n"
+                          "    protocol: dns\n"
+                          "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
+                          "    instances:\n"
+                          "      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
+                          "  - name: ntp\n"
+                          "    protocol: ntp\n"
+                          "    address: [198.18.255.123]\n"
+                          "    instances:\n"
+                          "      - { name: site-a, management: 198.18.1.2 }\n";
 
-static int
-check(void *ctx, const struct result *r, size_t n)
+static int check(void *ctx, const struct result *r, size_t n)
 {
 	(void)ctx;
 	for (size_t i = 0; i < n; i++) {
@@ -44,22 +43,21 @@ check(void *ctx, const struct result *r, size_t n)
 	return 0;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct inventory *inv;
 	struct atlas_import im;
 	char err[256];
 
-	if (inv == NULL && (inv = inventory_parse(INV, sizeof(INV) - 1, "fuzz", err,
-						  sizeof(err))) == NULL)
+	if (inv == NULL &&
+	    (inv = inventory_parse(INV, sizeof(INV) - 1, "fuzz", err, sizeof(err))) == NULL)
 		abort();
 	if (atlas_import_init(&im, inv, check, NULL, NULL) != 0)
 		return 0;
 	if (size > 0 && data[0] == 0) {
 		static const char head[] = "{\"prb_id\":7,\"msm_id\":1,\"timestamp\":1764748800,"
-					   "\"type\":\"dns\",\"dst_addr\":\"198.18.255.53\","
-					   "\"result\":{\"rt\":1.5,\"abuf\":\"";
+		                           "\"type\":\"dns\",\"dst_addr\":\"198.18.255.53\","
+		                           "\"result\":{\"rt\":1.5,\"abuf\":\"";
 		size_t n = size - 1 > 65535 ? 65535 : size - 1, len;
 		char *text = malloc(sizeof(head) + (n + 2) / 3 * 4 + 8);
 
@@ -75,7 +73,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		atlas_import_text(&im, "fuzz", (const char *)data, size);
 	}
 	atlas_import_flush(&im);
-	if (im.stats.skipped > im.stats.results || im.stats.records < im.stats.results - im.stats.skipped)
+	if (im.stats.skipped > im.stats.results ||
+	    im.stats.records < im.stats.results - im.stats.skipped)
 		abort();
 	atlas_import_free(&im);
 	return 0;
