@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "common/timefmt.h"
+#include "collector/atlas_cli.h"
 #include "collector/collector.h"
 #include "collector/status_cli.h"
 #include "collector/store.h"
@@ -27,6 +28,7 @@ usage(FILE *f)
 		"       " PROG " --config FILE --check-config\n"
 		"       " PROG " [--config FILE | --db FILE] --check-db\n"
 		"       " PROG " backup --db FILE OUT\n"
+		"       " PROG " atlas import --config FILE [--db FILE] [--verbose] FILE...\n"
 		"       " PROG " status [--url URL] [--json] [--token-file F] [--events N]\n"
 		"\n"
 		"options:\n"
@@ -190,6 +192,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_cli_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "atlas") == 0)
+		return atlas_cli_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_main(argc - 1, argv + 1);
 
