@@ -27,6 +27,8 @@ int guard_command_run(const struct guard_argv *a, int timeout_ms, char *msg, siz
 	argv[a->argc] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/* stdout carries the guard's JSON lines: the command writes to stderr. */
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
