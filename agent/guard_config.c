@@ -231,8 +231,6 @@ static int service_key(struct parse *p, const char *key, const char *val)
 		return parse_cmd(p, key, val, &s->restore);
 	if (!strcmp(key, "check"))
 		return parse_cmd(p, key, val, &s->check);
-	if (!strcmp(key, "min_up"))
-		return parse_int(p, key, val, 0, 1000, &s->min_up);
 	return fail(p, "unknown key %s in service %s", key, s->name);
 }
 

@@ -39,7 +39,6 @@ struct guard_service {
 	int prefix_len;                       /* address: 32 / 128 by default */
 	struct guard_argv withdraw, restore;  /* command */
 	struct guard_argv check;              /* command: optional, exit 0 = restored */
-	int min_up;                           /* 0 = do not ask the collector */
 };
 
 struct guard_config {
