@@ -127,6 +127,7 @@ static void decide(struct guard_svc *s)
 		log_warnx("%s: withdrawing %s: %s (hold-down %lld ms)", s->conf->name, s->conf->anycast,
 			  s->reason, (long long)s->st.hold_ms);
 		s->applied = 1;
+		s->retry_ms = 0;
 		apply(s, now, 0);
 		emit(s, "guard_withdraw", s->applied ? "applied" : "action failed");
 	} else if (d == GUARD_RESTORE) {
@@ -134,6 +135,7 @@ static void decide(struct guard_svc *s)
 		log_warnx("%s: restoring %s after %d good probes", s->conf->name, s->conf->anycast,
 			  s->g->cfg.params.rise);
 		s->applied = 1;
+		s->retry_ms = 0;
 		apply(s, now, 0);
 		emit(s, "guard_restore", s->applied ? "applied" : "action failed");
 	} else if (!s->applied && now >= s->retry_at_ms) {
