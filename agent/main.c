@@ -17,6 +17,7 @@
 #include "agent/collector_set.h"
 #include "agent/curl_dl.h"
 #include "agent/drop_user.h"
+#include "agent/guard.h"
 #include "agent/output.h"
 #include "agent/prober.h"
 #include "agent/reporter.h"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: anycast-agent --config FILE [--once [--json]] [--spool DIR] [--user NAME]\n"
 		"                     [-v] [--syslog]\n"
+		"       anycast-agent --guard FILE [--dry-run] [--check-config] [-v] [--syslog]\n"
 		"       anycast-agent --collector URL --name NAME --token-file FILE [--spool DIR]\n"
 		"                     [--spool-max BYTES] [--ca-file F] [--cert F] [--key F]\n"
 		"                     [--user NAME] [-v] [--syslog]\n"
@@ -68,6 +70,9 @@ static void usage(FILE *f)
 		"  --user NAME        when started as root: run as NAME once the token, TLS\n"
 		"                     files and config are read and the spool is open (the\n"
 		"                     spool directory and its files are given to NAME)\n"
+		"  --guard FILE       guard mode (on an anycast server): withdraw the local\n"
+		"                     instance when its service stops answering\n"
+		"  --dry-run          with --guard: log the actions, change nothing\n"
 		"  --check-config     validate the config (and URL and token file) and exit\n"
 		"  -v, --verbose      debug logging\n"
 		"  --syslog           log to syslog instead of stderr\n"
@@ -325,7 +330,7 @@ static int check_config(const char *config, const struct inventory *inv,
 int main(int argc, char **argv)
 {
 	enum { O_COLLECTOR = 256, O_NAME, O_TOKEN, O_SPOOL, O_SPOOL_MAX, O_CA, O_CERT, O_KEY,
-	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK, O_USER };
+	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK, O_USER, O_GUARD, O_DRY_RUN };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "collector", required_argument, NULL, O_COLLECTOR },
@@ -344,11 +349,14 @@ int main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		{ "check-config", no_argument, NULL, O_CHECK },
 		{ "user", required_argument, NULL, O_USER },
+		{ "guard", required_argument, NULL, O_GUARD },
+		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct central_options co = { 0 };
 	struct agent a = { 0 };
-	const char *config = NULL, *spool = NULL;
+	const char *config = NULL, *spool = NULL, *guard = NULL;
+	int dry_run = 0;
 	char collectors[COLLECTOR_SET_MAX * COLLECTOR_URL_MAX] = "";
 	int verbose = 0, use_syslog = 0, check = 0, ch, rc;
 	char err[1024];
@@ -390,6 +398,8 @@ int main(int argc, char **argv)
 		case O_SYSLOG: use_syslog = 1; break;
 		case O_CHECK: check = 1; break;
 		case O_USER: co.user = a.user = optarg; break;
+		case O_GUARD: guard = optarg; break;
+		case O_DRY_RUN: dry_run = 1; break;
 		case ':':
 			fprintf(stderr, "anycast-agent: %s needs a value (see --help)\n",
 				argv[optind - 1]);
@@ -410,6 +420,8 @@ int main(int argc, char **argv)
 	}
 	log_init("anycast-agent", use_syslog, verbose);
 	signal(SIGPIPE, SIG_IGN);
+	if (guard != NULL)
+		return guard_run(guard, dry_run, check);
 	if (config != NULL) {
 		a.inv = inventory_load(config, err, sizeof(err));
 		if (a.inv == NULL)

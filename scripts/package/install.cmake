@@ -65,6 +65,7 @@ install(FILES ${pkg_dir}/examples/anycast-collector.default
 install(FILES ${pkg_dir}/examples/anycast-agent.default
   DESTINATION ${ANYCAST_SYSCONFDIR}/default RENAME anycast-agent COMPONENT agent)
 install(FILES ${pkg_dir}/examples/agent.yaml ${pkg_dir}/examples/inventory.yaml
+  ${CMAKE_SOURCE_DIR}/examples/guard-bird.conf ${CMAKE_SOURCE_DIR}/examples/guard-address.conf
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/anycast-agent/examples COMPONENT agent)
 install(FILES ${CMAKE_SOURCE_DIR}/examples/prometheus.yml ${CMAKE_SOURCE_DIR}/examples/prometheus-rules.yml
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/anycast-collector/examples COMPONENT collector)
@@ -89,15 +90,20 @@ install(DIRECTORY DESTINATION ${ANYCAST_STATEDIR} COMPONENT agent)
 install(DIRECTORY DESTINATION ${ANYCAST_STATEDIR} COMPONENT collector)
 
 # systemd units: ExecStart names BINDIR as installed (/usr/bin in the packages).
-foreach(comp agent collector)
-  set(unit ${CMAKE_SOURCE_DIR}/${comp}/anycast-${comp}.service)
+# The agent package also carries anycast-guard.service (the same binary in
+# --guard mode, installed disabled).
+foreach(pair agent:agent collector:collector agent:guard)
+  string(REPLACE ":" ";" pair "${pair}")
+  list(GET pair 0 comp)
+  list(GET pair 1 uname)
+  set(unit ${CMAKE_SOURCE_DIR}/${comp}/anycast-${uname}.service)
   install(CODE "
     file(READ \"${unit}\" u)
     string(REPLACE \"/usr/bin/\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/\" u \"\${u}\")
     set(dst \"\$ENV{DESTDIR}${ANYCAST_UNITDIR}\")
     file(MAKE_DIRECTORY \"\${dst}\")
-    message(STATUS \"Installing: \${dst}/anycast-${comp}.service\")
-    file(WRITE \"\${dst}/anycast-${comp}.service\" \"\${u}\")
+    message(STATUS \"Installing: \${dst}/anycast-${uname}.service\")
+    file(WRITE \"\${dst}/anycast-${uname}.service\" \"\${u}\")
   " COMPONENT ${comp})
 endforeach()
 
