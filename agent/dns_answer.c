@@ -9,7 +9,7 @@
 static void set_reason(struct dns_answer *out, const char *what, const char *detail)
 {
 	snprintf(out->reason, sizeof(out->reason), "%s%s%s", what, detail ? ": " : "",
-		 detail ? detail : "");
+	         detail ? detail : "");
 }
 
 /* Append one RR's presentation text (TTL 0 already set) to out->rrs. */
@@ -78,7 +78,8 @@ int dns_answer_digest(const uint8_t *pkt, size_t len, struct dns_answer *out)
 	for (size_t i = 0; i < ldns_rr_list_rr_count(list); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(list, i);
 
-		if (ldns_rr2buffer_wire_canonical(wire, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) {
+		if (ldns_rr2buffer_wire_canonical(wire, rr, LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK) {
 			set_reason(out, "answer RR cannot be encoded", NULL);
 			goto done;
 		}

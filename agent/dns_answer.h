@@ -13,11 +13,11 @@
 #define DNS_ANSWER_REASON_MAX 128
 
 struct dns_answer {
-	int has_serial;                    /* an SOA record was in the answer */
-	uint32_t serial;                   /* its serial */
-	unsigned rr_count;                 /* answer RRs digested */
+	int has_serial;    /* an SOA record was in the answer */
+	uint32_t serial;   /* its serial */
+	unsigned rr_count; /* answer RRs digested */
 	char digest[DNS_ANSWER_DIGEST_HEX];
-	char rrs[DNS_ANSWER_RRS_MAX];      /* one RR a line, TTLs left out; truncated with "..." */
+	char rrs[DNS_ANSWER_RRS_MAX]; /* one RR a line, TTLs left out; truncated with "..." */
 	int rrs_truncated;
 	char reason[DNS_ANSWER_REASON_MAX]; /* why the reply is malformed ("" when not) */
 };

@@ -23,7 +23,7 @@ static size_t reply(const char *const *rrs, size_t n, uint8_t *buf, size_t bufle
 		ldns_rr *rr = NULL;
 
 		cr_assert_eq(ldns_rr_new_frm_str(&rr, rrs[i], 3600, NULL, NULL), LDNS_STATUS_OK,
-			     "bad test RR %s", rrs[i]);
+		             "bad test RR %s", rrs[i]);
 		cr_assert(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr));
 	}
 	cr_assert_eq(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
@@ -47,17 +47,17 @@ static struct dns_answer digest_of(const char *const *rrs, size_t n)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const base[] = {
-	"www.lab.test. 300 IN A 198.18.0.10",
-	"www.lab.test. 300 IN A 198.18.0.11",
-	"www.lab.test. 300 IN AAAA 2001:db8::10",
+    "www.lab.test. 300 IN A 198.18.0.10",
+    "www.lab.test. 300 IN A 198.18.0.11",
+    "www.lab.test. 300 IN AAAA 2001:db8::10",
 };
 
 Test(dns_answer, same_data_other_order_and_case_same_digest)
 {
 	static const char *const other[] = {
-		"WWW.Lab.TEST. 300 IN AAAA 2001:db8::10",
-		"www.LAB.test. 300 IN A 198.18.0.11",
-		"Www.lab.test. 300 IN A 198.18.0.10",
+	    "WWW.Lab.TEST. 300 IN AAAA 2001:db8::10",
+	    "www.LAB.test. 300 IN A 198.18.0.11",
+	    "Www.lab.test. 300 IN A 198.18.0.10",
 	};
 	struct dns_answer a = digest_of(base, N(base)), b = digest_of(other, N(other));
 
@@ -70,9 +70,9 @@ Test(dns_answer, same_data_other_order_and_case_same_digest)
 Test(dns_answer, ttl_change_same_digest)
 {
 	static const char *const ttl[] = {
-		"www.lab.test. 5 IN A 198.18.0.10",
-		"www.lab.test. 86400 IN A 198.18.0.11",
-		"www.lab.test. 1 IN AAAA 2001:db8::10",
+	    "www.lab.test. 5 IN A 198.18.0.10",
+	    "www.lab.test. 86400 IN A 198.18.0.11",
+	    "www.lab.test. 1 IN AAAA 2001:db8::10",
 	};
 
 	cr_assert_str_eq(digest_of(base, N(base)).digest, digest_of(ttl, N(ttl)).digest);
@@ -81,13 +81,13 @@ Test(dns_answer, ttl_change_same_digest)
 Test(dns_answer, rdata_change_other_digest)
 {
 	static const char *const changed[] = {
-		"www.lab.test. 300 IN A 198.18.0.10",
-		"www.lab.test. 300 IN A 198.18.0.12",
-		"www.lab.test. 300 IN AAAA 2001:db8::10",
+	    "www.lab.test. 300 IN A 198.18.0.10",
+	    "www.lab.test. 300 IN A 198.18.0.12",
+	    "www.lab.test. 300 IN AAAA 2001:db8::10",
 	};
 	static const char *const fewer[] = {
-		"www.lab.test. 300 IN A 198.18.0.10",
-		"www.lab.test. 300 IN A 198.18.0.11",
+	    "www.lab.test. 300 IN A 198.18.0.10",
+	    "www.lab.test. 300 IN A 198.18.0.11",
 	};
 	const char *d = digest_of(base, N(base)).digest;
 
@@ -98,15 +98,18 @@ Test(dns_answer, rdata_change_other_digest)
 Test(dns_answer, soa_serial_and_embedded_names)
 {
 	static const char *const soa1[] = {
-		"lab.test. 300 IN SOA ns1.lab.test. hostmaster.lab.test. 2026120301 3600 900 604800 300",
+	    "lab.test. 300 IN SOA ns1.lab.test. hostmaster.lab.test. 2026120301 3600 900 604800 "
+	    "300",
 	};
 	static const char *const soa1_case[] = {
-		"LAB.test. 60 IN SOA NS1.Lab.Test. Hostmaster.LAB.test. 2026120301 3600 900 604800 300",
+	    "LAB.test. 60 IN SOA NS1.Lab.Test. Hostmaster.LAB.test. 2026120301 3600 900 604800 300",
 	};
 	static const char *const soa2[] = {
-		"lab.test. 300 IN SOA ns1.lab.test. hostmaster.lab.test. 2026120302 3600 900 604800 300",
+	    "lab.test. 300 IN SOA ns1.lab.test. hostmaster.lab.test. 2026120302 3600 900 604800 "
+	    "300",
 	};
-	struct dns_answer a = digest_of(soa1, 1), b = digest_of(soa1_case, 1), c = digest_of(soa2, 1);
+	struct dns_answer a = digest_of(soa1, 1), b = digest_of(soa1_case, 1),
+	                  c = digest_of(soa2, 1);
 
 	cr_assert(a.has_serial);
 	cr_assert_eq(a.serial, 2026120301u);
@@ -171,7 +174,7 @@ Test(dns_answer, real_nsd_soa_reply)
 
 Test(dns_answer, malformed_replies_have_reason)
 {
-	static const char *const bad[] = { "malformed/ancount_lie.bin", "malformed/cut_answer.bin" };
+	static const char *const bad[] = {"malformed/ancount_lie.bin", "malformed/cut_answer.bin"};
 	uint8_t buf[4096];
 	struct dns_answer a;
 
