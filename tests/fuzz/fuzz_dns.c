@@ -1,10 +1,12 @@
 /* tests/fuzz/fuzz_dns.c - libFuzzer target: arbitrary bytes as a DNS reply to
  * each kind of probe query (agent/dns_wire.c). The question takes the input's
- * ID so that the fuzzer reaches past the ID check. */
+ * ID so that the fuzzer reaches past the ID check. The same bytes go through
+ * the answer-section digest (agent/dns_answer.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/dns_answer.h"
 #include "agent/dns_wire.h"
 
 #define NQ 4
@@ -61,6 +63,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memchr(r.rcode_name, '\0', sizeof(r.rcode_name)) == NULL)
 			__builtin_trap();
 		if (v == DNS_WIRE_OK && r.rcode != 0)
+			__builtin_trap();
+	}
+	{
+		struct dns_answer a;
+		int rc = dns_answer_digest(data, size, &a);
+
+		/* malformed always says why; a digest is always 64 hex digits */
+		if (memchr(a.reason, '\0', sizeof(a.reason)) == NULL ||
+		    memchr(a.rrs, '\0', sizeof(a.rrs)) == NULL ||
+		    (rc != 0 && (a.reason[0] == '\0' || a.digest[0] != '\0')) ||
+		    (rc == 0 && strlen(a.digest) != 64))
 			__builtin_trap();
 	}
 	return 0;
