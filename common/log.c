@@ -36,8 +36,8 @@ static size_t hidden_sequence(const unsigned char *s)
 {
 	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
 		return 2;
-	if (s[0] == 0xe2 && s[1] == 0x80 && s[2] && ((s[2] >= 0x8b && s[2] <= 0x8f) ||
-						     (s[2] >= 0xaa && s[2] <= 0xae)))
+	if (s[0] == 0xe2 && s[1] == 0x80 && s[2] &&
+	    ((s[2] >= 0x8b && s[2] <= 0x8f) || (s[2] >= 0xaa && s[2] <= 0xae)))
 		return 3;
 	if (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa0 && s[2] <= 0xa9)
 		return 3;
@@ -96,14 +96,16 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	const char *level = pri == LOG_DEBUG ? "debug" : pri == LOG_INFO ? "info"
-			: pri == LOG_CRIT ? "fatal" : "warn";
+	const char *level = pri == LOG_DEBUG  ? "debug"
+	                    : pri == LOG_INFO ? "info"
+	                    : pri == LOG_CRIT ? "fatal"
+	                                      : "warn";
 	if (suffix)
-		fprintf(stderr, "%s.%03ldZ %s[%s] %s: %s\n", stamp, ts.tv_nsec / 1000000, log_progname,
-			level, msg, suffix);
+		fprintf(stderr, "%s.%03ldZ %s[%s] %s: %s\n", stamp, ts.tv_nsec / 1000000,
+		        log_progname, level, msg, suffix);
 	else
 		fprintf(stderr, "%s.%03ldZ %s[%s] %s\n", stamp, ts.tv_nsec / 1000000, log_progname,
-			level, msg);
+		        level, msg);
 }
 
 void log_warn(const char *fmt, ...)

@@ -22,9 +22,14 @@ Test(log, escapes_c1_bidi_and_zero_width)
 	char out[256];
 
 	/* U+0085 NEL, U+202E RLO, U+2066 LRI, U+200B ZWSP, U+FEFF */
-	log_escape("a\xc2\x85" "b\xe2\x80\xae" "c\xe2\x81\xa6" "d\xe2\x80\x8b" "e\xef\xbb\xbf", out,
-		   sizeof(out));
-	cr_assert_str_eq(out, "a\\xc2\\x85b\\xe2\\x80\\xaec\\xe2\\x81\\xa6d\\xe2\\x80\\x8be\\xef\\xbb\\xbf");
+	log_escape("a\xc2\x85"
+	           "b\xe2\x80\xae"
+	           "c\xe2\x81\xa6"
+	           "d\xe2\x80\x8b"
+	           "e\xef\xbb\xbf",
+	           out, sizeof(out));
+	cr_assert_str_eq(
+	    out, "a\\xc2\\x85b\\xe2\\x80\\xaec\\xe2\\x81\\xa6d\\xe2\\x80\\x8be\\xef\\xbb\\xbf");
 }
 
 Test(log, keeps_printable_utf8)
@@ -54,8 +59,9 @@ Test(log, every_message_is_escaped, .init = cr_redirect_stderr)
 	int lines = 0;
 	while (fgets(line, sizeof(line), f)) {
 		lines++;
-		cr_assert(strstr(line, "agent x\\x0a2026-12-03T00:00:00.000Z test[warn] forged refused"),
-			  "%s", line);
+		cr_assert(
+		    strstr(line, "agent x\\x0a2026-12-03T00:00:00.000Z test[warn] forged refused"),
+		    "%s", line);
 	}
 	cr_assert_eq(lines, 1, "%d lines", lines);
 }
