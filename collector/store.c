@@ -2,10 +2,12 @@
  * PRAGMA user_version, transactions, prepared statements, inventory mirror
  * and online backup. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -273,6 +275,20 @@ store_display_name(const char *path, char *out, size_t outlen)
 	store_pg_redact(path, out, outlen);
 }
 
+int
+store_create_private(const char *path)
+{
+	int fd;
+
+	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0)
+		return 0; /* in-memory, temporary or URI databases: SQLite's business */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err, size_t errlen)
 {
@@ -304,6 +320,12 @@ store_open(const char *path, const struct store_options *opt, char *err, size_t 
 		return st;
 	}
 	st->sync = opt->sync;
+	/* Created 0600 whatever the umask: the file holds results and token
+	 * hashes, and SQLite gives the -wal and -shm files the database's mode. */
+	if ((rc = store_create_private(path)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		goto fail;
+	}
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -38,6 +38,10 @@ struct store_options {
 struct store *store_open(const char *path, const struct store_options *opt, char *err,
 			 size_t errlen);
 void store_close(struct store *st);
+/* Create the SQLite file at path with mode 0600 if it does not exist (an
+ * existing file keeps its mode), so a database opened under any umask is
+ * private; its -wal and -shm files take the same mode. 0 or -errno. */
+int store_create_private(const char *path);
 /* 1 when path names a PostgreSQL database (postgresql:// or postgres:// URL);
  * store_open then uses PostgreSQL 15 or later through libpq. */
 int store_is_postgres(const char *path);

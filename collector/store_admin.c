@@ -116,6 +116,11 @@ store_backup(const char *src, const char *dst, char *err, size_t errlen)
 		goto out;
 	}
 	sqlite3_busy_timeout(from, 5000);
+	if (store_create_private(dst) < 0) {
+		snprintf(err, errlen, "%s: %s", dst, strerror(errno));
+		rc = SQLITE_CANTOPEN;
+		goto out;
+	}
 	rc = sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", dst, to ? sqlite3_errmsg(to) : sqlite3_errstr(rc));

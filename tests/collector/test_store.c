@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -643,4 +644,30 @@ Test(store, migrates_a_version_2_database_to_the_agent_time_index)
 		 "test \"$(sqlite3 '%s' \"SELECT group_concat(name) FROM sqlite_master"
 		 " WHERE type = 'index' AND name LIKE 'results_%%'\")\" = results_agent_time", db);
 	cr_assert_eq(system(cmd), 0, "the (service, time) index is replaced by (agent, time)");
+}
+
+Test(store, database_wal_and_backup_are_private_under_umask_022)
+{
+	TEST_SQLITE_ONLY();
+	mode_t old = umask(022);
+	struct store *st = open_db();
+	struct result r = mk(1, "dns", 0, "site-a", 12.5, time_now_ms());
+	struct store_ingest_out out;
+	char path[512], err[256] = "";
+	struct stat sb;
+
+	cr_assert_eq(ingest(st, "br1", &r, 1, &out), 0);
+	const char *suffix[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", db, suffix[i]);
+		cr_assert_eq(stat(path, &sb), 0, "%s", path);
+		cr_assert_eq(sb.st_mode & 077, 0, "%s has mode %o", path, sb.st_mode & 0777);
+	}
+	snprintf(path, sizeof(path), "%s.backup", db);
+	cr_assert_eq(store_backup(db, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_mode & 077, 0, "backup has mode %o", sb.st_mode & 0777);
+	unlink(path);
+	store_close(st);
+	umask(old);
 }
