@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 
@@ -54,6 +55,15 @@ http_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		ssl_reason(err, errlen, "TLS certificate", cert);
+		goto fail;
+	}
+	/* A key others can read is no secret: refuse it, as the agent refuses its
+	 * token file. Group access stays allowed (keys in /etc/ssl/private are
+	 * root:ssl-cert 0640). */
+	struct stat sb;
+	if (stat(key, &sb) == 0 && (sb.st_mode & (S_IROTH | S_IWOTH))) {
+		snprintf(err, errlen, "TLS key %s is accessible by others (mode %03o): chmod o-rwx it",
+			 key, (unsigned)(sb.st_mode & 0777));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {

@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "collector/http_conn.h"
 #include "collector/http_server.h"
 
 /* --- a server in its own thread, with a trivial handler ------------------ */
@@ -977,6 +979,29 @@ Test(http_server, tls_with_self_signed_certificate)
 	fd = dial(ts->port);
 	close(fd);
 	stop(ts);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(http_server, tls_key_readable_by_others_is_refused)
+{
+	char dir[] = "/tmp/http-tls-XXXXXX", cmd[1024], cert[256], key[256], err[512] = "";
+	SSL_CTX *ctx;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 2>/dev/null", key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl req failed");
+	cr_assert_eq(chmod(key, 0640), 0);
+	ctx = http_tls_ctx_new(cert, key, err, sizeof(err));
+	cr_assert_not_null(ctx, "a group-readable key is allowed: %s", err);
+	SSL_CTX_free(ctx);
+	cr_assert_eq(chmod(key, 0644), 0);
+	cr_assert_null(http_tls_ctx_new(cert, key, err, sizeof(err)));
+	cr_assert(strstr(err, "accessible by others (mode 644)") != NULL, "%s", err);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
