@@ -351,6 +351,26 @@ http_request_header(const struct http_exchange *ex, const char *name)
 	return NULL;
 }
 
+int
+http_request_header_count(const struct http_exchange *ex, const char *name)
+{
+	const char *p = ex->hdrs.data, *end, *val;
+	int i, n = 0;
+
+	if (p == NULL)
+		return 0;
+	end = p + ex->hdrs.len;
+	for (i = 0; i < ex->nhdrs && p < end; i++) {
+		val = p + strlen(p) + 1;
+		if (val >= end)
+			break;
+		if (strcasecmp(p, name) == 0)
+			n++;
+		p = val + strlen(val) + 1;
+	}
+	return n;
+}
+
 void
 http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
 		      const char *extra_headers, const char *body, size_t body_len)

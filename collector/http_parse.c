@@ -231,6 +231,13 @@ on_headers_complete(http_parser *p)
 		http_exchange_fail(c, 400, "bad request target");
 		return -1;
 	}
+	/* Headers that name who is asking, or whom, mean one thing or nothing:
+	 * two of them could be read differently by us and a proxy in front. */
+	if (http_request_header_count(ex, "Authorization") > 1 ||
+	    http_request_header_count(ex, "Host") > 1) {
+		http_exchange_fail(c, 400, "duplicate Authorization or Host header");
+		return -1;
+	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body_bytes) {
 		http_exchange_fail(c, 413, "request body too large");
 		return -1;

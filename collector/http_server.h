@@ -58,6 +58,8 @@ void http_server_close(struct http_server *srv, void (*cb)(void *arg), void *arg
 
 /* Header lookup, case-insensitive; NULL when absent. */
 const char *http_request_header(const struct http_exchange *ex, const char *name);
+/* How many times the request carries header name (case-insensitive). */
+int http_request_header_count(const struct http_exchange *ex, const char *name);
 
 /* Answer. extra_headers is "Name: value\r\n..." or NULL. body is copied.
  * Safe to call after the client went away (the answer is dropped). Must be

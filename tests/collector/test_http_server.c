@@ -561,6 +561,14 @@ Test(http_server, garbage_gets_400_json)
 	cr_assert_eq(r.status, 400, "NUL in path accepted");
 	r = request_once(ts->port, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
 	cr_assert_eq(r.status, 400, "duplicate Content-Length accepted");
+	r = request_once(ts->port, "GET / HTTP/1.1\r\nAuthorization: Bearer a\r\n"
+				   "authorization: Bearer b\r\n\r\n");
+	cr_assert_eq(r.status, 400, "two Authorization headers accepted");
+	cr_assert_str_eq(r.body, "{\"error\":\"duplicate Authorization or Host header\"}");
+	r = request_once(ts->port, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+	cr_assert_eq(r.status, 400, "two Host headers accepted");
+	r = request_once(ts->port, "GET /header?authorization HTTP/1.1\r\nAuthorization: Bearer a\r\n\r\n");
+	cr_assert_eq(r.status, 200, "one Authorization header refused");
 	/* the server is still fine */
 	r = request_once(ts->port, "GET /fine HTTP/1.0\r\n\r\n");
 	cr_assert_eq(r.status, 200);
