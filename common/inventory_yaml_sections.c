@@ -108,8 +108,8 @@ int inventory_yaml_agents(struct inventory_yaml_ctx *c, yaml_node_t *n, const ch
 			return inventory_yaml_bad(c, item, sub,
 			                          "missing token_sha256 or token_file");
 		if (hashmap_get(&inv->agent_by_name, a->name) != NULL)
-			return inventory_yaml_bad(c, item, sub,
-			                          "duplicate agent name \"%s\"", a->name);
+			return inventory_yaml_bad(c, item, sub, "duplicate agent name \"%s\"",
+			                          a->name);
 		if ((dup = hashmap_get(&inv->agent_by_token, a->token_sha256)) != NULL)
 			return inventory_yaml_bad(c, item, sub, "same token as agent %s",
 			                          dup->name);
@@ -192,6 +192,14 @@ static int alert_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t
 	return 1;
 }
 
+static int has_control_byte(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 static int alert_check(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
                        const struct inv_alert *a)
 {
@@ -207,6 +215,16 @@ static int alert_check(struct inventory_yaml_ctx *c, yaml_node_t *n, const char 
 		                          want);
 	if (a->type == INV_ALERT_EMAIL && a->mail_to[0] == '\0')
 		return inventory_yaml_bad(c, n, path, "email alerts need mail_to");
+	/* These go into SMTP commands and HTTP request lines as they are: a
+	 * CR or LF there would start a command or header of its own. */
+	const struct {
+		const char *key, *v;
+	} raw[] = {{"url", a->url}, {"mail_from", a->mail_from}, {"mail_to", a->mail_to}};
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+		if (has_control_byte(raw[i].v))
+			return inventory_yaml_bad(
+			    c, n, path, "%s: control characters (CR, LF...) are not allowed",
+			    raw[i].key);
 	return 0;
 }
 

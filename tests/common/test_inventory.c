@@ -313,6 +313,12 @@ Test(inventory, agent_and_alert_errors)
 	        "inv.yaml:2: alerts[0]: url must start with http:// or https://");
 	rejects("alerts:\n  - name: a\n    type: email\n    url: smtp://x\n",
 	        "inv.yaml:2: alerts[0]: email alerts need mail_to");
+	rejects("alerts:\n  - name: a\n    type: email\n    url: smtp://x\n"
+	        "    mail_to: \"ops@example.org\\r\\nRCPT TO:<evil@example.org>\"\n",
+	        "inv.yaml:2: alerts[0]: mail_to: control characters (CR, LF...) are not allowed");
+	rejects("alerts:\n  - name: a\n    type: email\n    url: smtp://x\n    mail_to: ops@example.org\n"
+	        "    mail_from: \"a@example.org\\nDATA\"\n",
+	        "inv.yaml:2: alerts[0]: mail_from: control characters (CR, LF...) are not allowed");
 	/* alerts may come before the services they name */
 	rejects("alerts:\n  - name: a\n    url: http://x\n    services: [dns, dnz]\n" SVC,
 	        "inv.yaml:4: alerts[0].services: no service named \"dnz\"");
