@@ -932,6 +932,9 @@ Test(api, health_static_files_and_no_traversal)
 	cr_assert_eq(r.status, 200);
 	cr_assert(strstr(r.headers, "text/html") != NULL);
 	cr_assert(strstr(r.body, "<title>anycast</title>") != NULL);
+	cr_assert(strstr(r.headers, "frame-ancestors 'none'") != NULL, "%s", r.headers);
+	cr_assert(strstr(r.headers, "Content-Security-Policy: default-src 'self'") != NULL);
+	cr_assert(strstr(r.headers, "X-Content-Type-Options: nosniff") != NULL);
 	free(r.body);
 	r = http("GET", "/../secret.txt", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 404);
