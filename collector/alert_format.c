@@ -8,6 +8,7 @@
 
 #include "collector/alert_format.h"
 #include "collector/incident.h"
+#include "common/text.h"
 #include "common/timefmt.h"
 
 static const char *
@@ -80,15 +81,12 @@ static char *
 incident_summary(const struct event *ev, int resolved, char *buf, size_t len)
 {
 	char dur[32] = "";
-	char *p;
 
 	if (resolved && ev->started_ms > 0)
 		duration_text(ev->time_ms - ev->started_ms, dur, sizeof(dur));
 	snprintf(buf, len, "[%s] %s: %s%s%s%s", status_word(ev, resolved), ev->type, ev->summary,
 		 dur[0] ? " (resolved after " : "", dur, dur[0] ? ")" : "");
-	for (p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	text_neutralise(buf, ' ');
 	return buf;
 }
 
@@ -96,7 +94,6 @@ char *
 alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len)
 {
 	char fam[16], cause[64], extra[RESULT_IDENTITY_MAX], what[400];
-	char *p;
 
 	if (ev->incident_id > 0)
 		return incident_summary(ev, resolved, buf, len);
@@ -140,9 +137,7 @@ alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len
 		snprintf(what, sizeof(what), "agent %s, %s (%s): %s -> %s", nz(ev->agent, "-"),
 			 ev->service, fam, nz(ev->from_instance, "-"), nz(ev->to_instance, "-"));
 	snprintf(buf, len, "[%s] %s: %s", resolved ? "RESOLVED" : "FIRING", ev->type, what);
-	for (p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	text_neutralise(buf, ' ');
 	return buf;
 }
 
@@ -264,15 +259,6 @@ alertname(const char *kind, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
-/* Bytes of a control character at p: C0, DEL, or C1 in UTF-8; 0 for none. */
-static int
-control_at(const unsigned char *p)
-{
-	if (*p < 0x20 || *p == 0x7f)
-		return 1;
-	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f ? 2 : 0;
-}
-
 /* src with every control character replaced by a space. */
 static const char *
 clean(const char *src, char *buf, size_t len)
@@ -282,7 +268,7 @@ clean(const char *src, char *buf, size_t len)
 	int n;
 
 	for (; *p != '\0' && o + 1 < len; p += n > 0 ? n : 1) {
-		n = control_at(p);
+		n = (int)text_hidden_len((const char *)p);
 		buf[o++] = n > 0 ? ' ' : (char)*p;
 	}
 	buf[o] = '\0';
@@ -411,7 +397,7 @@ mail_text(char *dst, size_t cap, const char *src)
 	int n;
 
 	for (; *p != '\0' && o + 3 < cap; p += n > 0 ? n : 1) {
-		n = *p == '\n' ? 0 : control_at(p);
+		n = *p == '\n' ? 0 : (int)text_hidden_len((const char *)p);
 		if (*p == '\n') {
 			dst[o++] = '\r';
 			dst[o++] = '\n';

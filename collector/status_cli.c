@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "common/result.h"
+#include "common/text.h"
 #include "common/timefmt.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8053"
@@ -48,20 +49,20 @@ enum ink {
 
 /* ---- text helpers ---- */
 
-/* Copy src into dst (dstlen > 0) replacing control characters, C0 and C1 (as
- * UTF-8), with '?': a hostile identity must not drive the terminal. */
+/* Copy src into dst (dstlen > 0) replacing control characters (C0, C1) and
+ * zero-width/bidi code points (common/text.h) with '?': a hostile identity
+ * must not drive the terminal or read as another name. */
 static void sanitise(char *dst, size_t dstlen, const char *src)
 {
 	const unsigned char *s = (const unsigned char *)(src ? src : "");
 	size_t o = 0;
 
 	while (*s && o + 1 < dstlen) {
-		if (*s < 0x20 || *s == 0x7f) {
+		size_t hidden = text_hidden_len((const char *)s);
+
+		if (hidden > 0) {
 			dst[o++] = '?';
-			s++;
-		} else if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
-			dst[o++] = '?';
-			s += 2;
+			s += hidden;
 		} else {
 			/* do not cut a UTF-8 sequence in two */
 			size_t n = *s < 0x80 ? 1 : *s >= 0xf0 ? 4 : *s >= 0xe0 ? 3 : 2;

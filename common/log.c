@@ -3,6 +3,7 @@
  * once formatted (log_escape), so a name from the network cannot forge a log
  * line or reach a terminal as a control sequence. */
 #include "common/log.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,23 +30,6 @@ int log_verbose(void)
 	return log_debug_on;
 }
 
-/* Bytes of the UTF-8 sequence at s that a person must not be shown raw: C1
- * controls (U+0080-U+009F), zero-width and bidi controls (U+200B-U+200F,
- * U+202A-U+202E, U+2060-U+2069, U+FEFF); 0 for anything else. */
-static size_t hidden_sequence(const unsigned char *s)
-{
-	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
-		return 2;
-	if (s[0] == 0xe2 && s[1] == 0x80 && s[2] &&
-	    ((s[2] >= 0x8b && s[2] <= 0x8f) || (s[2] >= 0xaa && s[2] <= 0xae)))
-		return 3;
-	if (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa0 && s[2] <= 0xa9)
-		return 3;
-	if (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)
-		return 3;
-	return 0;
-}
-
 size_t log_escape(const char *in, char *out, size_t outlen)
 {
 	const unsigned char *s = (const unsigned char *)in;
@@ -54,7 +38,7 @@ size_t log_escape(const char *in, char *out, size_t outlen)
 	if (outlen == 0)
 		return 0;
 	while (*s) {
-		size_t hidden = hidden_sequence(s);
+		size_t hidden = text_hidden_len((const char *)s);
 		size_t raw = hidden ? hidden : (*s < 0x20 || *s == 0x7f || *s == '\\') ? 1 : 0;
 		if (raw == 0) {
 			if (o + 1 >= outlen)

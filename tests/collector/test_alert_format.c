@@ -133,3 +133,39 @@ Test(alert_format, email_fields_cannot_end_the_message)
 	cr_assert_null(strstr(p, "\r\nRCPT TO"), "%s", p);
 	free(p);
 }
+
+/* U+202E (right-to-left override), U+2066, U+200B and C1 NEL in a server's
+ * identity: none of them reaches Slack, Alertmanager, a webhook's summary or a mail,
+ * so "evil" spelled backwards cannot read as a real site's name. */
+Test(alert_format, bidi_zero_width_and_c1_never_reach_people)
+{
+	struct event ev = incident_event(
+	    "hijack", "dns possible hijack: unknown identity \"\xe2\x80\xae" "b-etis\xe2\x81\xa6z\xe2\x80\x8by\xc2\x85\"", 0);
+	const char *hidden[] = { "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x80\x8b", "\xc2\x85" };
+	char *out[4];
+	size_t len = 0;
+
+	snprintf(ev.detail, sizeof(ev.detail),
+		 "{\"agents\":[{\"agent\":\"br1\xe2\x80\xae\",\"service\":\"dns\",\"family\":4}]}");
+	out[0] = alert_format_slack(&ev, 0);
+	out[1] = alert_format_webhook(&ev, 0, "r");
+	out[2] = alert_format_alertmanager(&ev, &ev, 0, "http://c:8053");
+	out[3] = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_not_null(out[i]);
+		/* JSON may carry them escaped: decode those first */
+		json_t *o = json_loads(out[i], JSON_DECODE_ANY, NULL);
+		/* a webhook's incident object is data for programs, as received;
+		 * its summary is the part people read */
+		json_t *shown = i == 1 ? json_object_get(o, "summary") : o;
+		char *text = shown != NULL ? json_dumps(shown, JSON_ENCODE_ANY) : NULL;
+		const char *plain = text != NULL ? text : out[i];
+		for (size_t h = 0; h < 4; h++)
+			cr_assert_null(strstr(plain, hidden[h]), "payload %zu carries hidden character %zu: %s", i,
+				       h, plain);
+		cr_assert_not_null(strstr(plain, "b-etis"), "%s", plain);
+		free(text);
+		json_decref(o);
+		free(out[i]);
+	}
+}

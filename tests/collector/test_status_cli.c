@@ -233,6 +233,21 @@ Test(status_cli, control_characters_never_reach_the_terminal)
 	free(out);
 }
 
+Test(status_cli, bidi_and_zero_width_never_reach_the_terminal)
+{
+	/* U+202E turns "a-etis" into what reads as "site-a"; U+200B and U+2066 hide */
+	char *out = render("{\"catchments\":[{\"agent\":\"b\\u2066r1\",\"service\":\"dns\","
+	                   "\"family\":4,\"instance\":null,\"identity\":\"\\u202ea-etis\\u200b\","
+	                   "\"status\":\"unknown_instance\",\"rtt_ms\":1}]}",
+	                   "{\"events\":[]}");
+
+	cr_assert_null(strstr(out, "\xe2\x80\xae"), "U+202E reached the output:\n%s", out);
+	cr_assert_null(strstr(out, "\xe2\x80\x8b"), "U+200B reached the output");
+	cr_assert_null(strstr(out, "\xe2\x81\xa6"), "U+2066 reached the output");
+	cr_assert_not_null(strstr(out, "?a-etis?"), "%s", out);
+	free(out);
+}
+
 Test(status_cli, silent_only_when_the_agent_stopped_reporting)
 {
 	char *out = render("{\"catchments\":["
