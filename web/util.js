@@ -6,6 +6,15 @@ window.AM = window.AM || {};
 (function (AM) {
 	/* ---- DOM ---- */
 
+	/* Characters a person is never shown raw, as in the collector's
+	 * common/text.c: controls (but tab and newline, which text nodes show as
+	 * space), C1, zero-width and bidi controls, BOM. A made-up identity with
+	 * U+202E cannot read as another site's name. */
+	const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+	function shown(s) {
+		return String(s).replace(HIDDEN, '?');
+	}
+
 	/* h('div', {class: 'x', onclick: fn}, child, 'text', [more]) -> element.
 	 * Children that are null/undefined/false are skipped; strings become text. */
 	function h(tag, attrs, ...children) {
@@ -15,6 +24,7 @@ window.AM = window.AM || {};
 			if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
 			else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
 			else if (k === 'dataset') Object.assign(el.dataset, v);
+			else if (k === 'title' || k === 'aria-label') el.setAttribute(k, shown(v));
 			else el.setAttribute(k, v === true ? '' : String(v));
 		}
 		append(el, children);
@@ -24,7 +34,7 @@ window.AM = window.AM || {};
 		for (const c of children) {
 			if (c === null || c === undefined || c === false) continue;
 			if (Array.isArray(c)) append(el, c);
-			else el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+			else el.appendChild(c instanceof Node ? c : document.createTextNode(shown(c)));
 		}
 	}
 	/* Replace everything inside el with children. */
@@ -220,7 +230,7 @@ window.AM = window.AM || {};
 	const SEVERITIES = ['critical', 'warning', 'info'];
 
 	Object.assign(AM, {
-		h, fill, api, list, qs, ApiError, TOKEN_KEY, parseTime, utcText, ago, timeEl, clockEl, durationText, sinceText,
+		h, fill, shown, api, list, qs, ApiError, TOKEN_KEY, parseTime, utcText, ago, timeEl, clockEl, durationText, sinceText,
 		INCIDENT_KIND, SEVERITIES,
 		fmtMs, family, setInstanceNames, instanceColour, inkFor, instanceChip,
 		EVENT_TYPES, EVENT_LABEL,

@@ -723,7 +723,10 @@ test('a collector with a read token: the dashboard asks for it, the terminal vie
 	});
 
 test('a hostile identity is shown as text, never run', { skip: MOCK && 'mock API run' }, async () => {
-	const evil = '<img src=x onerror="window.__pwned=1">';
+	/* markup, then U+202E (right-to-left override) and U+200B: "a-etis" must
+	 * not read as "site-a" */
+	const evil = '<img src=x onerror="window.__pwned=1">\u202ea-etis\u200b';
+	const shownEvil = '<img src=x onerror="window.__pwned=1">?a-etis?';
 	const token = fs.readFileSync(path.join(TOKENS, 'br1.token'), 'utf8').trim();
 	const now = Date.now();
 	const results = ['nsid', 'id.server'].map((q, i) => ({
@@ -743,7 +746,8 @@ test('a hostile identity is shown as text, never run', { skip: MOCK && 'mock API
 	await page.goto(`${BASE}/#/matrix`);
 	await cell(page, 'br1', 'dns').click();
 	const evidence = page.locator('#cell-detail table.mini');
-	await until(async () => (await evidence.innerText()).includes(evil), 10000, 'the identity, literally');
+	await until(async () => (await evidence.innerText()).includes(shownEvil), 10000, 'the identity, literally, bidi neutralised');
+	assert.ok(!(await page.locator('body').innerText()).includes('\u202e'), 'U+202E reached the page');
 	assert.equal(await page.locator('#cell-detail img, #matrix img').count(), 0);
 	assert.equal(await page.evaluate(() => window.__pwned), undefined);
 	assert.equal(dialogs, 0);
