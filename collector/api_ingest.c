@@ -13,6 +13,11 @@
 #include "common/timefmt.h"
 #include "collector/api_int.h"
 
+/* Results may be at most this far ahead of the collector's clock: a day, far
+ * beyond any clock error an agent survives (tests/fault/test_clock_step.sh
+ * steps one by an hour), well short of a year-9999 time. */
+#define INGEST_MAX_AHEAD_MS (24LL * 3600 * 1000)
+
 /* Longest agent self-report kept (bytes of JSON). */
 #define STATUS_MAX 8192
 
@@ -123,10 +128,20 @@ parse_body(const char *body, size_t body_len, const char *agent, struct store_jo
 			goto out;
 		}
 	}
+	int64_t latest_ok = time_now_ms() + INGEST_MAX_AHEAD_MS;
 	for (size_t i = 0; i < job->n_results; i++) {
 		if (result_from_json(json_array_get(arr, i), &job->results[i], why, sizeof(why)) !=
 		    0) {
 			snprintf(msg, msglen, "results[%zu]: %s", i, why);
+			goto out;
+		}
+		/* A time far ahead would pin "last result" metrics and defeat
+		 * staleness alerts; the agent drops the one record (it halves
+		 * a refused batch), counted as rejected. */
+		if (job->results[i].time_ms > latest_ok) {
+			snprintf(msg, msglen,
+				 "results[%zu]: time is more than %d h ahead of the collector's clock", i,
+				 (int)(INGEST_MAX_AHEAD_MS / 3600000));
 			goto out;
 		}
 		snprintf(job->results[i].agent, sizeof(job->results[i].agent), "%s", agent);

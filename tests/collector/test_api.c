@@ -540,9 +540,31 @@ Test(api, bad_input_is_rejected_and_nothing_stored)
 	cr_assert_eq(r.status, 400);
 	cr_assert(strstr(r.body, "results[0]") && strstr(r.body, "outcome"), "%s", r.body);
 	free(r.body);
+	/* A time far in the future (year 9999) is refused; 23 h ahead is not. */
+	record(bad, sizeof(bad), 4, 1, 0, "site-a", "ok", 1);
+	p = strstr(bad, "\"time\":\"");
+	cr_assert_not_null(p);
+	memcpy(p + 8, "9999", 4);
+	snprintf(body, sizeof(body), "{\"results\":[%s]}", bad);
+	r = http("POST", "/api/v1/results", TOKEN1, body, NULL);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "results[0]") && strstr(r.body, "ahead of the collector's clock"), "%s",
+		  r.body);
+	free(r.body);
 	j = http_json("GET", "/api/v1/results", NULL, NULL, 200);
 	cr_assert_eq(json_array_size(json_object_get(j, "results")), 0);
 	json_decref(j);
+	{
+		char t[40];
+		record(good, sizeof(good), 5, 1, 0, "site-a", "ok", 1);
+		p = strstr(good, "\"time\":\"");
+		time_format_rfc3339(time_now_ms() + 23LL * 3600 * 1000, t, sizeof(t));
+		memcpy(p + 8, t, strlen(t));
+		snprintf(body, sizeof(body), "{\"results\":[%s]}", good);
+		r = http("POST", "/api/v1/results", TOKEN1, body, NULL);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		free(r.body);
+	}
 	/* Bad query parameters on reads. */
 	r = http("GET", "/api/v1/results?limit=5000", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 400);
