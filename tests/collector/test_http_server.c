@@ -964,6 +964,22 @@ tls_pipeline(int port)
 	close(fd);
 }
 
+/* A fresh EC certificate for 127.0.0.1 and its key in the new directory dir
+ * (a mkdtemp template): dir/cert.pem, dir/key.pem (256 bytes each). */
+static void
+self_signed(char *dir, char cert[256], char key[256])
+{
+	char cmd[1024];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cert, 256, "%s/cert.pem", dir);
+	snprintf(key, 256, "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 2>/dev/null", key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl req failed");
+}
+
 Test(http_server, tls_with_self_signed_certificate)
 {
 	char dir[] = "/tmp/http-tls-XXXXXX", cmd[1024], cert[256], key[256];
@@ -971,13 +987,7 @@ Test(http_server, tls_with_self_signed_certificate)
 	struct resp r;
 	int fd;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 2>/dev/null", key, cert);
-	cr_assert_eq(system(cmd), 0, "openssl req failed");
+	self_signed(dir, cert, key);
 	ts = start(NULL, cert, key);
 	curl_two_posts(ts->port, "https", cert);
 	tls_pipeline(ts->port);
@@ -996,13 +1006,7 @@ Test(http_server, tls_key_readable_by_others_is_refused)
 	char dir[] = "/tmp/http-tls-XXXXXX", cmd[1024], cert[256], key[256], err[512] = "";
 	SSL_CTX *ctx;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-		 "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 2>/dev/null", key, cert);
-	cr_assert_eq(system(cmd), 0, "openssl req failed");
+	self_signed(dir, cert, key);
 	cr_assert_eq(chmod(key, 0640), 0);
 	ctx = http_tls_ctx_new(cert, key, err, sizeof(err));
 	cr_assert_not_null(ctx, "a group-readable key is allowed: %s", err);
