@@ -258,7 +258,10 @@ for m in man8/anycast-agent.8 man8/anycast-collector.8 man8/anycast-agent-enroll
 		# Every page: no mandoc warning; the enroll page: not even a style note.
 		lvl=warning
 		[ "$m" != man8/anycast-agent-enroll.8 ] || lvl=style
-		check "$m: mandoc -Tlint -W $lvl clean" silent mandoc -Tlint -W "$lvl" "$tmp/page"
+		# mandoc reports on stdout: show it and the exit code when it fails
+		check "$m: mandoc -Tlint -W $lvl clean" sh -c \
+			'out=$(mandoc -Tlint -W "$1" "$2" 2>&1); rc=$?; [ "$rc" = 0 ] && [ -z "$out" ] ||
+			{ echo "mandoc exit $rc: $out"; exit 1; }' mandoc-lint "$lvl" "$tmp/page"
 	fi
 	check "$m: groff -ww -man -z without warnings" silent groff -ww -man -z "$tmp/page"
 	check "$m: man -l renders without warnings" silent env MANWIDTH=80 man -l "$r/usr/share/man/$m.gz"
