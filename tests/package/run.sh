@@ -253,7 +253,11 @@ check "agent --once on the example config: parses, probes, exit 1 (no route)" sh
 
 # ---- man pages ----
 for m in man8/anycast-agent.8 man8/anycast-collector.8 man8/anycast-agent-enroll.8 man5/anycast-inventory.5; do
-	zcat "$r/usr/share/man/$m.gz" > "$tmp/page"
+	# mandoc takes the section from the last '.' of the whole path (the temp
+	# dir's random suffix included): give the page its own name and section
+	page="$tmp/man/${m##*/}"
+	mkdir -p "$tmp/man"
+	zcat "$r/usr/share/man/$m.gz" > "$page"
 	if command -v mandoc >/dev/null 2>&1; then
 		# Every page: no mandoc warning; the enroll page: not even a style note.
 		lvl=warning
@@ -261,9 +265,9 @@ for m in man8/anycast-agent.8 man8/anycast-collector.8 man8/anycast-agent-enroll
 		# mandoc reports on stdout: show it and the exit code when it fails
 		check "$m: mandoc -Tlint -W $lvl clean" sh -c \
 			'out=$(mandoc -Tlint -W "$1" "$2" 2>&1); rc=$?; [ "$rc" = 0 ] && [ -z "$out" ] ||
-			{ echo "mandoc exit $rc: $out"; exit 1; }' mandoc-lint "$lvl" "$tmp/page"
+			{ echo "mandoc exit $rc: $out"; exit 1; }' mandoc-lint "$lvl" "$page"
 	fi
-	check "$m: groff -ww -man -z without warnings" silent groff -ww -man -z "$tmp/page"
+	check "$m: groff -ww -man -z without warnings" silent groff -ww -man -z "$page"
 	check "$m: man -l renders without warnings" silent env MANWIDTH=80 man -l "$r/usr/share/man/$m.gz"
 done
 help_in_man() {	# help_in_man PROGRAM PAGE: every --option of --help is in the page
