@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/fixture.h"
 #include "agent/dns_answer.h"
 
 /* Build a reply whose answer section holds the given RRs (presentation
@@ -147,24 +148,10 @@ Test(dns_answer, empty_answer_has_digest)
 	cr_assert_eq(strlen(a.digest), 64);
 }
 
-static size_t load(const char *rel, uint8_t *buf, size_t buflen)
-{
-	char path[512];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/dns/%s", ANYCAST_SOURCE_DIR, rel);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "fixture %s missing", path);
-	n = fread(buf, 1, buflen, f);
-	fclose(f);
-	return n;
-}
-
 Test(dns_answer, real_nsd_soa_reply)
 {
 	uint8_t buf[4096];
-	size_t len = load("nsd/service_soa.bin", buf, sizeof(buf));
+	size_t len = fixture_load("dns", "nsd/service_soa.bin", buf, sizeof(buf));
 	struct dns_answer a;
 
 	cr_assert_eq(dns_answer_digest(buf, len, &a), 0, "%s", a.reason);
@@ -179,7 +166,7 @@ Test(dns_answer, malformed_replies_have_reason)
 	struct dns_answer a;
 
 	for (size_t i = 0; i < N(bad); i++) {
-		size_t len = load(bad[i], buf, sizeof(buf));
+		size_t len = fixture_load("dns", bad[i], buf, sizeof(buf));
 
 		cr_assert_eq(dns_answer_digest(buf, len, &a), -1, "%s accepted", bad[i]);
 		cr_assert_neq(a.reason[0], '\0');

@@ -6,21 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/fixture.h"
 #include "agent/dns_wire.h"
-
-static size_t load(const char *rel, uint8_t *buf, size_t buflen)
-{
-	char path[512];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/dns/%s", ANYCAST_SOURCE_DIR, rel);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "fixture %s missing", path);
-	n = fread(buf, 1, buflen, f);
-	fclose(f);
-	return n;
-}
 
 /* The questions capture.sh asked, rebuilt with our own query builder. */
 static struct dns_wire_question question(enum dns_wire_kind kind, const char *qname,
@@ -37,7 +24,7 @@ static enum dns_wire_verdict classify_file(const char *rel, const struct dns_wir
 					   struct dns_wire_reply *r)
 {
 	uint8_t pkt[4096];
-	size_t n = load(rel, pkt, sizeof(pkt));
+	size_t n = fixture_load("dns", rel, pkt, sizeof(pkt));
 
 	return dns_wire_classify(pkt, n, q, r);
 }
@@ -231,7 +218,7 @@ Test(dns_wire, nsid_binary_shown_as_hex)
 	struct dns_wire_question q = question(DNS_WIRE_NSID, NULL, NULL, 0x1001);
 	struct dns_wire_reply r;
 	uint8_t pkt[512];
-	size_t n = load("nsd/nsid.bin", pkt, sizeof(pkt));
+	size_t n = fixture_load("dns", "nsd/nsid.bin", pkt, sizeof(pkt));
 
 	memcpy(pkt + n - 8, "\x01\x02\xfe\xff\x00\x10\x20\x30", 8);
 	cr_assert_eq(dns_wire_classify(pkt, n, &q, &r), DNS_WIRE_OK);
@@ -243,7 +230,7 @@ Test(dns_wire, every_prefix_of_a_real_reply_is_safe)
 	struct dns_wire_question q = question(DNS_WIRE_NSID, NULL, NULL, 0x1001);
 	struct dns_wire_reply r;
 	uint8_t pkt[512];
-	size_t n = load("bind/nsid.bin", pkt, sizeof(pkt));
+	size_t n = fixture_load("dns", "bind/nsid.bin", pkt, sizeof(pkt));
 
 	for (size_t len = 0; len < n; len++) {
 		enum dns_wire_verdict v = dns_wire_classify(pkt, len, &q, &r);

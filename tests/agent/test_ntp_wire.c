@@ -5,28 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/fixture.h"
 #include "agent/ntp_wire.h"
 
 #define NONCE 0x1122334455667788ULL /* the transmit timestamp capture.sh sent */
 
-static size_t load(const char *name, uint8_t *buf, size_t buflen)
-{
-	char path[512];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/ntp/%s", ANYCAST_SOURCE_DIR, name);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "fixture %s missing", path);
-	n = fread(buf, 1, buflen, f);
-	fclose(f);
-	return n;
-}
-
 static enum ntp_wire_verdict check_file(const char *name, struct ntp_wire_packet *p)
 {
 	uint8_t buf[128];
-	size_t n = load(name, buf, sizeof(buf));
+	size_t n = fixture_load("ntp", name, buf, sizeof(buf));
 
 	return ntp_wire_check(buf, n, NONCE, p);
 }
