@@ -21,25 +21,12 @@
 
 static char dir[256], bin[512];
 
-static const char INV[] =
-    "services:\n"
-    "  - name: dns\n"
-    "    protocol: dns\n"
-    "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
-    "    instances:\n"
-    "      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
-    "      - { name: site-b, management: 198.18.2.2, identity: knot.fixture }\n"
-    "  - name: ntp\n"
-    "    protocol: ntp\n"
-    "    address: [198.18.255.123]\n"
-    "    instances:\n"
-    "      - { name: site-a, management: 198.18.1.2 }\n";
+#define INV "tests/fixtures/atlas/inventory.yaml"
 
 static void setup(void)
 {
-	char self[PATH_MAX], path[300];
+	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	FILE *f;
 
 	cr_assert_gt(n, 0);
 	self[n] = '\0';
@@ -47,10 +34,6 @@ static void setup(void)
 	cr_assert_eq(access(bin, X_OK), 0, "no collector binary at %s", bin);
 	snprintf(dir, sizeof(dir), "/tmp/test_atlas.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/inv.yaml", dir);
-	cr_assert_not_null(f = fopen(path, "w"));
-	fputs(INV, f);
-	fclose(f);
 }
 
 static void teardown(void)
@@ -70,8 +53,7 @@ static int import(const char *files, char *out, size_t outlen)
 	int st;
 
 	snprintf(cmd, sizeof(cmd),
-	         "%s atlas import --config %s/inv.yaml --db %s/a.db %s 2>/dev/null", bin, dir, dir,
-	         files);
+	         "%s atlas import --config " INV " --db %s/a.db %s 2>/dev/null", bin, dir, files);
 	cr_assert_not_null(p = popen(cmd, "r"));
 	n = fread(out, 1, outlen - 1, p);
 	out[n] = '\0';
@@ -140,8 +122,8 @@ Test(atlas_import, large_file_in_two_parts)
 	cr_expect_eq(import(files, out, sizeof(out)), 1);
 	cr_expect(strstr(out, "5000 records: 0 stored, 5000 duplicates") != NULL, "%s", out);
 	snprintf(cmd, sizeof(cmd),
-	         "%s atlas import --verbose --config %s/inv.yaml --db %s/a.db %s 2>&1 >/dev/null",
-	         bin, dir, dir, files);
+	         "%s atlas import --verbose --config " INV " --db %s/a.db %s 2>&1 >/dev/null", bin,
+	         dir, files);
 	cr_assert_not_null(p = popen(cmd, "r"));
 	n = fread(out, 1, sizeof(out) - 1, p);
 	out[n] = '\0';
@@ -195,14 +177,13 @@ static int free_port(void)
 
 Test(atlas_import, results_served_by_the_api)
 {
-	char out[4096], cfg[300], db[300], listen[64], url[256], *body = NULL;
+	char out[4096], db[300], listen[64], url[256], *body = NULL;
 	int port = free_port(), st;
 	int64_t deadline;
 	json_t *j, *rs;
 	pid_t pid;
 
 	cr_assert_eq(import("tests/fixtures/atlas/results.json", out, sizeof(out)), 0);
-	snprintf(cfg, sizeof(cfg), "%s/inv.yaml", dir);
 	snprintf(db, sizeof(db), "%s/a.db", dir);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -210,7 +191,7 @@ Test(atlas_import, results_served_by_the_api)
 		FILE *l = freopen("/dev/null", "w", stderr);
 
 		(void)l;
-		execl(bin, bin, "--config", cfg, "--db", db, "--listen", listen, (char *)NULL);
+		execl(bin, bin, "--config", INV, "--db", db, "--listen", listen, (char *)NULL);
 		_exit(127);
 	}
 	deadline = time_now_ms() + 10000;

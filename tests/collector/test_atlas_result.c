@@ -11,26 +11,10 @@
 
 #include "collector/atlas_result.h"
 
-static const char INV[] =
-    "services:\n"
-    "  - name: dns\n"
-    "    protocol: dns\n"
-    "    address: [198.18.255.53, \"2001:db8:ffff::53\"]\n"
-    "    instances:\n"
-    "      - { name: site-a, management: 198.18.1.2, identity: nsd-nsid }\n"
-    "      - { name: site-b, management: 198.18.2.2, identity: knot.fixture }\n"
-    "      - { name: site-c, management: 198.18.3.2, identity: bind-nsid }\n"
-    "      - { name: site-d, management: 198.18.4.2, identity: nsd.fixture }\n"
-    "  - name: ntp\n"
-    "    protocol: ntp\n"
-    "    address: [198.18.255.123]\n"
-    "    instances:\n"
-    "      - { name: site-a, management: 198.18.1.2 }\n";
-
 static struct inventory *inv_new(void)
 {
 	char err[256];
-	struct inventory *inv = inventory_parse(INV, sizeof(INV) - 1, "test", err, sizeof(err));
+	struct inventory *inv = inventory_load("tests/fixtures/atlas/inventory.yaml", err, sizeof(err));
 
 	cr_assert_not_null(inv, "%s", err);
 	return inv;
