@@ -80,18 +80,21 @@ sb_text(struct sbuf *b, size_t i, const char *v)
 	sb_put(b, "\"");
 }
 
+/* An unquoted array element (a number), or NULL. */
+static void
+sb_bare(struct sbuf *b, size_t i, const char *v)
+{
+	sb_sep(b, i);
+	sb_put(b, v != NULL ? v : "NULL");
+}
+
 static void
 sb_i64(struct sbuf *b, size_t i, int64_t v, int is_null)
 {
 	char n[32];
 
-	sb_sep(b, i);
-	if (is_null) {
-		sb_put(b, "NULL");
-		return;
-	}
 	snprintf(n, sizeof(n), "%" PRId64, v);
-	sb_put(b, n);
+	sb_bare(b, i, is_null ? NULL : n);
 }
 
 static void
@@ -99,13 +102,8 @@ sb_f64(struct sbuf *b, size_t i, double v, int is_null)
 {
 	char n[40];
 
-	sb_sep(b, i);
-	if (is_null) {
-		sb_put(b, "NULL");
-		return;
-	}
 	snprintf(n, sizeof(n), "%.17g", v);
-	sb_put(b, n);
+	sb_bare(b, i, is_null ? NULL : n);
 }
 
 enum {
