@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. "$ROOT/scripts/lib/stop.sh" # stop_pids
 
 export LAB_PREFIX=${LAB_PREFIX:-demo}
 export LAB_DIR=${LAB_DIR:-/tmp/anycast-lab-$LAB_PREFIX}
@@ -28,10 +29,8 @@ cleanup() {
 	echo "demo: stopping agents, collector and alert receiver, tearing down the lab..."
 	local pid
 	[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	STOP_TENTHS=50 stop_pids "${pids[@]}"
 	for pid in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
 	if [ "$lab_ours" = 1 ]; then

@@ -3,16 +3,7 @@
 # Every daemon writes its pid file into $LAB_DIR/<node>/: bird.pid, dns.pid,
 # chrony.pid, health.pid. Stopping is always by those pids, never by name.
 
-# proc_running PID: alive and not a zombie. Daemons are reparented to PID 1,
-# which here reaps them a second or two after they exit: kill -0 alone would
-# keep every stop waiting for that.
-proc_running() {
-	local line
-	kill -0 "$1" 2>/dev/null || return 1
-	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-	line=${line##*) }
-	[ "${line%% *}" != Z ]
-}
+. "$LAB_HOME/../lib/stop.sh" # proc_running, stop_pids
 
 pid_alive() { # pid_alive PIDFILE
 	local pid
@@ -22,18 +13,13 @@ pid_alive() { # pid_alive PIDFILE
 	proc_running "$pid"
 }
 
-# stop_pidfile PIDFILE [group]: SIGTERM, wait up to 3 s, then SIGKILL.
+# stop_pidfile PIDFILE [group]: SIGTERM (to the group too), wait up to 3 s, then SIGKILL.
 stop_pidfile() {
-	local f=$1 pid i
+	local f=$1 pid
 	pid_alive "$f" || { rm -f "$f"; return 0; }
 	pid=$(cat "$f")
 	if [ "${2:-}" = group ]; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 30); do
-		proc_running "$pid" || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	STOP_TENTHS=30 stop_pids "$pid"
 	rm -f "$f"
 }
 

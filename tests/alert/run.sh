@@ -24,6 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. "$ROOT/scripts/lib/stop.sh" # stop_pids
 HERE=$ROOT/tests/alert
 RESOLVE_TIMEOUT_S=12
 RESEND=3s
@@ -47,12 +48,7 @@ tmp=$(mktemp -d /tmp/anycast-alert.XXXXXX)
 pids=()
 FAILS=0
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	STOP_TENTHS=50 stop_pids "${pids[@]}"
 	wait 2>/dev/null || true
 	if [ "$FAILS" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$tmp"; else echo "files kept in $tmp"; fi
 }

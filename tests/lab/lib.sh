@@ -43,6 +43,7 @@ fatal() {
 }
 
 lab() { "$LAB_HOME/lab.sh" "$@"; }
+. "$LAB_HOME/../lib/stop.sh" # stop_pids
 in_ns() {
 	local node=$1
 	shift
@@ -93,15 +94,9 @@ start_in_ns() {
 }
 
 stop_daemon() {
-	local f=$TEST_TMP/$1/pid pid i
+	local f=$TEST_TMP/$1/pid
 	[ -f "$f" ] || return 0
-	pid=$(cat "$f")
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	STOP_TENTHS=50 stop_pids "$(cat "$f")"
 	rm -f "$f"
 }
 

@@ -6,6 +6,7 @@
 # (postgresql://anycast:PASSWORD@/?host=SOCKDIR, append a database name
 # after the slash). Password authentication (scram-sha-256) for role anycast.
 # pg_stop: stop by PID (fast shutdown), remove everything. pg_createdb NAME.
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/stop.sh" # stop_pids
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_PASSWORD=${PG_PASSWORD:-anycast-test-pw}
 
@@ -79,12 +80,7 @@ pg_resume() {
 pg_stop() {
 	[ -n "${PG_DIR:-}" ] || return 0
 	if [ -n "${PG_PID:-}" ] && kill -0 "$PG_PID" 2>/dev/null; then
-		kill -INT "$PG_PID" 2>/dev/null || true
-		for _ in $(seq 100); do
-			kill -0 "$PG_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$PG_PID" 2>/dev/null || true
+		stop_pids -INT "$PG_PID" # a fast shutdown
 	fi
 	rm -rf "$PG_DIR"
 	PG_DIR=

@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. "$ROOT/scripts/lib/stop.sh" # stop_pids
 OUT=$ROOT/tests/web/fixtures
 export LAB_PREFIX=${LAB_PREFIX:-webrec}
 export LAB_DIR=/tmp/anycast-lab-$LAB_PREFIX
@@ -25,12 +26,7 @@ PHASE_S=${PHASE_S:-16}
 work=$(mktemp -d /tmp/anycast-web-rec.XXXXXX)
 pids=()
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	STOP_TENTHS=50 stop_pids "${pids[@]}"
 	pids=()
 	"$LAB" down >/dev/null 2>&1 || true
 	rm -rf "$work"

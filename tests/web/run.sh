@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. "$ROOT/scripts/lib/stop.sh" # stop_pids
 HERE=$ROOT/tests/web
 
 if [ -z "${ANYCAST_BIN:-}" ]; then
@@ -30,12 +31,7 @@ fi
 tmp=$(mktemp -d /tmp/anycast-web.XXXXXX)
 pids=()
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	STOP_TENTHS=50 stop_pids "${pids[@]}"
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
