@@ -92,7 +92,7 @@ int64_t reporter_state_backoff_ms(struct reporter *rep, int auth, int64_t retry_
 uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans)
 {
 	json_t *js = json_object_get(ans, "stored"), *jd = json_object_get(ans, "duplicates"),
-	       *jl = json_object_get(ans, "last_seq");
+	       *jl = json_object_get(ans, "last_seq"), *jx = json_object_get(ans, "dropped");
 	struct spool_stats ss;
 
 	if (json_is_integer(jd))
@@ -106,8 +106,11 @@ uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans)
 		          theirs, ss.next_seq - 1, theirs + 1);
 		spool_raise_seq(rep->sp, theirs);
 	}
+	/* "dropped": records the collector does not keep (a service or address
+	 * not in its inventory); absent from older collectors. */
 	if (json_is_integer(js) && json_is_integer(jd) &&
-	    (uint64_t)(json_integer_value(js) + json_integer_value(jd)) == rep->batch_n)
+	    (uint64_t)(json_integer_value(js) + json_integer_value(jd) +
+	               (json_is_integer(jx) ? json_integer_value(jx) : 0)) == rep->batch_n)
 		return rep->batch_last;
 	if (json_is_integer(jl)) {
 		uint64_t l = (uint64_t)json_integer_value(jl);

@@ -64,7 +64,8 @@ check_line 'anycast_rtt_seconds_sum{agent="branch-1",service="dns",family="4",ta
 check_line 'anycast_agent_last_seen_timestamp_seconds{agent="branch-2"} 0.000' \
 	"an agent that never reported is listed with 0"
 check_line "anycast_build_info{version=\"$VERSION\"} 1" "build info $VERSION"
-check_line 'anycast_metrics_ignored_results_total 1' "the result of an unknown service is only counted"
+check_line 'anycast_ingest_results_total{outcome="unconfigured"} 2' \
+	"the records of an unknown service and of an address not in the inventory (::1) are dropped and counted"
 for name in process_cpu_seconds_total process_resident_memory_bytes process_virtual_memory_bytes \
 	process_open_fds process_max_fds process_start_time_seconds \
 	anycast_config_last_reload_successful anycast_config_last_reload_success_timestamp_seconds; do
