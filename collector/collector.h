@@ -87,6 +87,9 @@ struct collector {
 	int retention_running;
 	struct sse *sse;                      /* the event stream's clients and ring */
 
+	char host_name[256];                  /* gethostname(), lower case (api_host.c) */
+	char external_host[256];              /* host of --external-url, "" when none */
+
 	int stopping;
 	int exit_code;
 	void (*stopped_cb)(struct collector *c);

@@ -1228,6 +1228,49 @@ Test(api, read_token_guards_the_dashboard_api)
 	r = http("GET", "/metrics", "dashboard-secret", NULL, NULL);
 	cr_assert_eq(r.status, 200);
 	free(r.body);
+	/* The token decides, whatever name the request was sent to. */
+	r = http("GET", "/api/v1/events", "dashboard-secret", NULL, "Host: rebound.example");
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+/* With no read token, a request addressed to another name (a page elsewhere
+ * whose name was made to resolve here: DNS rebinding) reads nothing; by
+ * address, localhost, this machine's name or --external-url it does. */
+Test(api, open_read_api_answers_only_its_own_host_names)
+{
+	static const char *refused[] = { "Host: rebound.example", "Host: rebound.example:8053",
+					 "Host: 127.0.0.1.rebound.example", "Host: [nonsense]" };
+	char host[300], name[256];
+	struct reply r;
+
+	start("--external-url=https://Monitor.Example.NET/anycast/");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		r = http("GET", "/api/v1/catchments", NULL, NULL, refused[i]);
+		cr_expect_eq(r.status, 403, "%s: %ld", refused[i], r.status);
+		free(r.body);
+		r = http("GET", "/metrics", NULL, NULL, refused[i]);
+		cr_expect_eq(r.status, 403, "/metrics with %s: %ld", refused[i], r.status);
+		free(r.body);
+	}
+	cr_assert_eq(gethostname(name, sizeof(name)), 0);
+	const char *served[] = { NULL, "Host: localhost:8053", "Host: [::1]:8053",
+				 "Host: monitor.example.net", "Host: MONITOR.example.net.:443", host };
+	snprintf(host, sizeof(host), "Host: %s:%d", name, port);
+	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++) {
+		r = http("GET", "/api/v1/catchments", NULL, NULL, served[i]);
+		cr_expect_eq(r.status, 200, "%s: %ld", served[i] ? served[i] : "127.0.0.1", r.status);
+		free(r.body);
+	}
+	/* Agents and health checks are not the read API. */
+	char *b = batch(1, 1, 1, "site-a");
+
+	r = http("GET", "/healthz", NULL, NULL, "Host: rebound.example");
+	cr_expect_eq(r.status, 200);
+	free(r.body);
+	json_decref(http_json("POST", "/api/v1/results", TOKEN1, b, 200));
+	free(b);
 	stop(SIGTERM);
 }
 
