@@ -473,16 +473,25 @@ alert_format_email(const struct event *ev, int resolved, const char *from, const
 	      sizeof(ev->incident) * 2 + 4 * RESULT_NAME_MAX;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
+	/* Every interpolated field without control bytes: an agent's names and
+	 * a server's identities must not end a line or the DATA of the mail. */
+	char f_agent[RESULT_NAME_MAX], f_svc[RESULT_NAME_MAX], f_from[RESULT_NAME_MAX],
+		f_to[RESULT_NAME_MAX], f_inc[sizeof(ev->incident)], f_type[sizeof(ev->type)],
+		f_detail[EVENT_DETAIL_MAX];
 	n = snprintf(out, cap,
 		     "Date: %s\r\nFrom: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
 		     "Message-ID: <%lld.%s.%d@anycast-monitor>\r\nMIME-Version: 1.0\r\n"
 		     "Content-Type: text/plain; charset=utf-8\r\n\r\n"
 		     "%s\r\n\r\ntime: %s\r\ntype: %s\r\nagent: %s\r\nservice: %s\r\nfamily: %d\r\n"
-		     "from: %s\r\nto: %s\r\nincident: %s\r\nstatus: %s\r\n\r\n%s\r\n",
-		     date, from, hdr_to, line, (long long)ev->time_ms, ev->type, resolved, line, t,
-		     ev->type, nz(ev->agent, "-"), ev->service, ev->family, nz(ev->from_instance, "-"),
-		     nz(ev->to_instance, "-"), ev->incident, resolved ? "resolved" : "firing",
-		     ev->detail);
+		     "from: %s\r\nto: %s\r\nincident: %s\r\nstatus: %s\r\n\r\ndetail: %s\r\n",
+		     date, from, hdr_to, line, (long long)ev->time_ms,
+		     clean(ev->type, f_type, sizeof(f_type)), resolved, line, t, f_type,
+		     clean(nz(ev->agent, "-"), f_agent, sizeof(f_agent)),
+		     clean(ev->service, f_svc, sizeof(f_svc)), ev->family,
+		     clean(nz(ev->from_instance, "-"), f_from, sizeof(f_from)),
+		     clean(nz(ev->to_instance, "-"), f_to, sizeof(f_to)),
+		     clean(ev->incident, f_inc, sizeof(f_inc)), resolved ? "resolved" : "firing",
+		     clean(ev->detail, f_detail, sizeof(f_detail)));
 	if (n < 0 || (size_t)n >= cap) {
 		free(out);
 		return NULL;

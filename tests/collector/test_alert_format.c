@@ -119,19 +119,28 @@ Test(alert_format, email_fields_cannot_end_the_message)
 
 	snprintf(ev.detail, sizeof(ev.detail),
 		 "{\"agents\":[{\"agent\":\"br1\\n.\\r\\nRCPT TO:<x>\",\"family\":4}]}");
-	p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
-	cr_assert_not_null(p);
-	cr_assert_eq(strlen(p), len);
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == '\n')
-			cr_assert(i > 0 && p[i - 1] == '\r', "bare LF at %zu", i);
-		if (p[i] == '\r')
-			cr_assert(p[i + 1] == '\n', "bare CR at %zu", i);
+	/* the incident mail, and the mail of an event outside any incident */
+	for (int k = 0; k < 2; k++) {
+		if (k == 1) {
+			ev.incident_id = 0;
+			snprintf(ev.from_instance, sizeof(ev.from_instance), "a\n.\r\nDATA");
+			snprintf(ev.agent, sizeof(ev.agent), "b\r\nMAIL FROM:<e@x>");
+		}
+		p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
+		cr_assert_not_null(p);
+		cr_assert_eq(strlen(p), len);
+		for (size_t i = 0; i < len; i++) {
+			if (p[i] == '\n')
+				cr_assert(i > 0 && p[i - 1] == '\r', "mail %d: bare LF at %zu", k, i);
+			if (p[i] == '\r')
+				cr_assert(p[i + 1] == '\n', "mail %d: bare CR at %zu", k, i);
+		}
+		cr_assert_null(strstr(p, "\r\n.\r\n"), "a lone dot line would end DATA");
+		cr_assert_null(strstr(p, "\r\nMAIL FROM"), "%s", p);
+		cr_assert_null(strstr(p, "\r\nRCPT TO"), "%s", p);
+		cr_assert_null(strstr(p, "\r\nDATA"), "%s", p);
+		free(p);
 	}
-	cr_assert_null(strstr(p, "\r\n.\r\n"), "a lone dot line would end DATA");
-	cr_assert_null(strstr(p, "\r\nMAIL FROM"), "%s", p);
-	cr_assert_null(strstr(p, "\r\nRCPT TO"), "%s", p);
-	free(p);
 }
 
 /* U+202E (right-to-left override), U+2066, U+200B and C1 NEL in a server's
