@@ -16,8 +16,6 @@ const char *const metrics_event_types[METRICS_N_EVENT_TYPES] = {
 	"unknown_instance", "flapping", "split",    "suboptimal"
 };
 
-/* Keeps the table bounded whatever the inventory's size. */
-#define MAX_SERIES 200000
 
 static uint64_t
 fnv(uint64_t h, const char *s)
@@ -170,7 +168,7 @@ lookup(struct metrics *m, enum series_kind kind, const char *agent, const char *
 		m->ignored_results++;
 		return NULL;
 	}
-	if (m->n_series >= MAX_SERIES) {
+	if (m->n_series >= m->max_series) {
 		m->dropped_series++;
 		return NULL;
 	}
@@ -269,10 +267,35 @@ still_known(const struct inventory *inv, struct series *s)
 	return 1;
 }
 
+/* The most series the inventory can give: per agent, service and address
+ * family, the anycast target with each instance or none, and the management
+ * target of each instance. Names come only from the inventory, so this is
+ * the table's bound, whatever the agents send. */
+static size_t
+series_bound(const struct inventory *inv)
+{
+	size_t per_agent = 0;
+
+	for (int i = 0; i < inv->n_services; i++) {
+		const struct inv_service *s = &inv->services[i];
+		int v4 = 0, v6 = 0;
+
+		for (int k = 0; k < s->n_address; k++) {
+			if (strchr(s->address[k], ':') != NULL)
+				v6 = 1;
+			else
+				v4 = 1;
+		}
+		per_agent += (size_t)(v4 + v6) * (2 * (size_t)s->n_instances + 1);
+	}
+	return per_agent * (size_t)inv->n_agents;
+}
+
 void
 metrics_set_inventory(struct metrics *m, const struct inventory *inv)
 {
 	m->inv = inv;
+	m->max_series = series_bound(inv);
 	for (size_t i = 0; i < m->n_slots; i++) {
 		struct series **pp = &m->table[i], *s;
 

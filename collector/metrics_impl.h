@@ -51,10 +51,11 @@ struct metrics {
 	const struct inventory *inv;         /* not owned */
 	struct series **table;
 	size_t n_slots, n_series;
+	size_t max_series; /* what the inventory can give (series_bound in metrics.c) */
 	struct hashmap names;                /* label value -> its one owned copy; kept until
 						metrics_free (bounded by the names the
 						inventories ever had) */
-	uint64_t dropped_series;             /* over MAX_SERIES */
+	uint64_t dropped_series;             /* over max_series */
 	uint64_t ignored_results;            /* agent or service not in the inventory */
 	uint64_t stored, duplicates, rejected;
 	uint64_t unconfigured; /* records of services or addresses not in the inventory */

@@ -267,8 +267,9 @@ void inventory_token_hash(const char *token, size_t len, char out[65])
 
 struct inventory *inventory_load(const char *path, char *err, size_t errlen)
 {
-	/* Configuration files are small: refuse anything absurd before reading. */
-	const long max = 4L * 1024 * 1024;
+	/* Refuse anything absurd before reading: a million agents (the most
+	 * INV_MAX_AGENTS allows) take about 110 MB of YAML. */
+	const long max = 256L * 1024 * 1024;
 	FILE *f = fopen(path, "rb");
 	struct inventory *inv = NULL;
 	char *text = NULL;
