@@ -180,6 +180,8 @@ int path_trace_on_error(struct path_trace *t, int64_t now_ns, const struct path_
 		t->unmatched++;
 		return 0;
 	}
+	if (t->end_ttl > 0 && p->ttl > t->end_ttl)
+		return 0; /* ours, but past where the path ended */
 	lose(t, p); /* leaves the window */
 	p->state = PROBE_ANSWERED;
 	h = &t->hops[p->ttl];
