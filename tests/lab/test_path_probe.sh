@@ -9,6 +9,7 @@
 # the owner of the gateway address; an IPv6 link-local gateway stands for the
 # global address on the same interface), since a Linux router answers from
 # its address on the link facing the sender. Then:
+#  - tracepath(8), the peer, sees the same hops;
 #  - a router that stops sending time-exceeded (ICMP rate limit) gives `*`
 #    for its hop while the trace still reaches the destination;
 #  - a packet budget smaller than the path stops the trace with "budget";
@@ -21,6 +22,7 @@
 
 command -v jq >/dev/null || fatal "jq is needed"
 command -v setpriv >/dev/null || fatal "setpriv (util-linux) is needed"
+command -v tracepath >/dev/null || fatal "tracepath (iputils-tracepath) is needed"
 BIN=${ANYCAST_BIN:?ANYCAST_BIN not set}/anycast-agent
 [ -x "$BIN" ] || fatal "$BIN not built"
 
@@ -102,6 +104,12 @@ check_trace br1 4 "$LAB_MGMT4_site_b" "br1 -> site-b management"
 assert_eq 3 "$(wc -w <<<"$GOT")" "br1 -> site-b management: r1, r2, site-b"
 check_trace br1 6 "$LAB_MGMT6_site_b" "br1 -> site-b management (IPv6)"
 assert_eq 3 "$(wc -w <<<"$GOT")" "br1 -> site-b management (IPv6): r1, r2, site-b"
+# The peer: tracepath(8) (also unprivileged) sees the same hops.
+for dst in "$LAB_MGMT4_site_b" "$LAB_MGMT6_site_b" "$LAB_ANYCAST_DNS4"; do
+	peer=$(in_ns br1 "${UNPRIV[@]}" tracepath -n "$dst" | awk '$1 ~ /^[0-9]+:$/ && !seen[$1]++ {print $2}' | paste -sd' ')
+	trace br1 "$dst"
+	assert_eq "$peer" "$(hops_of "$TRACE_JSON")" "br1 -> $dst: the same hops as tracepath"
+done
 BASE_ANY=$(walk 4 br1 "$LAB_ANYCAST_DNS4")
 BASE_MGMT=$(walk 4 br1 "$LAB_MGMT4_site_b")
 
