@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "agent/path_probe.h"
@@ -434,5 +435,76 @@ Test(path_trace, probe_rejects_bad_options)
 	cr_assert_eq(path_probe_start(&loop, &o, &p), -EINVAL);
 	o.dst = NULL;
 	cr_assert_eq(path_probe_start(&loop, &o, &p), -EINVAL);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+struct silent_ctx {
+	int calls, cancelled;
+	enum path_trace_status status;
+	int packets, answered;
+};
+
+static void on_silent_done(void *ctx, const struct path_trace *t, int cancelled)
+{
+	struct silent_ctx *d = ctx;
+
+	d->calls++;
+	d->cancelled = cancelled;
+	d->status = t->status;
+	d->packets = t->n_probes;
+	for (int ttl = 1; ttl <= t->last_ttl; ttl++)
+		d->answered += t->hops[ttl].answered;
+}
+
+/* A service on the port takes every probe: no error comes back, each TTL is
+ * asked `attempts` times on the timer, then the trace stops at the gap
+ * limit with every hop silent. */
+Test(path_trace, probe_silent_destination_ends_at_the_gap)
+{
+	uv_loop_t loop;
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	socklen_t len = sizeof(dst);
+	int sink = socket(AF_INET, SOCK_DGRAM, 0);
+	struct path_probe *p;
+	struct silent_ctx d = { 0 };
+	struct path_probe_opts o = {
+		.dst = (struct sockaddr *)&dst,
+		.trace = { .timeout_ms = 30, .attempts = 2, .gap_limit = 3 },
+		.done = on_silent_done,
+		.ctx = &d,
+	};
+
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(sink, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	cr_assert_eq(getsockname(sink, (struct sockaddr *)&dst, &len), 0);
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	cr_assert_eq(path_probe_start(&loop, &o, &p), 0);
+	cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	cr_assert_eq(d.calls, 1);
+	cr_assert_not(d.cancelled);
+	cr_assert_eq(d.status, PATH_TRACE_GAP);
+	cr_assert_eq(d.packets, 3 * 2);
+	cr_assert_eq(d.answered, 0);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+	close(sink);
+}
+
+Test(path_trace, probe_cancel_calls_back_once)
+{
+	uv_loop_t loop;
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct path_probe *p;
+	struct silent_ctx d = { 0 };
+	struct path_probe_opts o = { .dst = (struct sockaddr *)&dst, .done = on_silent_done,
+				     .ctx = &d };
+
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	cr_assert_eq(path_probe_start(&loop, &o, &p), 0);
+	path_probe_cancel(p);
+	cr_assert_eq(d.calls, 1);
+	cr_assert(d.cancelled);
+	cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	cr_assert_eq(d.calls, 1, "no second callback");
 	cr_assert_eq(uv_loop_close(&loop), 0);
 }
