@@ -466,6 +466,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (guard != NULL)
 		return guard_run(guard, dry_run, check);
+	if (trace.address == NULL && (trace.port || trace.trace.max_ttl || trace.trace.budget)) {
+		fprintf(stderr, "anycast-agent: --port, --max-hops and --packets go with --trace\n");
+		return 2;
+	}
 	if (trace.address != NULL) {
 		trace.json = a.json;
 		return trace_run(&trace);
