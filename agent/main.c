@@ -438,8 +438,9 @@ int main(int argc, char **argv)
 									: PATH_TRACE_MAX_BUDGET;
 
 			if (int_option(optarg, 1, hi, dst) < 0) {
-				fprintf(stderr, "anycast-agent: %s: a number from 1 to %d, not %s\n",
-					argv[optind - 1], hi, optarg);
+				fprintf(stderr, "anycast-agent: --%s: a number from 1 to %d, not %s\n",
+					ch == O_PORT ? "port" : ch == O_MAX_HOPS ? "max-hops" : "packets",
+					hi, optarg);
 				return 2;
 			}
 			break;
