@@ -21,6 +21,7 @@
 #include "agent/output.h"
 #include "agent/prober.h"
 #include "agent/reporter.h"
+#include "agent/trace_run.h"
 #include "common/inventory.h"
 #include "common/log.h"
 
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 		"usage: anycast-agent --config FILE [--once [--json]] [--spool DIR] [--user NAME]\n"
 		"                     [-v] [--syslog]\n"
 		"       anycast-agent --guard FILE [--dry-run] [--check-config] [-v] [--syslog]\n"
+		"       anycast-agent --trace ADDRESS [--port N] [--max-hops N] [--packets N]\n"
+		"                     [--json] [-v]\n"
 		"       anycast-agent --collector URL --name NAME --token-file FILE [--spool DIR]\n"
 		"                     [--spool-max BYTES] [--ca-file F] [--cert F] [--key F]\n"
 		"                     [--user NAME] [-v] [--syslog]\n"
@@ -73,6 +76,11 @@ static void usage(FILE *f)
 		"  --guard FILE       guard mode (on an anycast server): withdraw the local\n"
 		"                     instance when its service stops answering\n"
 		"  --dry-run          with --guard: log the actions, change nothing\n"
+		"  --trace ADDRESS    trace the path to ADDRESS (UDP, no privileges), print\n"
+		"                     the hops (JSON with --json); exit 1 when not reached\n"
+		"  --port N           with --trace: destination port (default 33434)\n"
+		"  --max-hops N       with --trace: highest TTL (default 30)\n"
+		"  --packets N        with --trace: packet budget (default 64, at most 256)\n"
 		"  --check-config     validate the config (and URL and token file) and exit\n"
 		"  -v, --verbose      debug logging\n"
 		"  --syslog           log to syslog instead of stderr\n"
@@ -327,10 +335,25 @@ static int check_config(const char *config, const struct inventory *inv,
 	return 0;
 }
 
+/* A decimal integer in [lo, hi] into *out; -1 when s is not one. */
+static int int_option(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_COLLECTOR = 256, O_NAME, O_TOKEN, O_SPOOL, O_SPOOL_MAX, O_CA, O_CERT, O_KEY,
-	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK, O_USER, O_GUARD, O_DRY_RUN };
+	       O_ONCE, O_JSON, O_VERSION, O_SYSLOG, O_CHECK, O_USER, O_GUARD, O_DRY_RUN,
+	       O_TRACE, O_PORT, O_MAX_HOPS, O_PACKETS };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "collector", required_argument, NULL, O_COLLECTOR },
@@ -351,12 +374,17 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, O_USER },
 		{ "guard", required_argument, NULL, O_GUARD },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "trace", required_argument, NULL, O_TRACE },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "max-hops", required_argument, NULL, O_MAX_HOPS },
+		{ "packets", required_argument, NULL, O_PACKETS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct central_options co = { 0 };
 	struct agent a = { 0 };
 	const char *config = NULL, *spool = NULL, *guard = NULL;
 	int dry_run = 0;
+	struct trace_run_opts trace = { 0 };
 	char collectors[COLLECTOR_SET_MAX * COLLECTOR_URL_MAX] = "";
 	int verbose = 0, use_syslog = 0, check = 0, ch, rc;
 	char err[1024];
@@ -400,6 +428,23 @@ int main(int argc, char **argv)
 		case O_USER: co.user = a.user = optarg; break;
 		case O_GUARD: guard = optarg; break;
 		case O_DRY_RUN: dry_run = 1; break;
+		case O_TRACE: trace.address = optarg; break;
+		case O_PORT:
+		case O_MAX_HOPS:
+		case O_PACKETS: {
+			int *dst = ch == O_PORT ? &trace.port
+				   : ch == O_MAX_HOPS ? &trace.trace.max_ttl : &trace.trace.budget;
+			int hi = ch == O_PORT ? 65535 : ch == O_MAX_HOPS ? PATH_TRACE_MAX_TTL
+									: PATH_TRACE_MAX_BUDGET;
+
+			if (int_option(optarg, 1, hi, dst) < 0) {
+				fprintf(stderr, "anycast-agent: --%s: a number from 1 to %d, not %s\n",
+					ch == O_PORT ? "port" : ch == O_MAX_HOPS ? "max-hops" : "packets",
+					hi, optarg);
+				return 2;
+			}
+			break;
+		}
 		case ':':
 			fprintf(stderr, "anycast-agent: %s needs a value (see --help)\n",
 				argv[optind - 1]);
@@ -422,6 +467,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (guard != NULL)
 		return guard_run(guard, dry_run, check);
+	if (trace.address == NULL && (trace.port || trace.trace.max_ttl || trace.trace.budget)) {
+		fprintf(stderr, "anycast-agent: --port, --max-hops and --packets go with --trace\n");
+		return 2;
+	}
+	if (trace.address != NULL) {
+		trace.json = a.json;
+		return trace_run(&trace);
+	}
 	if (config != NULL) {
 		a.inv = inventory_load(config, err, sizeof(err));
 		if (a.inv == NULL)

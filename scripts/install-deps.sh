@@ -9,7 +9,7 @@ libuv1-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 l
 libjansson-dev libyaml-dev libhttp-parser-dev libssl-dev zlib1g-dev
 bird2 nsd knot unbound bind9 pdns-server pdns-backend-bind chrony iproute2 dnsutils jq
 nodejs npm chromium clang valgrind wrk dnsperf prometheus prometheus-blackbox-exporter prometheus-alertmanager faketime
-dpkg-dev file groff-base man-db mandoc lintian systemd systemd-container"
+dpkg-dev file groff-base man-db mandoc lintian systemd systemd-container iputils-tracepath"
 
 missing=""
 for p in $PKGS; do
