@@ -84,7 +84,6 @@ struct collector {
 	int snapshot_dirty;
 	uint64_t results_unannounced;         /* stored since the last "results" push */
 	int64_t results_announced_ms;
-	int retention_running;
 	struct sse *sse;                      /* the event stream's clients and ring */
 
 	int stopping;
