@@ -180,8 +180,11 @@ wait_for(uv_loop_t *loop, struct store_writer *w, int (*cond)(struct store_write
 static int
 wal_empty(struct store_writer *w)
 {
-	(void)w;
-	return file_size(wal) == 0;
+	struct store_writer_stats ws;
+
+	/* The counter moves just after the file is cut: wait for both. */
+	store_writer_get_stats(w, &ws);
+	return file_size(wal) == 0 && ws.wal_truncates >= 1;
 }
 
 /* Once no results arrive for idle_ms, the writer runs a TRUNCATE
