@@ -51,6 +51,8 @@ struct store_writer {
 	int64_t upkeep_next_ns; /* while ingest is busy: earliest next step */
 	int64_t truncate_next_ns;
 	int wal_dirty;          /* committed since the last TRUNCATE checkpoint */
+	int64_t win_start_ns, win_busy_ns; /* this second's time in ingest groups */
+	int busy_pct;           /* the last full second's share in ingest groups */
 	/* loop side */
 	void (*close_cb)(void *arg);
 	void *close_arg;
@@ -169,6 +171,18 @@ run_group(struct store_writer *w, struct store_job *jobs)
 	w->wal_dirty = 1;
 }
 
+/* Account time spent in ingest groups; roll the one-second window. */
+static void
+account_busy(struct store_writer *w, int64_t now, int64_t busy_ns)
+{
+	w->win_busy_ns += busy_ns;
+	if (now - w->win_start_ns >= 1000000000) {
+		w->busy_pct = (int)(w->win_busy_ns * 100 / (now - w->win_start_ns));
+		w->win_start_ns = now;
+		w->win_busy_ns = 0;
+	}
+}
+
 /* Take one group from the queue (called with mu held; returns with mu held):
  * jobs up to GROUP_MAX_RESULTS results, or one job that must run alone. Runs
  * it with mu released and appends it to the done list. */
@@ -176,6 +190,7 @@ static void
 process_once(struct store_writer *w)
 {
 	struct store_job *group = NULL, **tail = &group, *alone = NULL;
+	int64_t t0 = time_mono_ns();
 	size_t nres = 0;
 
 	while (w->queue != NULL) {
@@ -209,6 +224,7 @@ process_once(struct store_writer *w)
 	}
 
 	pthread_mutex_lock(&w->mu);
+	account_busy(w, time_mono_ns(), time_mono_ns() - t0);
 	for (struct store_job *j = group; j != NULL; j = j->next) {
 		w->stats.jobs++;
 		w->backlog -= j->n_results;
@@ -226,18 +242,28 @@ ingest_idle(const struct store_writer *w, int64_t now)
 	return w->queue == NULL && now - w->last_ingest_ns >= (int64_t)w->opt.idle_ms * 1000000;
 }
 
+/* Nothing queued and ingest kept the writer below STORE_UPKEEP_BUSY_PCT busy
+ * the last second: the writer has room, a step only delays the next job. */
+static int
+writer_has_room(struct store_writer *w, int64_t now)
+{
+	account_busy(w, now, 0);
+	return w->queue == NULL && w->busy_pct < STORE_UPKEEP_BUSY_PCT;
+}
+
 /* What upkeep to run now (mu held). Retention and vacuum run step after step
- * while ingest is idle, and paced by upkeep_next_ns while it is not; the
- * TRUNCATE checkpoint only once ingest is idle and they are done. */
+ * while the writer has room, and paced by upkeep_next_ns while ingest keeps
+ * it busy; the TRUNCATE checkpoint only once ingest is idle and they are
+ * done. */
 static enum upkeep
-upkeep_due(const struct store_writer *w, int64_t now)
+upkeep_due(struct store_writer *w, int64_t now)
 {
 	int idle = ingest_idle(w, now);
 
 	if (w->stopping)
 		return UPKEEP_NONE;
 	if (w->ret_more || w->vac_more) {
-		if (!idle && now < w->upkeep_next_ns)
+		if (!idle && now < w->upkeep_next_ns && !writer_has_room(w, now))
 			return UPKEEP_NONE;
 		return w->ret_more ? UPKEEP_RETENTION : UPKEEP_VACUUM;
 	}
@@ -316,9 +342,9 @@ run_step(struct store_writer *w, enum upkeep what)
 		w->stats.vacuum_pages += (uint64_t)freed;
 	}
 	w->stats.upkeep_ns_total += (uint64_t)(t1 - t0);
-	/* While ingest is busy, upkeep gets retention_share_pct of the time. */
-	w->upkeep_next_ns = ingest_idle(w, t1) ? t1
-			    : store_writer_pace_ns(t1, t1 - t0, w->opt.retention_share_pct);
+	/* While ingest keeps the writer busy, upkeep gets retention_share_pct
+	 * of the time. */
+	w->upkeep_next_ns = store_writer_pace_ns(t1, t1 - t0, w->opt.retention_share_pct);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -529,7 +555,7 @@ store_writer_new_opts(uv_loop_t *loop, struct store *st, const struct store_writ
 		log_info("store: auto_vacuum is off: space retention frees is reused but the"
 			 " file does not shrink; `anycast-collector vacuum --db FILE` (collector"
 			 " stopped) converts it");
-	w->last_ingest_ns = time_mono_ns();
+	w->last_ingest_ns = w->win_start_ns = time_mono_ns();
 	w->loop = loop;
 	w->st = st;
 	w->queue_tail = &w->queue;

@@ -76,6 +76,7 @@ struct store_writer;
 #define STORE_IDLE_MS 1000
 #define STORE_RETENTION_STEP_ROWS 1000 /* rows per table per retention step */
 #define STORE_RETENTION_SHARE_PCT 5    /* writer time for upkeep while ingest is busy */
+#define STORE_UPKEEP_BUSY_PCT 50       /* ingest below this share of the writer: not busy */
 #define STORE_VACUUM_KEEP_PAGES 2048   /* free pages kept for reuse (8 MB) */
 #define STORE_VACUUM_STEP_PAGES 1024   /* pages given back per vacuum step */
 
@@ -95,8 +96,9 @@ struct store_writer *store_writer_new_opts(uv_loop_t *loop, struct store *st,
 					   const struct store_writer_options *opt);
 /* Delete what is older than these times (Unix ms), in steps of at most
  * retention_step_rows rows per table, each in its own transaction: one step
- * after the other while ingest is idle, and while it is not, paced so that
- * upkeep takes at most retention_share_pct of the writer's time. Then give
+ * after the other while nothing is queued and ingest took less than
+ * STORE_UPKEEP_BUSY_PCT of the writer's last second, and otherwise paced so
+ * that upkeep takes at most retention_share_pct of its time. Then give
  * back free pages beyond vacuum_keep_pages (incremental vacuum). Call again
  * with newer times as they move; the last call wins. */
 void store_writer_set_retention(struct store_writer *w, int64_t raw_before_ms,

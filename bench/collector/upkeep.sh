@@ -9,7 +9,8 @@
 #        (default 90 2000000 20 3)
 # Env: COLLECTOR=binary under test (default: a Release build in build-bench);
 #      BASE_COLLECTOR=another binary measured the same way in the same run
-#      (e.g. one built from the previous release) for a before/after.
+#      (e.g. one built from the previous release) for a before/after;
+#      PARTS="wal retention" (default both).
 source "$(dirname "$0")/common.sh"
 WAL_SECONDS=${1:-90}
 OLD_ROWS=${2:-2000000}
@@ -26,9 +27,11 @@ BINARIES=("$COLLECTOR")
 metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 wal_bytes() { stat -c %s "$WORK/anycast.db-wal" 2>/dev/null || echo 0; }
 
-# ---- 1. WAL size over a long ingest
+PARTS=${PARTS:-wal retention}
 write_inventory $AGENTS 10
-for bin in "${BINARIES[@]}"; do
+
+# ---- 1. WAL size over a long ingest
+[[ $PARTS == *wal* ]] && for bin in "${BINARIES[@]}"; do
 	rm -f "$WORK"/anycast.db*
 	COLLECTOR=$bin start_collector
 	( while kill -0 "$CPID" 2>/dev/null; do wal_bytes; sleep 1; done ) >"$WORK/wal.samples" &
@@ -82,36 +85,40 @@ EOF
 }
 
 # phase BIN DBNAME RETENTION: one ingest phase on a fresh copy; prints
-# "rate cpu_us_per_result deleted behind"
+# "rate cpu_us_per_result rows_deleted expired_rows_left". The collector
+# hands retention its horizon 5 s after start: a warm-up ingest keeps it busy
+# from the start, as in service, then the measured one follows at once.
 phase() {
-	local bin=$1 name=$2 retention=$3 cpu0 del0 out
+	local bin=$1 name=$2 retention=$3 cpu0 rate stored warm cpu left total
 	rm -f "$WORK"/anycast.db*
 	cp "$WORK/old-$name.db" "$WORK/anycast.db"
 	sed -i '/^retention:/d' "$WORK/inv.yaml"
 	echo "retention: $retention" >>"$WORK/inv.yaml"
 	COLLECTOR=$bin start_collector
-	sleep 6 # the collector hands retention its horizon 5 s after start
-	cpu0=$(cpu_s); del0=$(metric anycast_store_retention_rows_total)
 	"$WORK/loadgen" --url "$URL" --agents $AGENTS --threads $THREADS --batch 100 --services 10 \
-		--seconds "$PHASE_SECONDS" --seq-base $((OLD_ROWS / AGENTS + 1000)) >"$WORK/loadgen.out"
-	out="$(awk '/^rate/ {print $2}' "$WORK/loadgen.out")"
+		--seconds 7 --seq-base $((OLD_ROWS / AGENTS + 1000)) >"$WORK/warmup.out"
+	cpu0=$(cpu_s)
+	"$WORK/loadgen" --url "$URL" --agents $AGENTS --threads $THREADS --batch 100 --services 10 \
+		--seconds "$PHASE_SECONDS" --seq-base $((OLD_ROWS / AGENTS + 1000000)) >"$WORK/loadgen.out"
+	rate=$(awk '/^rate/ {print $2}' "$WORK/loadgen.out")
 	stored=$(awk '/^requests/ {print $8}' "$WORK/loadgen.out")
+	warm=$(awk '/^requests/ {print $8}' "$WORK/warmup.out")
 	cpu=$(echo "($(cpu_s) - $cpu0) * 1000000 / $stored" | bc -l)
-	del=$(metric anycast_store_retention_rows_total); del=${del:-0}; del0=${del0:-0}
-	behind=$(metric anycast_store_retention_behind)
 	stop_collector
-	echo "$out $(printf '%.1f' "$cpu") $((del - del0)) ${behind:-?}"
+	read -r total left < <(sqlite3 -separator ' ' "$WORK/anycast.db" "SELECT count(*),
+		count(*) FILTER (WHERE time_ms < $(($(date +%s) * 1000)) - 30 * 86400000) FROM results")
+	echo "$rate $(printf '%.1f' "$cpu") $((OLD_ROWS + warm + stored - total)) $left"
 }
 
-for bin in "${BINARIES[@]}"; do
+[[ $PARTS == *retention* ]] && for bin in "${BINARIES[@]}"; do
 	tag=$(echo "$bin" | md5sum | cut -c1-8)
 	make_old_db "$bin" "$tag"
 	echo "retention $bin: $OLD_ROWS expired results; $ROUNDS rounds of ${PHASE_SECONDS}s phases"
 	sum_with=0; sum_without=0
 	for r in $(seq 1 "$ROUNDS"); do
-		read -r rw cw dw bw < <(phase "$bin" "$tag" 30d)
-		read -r ro co do bo < <(phase "$bin" "$tag" 400d)
-		echo "  round $r: catching up $rw/s ($cw us/result, $dw rows deleted meanwhile, behind=$bw);" \
+		read -r rw cw dw lw < <(phase "$bin" "$tag" 30d)
+		read -r ro co _ _ < <(phase "$bin" "$tag" 400d)
+		echo "  round $r: catching up $rw/s ($cw us/result; $dw rows deleted in the run, $lw expired left);" \
 			"nothing to delete $ro/s ($co us/result); ratio $(printf '%.3f' "$(echo "$rw / $ro" | bc -l)")"
 		sum_with=$(echo "$sum_with + $rw" | bc -l); sum_without=$(echo "$sum_without + $ro" | bc -l)
 	done
