@@ -537,7 +537,7 @@ store_checkpoint_truncate(struct store *st, int wait_ms)
 	int rc;
 
 	if (st->pg != NULL)
-		return 0;
+		return -EOPNOTSUPP; /* the server manages its WAL */
 	/* Waits for readers through the busy handler: shortened so a reader in
 	 * the middle of a query makes this fail (try again later) instead of
 	 * holding up the writer. */

@@ -127,7 +127,8 @@ int store_checkpoint(struct store *st, int *wal_pages, int *done);
 int store_bound_wal(struct store *st, int64_t limit_bytes);
 /* A TRUNCATE checkpoint: copies the whole WAL back and cuts the file to zero
  * bytes. Waits at most wait_ms for readers; -EBUSY when one (or another
- * checkpoint) is in the way: try again later. Outside any transaction. */
+ * checkpoint) is in the way: try again later; -EOPNOTSUPP on PostgreSQL.
+ * Outside any transaction. */
 int store_checkpoint_truncate(struct store *st, int wait_ms);
 /* PRAGMA auto_vacuum: 0 none, 1 full, 2 incremental (new databases get 2);
  * -1 on PostgreSQL or error. */

@@ -355,10 +355,10 @@ run_truncate(struct store_writer *w)
 	int rc = store_checkpoint_truncate(w->st, TRUNCATE_WAIT_MS);
 
 	pthread_mutex_lock(&w->mu);
-	if (rc == 0) {
+	if (rc == 0 || rc == -EOPNOTSUPP)
 		w->wal_dirty = 0;
+	if (rc == 0)
 		w->stats.wal_truncates++;
-	}
 	w->truncate_next_ns = time_mono_ns() + (int64_t)TRUNCATE_RETRY_MS * 1000000;
 	w->stats.upkeep_ns_total += (uint64_t)(time_mono_ns() - t0);
 	pthread_mutex_unlock(&w->mu);
