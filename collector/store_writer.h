@@ -3,7 +3,9 @@
  * everything queued at that moment in one transaction (each job in its own
  * savepoint, so a bad job is undone alone), then hands the finished jobs back
  * to the loop with uv_async_send. Ingest never waits for the API and the API
- * never waits for a commit. */
+ * never waits for a commit. Between groups it keeps the store small: paced
+ * retention and incremental vacuum steps, a bounded WAL and a TRUNCATE
+ * checkpoint once ingest is idle (docs/STORAGE.md). */
 #ifndef ANYCAST_STORE_WRITER_H
 #define ANYCAST_STORE_WRITER_H
 
