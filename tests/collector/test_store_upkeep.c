@@ -294,8 +294,8 @@ Test(store_upkeep, busy_ingest_paces_upkeep_to_its_share)
 	cr_assert_eq(store_writer_pace_ns(5, 10, 100), 5);
 }
 
-/* While ingest never pauses, retention still advances (paced, not starved)
- * and every ingest job commits. */
+/* While ingest never pauses long enough to count as idle, retention still
+ * advances between the ingest groups (not starved) and every job commits. */
 Test(store_upkeep, retention_advances_while_ingest_is_busy)
 {
 	struct store_writer_options o = { .idle_ms = 60000, .retention_step_rows = 100 };
@@ -314,7 +314,7 @@ Test(store_upkeep, retention_advances_while_ingest_is_busy)
 	w = store_writer_new_opts(&loop, open_db(), &o);
 	cr_assert_not_null(w);
 	store_writer_set_retention(w, now - 86400000, now - 86400000, now - 86400000);
-	/* idle_ms is a minute: every step below ran paced, beside ingest. */
+	/* idle_ms is a minute: every step below ran beside ingest. */
 	for (int i = 0; i < 3000; i++) {
 		submit_ingest(w, &ctx, "b2", (uint64_t)i * 10 + 1, 10, now);
 		submitted++;
