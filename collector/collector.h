@@ -84,7 +84,6 @@ struct collector {
 	int snapshot_dirty;
 	uint64_t results_unannounced;         /* stored since the last "results" push */
 	int64_t results_announced_ms;
-	int retention_running;
 	struct sse *sse;                      /* the event stream's clients and ring */
 
 	char host_name[256];                  /* gethostname(), lower case (api_host.c) */

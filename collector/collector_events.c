@@ -1,7 +1,8 @@
 /* collector/collector_events.c - what happens after a commit and on each
  * tick: results feed metrics and catchment tracking; events get their id,
  * are stored, pushed to SSE clients and handed to the alerter; the catchment
- * snapshot is cached for reads, pushed and saved; retention runs in chunks. */
+ * snapshot is cached for reads, pushed and saved; retention horizons handed
+ * to the writer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #define SNAPSHOT_KEEP_MS 10000        /* cached rows freed after this long unread */
 #define SSE_RESULTS_MS 5000             /* "results" pushed at most this often */
 #define SSE_CATCHMENTS_MAX 1000         /* rows pushed inline; beyond, a refetch hint */
-#define RETENTION_CHUNK 5000
 
 void
 collector_broadcast(struct collector *c, const char *name, json_t *data)
@@ -228,48 +228,16 @@ collector_on_tick(uv_timer_t *t)
 	sse_tick(c->sse, now);
 }
 
-static void retention_submit(struct collector *c);
-
-static void
-retention_done(void *arg, struct store_job *job)
-{
-	struct collector *c = arg;
-	int more = job->rc == 0 && job->deleted >= (size_t)job->chunk;
-
-	if (job->rc != 0)
-		log_warnx("retention: %s", strerror(-job->rc));
-	else if (job->deleted > 0)
-		log_debug("retention: deleted %zu rows", job->deleted);
-	store_job_free(job);
-	c->retention_running = 0;
-	/* Small chunks, one after the other, so ingest commits interleave. */
-	if (more && !c->stopping)
-		retention_submit(c);
-}
-
-static void
-retention_submit(struct collector *c)
-{
-	struct store_job *job;
-	int64_t now = time_now_ms();
-
-	if (c->retention_running || (job = store_job_new(STORE_JOB_RETENTION)) == NULL)
-		return;
-	job->raw_before_ms = now - c->inv->retention_ms;
-	job->rollup_before_ms = now - c->inv->rollup_retention_ms;
-	job->events_before_ms = now - c->inv->event_retention_ms;
-	job->chunk = RETENTION_CHUNK;
-	job->done = retention_done;
-	job->arg = c;
-	c->retention_running = 1;
-	store_writer_submit(c->writer, job);
-}
-
 void
 collector_on_retention(uv_timer_t *t)
 {
 	struct collector *c = t->data;
 
-	if (c->inv->retention_ms > 0)
-		retention_submit(c);
+	int64_t now = time_now_ms();
+
+	/* The writer deletes in paced steps until nothing older is left. */
+	if (c->writer != NULL)
+		store_writer_set_retention(c->writer, now - c->inv->retention_ms,
+					   now - c->inv->rollup_retention_ms,
+					   now - c->inv->event_retention_ms);
 }

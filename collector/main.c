@@ -1,5 +1,5 @@
 /* collector/main.c - anycast-collector: flags, the daemon, and the
- * "backup" and "status" subcommands. */
+ * "backup", "vacuum" and "status" subcommands. */
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -28,6 +28,7 @@ usage(FILE *f)
 		"       " PROG " --config FILE --check-config\n"
 		"       " PROG " [--config FILE | --db FILE] --check-db\n"
 		"       " PROG " backup --db FILE OUT\n"
+		"       " PROG " vacuum --db FILE\n"
 		"       " PROG " atlas import --config FILE [--db FILE] [--verbose] FILE...\n"
 		"       " PROG " status [--url URL] [--json] [--token-file F] [--events N]\n"
 		"\n"
@@ -95,6 +96,44 @@ backup_main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, PROG " backup: %s -> %s done\n", db, out);
+	return 0;
+}
+
+/* anycast-collector vacuum --db FILE: switch an SQLite database made before
+ * incremental vacuum to it (offline: the collector must be stopped). */
+static int
+vacuum_main(int argc, char **argv)
+{
+	const char *db = NULL;
+	char err[512];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+			db = argv[++i];
+		else if (strncmp(argv[i], "--db=", 5) == 0)
+			db = argv[i] + 5;
+		else {
+			fprintf(stderr, PROG " vacuum: unexpected argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (db == NULL) {
+		fprintf(stderr, PROG " vacuum: usage: " PROG " vacuum --db FILE\n");
+		return 2;
+	}
+	if (store_is_postgres(db)) {
+		fprintf(stderr, PROG " vacuum: SQLite files only (PostgreSQL drops partitions)\n");
+		return 2;
+	}
+	if (access(db, R_OK | W_OK) != 0) {
+		fprintf(stderr, PROG " vacuum: %s: %s\n", db, strerror(errno));
+		return 1;
+	}
+	if (store_convert_incremental(db, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG " vacuum: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, PROG " vacuum: %s: auto_vacuum = incremental\n", db);
 	return 0;
 }
 
@@ -196,6 +235,8 @@ main(int argc, char **argv)
 		return atlas_cli_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return backup_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "vacuum") == 0)
+		return vacuum_main(argc - 1, argv + 1);
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":v", opts, NULL)) != -1) {

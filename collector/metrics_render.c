@@ -340,6 +340,22 @@ render_store(const struct metrics_inputs *in, struct buf *b)
 		bprintf(b, "anycast_store_failed_commits_total %" PRIu64 "\n", w->failed_commits);
 		family(b, "anycast_store_checkpoints_total", "counter", "WAL checkpoints run.");
 		bprintf(b, "anycast_store_checkpoints_total %" PRIu64 "\n", w->checkpoints);
+		family(b, "anycast_store_retention_rows_total", "counter",
+		       "Rows deleted by retention.");
+		bprintf(b, "anycast_store_retention_rows_total %" PRIu64 "\n", w->retention_rows);
+		family(b, "anycast_store_retention_behind", "gauge",
+		       "1 while retention still has old rows to delete.");
+		bprintf(b, "anycast_store_retention_behind %d\n", w->retention_behind);
+		family(b, "anycast_store_vacuum_pages_total", "counter",
+		       "Database pages given back to the file system by incremental vacuum.");
+		bprintf(b, "anycast_store_vacuum_pages_total %" PRIu64 "\n", w->vacuum_pages);
+		family(b, "anycast_store_wal_truncations_total", "counter",
+		       "TRUNCATE checkpoints that emptied the WAL file while ingest was idle.");
+		bprintf(b, "anycast_store_wal_truncations_total %" PRIu64 "\n", w->wal_truncates);
+		family(b, "anycast_store_upkeep_seconds_total", "counter",
+		       "Writer time spent in retention, vacuum and WAL truncation.");
+		bprintf(b, "anycast_store_upkeep_seconds_total %.6f\n",
+			(double)w->upkeep_ns_total / 1e9);
 		family(b, "anycast_store_commit_seconds_total", "counter",
 		       "Time spent inside COMMIT (fsync included).");
 		bprintf(b, "anycast_store_commit_seconds_total %.6f\n",

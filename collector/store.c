@@ -340,7 +340,13 @@ store_open(const char *path, const struct store_options *opt, char *err, size_t 
 	 * for 24 MB less memory per connection. */
 	snprintf(cache_sql, sizeof(cache_sql), "PRAGMA cache_size = -%d",
 		 opt->cache_kb > 0 ? opt->cache_kb : 8192);
-	if (store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||
+	/* Incremental vacuum lets retention give space back a step at a time
+	 * (store_vacuum_step). It can only be chosen before the first table
+	 * exists, so this applies to new databases; on an existing one it does
+	 * nothing and `anycast-collector vacuum` converts it offline. It must
+	 * come before journal_mode: switching to WAL writes the header. */
+	if (store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL") != 0 ||
+	    store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||
 	    store_exec(st, opt->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
 							: "PRAGMA synchronous = NORMAL") != 0 ||
 	    store_exec(st, "PRAGMA foreign_keys = OFF") != 0 ||
@@ -495,6 +501,111 @@ store_checkpoint(struct store *st, int *wal_pages, int *done)
 	if (done != NULL)
 		*done = ckpt;
 	return store_rc_errno(rc);
+}
+
+int
+store_bound_wal(struct store *st, int64_t limit_bytes)
+{
+	char sql[64];
+	int page = 4096, rc;
+	sqlite3_stmt *s;
+
+	if (st->pg != NULL)
+		return 0;
+	if (limit_bytes <= 0)
+		return -EINVAL;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) > 0)
+			page = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	/* After a checkpoint that copied the whole WAL back, the next commit
+	 * restarts the log at its start and cuts the file to this size. */
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %lld", (long long)limit_bytes);
+	if ((rc = store_exec(st, sql)) != 0)
+		return rc;
+	/* Past that many pages this connection checkpoints itself after its
+	 * commit (passive): mostly pages the checkpointer thread already
+	 * copied, so the log can restart and the file shrinks to the limit. */
+	return store_rc_errno(
+		sqlite3_wal_autocheckpoint(st->db, (int)(limit_bytes / page > 0 ? limit_bytes / page : 1)));
+}
+
+int
+store_checkpoint_truncate(struct store *st, int wait_ms)
+{
+	int rc;
+
+	if (st->pg != NULL)
+		return -EOPNOTSUPP; /* the server manages its WAL */
+	/* Waits for readers through the busy handler: shortened so a reader in
+	 * the middle of a query makes this fail (try again later) instead of
+	 * holding up the writer. */
+	sqlite3_busy_timeout(st->db, wait_ms);
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(st->db, 5000);
+	if (rc != SQLITE_OK)
+		snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+	return store_rc_errno(rc);
+}
+
+static int64_t
+pragma_int(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+store_auto_vacuum(struct store *st)
+{
+	if (st->pg != NULL)
+		return -1;
+	return (int)pragma_int(st, "PRAGMA auto_vacuum");
+}
+
+int
+store_vacuum_step(struct store *st, int keep_pages, int max_pages, int *freed)
+{
+	int64_t free_pages, before, after;
+	sqlite3_stmt *s;
+	char sql[64];
+	int rc;
+
+	*freed = 0;
+	if (st->pg != NULL || store_auto_vacuum(st) != 2)
+		return 0;
+	if ((free_pages = pragma_int(st, "PRAGMA freelist_count")) < 0)
+		return -EIO;
+	if (free_pages <= keep_pages)
+		return 0;
+	if (free_pages - keep_pages < max_pages)
+		max_pages = (int)(free_pages - keep_pages);
+	before = pragma_int(st, "PRAGMA page_count");
+	/* Each row of the pragma is one page given back. */
+	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", max_pages);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+		return store_rc_errno(rc) ? store_rc_errno(rc) : -EIO;
+	}
+	after = pragma_int(st, "PRAGMA page_count");
+	if (before > 0 && after >= 0 && before > after)
+		*freed = (int)(before - after);
+	return 0;
 }
 
 int

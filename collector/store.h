@@ -103,10 +103,12 @@ int store_load_catchments(struct store *st, struct catchment_row **rows, size_t 
 int store_insert_delivery(struct store *st, int64_t time_ms, const char *route,
 			  const struct event *ev, int attempt, int ok, const char *error);
 
-/* Delete at most chunk raw results older than raw_before_ms, at most one
- * minute of rollups older than rollup_before_ms, and at most chunk events,
- * alert deliveries and resolved incidents older than events_before_ms.
- * *deleted counts rows. */
+/* One bounded step of retention: delete at most chunk rows from each of
+ * results (older than raw_before_ms), rollups (older than rollup_before_ms),
+ * events, alert deliveries and resolved incidents (older than
+ * events_before_ms), oldest first. *deleted counts rows; fewer than chunk
+ * means nothing older is left. The writer paces the steps
+ * (collector/store_writer.h). */
 int store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_ms,
 		    int64_t events_before_ms, int chunk, size_t *deleted);
 
@@ -117,6 +119,28 @@ int store_set_autocheckpoint(struct store *st, int pages);
 /* A passive checkpoint (never blocks the writer). *wal_pages and *done get
  * the WAL size and pages copied back (either may be NULL). 0 or negative. */
 int store_checkpoint(struct store *st, int *wal_pages, int *done);
+
+/* Bound this connection's WAL file (SQLite; a no-op on PostgreSQL): sets
+ * journal_size_limit to limit_bytes and the auto-checkpoint threshold to as
+ * many pages, so under continuous writes the WAL file stays near
+ * limit_bytes (docs/STORAGE.md). 0 or negative. */
+int store_bound_wal(struct store *st, int64_t limit_bytes);
+/* A TRUNCATE checkpoint: copies the whole WAL back and cuts the file to zero
+ * bytes. Waits at most wait_ms for readers; -EBUSY when one (or another
+ * checkpoint) is in the way: try again later; -EOPNOTSUPP on PostgreSQL.
+ * Outside any transaction. */
+int store_checkpoint_truncate(struct store *st, int wait_ms);
+/* PRAGMA auto_vacuum: 0 none, 1 full, 2 incremental (new databases get 2);
+ * -1 on PostgreSQL or error. */
+int store_auto_vacuum(struct store *st);
+/* With auto_vacuum = incremental, give back free pages beyond keep_pages,
+ * at most max_pages of them (the file shrinks); *freed counts them. A no-op
+ * otherwise. Inside or outside a transaction. 0 or negative. */
+int store_vacuum_step(struct store *st, int keep_pages, int max_pages, int *freed);
+/* Convert the database at path to auto_vacuum = incremental (VACUUM: rewrites
+ * the whole file, needs as much free space again, and the write lock for the
+ * duration: run it with the collector stopped). 0, or negative with err. */
+int store_convert_incremental(const char *path, char *err, size_t errlen);
 
 /* Commit a one-row write now (outside any transaction): 0 when the
  * database is writable, negative otherwise. probe_bytes > 0 adds a blob of

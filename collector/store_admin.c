@@ -1,5 +1,6 @@
 /* collector/store_admin.c - mirroring the inventory into the agents,
- * services and instances tables, and online backups. */
+ * services and instances tables, online backups and the offline conversion
+ * to incremental vacuum. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,5 +146,69 @@ store_backup(const char *src, const char *dst, char *err, size_t errlen)
 out:
 	sqlite3_close(from);
 	sqlite3_close(to);
+	return rc == SQLITE_OK ? 0 : (store_rc_errno(rc) ? store_rc_errno(rc) : -EIO);
+}
+
+static int
+admin_exec(sqlite3 *db, const char *sql, const char *path, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		if ((rc & 0xff) == SQLITE_BUSY)
+			snprintf(err, errlen, "%s: in use by another process (stop the collector first)",
+				 path);
+		else
+			snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errstr(rc));
+	}
+	sqlite3_free(msg);
+	return rc;
+}
+
+static int
+auto_vacuum_of(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+store_convert_incremental(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(db, 0);
+	/* Exclusive locking mode: in WAL mode every open connection holds a
+	 * shared lock, so a running collector makes this fail at once instead
+	 * of being locked out of its database for the whole VACUUM. */
+	if ((rc = admin_exec(db, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT", path,
+			     err, errlen)) != SQLITE_OK)
+		goto out;
+	if (auto_vacuum_of(db) == 2)
+		goto out; /* already incremental */
+	if ((rc = admin_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", path, err, errlen)) !=
+	    SQLITE_OK)
+		goto out;
+	if (auto_vacuum_of(db) != 2) {
+		snprintf(err, errlen, "%s: auto_vacuum did not change", path);
+		rc = SQLITE_ERROR;
+	}
+out:
+	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : (store_rc_errno(rc) ? store_rc_errno(rc) : -EIO);
 }

@@ -473,8 +473,9 @@ store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_m
 			       " WHERE agent_id = ?1 AND time_ms < ?2 LIMIT ?3)",
 			       -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db,
-			       "DELETE FROM rollups WHERE minute_ms < ?1 AND minute_ms <="
-			       " (SELECT min(minute_ms) FROM rollups)",
+			       "DELETE FROM rollups WHERE (minute_ms, agent_id, service_id, target,"
+			       " address) IN (SELECT minute_ms, agent_id, service_id, target, address"
+			       " FROM rollups WHERE minute_ms < ?1 ORDER BY minute_ms LIMIT ?2)",
 			       -1, &roll, NULL) != SQLITE_OK)
 		goto out;
 	while (sqlite3_step(agents) == SQLITE_ROW && (int)*deleted < chunk) {
@@ -487,6 +488,7 @@ store_retention(struct store *st, int64_t raw_before_ms, int64_t rollup_before_m
 		*deleted += (size_t)sqlite3_changes(st->db);
 	}
 	sqlite3_bind_int64(roll, 1, rollup_before_ms);
+	sqlite3_bind_int(roll, 2, chunk);
 	if (sqlite3_step(roll) != SQLITE_DONE)
 		goto out;
 	*deleted += (size_t)sqlite3_changes(st->db);

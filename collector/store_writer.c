@@ -1,5 +1,7 @@
 /* collector/store_writer.c - the writer thread: group commit of queued jobs,
- * one savepoint per job, results handed back to the loop via uv_async_send. */
+ * one savepoint per job, results handed back to the loop via uv_async_send;
+ * between groups, the store's upkeep: paced retention and incremental vacuum
+ * steps, and a TRUNCATE checkpoint of the WAL once ingest is idle. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,11 +15,11 @@
 /* Upper bound of results committed in one transaction: keeps the answer
  * latency of the first job of a burst bounded. */
 #define GROUP_MAX_RESULTS 20000
-/* The writer leaves checkpoints to the checkpointer thread, so its commits
- * only append to the WAL; past this many WAL pages it checkpoints itself
- * (the checkpointer starved or failed). */
-#define WRITER_AUTOCHECKPOINT_PAGES 65536
 #define CHECKPOINT_INTERVAL_MS 250
+/* A TRUNCATE checkpoint waits this long for a reader at most, then is tried
+ * again this much later (while ingest stays idle). */
+#define TRUNCATE_WAIT_MS 10
+#define TRUNCATE_RETRY_MS 250
 
 /* Larger than a big ingest batch (500 results of ~300 bytes, plus indexes). */
 #define HEALTH_PROBE_BYTES (512 * 1024)
@@ -39,6 +41,18 @@ struct store_writer {
 	/* thread only: how the last group of writes ended (0 or its first error):
 	 * the health check's one-row write can fit where a batch no longer does */
 	int last_group_rc;
+	struct store_writer_options opt; /* defaults filled in; constant */
+	/* upkeep, protected by mu */
+	int64_t ret_raw_ms, ret_rollup_ms, ret_events_ms;
+	int ret_more;           /* retention may have old rows left */
+	int vac_more;           /* free pages may be worth giving back */
+	int64_t last_ingest_ns; /* CLOCK_MONOTONIC of the last ingest submitted */
+	/* upkeep, thread only */
+	int64_t upkeep_next_ns; /* while ingest is busy: earliest next step */
+	int64_t truncate_next_ns;
+	int wal_dirty;          /* committed since the last TRUNCATE checkpoint */
+	int64_t win_start_ns, win_busy_ns; /* this second's time in ingest groups */
+	int busy_pct;           /* the last full second's share in ingest groups */
 	/* loop side */
 	void (*close_cb)(void *arg);
 	void *close_arg;
@@ -111,15 +125,6 @@ run_alone(struct store_writer *w, struct store_job *job)
 		job->rc = store_check_writable(w->st, w->last_group_rc ? HEALTH_PROBE_BYTES : 0);
 		if (job->rc == 0)
 			w->last_group_rc = 0;
-	} else if (job->kind == STORE_JOB_RETENTION) {
-		job->rc = store_begin(w->st);
-		if (job->rc == 0)
-			job->rc = store_retention(w->st, job->raw_before_ms, job->rollup_before_ms,
-						  job->events_before_ms, job->chunk, &job->deleted);
-		if (job->rc == 0)
-			job->rc = store_commit(w->st);
-		else
-			store_rollback(w->st);
 	}
 }
 
@@ -163,6 +168,19 @@ run_group(struct store_writer *w, struct store_job *jobs)
 	}
 	w->stats.commit_ns_total += (uint64_t)(time_mono_ns() - t0);
 	w->stats.transactions++;
+	w->wal_dirty = 1;
+}
+
+/* Account time spent in ingest groups; roll the one-second window. */
+static void
+account_busy(struct store_writer *w, int64_t now, int64_t busy_ns)
+{
+	w->win_busy_ns += busy_ns;
+	if (now - w->win_start_ns >= 1000000000) {
+		w->busy_pct = (int)(w->win_busy_ns * 100 / (now - w->win_start_ns));
+		w->win_start_ns = now;
+		w->win_busy_ns = 0;
+	}
 }
 
 /* Take one group from the queue (called with mu held; returns with mu held):
@@ -172,11 +190,12 @@ static void
 process_once(struct store_writer *w)
 {
 	struct store_job *group = NULL, **tail = &group, *alone = NULL;
+	int64_t t0 = time_mono_ns();
 	size_t nres = 0;
 
 	while (w->queue != NULL) {
 		struct store_job *j = w->queue;
-		int solo = j->kind == STORE_JOB_WRITABLE || j->kind == STORE_JOB_RETENTION;
+		int solo = j->kind == STORE_JOB_WRITABLE;
 
 		if (solo && group != NULL)
 			break;
@@ -205,12 +224,160 @@ process_once(struct store_writer *w)
 	}
 
 	pthread_mutex_lock(&w->mu);
+	account_busy(w, time_mono_ns(), time_mono_ns() - t0);
 	for (struct store_job *j = group; j != NULL; j = j->next) {
 		w->stats.jobs++;
 		w->backlog -= j->n_results;
 	}
 	*w->done_tail = group;
 	w->done_tail = tail;
+}
+
+enum upkeep { UPKEEP_NONE, UPKEEP_RETENTION, UPKEEP_VACUUM, UPKEEP_TRUNCATE };
+
+/* Ingest is idle: nothing queued and no results submitted for idle_ms. */
+static int
+ingest_idle(const struct store_writer *w, int64_t now)
+{
+	return w->queue == NULL && now - w->last_ingest_ns >= (int64_t)w->opt.idle_ms * 1000000;
+}
+
+/* Nothing queued and ingest kept the writer below STORE_UPKEEP_BUSY_PCT busy
+ * the last second: the writer has room, a step only delays the next job. */
+static int
+writer_has_room(struct store_writer *w, int64_t now)
+{
+	account_busy(w, now, 0);
+	return w->queue == NULL && w->busy_pct < STORE_UPKEEP_BUSY_PCT;
+}
+
+/* What upkeep to run now (mu held). Retention and vacuum run step after step
+ * while the writer has room, and paced by upkeep_next_ns while ingest keeps
+ * it busy; the TRUNCATE checkpoint only once ingest is idle and they are
+ * done. */
+static enum upkeep
+upkeep_due(struct store_writer *w, int64_t now)
+{
+	int idle = ingest_idle(w, now);
+
+	if (w->stopping)
+		return UPKEEP_NONE;
+	if (w->ret_more || w->vac_more) {
+		if (!idle && now < w->upkeep_next_ns && !writer_has_room(w, now))
+			return UPKEEP_NONE;
+		return w->ret_more ? UPKEEP_RETENTION : UPKEEP_VACUUM;
+	}
+	if (w->wal_dirty && idle && now >= w->truncate_next_ns)
+		return UPKEEP_TRUNCATE;
+	return UPKEEP_NONE;
+}
+
+/* When upkeep_due may change without a submit (mu held): 0 = never. */
+static int64_t
+upkeep_wake_ns(const struct store_writer *w)
+{
+	int64_t idle_at = w->last_ingest_ns + (int64_t)w->opt.idle_ms * 1000000, t;
+
+	if (w->ret_more || w->vac_more)
+		return w->upkeep_next_ns < idle_at ? w->upkeep_next_ns : idle_at;
+	if (!w->wal_dirty)
+		return 0;
+	t = w->truncate_next_ns > idle_at ? w->truncate_next_ns : idle_at;
+	return t;
+}
+
+int64_t
+store_writer_pace_ns(int64_t end_ns, int64_t step_ns, int share_pct)
+{
+	if (share_pct <= 0 || share_pct >= 100)
+		return end_ns;
+	/* step / (step + pause) = share */
+	return end_ns + step_ns * (100 - share_pct) / share_pct;
+}
+
+/* One retention or vacuum step in its own transaction (mu not held). */
+static void
+run_step(struct store_writer *w, enum upkeep what)
+{
+	int64_t t0 = time_mono_ns(), raw, rollup, events, t1;
+	size_t deleted = 0;
+	int freed = 0, rc, more;
+
+	pthread_mutex_lock(&w->mu);
+	raw = w->ret_raw_ms;
+	rollup = w->ret_rollup_ms;
+	events = w->ret_events_ms;
+	pthread_mutex_unlock(&w->mu);
+	rc = store_begin(w->st);
+	if (rc == 0 && what == UPKEEP_RETENTION)
+		rc = store_retention(w->st, raw, rollup, events, w->opt.retention_step_rows,
+				     &deleted);
+	else if (rc == 0)
+		rc = store_vacuum_step(w->st, w->opt.vacuum_keep_pages, w->opt.vacuum_step_pages,
+				       &freed);
+	if (rc == 0)
+		rc = store_commit(w->st);
+	else
+		store_rollback(w->st);
+	if (rc != 0) {
+		log_warnx("store: %s: %s", what == UPKEEP_RETENTION ? "retention" : "vacuum",
+			  store_errmsg(w->st));
+		deleted = 0;
+		freed = 0;
+	}
+	w->wal_dirty = 1;
+	t1 = time_mono_ns();
+	pthread_mutex_lock(&w->mu);
+	/* Fewer rows than a step allows: nothing older is left. A failed step
+	 * is tried again at the next pace (or the next set_retention). */
+	more = rc != 0 || deleted >= (size_t)w->opt.retention_step_rows;
+	if (what == UPKEEP_RETENTION) {
+		w->ret_more = more;
+		if (deleted > 0)
+			w->vac_more = 1;
+		w->stats.retention_steps++;
+		w->stats.retention_rows += deleted;
+	} else {
+		w->vac_more = rc == 0 && freed > 0;
+		w->stats.vacuum_pages += (uint64_t)freed;
+	}
+	w->stats.upkeep_ns_total += (uint64_t)(t1 - t0);
+	/* While ingest keeps the writer busy, upkeep gets retention_share_pct
+	 * of the time. */
+	w->upkeep_next_ns = store_writer_pace_ns(t1, t1 - t0, w->opt.retention_share_pct);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+run_truncate(struct store_writer *w)
+{
+	int64_t t0 = time_mono_ns();
+	int rc = store_checkpoint_truncate(w->st, TRUNCATE_WAIT_MS);
+
+	pthread_mutex_lock(&w->mu);
+	if (rc == 0 || rc == -EOPNOTSUPP)
+		w->wal_dirty = 0;
+	if (rc == 0)
+		w->stats.wal_truncates++;
+	w->truncate_next_ns = time_mono_ns() + (int64_t)TRUNCATE_RETRY_MS * 1000000;
+	w->stats.upkeep_ns_total += (uint64_t)(time_mono_ns() - t0);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wait_until(struct store_writer *w, int64_t mono_ns)
+{
+	struct timespec ts;
+	int64_t d = mono_ns - time_mono_ns();
+
+	if (d <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(d / 1000000000);
+	ts.tv_nsec += (long)(d % 1000000000);
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 }
 
 static void *
@@ -220,14 +387,32 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->queue == NULL && !w->stopping)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->queue == NULL)
+		enum upkeep u = upkeep_due(w, time_mono_ns());
+
+		if (u != UPKEEP_NONE) {
+			pthread_mutex_unlock(&w->mu);
+			if (u == UPKEEP_TRUNCATE)
+				run_truncate(w);
+			else
+				run_step(w, u);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		if (w->queue != NULL) {
+			process_once(w);
+			pthread_mutex_unlock(&w->mu);
+			uv_async_send(&w->async);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		if (w->stopping)
 			break;
-		process_once(w);
-		pthread_mutex_unlock(&w->mu);
-		uv_async_send(&w->async);
-		pthread_mutex_lock(&w->mu);
+		int64_t wake = upkeep_wake_ns(w);
+
+		if (wake > 0)
+			wait_until(w, wake);
+		else
+			pthread_cond_wait(&w->cv, &w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -302,7 +487,6 @@ start_checkpointer(struct store_writer *w)
 		w->ckpt_st = NULL;
 		return;
 	}
-	store_set_autocheckpoint(w->st, WRITER_AUTOCHECKPOINT_PAGES);
 }
 
 static void
@@ -330,13 +514,48 @@ free_on_close(uv_handle_t *h)
 	free(w);
 }
 
+static void
+fill_defaults(struct store_writer_options *o)
+{
+	if (o->wal_limit_bytes <= 0)
+		o->wal_limit_bytes = STORE_WAL_LIMIT_BYTES;
+	if (o->idle_ms <= 0)
+		o->idle_ms = STORE_IDLE_MS;
+	if (o->retention_step_rows <= 0)
+		o->retention_step_rows = STORE_RETENTION_STEP_ROWS;
+	if (o->retention_share_pct <= 0 || o->retention_share_pct > 100)
+		o->retention_share_pct = STORE_RETENTION_SHARE_PCT;
+	if (o->vacuum_keep_pages <= 0)
+		o->vacuum_keep_pages = STORE_VACUUM_KEEP_PAGES;
+	if (o->vacuum_step_pages <= 0)
+		o->vacuum_step_pages = STORE_VACUUM_STEP_PAGES;
+}
+
 struct store_writer *
 store_writer_new(uv_loop_t *loop, struct store *st)
+{
+	return store_writer_new_opts(loop, st, NULL);
+}
+
+struct store_writer *
+store_writer_new_opts(uv_loop_t *loop, struct store *st, const struct store_writer_options *opt)
 {
 	struct store_writer *w = calloc(1, sizeof(*w));
 
 	if (w == NULL)
 		return NULL;
+	if (opt != NULL)
+		w->opt = *opt;
+	fill_defaults(&w->opt);
+	/* Commits only append to the WAL (the checkpointer thread copies it
+	 * back); the file is bounded all the same, and emptied once idle. */
+	if (store_bound_wal(st, w->opt.wal_limit_bytes) != 0)
+		log_warnx("store: cannot bound the WAL: %s", store_errmsg(st));
+	if (store_auto_vacuum(st) == 0)
+		log_info("store: auto_vacuum is off: space retention frees is reused but the"
+			 " file does not shrink; `anycast-collector vacuum --db FILE` (collector"
+			 " stopped) converts it");
+	w->last_ingest_ns = w->win_start_ns = time_mono_ns();
 	w->loop = loop;
 	w->st = st;
 	w->queue_tail = &w->queue;
@@ -370,8 +589,34 @@ store_writer_submit(struct store_writer *w, struct store_job *job)
 	*w->queue_tail = job;
 	w->queue_tail = &job->next;
 	w->backlog += job->n_results;
+	if (job->kind == STORE_JOB_INGEST)
+		w->last_ingest_ns = time_mono_ns();
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+void
+store_writer_set_retention(struct store_writer *w, int64_t raw_before_ms, int64_t rollup_before_ms,
+			   int64_t events_before_ms)
+{
+	pthread_mutex_lock(&w->mu);
+	w->ret_raw_ms = raw_before_ms;
+	w->ret_rollup_ms = rollup_before_ms;
+	w->ret_events_ms = events_before_ms;
+	w->ret_more = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int
+store_writer_retention_behind(struct store_writer *w)
+{
+	int v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->ret_more;
+	pthread_mutex_unlock(&w->mu);
+	return v;
 }
 
 size_t
@@ -390,6 +635,7 @@ store_writer_get_stats(struct store_writer *w, struct store_writer_stats *st)
 {
 	pthread_mutex_lock(&w->mu);
 	*st = w->stats;
+	st->retention_behind = w->ret_more;
 	pthread_mutex_unlock(&w->mu);
 }
 
