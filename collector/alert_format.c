@@ -129,6 +129,13 @@ alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len
 	else if (strcmp(ev->type, "suboptimal") == 0)
 		snprintf(what, sizeof(what), "agent %s: %s (%s) answered by %s, clearly slower than %s",
 			 ev->agent, ev->service, fam, ev->from_instance, ev->to_instance);
+	else if (strcmp(ev->type, "guard_withdraw") == 0)
+		snprintf(what, sizeof(what), "%s instance %s withdrawn by its guard %s: %s",
+			 ev->service, ev->from_instance, ev->agent,
+			 detail_str(ev, "reason", extra, sizeof(extra)));
+	else if (strcmp(ev->type, "guard_restore") == 0)
+		snprintf(what, sizeof(what), "%s instance %s restored by its guard %s", ev->service,
+			 ev->to_instance, ev->agent);
 	else if (strcmp(ev->type, "recovery") == 0)
 		snprintf(what, sizeof(what), "%s over: agent %s, %s (%s) answered by %s (%s)",
 			 detail_str(ev, "resolved", extra, sizeof(extra)), ev->agent, ev->service, fam,
