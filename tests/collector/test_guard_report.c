@@ -135,7 +135,8 @@ Test(guard_report, bad_input_is_refused_with_its_reason)
 	refused(ACT("\"action\":\"restore\""), "actions[0]: service: missing");
 	refused(ACT("\"action\":\"restore\",\"service\":\"\""), "actions[0]: service: empty");
 	refused(ACT("\"action\":\"restore\",\"service\":\"dns\",\"instance\":\"site-b\\u0000x\""),
-		"actions[0]: instance: contains NUL");
+		"invalid JSON at line 1 column 112: \\u0000 is not allowed without JSON_ALLOW_NUL "
+		"near '\"site-b\\u0000x\"'");
 	refused(ACT("\"action\":\"withdraw\",\"service\":\"dns\",\"instance\":\"site-b\""),
 		"actions[0]: reason: missing");
 	refused(ACT("\"action\":\"withdraw\",\"service\":\"dns\",\"instance\":\"site-b\","
