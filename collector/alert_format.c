@@ -325,7 +325,7 @@ incident_alertmanager(const struct event *open, const struct event *ev, int reso
 	json_object_set_new(labels, "kind", json_string(open->type));
 	if (open->service[0] != '\0')
 		json_object_set_new(labels, "service", json_string(open->service));
-	if (k == INCIDENT_INSTANCE_DOWN && open->from_instance[0] != '\0')
+	if ((k == INCIDENT_INSTANCE_DOWN || k == INCIDENT_WITHDRAWN) && open->from_instance[0] != '\0')
 		json_object_set_new(labels, "anycast_instance", json_string(open->from_instance));
 	if (open->agent[0] != '\0')
 		json_object_set_new(labels, "agent", json_string(open->agent));
