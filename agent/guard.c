@@ -118,8 +118,12 @@ static void apply(struct guard_svc *s, int64_t now, int reassert)
 			  s->conf->name, msg);
 	else if (!reassert)
 		log_info("%s: %s", s->conf->name, msg);
-	else if (!s->started)
+	else if (!s->started) {
 		log_info("%s: announced at start: %s", s->conf->name, msg);
+		/* Withdrawn when the last run ended: the collector must hear it is back. */
+		if (s->g->rep != NULL && guard_reporter_withdrawn(s->g->rep, s->conf))
+			guard_reporter_action(s->g->rep, s->conf, 0, 1, "", time_now_ms());
+	}
 	s->applied = 1;
 	s->retry_ms = 0;
 	s->started = 1;

@@ -30,6 +30,9 @@ struct guard_reporter {
 	struct curl_uv *cu;
 	struct reporter *rep;
 	char token[TOKEN_FILE_MAX];
+	/* services whose last reported action was a withdrawal, kept in
+	 * SPOOL/withdrawn (one service name a line) */
+	char withdrawn[GUARD_MAX_SERVICES][RESULT_NAME_MAX];
 	void (*close_cb)(void *);
 	void *close_arg;
 };
@@ -54,6 +57,81 @@ on_wrong_agent(void *arg, const char *token_agent, const char *why)
 		  gr->cfg.token_file, token_agent[0] ? " is agent " : "", token_agent, why);
 }
 
+static int
+find_withdrawn(const struct guard_reporter *gr, const char *name)
+{
+	for (int i = 0; i < GUARD_MAX_SERVICES; i++)
+		if (gr->withdrawn[i][0] && strcmp(gr->withdrawn[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void
+load_withdrawn(struct guard_reporter *gr)
+{
+	char path[600], line[RESULT_NAME_MAX + 2];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/withdrawn", gr->cfg.spool);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (n < GUARD_MAX_SERVICES && fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\n");
+
+		if (len == 0 || len >= RESULT_NAME_MAX)
+			continue; /* not a name we wrote */
+		line[len] = '\0';
+		if (find_withdrawn(gr, line) < 0)
+			memcpy(gr->withdrawn[n++], line, len + 1);
+	}
+	fclose(f);
+}
+
+/* Rewrite SPOOL/withdrawn (a temporary file renamed over it). */
+static void
+save_withdrawn(const struct guard_reporter *gr)
+{
+	char path[600], tmp[610];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/withdrawn", gr->cfg.spool);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		log_warn("%s", tmp);
+		return;
+	}
+	for (int i = 0; i < GUARD_MAX_SERVICES; i++)
+		if (gr->withdrawn[i][0])
+			fprintf(f, "%s\n", gr->withdrawn[i]);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		log_warn("%s", path);
+}
+
+static void
+note_action(struct guard_reporter *gr, const char *name, int withdraw)
+{
+	int i = find_withdrawn(gr, name);
+
+	if (withdraw && i < 0) {
+		for (i = 0; i < GUARD_MAX_SERVICES && gr->withdrawn[i][0]; i++)
+			;
+		if (i < GUARD_MAX_SERVICES)
+			snprintf(gr->withdrawn[i], RESULT_NAME_MAX, "%s", name);
+	} else if (!withdraw && i >= 0) {
+		gr->withdrawn[i][0] = '\0';
+	} else {
+		return;
+	}
+	save_withdrawn(gr);
+}
+
+int
+guard_reporter_withdrawn(const struct guard_reporter *gr, const struct guard_service *s)
+{
+	return find_withdrawn(gr, s->name) >= 0;
+}
+
 struct guard_reporter *
 guard_reporter_new(uv_loop_t *loop, const struct guard_config *cfg)
 {
@@ -71,6 +149,7 @@ guard_reporter_new(uv_loop_t *loop, const struct guard_config *cfg)
 	token_file_read(gr->cfg.token_file, gr->token, sizeof(gr->token));
 	if ((gr->sp = spool_open(gr->cfg.spool, GUARD_SPOOL_MAX)) == NULL)
 		fatal("cannot use the spool directory %s", gr->cfg.spool);
+	load_withdrawn(gr);
 	if (curl_dl_load(err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
@@ -130,6 +209,7 @@ guard_reporter_action(struct guard_reporter *gr, const struct guard_service *s, 
 		log_warnx("%s: cannot spool the report: %s", s->name, strerror(-rc));
 		return rc;
 	}
+	note_action(gr, s->name, withdraw);
 	reporter_kick(gr->rep);
 	return 0;
 }

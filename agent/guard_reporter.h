@@ -23,6 +23,10 @@ struct guard_reporter *guard_reporter_new(uv_loop_t *loop, const struct guard_co
  * Spooled and synced before this returns; 0 or -errno (logged). */
 int guard_reporter_action(struct guard_reporter *gr, const struct guard_service *s, int withdraw,
 			  int applied, const char *reason, int64_t time_ms);
+/* 1 when the last action reported for s (in this run or an earlier one: the
+ * spool directory remembers) was a withdrawal, else 0. A guard that starts
+ * by announcing such a service reports the restore. */
+int guard_reporter_withdrawn(const struct guard_reporter *gr, const struct guard_service *s);
 /* Send what waits (at most timeout_ms), then free everything; cb runs once
  * on the loop. What was not sent stays spooled for the next start. */
 void guard_reporter_close(struct guard_reporter *gr, int64_t timeout_ms, void (*cb)(void *arg),

@@ -4,7 +4,8 @@
 # anycast-collector that is not running yet. The withdrawal made while the
 # collector is away waits in the guard's spool and arrives once it starts
 # (one guard_withdraw event with the guard's reason, site-b shown withdrawn);
-# the restore follows; a restarted guard sends nothing twice.
+# the restore follows; a restarted guard sends nothing twice; a guard stopped
+# while withdrawn reports the restore when it starts and announces again.
 # Usage: guard_report.sh PATH/TO/anycast-agent PATH/TO/anycast-collector
 set -euo pipefail
 AGENT=$1 COLLECTOR=$2
@@ -126,5 +127,18 @@ start_guard
 sleep 2
 [ "$(count_events guard_withdraw)" = 1 ] && [ "$(count_events guard_restore)" = 1 ] ||
 	fail "reports sent twice"
+
+# Stopped while withdrawn, started again with the service back: the guard
+# announces it at start and tells the collector (once).
+stop_unbound
+wait_events guard_withdraw 2 10 || fail "second withdrawal not reported"
+kill "$GPID"; wait "$GPID" || true; GPID=
+start_unbound
+start_guard
+wait_events guard_restore 2 10 || fail "the restore at start was not reported"
+kill "$GPID"; wait "$GPID" || true; GPID=
+start_guard
+sleep 2
+[ "$(count_events guard_restore)" = 2 ] || fail "a restore reported at every start"
 kill "$GPID"; wait "$GPID" || true; GPID=
 echo "guard_report: ok"
