@@ -1,6 +1,7 @@
 /* agent/central.c - central mode: probes configured by the collector, every
  * result spooled durably and reported in batches, clean stop on SIGTERM. */
 #include "agent/central.h"
+#include "agent/token_file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,7 +25,7 @@
 #include "common/log.h"
 #include "common/result.h"
 
-#define TOKEN_MAX 4096
+#define TOKEN_MAX TOKEN_FILE_MAX
 #define TLS_FILE_MAX (1024 * 1024) /* a PEM file of CAs, a certificate chain or a key */
 #define SYNC_INTERVAL_MS 1000
 #define DRAIN_TIMEOUT_MS 3000
@@ -47,41 +48,6 @@ struct central {
 	char token[TOKEN_MAX];
 	struct curl_blob tls[3]; /* --user: CA, certificate and key read at start-up */
 };
-
-/* Read the bearer token: a regular file nobody else can read, surrounding
- * whitespace stripped, printable ASCII without spaces (it goes in a header).
- * Start-up only: exits with a one-line reason on any problem. */
-static void read_token(const char *path, char *out, size_t outlen)
-{
-	struct stat sb;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		fatal("token file %s", path);
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
-		fatalx("token file %s: not a regular file", path);
-	if (sb.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))
-		fatalx("token file %s is group- or world-accessible (mode %04o): chmod 600 it",
-		       path, (unsigned)(sb.st_mode & 07777));
-	if ((n = read(fd, out, outlen - 1)) < 0)
-		fatal("token file %s", path);
-	close(fd);
-	out[n] = '\0';
-	char *p = out, *e = out + n;
-	while (p < e && isspace((unsigned char)*p))
-		p++;
-	while (e > p && isspace((unsigned char)e[-1]))
-		e--;
-	*e = '\0';
-	memmove(out, p, (size_t)(e - p) + 1);
-	if (out[0] == '\0')
-		fatalx("token file %s is empty", path);
-	for (p = out; *p; p++)
-		if (*p < 0x21 || *p > 0x7e)
-			fatalx("token file %s: the token must be one word of printable ASCII",
-			       path);
-}
 
 /* Read a TLS file into b (--user: the agent may not read it afterwards).
  * Start-up only: exits with a one-line reason on any problem. */
@@ -342,7 +308,7 @@ static void setup(struct central *c)
 		fatalx("--token-file is required with --collector");
 	if (o->name && !reporter_name_ok(o->name))
 		fatalx("--name %s: an agent name is 1-63 of A-Z a-z 0-9 . _ : @ -", o->name);
-	read_token(o->token_file, c->token, sizeof(c->token));
+	token_file_read(o->token_file, c->token, sizeof(c->token));
 	if (uv_loop_init(&c->loop) < 0)
 		fatalx("cannot set up the event loop");
 	if (!(c->sp = spool_open(dir, o->spool_max_bytes)))

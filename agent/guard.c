@@ -11,6 +11,7 @@
 
 #include "agent/dns_wire.h"
 #include "agent/guard_action.h"
+#include "agent/guard_reporter.h"
 #include "agent/guard_state.h"
 #include "agent/ntp_wire.h"
 #include "agent/udp_probe.h"
@@ -51,6 +52,7 @@ struct guard {
 	uv_timer_t timer;
 	struct guard_config cfg;
 	int dry_run;
+	struct guard_reporter *rep;  /* NULL: actions are not reported */
 	struct guard_svc svcs[GUARD_MAX_SERVICES];
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -76,6 +78,14 @@ static void emit(struct guard_svc *s, const char *type, const char *detail)
 	}
 	free(line);
 	json_decref(o);
+}
+
+/* Tell the collector (when there is one) what was decided and why. */
+static void report(struct guard_svc *s, int withdraw)
+{
+	if (s->g->rep != NULL)
+		guard_reporter_action(s->g->rep, s->conf, withdraw, s->applied,
+				      withdraw ? s->reason : "", time_now_ms());
 }
 
 /* Bring the routing to the wanted state; log only what changes. */
@@ -108,8 +118,12 @@ static void apply(struct guard_svc *s, int64_t now, int reassert)
 			  s->conf->name, msg);
 	else if (!reassert)
 		log_info("%s: %s", s->conf->name, msg);
-	else if (!s->started)
+	else if (!s->started) {
 		log_info("%s: announced at start: %s", s->conf->name, msg);
+		/* Withdrawn when the last run ended: the collector must hear it is back. */
+		if (s->g->rep != NULL && guard_reporter_withdrawn(s->g->rep, s->conf))
+			guard_reporter_action(s->g->rep, s->conf, 0, 1, "", time_now_ms());
+	}
 	s->applied = 1;
 	s->retry_ms = 0;
 	s->started = 1;
@@ -130,6 +144,7 @@ static void decide(struct guard_svc *s)
 		s->retry_ms = 0;
 		apply(s, now, 0);
 		emit(s, "guard_withdraw", s->applied ? "applied" : "action failed");
+		report(s, 1);
 	} else if (d == GUARD_RESTORE) {
 		s->wanted_withdrawn = 0;
 		log_warnx("%s: restoring %s after %d good probes", s->conf->name, s->conf->anycast,
@@ -138,6 +153,7 @@ static void decide(struct guard_svc *s)
 		s->retry_ms = 0;
 		apply(s, now, 0);
 		emit(s, "guard_restore", s->applied ? "applied" : "action failed");
+		report(s, 0);
 	} else if (!s->applied && now >= s->retry_at_ms) {
 		apply(s, now, 0);
 	} else if (s->applied && now >= s->reassert_at_ms) {
@@ -299,6 +315,11 @@ struct guard *guard_new(uv_loop_t *loop, const struct guard_config *cfg, int dry
 	uv_timer_init(loop, &g->timer);
 	g->timer.data = g;
 	return g;
+}
+
+void guard_set_reporter(struct guard *g, struct guard_reporter *rep)
+{
+	g->rep = rep;
 }
 
 int guard_start(struct guard *g)

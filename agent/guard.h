@@ -13,6 +13,10 @@ struct guard;
 
 /* Copies cfg. dry_run != 0: log actions, change nothing. NULL on alloc failure. */
 struct guard *guard_new(uv_loop_t *loop, const struct guard_config *cfg, int dry_run);
+/* Report every withdrawal and restoration through rep (borrowed: it must
+ * outlive g; NULL: none). */
+struct guard_reporter;
+void guard_set_reporter(struct guard *g, struct guard_reporter *rep);
 /* Start the probe timer. 0 or a negative UV error. */
 int guard_start(struct guard *g);
 /* Stop; cb runs once every handle is closed and g is freed. */

@@ -133,6 +133,24 @@ static int parse_addr(struct parse *p, const char *key, const char *val, char *d
 	return 0;
 }
 
+static int name_ok(const char *s);
+
+static int copy_val(struct parse *p, const char *key, const char *val, char *dst, size_t len)
+{
+	if (strlen(val) >= len)
+		return fail(p, "%s: longer than %zu characters", key, len - 1);
+	snprintf(dst, len, "%s", val);
+	return 0;
+}
+
+static int copy_name(struct parse *p, const char *key, const char *val, char *dst)
+{
+	if (!name_ok(val))
+		return fail(p, "%s: a name is 1-63 of [A-Za-z0-9._-]: %s", key, val);
+	snprintf(dst, RESULT_NAME_MAX, "%s", val);
+	return 0;
+}
+
 static int global_key(struct parse *p, const char *key, const char *val)
 {
 	struct guard_config *c = p->cfg;
@@ -153,6 +171,18 @@ static int global_key(struct parse *p, const char *key, const char *val)
 		return parse_dur(p, key, val, 0, &c->params.hold_max_ms);
 	if (!strcmp(key, "flap_window"))
 		return parse_dur(p, key, val, 1000, &c->params.flap_window_ms);
+	if (!strcmp(key, "collector"))
+		return copy_val(p, key, val, c->collector, sizeof(c->collector));
+	if (!strcmp(key, "name"))
+		return copy_name(p, key, val, c->agent_name);
+	if (!strcmp(key, "instance"))
+		return copy_name(p, key, val, c->instance);
+	if (!strcmp(key, "token_file"))
+		return copy_val(p, key, val, c->token_file, sizeof(c->token_file));
+	if (!strcmp(key, "spool"))
+		return copy_val(p, key, val, c->spool, sizeof(c->spool));
+	if (!strcmp(key, "ca_file"))
+		return copy_val(p, key, val, c->ca_file, sizeof(c->ca_file));
 	return fail(p, "unknown key %s (before the first \"service\" block)", key);
 }
 
@@ -203,6 +233,8 @@ static int service_key(struct parse *p, const char *key, const char *val)
 			return fail(p, "protocol: dns or ntp, not %s", val);
 		return 0;
 	}
+	if (!strcmp(key, "inventory_service"))
+		return copy_name(p, key, val, s->report_as);
 	if (!strcmp(key, "anycast"))
 		return parse_addr(p, key, val, s->anycast);
 	if (!strcmp(key, "management"))
@@ -335,6 +367,8 @@ static void fill_service_defaults(struct guard_service *s)
 		s->prefix_len = strchr(s->anycast, ':') ? 128 : 32;
 	if (!s->rcode[0])
 		snprintf(s->rcode, sizeof(s->rcode), "NOERROR");
+	if (!s->report_as[0])
+		snprintf(s->report_as, sizeof(s->report_as), "%s", s->name);
 }
 
 int guard_config_parse(const char *text, size_t len, const char *fname, struct guard_config *cfg,
@@ -375,6 +409,12 @@ int guard_config_parse(const char *text, size_t len, const char *fname, struct g
 		return fail(&p, "hold_max shorter than hold_down");
 	if (cfg->timeout_ms >= cfg->interval_ms)
 		return fail(&p, "timeout must be shorter than interval");
+	if (cfg->collector[0] && (!cfg->agent_name[0] || !cfg->instance[0] ||
+				  !cfg->token_file[0] || !cfg->spool[0]))
+		return fail(&p, "collector needs name, instance, token_file and spool");
+	if (cfg->collector[0] && strncmp(cfg->collector, "http://", 7) &&
+	    strncmp(cfg->collector, "https://", 8))
+		return fail(&p, "collector: not an http:// or https:// URL: %s", cfg->collector);
 	for (int i = 0; i < cfg->n_services; i++) {
 		if (check_service(&p, &cfg->services[i]) < 0)
 			return -1;

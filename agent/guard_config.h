@@ -24,6 +24,8 @@ struct guard_argv {
 
 struct guard_service {
 	char name[RESULT_NAME_MAX];
+	char report_as[RESULT_NAME_MAX];      /* the inventory's service name in reports
+	                                         ("inventory_service"), default name */
 	int protocol;                         /* INV_PROTO_DNS or INV_PROTO_NTP */
 	char anycast[RESULT_ADDR_MAX];        /* the anycast address on this server */
 	char management[RESULT_ADDR_MAX];     /* the server's own address, "" = none */
@@ -46,6 +48,13 @@ struct guard_config {
 	int64_t timeout_ms;                   /* default 500 ms */
 	int64_t reassert_ms;                  /* how often the wanted state is checked, default 10 s */
 	struct guard_params params;           /* rise, fall, hold_down, hold_max, flap_window */
+	/* Reporting to the collector (all "" = not reported): */
+	char collector[2048];                 /* URL, or several comma-separated */
+	char agent_name[RESULT_NAME_MAX];     /* "name": the guard's agent in the inventory */
+	char instance[RESULT_NAME_MAX];       /* the inventory instance this server is */
+	char token_file[512];
+	char spool[512];                      /* where reports wait for the collector */
+	char ca_file[512];                    /* "" = the system's CAs */
 	int n_services;
 	struct guard_service services[GUARD_MAX_SERVICES];
 };

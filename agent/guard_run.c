@@ -5,12 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agent/guard_reporter.h"
 #include "common/log.h"
+
+/* Reports still waiting get this long at shutdown. */
+#define DRAIN_MS 5000
 
 struct guard_proc {
 	struct guard *g;
+	struct guard_reporter *rep;
 	uv_signal_t sigterm, sigint;
 };
+
+static void on_guard_closed(void *arg)
+{
+	struct guard_proc *p = arg;
+
+	if (p->rep != NULL)
+		guard_reporter_close(p->rep, DRAIN_MS, NULL, NULL);
+	p->rep = NULL;
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -19,7 +33,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("signal %d: stopping the guard (routing left as it is)", signum);
 	uv_close((uv_handle_t *)&p->sigterm, NULL);
 	uv_close((uv_handle_t *)&p->sigint, NULL);
-	guard_close(p->g, NULL, NULL);
+	guard_close(p->g, on_guard_closed, p);
 }
 
 int guard_run(const char *path, int dry_run, int check)
@@ -43,10 +57,17 @@ int guard_run(const char *path, int dry_run, int check)
 		return 0;
 	}
 	uv_loop_init(&loop);
+	signal(SIGPIPE, SIG_IGN);
 	p.g = guard_new(&loop, cfg, dry_run);
-	free(cfg);
 	if (!p.g)
 		fatalx("out of memory");
+	if (cfg->collector[0] && dry_run)
+		log_info("dry run: actions are not reported to %s", cfg->collector);
+	else if (cfg->collector[0]) {
+		p.rep = guard_reporter_new(&loop, cfg);
+		guard_set_reporter(p.g, p.rep);
+	}
+	free(cfg);
 	uv_signal_init(&loop, &p.sigterm);
 	uv_signal_init(&loop, &p.sigint);
 	p.sigterm.data = p.sigint.data = &p;

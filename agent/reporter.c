@@ -13,7 +13,7 @@
 #include "common/result.h"
 #include "common/timefmt.h"
 
-#define PREFIX "{\"results\":["
+#define PREFIX_MAX 48 /* "{\"KEY\":[" with the longest items key */
 #define ANSWER_MAX (64 * 1024)
 
 static void arm(struct reporter *rep, enum reporter_timer mode, int64_t ms);
@@ -89,7 +89,9 @@ void reporter_fill_status(struct reporter *rep, json_t *s)
  * or -errno. */
 static long build_body(struct reporter *rep, int heartbeat)
 {
-	const size_t plen = sizeof(PREFIX) - 1;
+	char prefix[PREFIX_MAX];
+	const size_t plen =
+	    (size_t)snprintf(prefix, sizeof(prefix), "{\"%s\":[", rep->opt.items_key);
 	size_t n;
 	long len = spool_peek(rep->sp, rep->batch_cur, rep->body + plen, rep->opt.body_max, &n,
 	                      &rep->batch_first, &rep->batch_last);
@@ -97,7 +99,7 @@ static long build_body(struct reporter *rep, int heartbeat)
 		return len;
 	if (n == 0 && !heartbeat)
 		return 0;
-	memcpy(rep->body, PREFIX, plen);
+	memcpy(rep->body, prefix, plen);
 	char *p = rep->body + plen, *end = p + len;
 	for (char *q = p; q < end; q++)
 		if (*q == '\n')
@@ -315,7 +317,7 @@ static void post_now(struct reporter *rep, int heartbeat)
 		}
 		return;
 	}
-	rc = reporter_xfer_setup(&rep->x, &rep->opt.http, "/api/v1/results",
+	rc = reporter_xfer_setup(&rep->x, &rep->opt.http, rep->opt.path,
 	                         "Content-Type: application/json", ANSWER_MAX);
 	if (rc == 0) {
 		curl_easy_setopt(rep->x.easy, CURLOPT_POSTFIELDS, rep->body);
@@ -373,6 +375,16 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 	rep->opt = *opt;
 	if (!rep->opt.batch_max)
 		rep->opt.batch_max = 500;
+	if (!rep->opt.path)
+		rep->opt.path = "/api/v1/results";
+	if (!rep->opt.items_key)
+		rep->opt.items_key = "results";
+	if (strlen(rep->opt.items_key) > 40 ||
+	    strspn(rep->opt.items_key, "abcdefghijklmnopqrstuvwxyz_") != strlen(rep->opt.items_key)) {
+		log_warnx("reporter: bad items key %s", rep->opt.items_key);
+		free(rep);
+		return NULL;
+	}
 	if (rep->opt.batch_delay_ms <= 0)
 		rep->opt.batch_delay_ms = 1000;
 	if (rep->opt.backoff_min_ms <= 0)
@@ -383,7 +395,7 @@ struct reporter *reporter_new(uv_loop_t *loop, struct curl_uv *cu, struct spool 
 		rep->opt.body_max = 4u << 20;
 	rep->batch_cur = rep->batch_ceiling = rep->opt.batch_max;
 	clock_offset_watch_init(&rep->clock, rep->opt.clock_warn_ms, rep->opt.clock_warn_reports);
-	rep->body_cap = sizeof(PREFIX) + rep->opt.body_max + 64 * 1024;
+	rep->body_cap = PREFIX_MAX + rep->opt.body_max + 64 * 1024;
 	if (!(rep->body = malloc(rep->body_cap))) {
 		free(rep);
 		return NULL;

@@ -93,6 +93,9 @@ typedef void (*reporter_status_fn)(void *arg, json_t *status);
 struct reporter_options {
 	struct reporter_http http;
 	const char *name;       /* agent name for the self-report */
+	const char *path;       /* NULL: "/api/v1/results"; the guard's "/api/v1/guard" */
+	const char *items_key;  /* the body's array of spooled records; NULL: "results"
+	                           (at most 40 characters, [a-z_]) */
 	size_t batch_max;       /* results per POST; 0: 500 */
 	int64_t batch_delay_ms; /* wait this long to fill a batch; 0: 1000 */
 	int64_t backoff_min_ms; /* first retry delay; 0: 1000 */

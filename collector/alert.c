@@ -130,6 +130,9 @@ legacy_names_kind(const char *event, const char *kind)
 	    {"unknown_instance", "hijack"},       {"instance_down", "instance_down"},
 	    {"split", "split"},                   {"flapping", "flapping"},
 	    {"suboptimal", "suboptimal"},         {"agent_silent", "agent_silent"},
+	    /* A guard's withdrawal was an instance_down before guards reported. */
+	    {"catchment_change", "withdrawn"},    {"instance_down", "withdrawn"},
+	    {"guard_withdraw", "withdrawn"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -129,6 +129,13 @@ alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len
 	else if (strcmp(ev->type, "suboptimal") == 0)
 		snprintf(what, sizeof(what), "agent %s: %s (%s) answered by %s, clearly slower than %s",
 			 ev->agent, ev->service, fam, ev->from_instance, ev->to_instance);
+	else if (strcmp(ev->type, "guard_withdraw") == 0)
+		snprintf(what, sizeof(what), "%s instance %s withdrawn by its guard %s: %s",
+			 ev->service, ev->from_instance, ev->agent,
+			 detail_str(ev, "reason", extra, sizeof(extra)));
+	else if (strcmp(ev->type, "guard_restore") == 0)
+		snprintf(what, sizeof(what), "%s instance %s restored by its guard %s", ev->service,
+			 ev->to_instance, ev->agent);
 	else if (strcmp(ev->type, "recovery") == 0)
 		snprintf(what, sizeof(what), "%s over: agent %s, %s (%s) answered by %s (%s)",
 			 detail_str(ev, "resolved", extra, sizeof(extra)), ev->agent, ev->service, fam,
@@ -318,7 +325,7 @@ incident_alertmanager(const struct event *open, const struct event *ev, int reso
 	json_object_set_new(labels, "kind", json_string(open->type));
 	if (open->service[0] != '\0')
 		json_object_set_new(labels, "service", json_string(open->service));
-	if (k == INCIDENT_INSTANCE_DOWN && open->from_instance[0] != '\0')
+	if ((k == INCIDENT_INSTANCE_DOWN || k == INCIDENT_WITHDRAWN) && open->from_instance[0] != '\0')
 		json_object_set_new(labels, "anycast_instance", json_string(open->from_instance));
 	if (open->agent[0] != '\0')
 		json_object_set_new(labels, "agent", json_string(open->agent));

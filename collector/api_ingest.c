@@ -67,8 +67,8 @@ ingest_done(void *arg, struct store_job *job)
 /* Agent named in the URL (path or ?agent=) or in X-Anycast-Agent (the
  * agent's --name) must be the token's: an agent started with another
  * branch's token is refused instead of reporting as that branch. */
-static int
-url_agent_ok(struct collector *c, struct http_exchange *ex, const struct http_request *req,
+int
+api_agent_name_ok(struct collector *c, struct http_exchange *ex, const struct http_request *req,
 	     const char *url_agent, const struct inv_agent *a)
 {
 	const char *claimed = http_request_header(ex, "X-Anycast-Agent");
@@ -293,7 +293,7 @@ api_post_results(struct collector *c, struct http_exchange *ex, const struct htt
 		api_error(c, ex, 401, "missing or unknown agent token");
 		return;
 	}
-	if (!url_agent_ok(c, ex, req, url_agent, a))
+	if (!api_agent_name_ok(c, ex, req, url_agent, a))
 		return;
 	metrics_agent_report(c->metrics, a->name, time_now_ms());
 	collector_agent_reported(c, a->name, time_now_ms());
@@ -361,7 +361,7 @@ api_agent_config(struct collector *c, struct http_exchange *ex, const struct htt
 		api_error(c, ex, 401, "missing or unknown agent token");
 		return;
 	}
-	if (!url_agent_ok(c, ex, req, url_agent, a))
+	if (!api_agent_name_ok(c, ex, req, url_agent, a))
 		return;
 	body = inventory_services_to_json(c->inv);
 	if (body == NULL) {

@@ -157,9 +157,12 @@ file_row(void *arg, const struct store_mgmt_row *r)
 }
 
 static void
-write_instance(struct tbuf *out, const struct inv_service *s, const struct inv_instance *in,
-	       const struct inst_acc *a)
+write_instance(struct collector *c, struct tbuf *out, const struct inv_service *s,
+	       const struct inv_instance *in, const struct inst_acc *a)
 {
+	char reason[256], when[40];
+	int64_t since;
+
 	tb_add(out, "{\"service\":", 11);
 	tb_str(out, s->name);
 	tb_add(out, ",\"instance\":", 12);
@@ -172,9 +175,21 @@ write_instance(struct tbuf *out, const struct inv_service *s, const struct inv_i
 	}
 	tb_add(out, "],\"identity\":", 13);
 	tb_str(out, in->identity);
-	tb_printf(out, ",\"status\":\"%s\",\"agents_ok\":%d,\"agents_failed\":%d,\"agents\":[",
+	tb_printf(out, ",\"status\":\"%s\",\"agents_ok\":%d,\"agents_failed\":%d,",
 		  a->ok > 0 ? (a->failed ? "partial" : "up") : (a->failed ? "down" : "unknown"),
 		  a->ok, a->failed);
+	/* "withdrawn": null, or when and why its guard took it out. */
+	if (catchment_guard_withdrawn(c->catchment, s->name, in->name, &since, reason,
+				      sizeof(reason))) {
+		tb_add(out, "\"withdrawn\":{\"since\":", 21);
+		tb_str(out, time_format_rfc3339(since, when, sizeof(when)));
+		tb_add(out, ",\"reason\":", 10);
+		tb_str(out, reason);
+		tb_add(out, "},", 2);
+	} else {
+		tb_add(out, "\"withdrawn\":null,", 17);
+	}
+	tb_add(out, "\"agents\":[", 10);
 	if (a->agents.len > 0)
 		tb_add(out, a->agents.p, a->agents.len);
 	tb_add(out, "]}", 2);
@@ -227,7 +242,7 @@ api_get_instances(struct collector *c, struct http_exchange *ex, const struct ht
 				continue;
 			if (n++ > 0)
 				tb_add(&out, ",", 1);
-			write_instance(&out, s, &s->instances[j], &f.acc[base[i] + j]);
+			write_instance(c, &out, s, &s->instances[j], &f.acc[base[i] + j]);
 			/* copied into out: let it go before the next one grows out */
 			free(f.acc[base[i] + j].agents.p);
 			f.acc[base[i] + j].agents.p = NULL;

@@ -74,6 +74,13 @@ void api_post_results(struct collector *c, struct http_exchange *ex,
 		      const struct http_request *req, const char *url_agent);
 void api_agent_config(struct collector *c, struct http_exchange *ex,
 		      const struct http_request *req, const char *url_agent);
+/* POST /api/v1/guard (api_guard.c). */
+void api_post_guard(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+/* 1 when the agent the request names (url_agent, ?agent= or X-Anycast-Agent)
+ * is a's or none is named; else answers 403 and returns 0 (api_ingest.c). */
+int api_agent_name_ok(struct collector *c, struct http_exchange *ex,
+		      const struct http_request *req, const char *url_agent,
+		      const struct inv_agent *a);
 void api_get_catchments(struct collector *c, struct http_exchange *ex,
 			const struct http_request *req);
 void api_get_events(struct collector *c, struct http_exchange *ex, const struct http_request *req);

@@ -80,6 +80,17 @@ size_t catchment_agents_lit(struct catchment *c);
 size_t catchment_failing_agents(struct catchment *c, const char *service, const char *instance,
 				char (*names)[RESULT_NAME_MAX], size_t max);
 
+/* A guard withdrew (withdrawn = 1, with its reason) or restored (0) an
+ * instance of service at time_ms. A catchment change away from a withdrawn
+ * instance then has cause "withdrawn" (detail.guard_reason, withdrawn_at)
+ * instead of failover or route_change. Unknown names are ignored. */
+void catchment_guard(struct catchment *c, const char *service, const char *instance,
+		     int withdrawn, int64_t time_ms, const char *reason);
+/* 1 when instance of service stands withdrawn by its guard (*since_ms and
+ * reason, either may be NULL, filled), else 0. */
+int catchment_guard_withdrawn(struct catchment *c, const char *service, const char *instance,
+			      int64_t *since_ms, char *reason, size_t len);
+
 /* Seed state after a restart (rows as stored by a previous snapshot). */
 void catchment_restore(struct catchment *c, const struct catchment_row *rows, size_t n);
 

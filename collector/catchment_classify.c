@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "collector/catchment_impl.h"
+#include "common/timefmt.h"
 
 #define MAX_INSTS 8
 
@@ -289,7 +290,9 @@ old_management(const struct round_ctx *rc, const char *inst)
 static void
 announce(const struct round_ctx *rc, struct cm_stream *st, const char *prev)
 {
-	const char *mg;
+	const char *mg, *cause;
+	char reason[256], when[40];
+	int64_t since;
 	json_t *extra;
 
 	if (st->away && strcmp(st->cur, st->home) == 0) {
@@ -304,8 +307,18 @@ announce(const struct round_ctx *rc, struct cm_stream *st, const char *prev)
 		return;
 	mg = old_management(rc, prev);
 	extra = json_pack("{ss ss}", "old_instance_management", mg, "home", st->home);
-	stream_event(rc, st, "catchment_change", prev, st->cur, "catchment_change", 0,
-		     strcmp(mg, "down") == 0 ? "failover" : "route_change", extra);
+	if (prev[0] != '\0' &&
+	    catchment_guard_withdrawn(rc->c, rc->svc->name, prev, &since, reason, sizeof(reason))) {
+		/* Its guard took it out on purpose: the guard's reason is the cause. */
+		json_object_set_new(extra, "guard_reason", json_string(reason));
+		json_object_set_new(extra, "withdrawn_at",
+				    json_string(time_format_rfc3339(since, when, sizeof(when))));
+		cause = "withdrawn";
+	} else {
+		cause = strcmp(mg, "down") == 0 ? "failover" : "route_change";
+	}
+	stream_event(rc, st, "catchment_change", prev, st->cur, "catchment_change", 0, cause,
+		     extra);
 	json_decref(extra);
 	st->away = 1;
 }

@@ -109,6 +109,9 @@ struct cm_inst {
 	int n_failing;                  /* agents with fail_rounds >= instance_down_rounds */
 	int down;
 	int64_t down_since_ms;
+	int withdrawn;                  /* its guard withdrew it (and has not restored it) */
+	int64_t withdrawn_ms;           /* when (the guard's time) */
+	char withdrawn_reason[256];     /* the guard's reason */
 };
 
 /* --- one (agent, service): the rounds still being collected --- */

@@ -1,7 +1,7 @@
 /* collector/catchment_world.c - what the catchment state says about the
  * world beyond one stream, for incidents: is a branch cut off from
- * everything, which agents see an instance fail; and the agents' configured
- * homes. */
+ * everything, which agents see an instance fail; the agents' configured
+ * homes; and which instances their guards withdrew. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +157,51 @@ catchment_failing_agents(struct catchment *c, const char *service, const char *i
 	f.max = max;
 	hashmap_foreach(&c->mgmt, failing_mgmt, &f);
 	return f.n;
+}
+
+static int
+has_instance(const struct catchment *c, const char *service, const char *instance)
+{
+	for (int i = 0; i < c->n_services; i++) {
+		const struct cm_service *s = &c->services[i];
+
+		if (strcmp(s->name, service) != 0)
+			continue;
+		for (int k = 0; k < s->n_instances; k++)
+			if (strcmp(s->instances[k].name, instance) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+void
+catchment_guard(struct catchment *c, const char *service, const char *instance, int withdrawn,
+		int64_t time_ms, const char *reason)
+{
+	struct cm_inst *in;
+
+	if (!has_instance(c, service, instance) ||
+	    (in = catchment_inst(c, service, instance)) == NULL)
+		return;
+	in->withdrawn = withdrawn != 0;
+	in->withdrawn_ms = time_ms;
+	snprintf(in->withdrawn_reason, sizeof(in->withdrawn_reason), "%s",
+		 withdrawn && reason != NULL ? reason : "");
+}
+
+int
+catchment_guard_withdrawn(struct catchment *c, const char *service, const char *instance,
+			  int64_t *since_ms, char *reason, size_t len)
+{
+	char key[2 * RESULT_NAME_MAX];
+	const struct cm_inst *in;
+
+	snprintf(key, sizeof(key), "%s\x1f%s", service, instance);
+	if ((in = hashmap_get(&c->insts, key)) == NULL || !in->withdrawn)
+		return 0;
+	if (since_ms != NULL)
+		*since_ms = in->withdrawn_ms;
+	if (reason != NULL && len > 0)
+		snprintf(reason, len, "%s", in->withdrawn_reason);
+	return 1;
 }

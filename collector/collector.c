@@ -146,6 +146,7 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 		log_info("restored %zu catchment rows", n);
 	}
 	free(rows);
+	collector_guard_restore(c, wst);
 	if (collector_incidents_start(c, wst) != 0) {
 		snprintf(err, errlen, "%s: cannot load incidents: %s", c->db_path, store_errmsg(wst));
 		store_close(wst);

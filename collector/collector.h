@@ -130,6 +130,12 @@ void collector_save_snapshot(struct collector *c, struct catchment_row *rows, si
 /* An event from outside catchment tracking (agent_silent): stored, pushed,
  * attributed to an incident like the others. */
 void collector_raise_event(struct collector *c, const struct event *ev);
+/* A guard's action was stored (collector/collector_guard.c): tell the
+ * catchment tracker and raise guard_withdraw / guard_restore. */
+struct guard_action;
+void collector_guard_action(struct collector *c, const char *agent, const struct guard_action *g);
+/* Seed the catchment tracker with the last stored action of each instance. */
+void collector_guard_restore(struct collector *c, struct store *st);
 /* Push a message to every event-stream client (data: borrowed). */
 void collector_broadcast(struct collector *c, const char *name, json_t *data);
 

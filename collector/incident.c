@@ -32,6 +32,7 @@ struct incidents {
 };
 
 static struct incident *split_of(struct incidents *e, const struct event *ev);
+static void absorb_outages(struct incidents *e, struct incident *inc, const char *inst);
 static struct incident *by_id(struct incidents *e, int64_t id);
 
 /* ---- the engine ---- */
@@ -480,12 +481,23 @@ on_instance_down(struct incidents *e, const struct event *ev, int64_t now)
 		touch(iso, ev);
 		return iso;
 	}
-	if ((inc = get_kind(e, INCIDENT_INSTANCE_DOWN, inst, ev, now, e->hold_ms, 0)) == NULL)
+	/* Its guard withdrew it: the management address failing is the same death. */
+	if ((inc = find_kind(e, INCIDENT_WITHDRAWN, inst, ev->time_ms, 0)) == NULL &&
+	    (inc = get_kind(e, INCIDENT_INSTANCE_DOWN, inst, ev, now, e->hold_ms, 0)) == NULL)
 		return NULL;
 	add_member(inc, ev->incident, 1);
 	inc->instance_up_ms = 0;
 	touch(inc, ev);
-	/* Pending outages of branches that instance served are this incident. */
+	absorb_outages(e, inc, inst);
+	return inc;
+}
+
+/* Pending outages of branches that inst served are inc's. */
+static void
+absorb_outages(struct incidents *e, struct incident *inc, const char *inst)
+{
+	size_t i;
+
 	for (i = 0; i < e->n; i++) {
 		struct incident *o = e->list[i];
 
@@ -502,6 +514,34 @@ on_instance_down(struct incidents *e, const struct event *ev, int64_t now)
 			i = (size_t)-1; /* the list moved: start over */
 		}
 	}
+}
+
+/* A guard withdrew its instance (guard_withdraw): the incident of that
+ * instance's death, named by the guard's reason. A pending instance_down of
+ * the same instance is the same death, now explained. */
+static struct incident *
+on_withdraw(struct incidents *e, const struct event *ev, int64_t now)
+{
+	const char *inst = ev->from_instance;
+	struct incident *inc = find_kind(e, INCIDENT_WITHDRAWN, inst, ev->time_ms, 0);
+	json_t *d;
+
+	if (inc == NULL && (inc = find_kind(e, INCIDENT_INSTANCE_DOWN, inst, ev->time_ms, 0)) != NULL &&
+	    inc->state == INCIDENT_PENDING)
+		inc->kind = INCIDENT_WITHDRAWN;
+	else if (inc == NULL || inc->kind != INCIDENT_WITHDRAWN)
+		inc = get_kind(e, INCIDENT_WITHDRAWN, inst, ev, now, e->hold_ms, 0);
+	if (inc == NULL)
+		return NULL;
+	if ((d = json_loads(ev->detail, 0, NULL)) != NULL &&
+	    json_is_string(json_object_get(d, "reason")))
+		snprintf(inc->reason, sizeof(inc->reason), "%s",
+			 json_string_value(json_object_get(d, "reason")));
+	json_decref(d);
+	add_member(inc, ev->incident, 1);
+	inc->instance_up_ms = 0;
+	touch(inc, ev);
+	absorb_outages(e, inc, inst);
 	return inc;
 }
 
@@ -510,7 +550,8 @@ on_outage(struct incidents *e, const struct event *ev, int64_t now)
 {
 	struct incident *inc = NULL;
 
-	if (ev->from_instance[0] != '\0')
+	if (ev->from_instance[0] != '\0' &&
+	    (inc = find_kind(e, INCIDENT_WITHDRAWN, ev->from_instance, ev->time_ms, 0)) == NULL)
 		inc = find_kind(e, INCIDENT_INSTANCE_DOWN, ev->from_instance, ev->time_ms, 0);
 	if (inc == NULL)
 		inc = isolated_incident_of(e, ev->agent);
@@ -559,7 +600,8 @@ moved_by(struct incidents *e, const struct event *ev)
 
 		if (!active(inc) || (inc->kind != INCIDENT_INSTANCE_DOWN &&
 				     inc->kind != INCIDENT_ROUTE_CHANGE &&
-				     inc->kind != INCIDENT_BRANCH_ISOLATED))
+				     inc->kind != INCIDENT_BRANCH_ISOLATED &&
+				     inc->kind != INCIDENT_WITHDRAWN))
 			continue;
 		a = find_agent(inc, ev->agent, ev->service, ev->family);
 		if (a != NULL && a->ended_ms == 0 && strcmp(a->to, ev->from_instance) == 0)
@@ -575,6 +617,10 @@ cause_of_change(struct incidents *e, const struct event *ev, int64_t now)
 	struct incident *inc;
 
 	detail_cause(ev, cause, sizeof(cause));
+	if (strcmp(cause, "withdrawn") == 0 ||
+	    (strcmp(cause, "failover") == 0 &&
+	     find_kind(e, INCIDENT_WITHDRAWN, ev->from_instance, ev->time_ms, 0) != NULL))
+		return get_kind(e, INCIDENT_WITHDRAWN, ev->from_instance, ev, now, e->hold_ms, 0);
 	if (strcmp(cause, "failover") == 0)
 		return get_kind(e, INCIDENT_INSTANCE_DOWN, ev->from_instance, ev, now, e->hold_ms, 0);
 	if ((inc = moved_by(e, ev)) != NULL || (inc = split_of(e, ev)) != NULL)
@@ -738,7 +784,8 @@ check_resolved(struct incidents *e, struct incident *inc, int64_t t, int64_t now
 		resolve(e, inc, t, now);
 		return;
 	}
-	if (inc->kind == INCIDENT_INSTANCE_DOWN && only_moves && inc->instance_up_ms > 0 &&
+	if ((inc->kind == INCIDENT_INSTANCE_DOWN || inc->kind == INCIDENT_WITHDRAWN) && only_moves &&
+	    inc->instance_up_ms > 0 &&
 	    now - inc->instance_up_ms >= STRAGGLER_MS)
 		resolve(e, inc, now, now);
 }
@@ -769,7 +816,8 @@ on_resolution(struct incidents *e, const struct event *ev, int64_t now)
 			continue;
 		}
 		m->open = 0;
-		if (strncmp(m->key, "instance_down/", 14) == 0)
+		if (strncmp(m->key, "instance_down/", 14) == 0 ||
+		    strncmp(m->key, "withdrawn/", 10) == 0)
 			inc->instance_up_ms = now;
 		a = find_agent(inc, ev->agent, ev->service, ev->family);
 		if (a != NULL && !entry_open_members(inc, a)) {
@@ -888,6 +936,8 @@ incidents_event(struct incidents *e, const struct event *ev, int64_t now)
 		inc = on_outage(e, ev, now);
 	else if (strcmp(ev->type, "instance_down") == 0)
 		inc = on_instance_down(e, ev, now);
+	else if (strcmp(ev->type, "guard_withdraw") == 0)
+		inc = on_withdraw(e, ev, now);
 	else if (strcmp(ev->type, "unknown_instance") == 0)
 		inc = on_window_kind(e, INCIDENT_HIJACK, ev, now);
 	else if (strcmp(ev->type, "split") == 0)

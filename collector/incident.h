@@ -26,6 +26,7 @@ enum incident_kind {
 	INCIDENT_SUBOPTIMAL,
 	INCIDENT_BRANCH_ISOLATED,
 	INCIDENT_AGENT_SILENT,
+	INCIDENT_WITHDRAWN,
 	INCIDENT_N_KINDS
 };
 
@@ -70,6 +71,7 @@ struct incident {
 	int n_services;
 	char instance[RESULT_NAME_MAX];    /* the cause, when one is ("" = null) */
 	char identity[RESULT_IDENTITY_MAX];/* hijack: the foreign identity */
+	char reason[256];                  /* withdrawn: the guard's reason */
 	int64_t started_ms, updated_ms, ended_ms;
 	int64_t publish_ms;                /* pending: announce at this time */
 	int64_t instance_up_ms;            /* instance_down: when its member closed */

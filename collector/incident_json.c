@@ -53,6 +53,8 @@ incident_to_json(const struct incident *inc)
 	json_object_set_new(o, "instance", str_or_null(inc->instance));
 	if (inc->identity[0] != '\0')
 		json_object_set_new(o, "identity", json_string(inc->identity));
+	if (inc->reason[0] != '\0')
+		json_object_set_new(o, "reason", json_string(inc->reason));
 	for (i = 0; i < inc->n_agents; i++)
 		json_array_append_new(agents, agent_json(&inc->agents[i]));
 	json_object_set_new(o, "agents", agents);
@@ -196,6 +198,7 @@ incident_from_json(struct incident *inc, const json_t *doc, const json_t *priv)
 		copy_str(inc->services[inc->n_services++], RESULT_NAME_MAX, json_array_get(svcs, i));
 	copy_str(inc->instance, sizeof(inc->instance), json_object_get(doc, "instance"));
 	copy_str(inc->identity, sizeof(inc->identity), json_object_get(doc, "identity"));
+	copy_str(inc->reason, sizeof(inc->reason), json_object_get(doc, "reason"));
 	copy_str(inc->summary, sizeof(inc->summary), json_object_get(doc, "summary"));
 	if (agents_from_json(inc, json_object_get(doc, "agents")) < 0 ||
 	    (priv != NULL && private_from_json(inc, priv) < 0)) {

@@ -10,7 +10,7 @@
 
 static const char *const kind_names[INCIDENT_N_KINDS] = {
     "instance_down", "route_change", "outage",          "hijack",      "split",
-    "flapping",      "suboptimal",   "branch_isolated", "agent_silent"};
+    "flapping",      "suboptimal",   "branch_isolated", "agent_silent", "withdrawn"};
 
 const char *
 incident_kind_name(enum incident_kind k)
@@ -179,8 +179,11 @@ incident_summarize(struct incident *inc)
 
 	services_text(inc, svcs, sizeof(svcs));
 	agent_list(inc, NULL, NULL, list, sizeof(list));
-	moves_text(inc, inc->kind == INCIDENT_INSTANCE_DOWN ? "failed over to" : "moved to", moves,
-		   sizeof(moves));
+	moves_text(inc,
+		   inc->kind == INCIDENT_INSTANCE_DOWN || inc->kind == INCIDENT_WITHDRAWN
+			   ? "failed over to"
+			   : "moved to",
+		   moves, sizeof(moves));
 	switch (inc->kind) {
 	case INCIDENT_INSTANCE_DOWN:
 		say(inc, "%s %s down%s%s", inc->instance, svcs,
@@ -219,6 +222,10 @@ incident_summarize(struct incident *inc)
 		break;
 	case INCIDENT_AGENT_SILENT:
 		say(inc, "agent %s silent: no reports", list);
+		break;
+	case INCIDENT_WITHDRAWN:
+		say(inc, "%s %s withdrawn by its guard: %s%s%s", inc->instance, svcs,
+		    inc->reason[0] ? inc->reason : "no reason given", moves[0] ? "; " : "", moves);
 		break;
 	default:
 		say(inc, "%s", incident_kind_name(inc->kind));

@@ -89,6 +89,18 @@ int store_insert_results(struct store *st, const char *agent, const struct resul
 			 const char *status_json, int64_t now_ms, unsigned char *stored,
 			 struct store_ingest_out *out);
 
+/* Insert a guard's actions (inside a transaction), ignoring those already
+ * stored by (agent, seq); stored[i] = 1 for new ones (caller's array of n),
+ * *last_seq = the highest seq stored for the agent, ever. 0 or -errno. */
+struct guard_action;
+int store_insert_guard_actions(struct store *st, const char *agent, const struct guard_action *g,
+			       size_t n, int64_t now_ms, unsigned char *stored, uint64_t *last_seq);
+/* The latest stored guard action of every (service, instance), oldest
+ * first: fn(ctx, agent, action) for each (valid during the call). 0 or -errno. */
+int store_each_guard_latest(struct store *st,
+			    void (*fn)(void *ctx, const char *agent, const struct guard_action *g),
+			    void *ctx);
+
 /* Insert an event with the id the caller assigned (ev->id > 0). */
 int store_insert_event(struct store *st, const struct event *ev);
 /* Highest event id stored, 0 when none, negative on error. */

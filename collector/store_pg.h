@@ -46,6 +46,12 @@ int store_pg_insert_results(struct store_pg *pg, const char *agent, const struct
 			    const char *status_json, int64_t now_ms, unsigned char *stored,
 			    struct store_ingest_out *out);
 int store_pg_insert_event(struct store_pg *pg, const struct event *ev);
+int store_pg_insert_guard_actions(struct store_pg *pg, const char *agent,
+				  const struct guard_action *g, size_t n, int64_t now_ms,
+				  unsigned char *stored, uint64_t *last_seq);
+int store_pg_each_guard_latest(struct store_pg *pg,
+			       void (*fn)(void *ctx, const char *agent, const struct guard_action *g),
+			       void *ctx);
 int64_t store_pg_max_id(struct store_pg *pg, const char *table);
 int store_pg_save_catchments(struct store_pg *pg, const struct catchment_row *rows, size_t n);
 int store_pg_load_catchments(struct store_pg *pg, struct catchment_row **rows, size_t *n);

@@ -1,5 +1,5 @@
 /* collector/store_pg_event.c - PostgreSQL writes other than results:
- * events, alert deliveries, catchment snapshots, incidents, and retention
+ * events, guard actions, alert deliveries, catchment snapshots, incidents, and retention
  * (whole daily results partitions dropped, the rest in chunks). */
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 
+#include "collector/guard_report.h"
 #include "collector/store_pg.h"
 #include "collector/store_pg_int.h"
 
@@ -222,5 +223,73 @@ store_pg_retention(struct store_pg *pg, int64_t raw_before_ms, int64_t rollup_be
 		if ((rc = run(pg, sql[i], i == 0 ? 1 : 2, v, deleted)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+int
+store_pg_insert_guard_actions(struct store_pg *pg, const char *agent, const struct guard_action *g,
+			      size_t n, int64_t now_ms, unsigned char *stored, uint64_t *last_seq)
+{
+	char seq[24], t[24], now[24], ap[4];
+	const char *a1[1] = { agent };
+	PGresult *res;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t changed = 0;
+		const char *v[11] = { agent, I64(seq, (int64_t)g[i].seq), I64(t, g[i].time_ms),
+				      I64(now, now_ms), g[i].service, g[i].instance,
+				      g[i].withdraw ? "withdraw" : "restore", I64(ap, g[i].applied != 0),
+				      TXT(g[i].method), TXT(g[i].address), TXT(g[i].reason) };
+
+		rc = run(pg,
+			 "INSERT INTO guard_actions (agent, seq, time_ms, received_ms, service, instance,"
+			 " action, applied, method, address, reason) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+			 " $8, $9, $10, $11) ON CONFLICT (agent, seq) DO NOTHING",
+			 11, v, &changed);
+		if (rc != 0)
+			return rc;
+		stored[i] = changed > 0;
+	}
+	res = store_pg_params(pg, "SELECT coalesce(max(seq), 0) FROM guard_actions WHERE agent = $1",
+			      1, a1, &rc);
+	if (res == NULL)
+		return rc;
+	*last_seq = PQntuples(res) == 1 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	PQclear(res);
+	return 0;
+}
+
+int
+store_pg_each_guard_latest(struct store_pg *pg,
+			   void (*fn)(void *ctx, const char *agent, const struct guard_action *g),
+			   void *ctx)
+{
+	struct guard_action g;
+	PGresult *res;
+	int rc;
+
+	res = store_pg_params(pg,
+			      "SELECT DISTINCT ON (service, instance) agent, seq, time_ms, service,"
+			      " instance, action, applied, coalesce(method, ''), coalesce(address, ''),"
+			      " coalesce(reason, '') FROM guard_actions"
+			      " ORDER BY service, instance, time_ms DESC, seq DESC",
+			      0, NULL, &rc);
+	if (res == NULL)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		memset(&g, 0, sizeof(g));
+		g.seq = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+		g.time_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		snprintf(g.service, sizeof(g.service), "%s", PQgetvalue(res, i, 3));
+		snprintf(g.instance, sizeof(g.instance), "%s", PQgetvalue(res, i, 4));
+		g.withdraw = strcmp(PQgetvalue(res, i, 5), "withdraw") == 0;
+		g.applied = atoi(PQgetvalue(res, i, 6));
+		snprintf(g.method, sizeof(g.method), "%s", PQgetvalue(res, i, 7));
+		snprintf(g.address, sizeof(g.address), "%s", PQgetvalue(res, i, 8));
+		snprintf(g.reason, sizeof(g.reason), "%s", PQgetvalue(res, i, 9));
+		fn(ctx, PQgetvalue(res, i, 0), &g);
+	}
+	PQclear(res);
 	return 0;
 }

@@ -76,6 +76,7 @@ store_job_free(struct store_job *job)
 	if (job == NULL)
 		return;
 	free(job->results);
+	free(job->guard);
 	free(job->status_json);
 	free(job->stored);
 	free(job->rows);
@@ -97,6 +98,12 @@ run_job(struct store *st, struct store_job *job)
 			return -ENOMEM;
 		return store_insert_results(st, job->agent, job->results, job->n_results,
 					    job->status_json, job->now_ms, job->stored, &job->out);
+	case STORE_JOB_GUARD:
+		if (job->stored == NULL && job->n_guard > 0 &&
+		    (job->stored = calloc(job->n_guard, 1)) == NULL)
+			return -ENOMEM;
+		return store_insert_guard_actions(st, job->agent, job->guard, job->n_guard,
+						  job->now_ms, job->stored, &job->out.last_seq);
 	case STORE_JOB_EVENT:
 		return store_insert_event(st, &job->ev);
 	case STORE_JOB_CATCHMENTS:

@@ -23,6 +23,7 @@ enum store_job_kind {
 	STORE_JOB_WRITABLE,    /* health check: can we take the write lock now */
 	STORE_JOB_INVENTORY,   /* mirror an inventory into agents/services/instances */
 	STORE_JOB_INCIDENT,    /* insert or replace one incident, mark its events */
+	STORE_JOB_GUARD,       /* one guard report: its actions, by (agent, seq) */
 };
 
 struct store_job;
@@ -45,6 +46,10 @@ struct store_job {
 	char *status_json;
 	unsigned char *stored;     /* out, n_results flags, owned */
 	struct store_ingest_out out;
+
+	/* GUARD: agent above, actions owned (malloc'd), stored[] and out.last_seq out */
+	struct guard_action *guard;
+	size_t n_guard;
 
 	/* EVENT and DELIVERY */
 	struct event ev;

@@ -18,12 +18,12 @@ static const char *const identify_methods[] = {"nsid", "id.server", "hostname.bi
 static const char *const event_types[] = {"catchment_change", "outage",      "recovery",
                                           "instance_down",    "instance_up", "unknown_instance",
                                           "flapping",         "split",       "suboptimal",
-                                          "agent_silent"};
+                                          "agent_silent",     "guard_withdraw", "guard_restore"};
 
 /* Incident kinds (collector/incident.h); alert routes may list them. */
 static const char *const incident_kinds[] = {
     "instance_down", "route_change",    "outage",       "hijack", "split",
-    "flapping",      "suboptimal",      "branch_isolated", "agent_silent"};
+    "flapping",      "suboptimal",      "branch_isolated", "agent_silent", "withdrawn"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

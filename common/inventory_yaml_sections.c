@@ -77,6 +77,8 @@ static int agent_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t
 	}
 	if (strcmp(key, "home") == 0)
 		return inventory_yaml_name(c, v, path, a->home);
+	if (strcmp(key, "guard") == 0)
+		return inventory_yaml_name(c, v, path, a->guard);
 	return 1;
 }
 

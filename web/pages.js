@@ -16,6 +16,8 @@
 				management: Array.isArray(i.management) ? i.management : i.management ? [i.management] : [],
 				identity: i.identity || '',
 				status: i.status || i.state || '',
+				/* null, or {since, reason}: its guard took it out of the routing */
+				withdrawn: i.withdrawn && typeof i.withdrawn === 'object' ? i.withdrawn : null,
 				agents: (Array.isArray(seen) ? seen : Object.entries(seen).map(([a, v]) => Object.assign({ agent: a }, v)))
 					.map((a) => ({
 						agent: a.agent || a.name, outcome: a.outcome || a.status || '',
@@ -46,7 +48,7 @@
 				const inst = normInstances(ib), rows = list(cb, 'catchments');
 				if (!inst.length) return fill(box, h('p', { class: 'empty' }, 'No instances configured.'));
 				fill(box, h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'instances' },
-					h('thead', {}, h('tr', {}, ['instance', 'service', 'management', 'seen up from', 'catchment'].map((t) => h('th', {}, t)))),
+					h('thead', {}, h('tr', {}, ['instance', 'service', 'management', 'seen up from', 'routing', 'catchment'].map((t) => h('th', {}, t)))),
 					h('tbody', {}, inst.sort((a, b) => a.name.localeCompare(b.name) || a.service.localeCompare(b.service)).map((i) => {
 						/* an agent sees the instance up when every address it probes answers */
 						const seen = [...new Set(i.agents.map((a) => a.agent))];
@@ -58,6 +60,11 @@
 							h('td', {}, h('code', {}, i.management.join(', ') || '—')),
 							h('td', { class: seen.length && up < seen.length ? 'bad' : '' },
 								seen.length ? `${up} / ${seen.length} agents` : h('span', { class: 'muted' }, 'no reports')),
+							i.withdrawn
+								? h('td', { class: 'bad withdrawn', title: i.withdrawn.reason || '' },
+									'withdrawn by its guard ', timeEl(i.withdrawn.since, { rel: true }),
+									i.withdrawn.reason ? h('span', { class: 'muted' }, `: ${i.withdrawn.reason}`) : null)
+								: h('td', { class: 'muted' }, '—'),
 							h('td', {}, `${caught} agent${caught === 1 ? '' : 's'}`));
 					})))));
 			},

@@ -178,3 +178,28 @@ Test(alert_format, bidi_zero_width_and_c1_never_reach_people)
 		free(out[i]);
 	}
 }
+
+Test(alert_format, a_guard_withdrawal_names_the_guard_and_the_instance)
+{
+	struct event ev = incident_event("withdrawn",
+					 "site-a dns withdrawn by its guard: 3 failed probes: timeout "
+					 "on 198.18.255.53; br1 failed over to site-b",
+					 0);
+	char *p = alert_format_alertmanager(&ev, &ev, 0, "https://noc.example/anycast/");
+	json_t *arr = json_loads(p, 0, NULL), *a = json_array_get(arr, 0);
+	json_t *labels = json_object_get(a, "labels");
+
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "alertname")), "AnycastWithdrawn");
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "anycast_instance")), "site-a");
+	cr_assert_str_eq(json_string_value(json_object_get(labels, "severity")), "warning");
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(a, "annotations"),
+							   "summary")),
+			 "site-a dns withdrawn by its guard: 3 failed probes") != NULL);
+	json_decref(arr);
+	free(p);
+	p = alert_format_slack(&ev, 0);
+	cr_assert(strstr(p, "[FIRING] withdrawn: site-a dns withdrawn by its guard: 3 failed probes: "
+			    "timeout on 198.18.255.53; br1 failed over to site-b") != NULL,
+		  "%s", p);
+	free(p);
+}

@@ -1498,3 +1498,276 @@ Test(api, answers_are_gzipped_when_asked)
 	free(r.body);
 	stop(SIGTERM);
 }
+
+#define TOKEN3 "guard-token-3"
+
+/* The default inventory plus guard-a, the guard on site-a's server, and a
+ * short incident hold. */
+static void
+write_guard_inventory(void)
+{
+	char hash1[65], hash3[65], cmd[256], text[2048];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN1);
+	p = popen(cmd, "r");
+	cr_assert_eq(fscanf(p, "%64s", hash1), 1);
+	pclose(p);
+	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN3);
+	p = popen(cmd, "r");
+	cr_assert_eq(fscanf(p, "%64s", hash3), 1);
+	pclose(p);
+	snprintf(text, sizeof(text),
+		 "services:\n"
+		 "  - name: dns\n"
+		 "    protocol: dns\n"
+		 "    address: [198.18.255.53]\n"
+		 "    interval: 1s\n"
+		 "    instances:\n"
+		 "      - { name: site-a, management: 198.18.1.2, identity: s1.lab }\n"
+		 "      - { name: site-b, management: 198.18.2.2, identity: s2.lab }\n"
+		 "agents:\n"
+		 "  - { name: branch-1, token_sha256: %s }\n"
+		 "  - { name: guard-a, token_sha256: %s, guard: site-a }\n"
+		 "thresholds:\n"
+		 "  incident_hold: 1s\n",
+		 hash1, hash3);
+	write_file("inv.yaml", text);
+}
+
+static char *
+guard_body(uint64_t seq, const char *action, const char *instance, const char *reason)
+{
+	char t[40], *b = malloc(1024);
+
+	time_format_rfc3339(time_now_ms(), t, sizeof(t));
+	snprintf(b, 1024,
+		 "{\"actions\":[{\"seq\":%llu,\"time\":\"%s\",\"service\":\"dns\","
+		 "\"instance\":\"%s\",\"action\":\"%s\",\"reason\":\"%s\",\"method\":\"bird\","
+		 "\"address\":\"198.18.255.53\",\"applied\":true}],\"status\":{\"version\":\"t\"}}",
+		 (unsigned long long)seq, t, instance, action, reason);
+	return b;
+}
+
+static void
+expect_400(const char *body, const char *why)
+{
+	struct reply r = http("POST", "/api/v1/guard", TOKEN3, body, NULL);
+
+	cr_assert_eq(r.status, 400, "%s: status %ld, %s", body, r.status, r.body);
+	cr_assert(strstr(r.body, why) != NULL, "%s: answer %s, wanted \"%s\"", body, r.body, why);
+	free(r.body);
+}
+
+Test(api, guard_reports_are_checked_and_stored_once)
+{
+	struct reply r;
+	json_t *j, *ev;
+	char *b;
+
+	write_guard_inventory();
+	start(NULL);
+	b = guard_body(1, "withdraw", "site-a", "3 failed probes: timeout on 198.18.255.53");
+	r = http("POST", "/api/v1/guard", NULL, b, NULL);
+	cr_assert_eq(r.status, 401, "%ld %s", r.status, r.body);
+	free(r.body);
+	r = http("POST", "/api/v1/guard", TOKEN1, b, NULL);
+	cr_assert_eq(r.status, 403, "%ld %s", r.status, r.body);
+	cr_assert(strstr(r.body, "not a guard") != NULL, "%s", r.body);
+	free(r.body);
+	r = http("GET", "/api/v1/guard", TOKEN3, NULL, NULL);
+	cr_assert_eq(r.status, 405, "%ld %s", r.status, r.body);
+	free(r.body);
+
+	expect_400("{\"actions\":", "invalid JSON");
+	expect_400("[]", "body must be a JSON object");
+	expect_400("{\"actions\":{}}", "actions: must be an array");
+	expect_400("{\"actions\":[1]}", "actions[0]: must be an object");
+	expect_400("{\"actions\":[{\"time\":\"2026-01-01T00:00:00Z\"}]}", "actions[0]: seq: missing");
+	expect_400("{\"actions\":[{\"seq\":0}]}", "seq: must be an integer");
+	expect_400("{\"actions\":[{\"seq\":1,\"time\":\"yesterday\"}]}", "time: not an RFC 3339");
+	expect_400("{\"actions\":[{\"seq\":1,\"time\":\"2999-01-01T00:00:00Z\"}]}",
+		   "time: more than 24 h ahead");
+	expect_400("{\"actions\":[{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"action\":\"explode\"}]}",
+		   "action: must be \\\"withdraw\\\" or \\\"restore\\\"");
+	free(b);
+	b = guard_body(1, "withdraw", "site-b", "x");
+	expect_400(b, "agent guard-a guards site-a, not site-b");
+	free(b);
+	expect_400("{\"actions\":[{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"action\":\"withdraw\","
+		   "\"service\":\"ntp\",\"instance\":\"site-a\",\"reason\":\"x\"}]}",
+		   "service: not a service of the inventory");
+	expect_400("{\"actions\":[{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"action\":\"withdraw\","
+		   "\"service\":\"dns\",\"instance\":\"site-a\"}]}",
+		   "actions[0]: reason: missing");
+	expect_400("{\"actions\":[{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"action\":\"restore\","
+		   "\"service\":\"dns\",\"instance\":\"site-a\",\"address\":\"999.1.1.1\"}]}",
+		   "address: not an IPv4 or IPv6 address");
+	expect_400("{\"actions\":[{\"seq\":2,\"time\":\"2026-01-01T00:00:00Z\",\"action\":\"restore\","
+		   "\"service\":\"dns\",\"instance\":\"site-a\"},{\"seq\":2,\"time\":"
+		   "\"2026-01-01T00:00:00Z\",\"action\":\"restore\",\"service\":\"dns\","
+		   "\"instance\":\"site-a\"}]}",
+		   "actions[1]: seq: must be larger");
+	/* Nothing of the refused reports was stored. */
+	j = http_json("GET", "/api/v1/events?type=guard_withdraw", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "events")), 0);
+	json_decref(j);
+
+	b = guard_body(1, "withdraw", "site-a", "3 failed probes: timeout on 198.18.255.53");
+	j = http_json("POST", "/api/v1/guard", TOKEN3, b, 200);
+	cr_assert_eq(jint(j, "stored"), 1);
+	cr_assert_eq(jint(j, "duplicates"), 0);
+	cr_assert_eq(jint(j, "last_seq"), 1);
+	json_decref(j);
+	j = http_json("POST", "/api/v1/guard", TOKEN3, b, 200);
+	cr_assert_eq(jint(j, "stored"), 0);
+	cr_assert_eq(jint(j, "duplicates"), 1);
+	cr_assert_eq(jint(j, "last_seq"), 1);
+	json_decref(j);
+	free(b);
+	/* A heartbeat: no actions. */
+	j = http_json("POST", "/api/v1/guard", TOKEN3, "{\"actions\":[],\"status\":{}}", 200);
+	cr_assert_eq(jint(j, "last_seq"), 1);
+	json_decref(j);
+
+	j = wait_events("/api/v1/events?type=guard_withdraw", 1);
+	cr_assert_eq(json_array_size(json_object_get(j, "events")), 1, "replay stored twice");
+	ev = json_array_get(json_object_get(j, "events"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(ev, "agent")), "guard-a");
+	cr_assert_str_eq(json_string_value(json_object_get(ev, "from_instance")), "site-a");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "detail"), "reason")),
+			 "3 failed probes: timeout on 198.18.255.53");
+	json_decref(j);
+	j = http_json("GET", "/api/v1/instances?instance=site-a", NULL, NULL, 200);
+	ev = json_object_get(json_array_get(json_object_get(j, "instances"), 0), "withdrawn");
+	cr_assert(json_is_object(ev), "site-a not shown withdrawn");
+	cr_assert_str_eq(json_string_value(json_object_get(ev, "reason")),
+			 "3 failed probes: timeout on 198.18.255.53");
+	json_decref(j);
+	j = http_json("GET", "/api/v1/instances?instance=site-b", NULL, NULL, 200);
+	cr_assert(json_is_null(json_object_get(json_array_get(json_object_get(j, "instances"), 0),
+					       "withdrawn")));
+	json_decref(j);
+	/* Restarted, the collector still knows site-a stands withdrawn. */
+	stop(SIGTERM);
+	start(NULL);
+	j = http_json("GET", "/api/v1/instances?instance=site-a", NULL, NULL, 200);
+	cr_assert(json_is_object(
+		json_object_get(json_array_get(json_object_get(j, "instances"), 0), "withdrawn")));
+	json_decref(j);
+	b = guard_body(1, "withdraw", "site-a", "again");
+	j = http_json("POST", "/api/v1/guard", TOKEN3, b, 200);
+	cr_assert_eq(jint(j, "duplicates"), 1);
+	json_decref(j);
+	free(b);
+	stop(SIGTERM);
+}
+
+static json_t *
+wait_incident(const char *kind, const char *state)
+{
+	for (int i = 0; i < 150; i++) {
+		json_t *j = http_json("GET", "/api/v1/incidents", NULL, NULL, 200), *inc;
+		size_t k;
+
+		json_array_foreach(json_object_get(j, "incidents"), k, inc)
+		{
+			if (strcmp(json_string_value(json_object_get(inc, "kind")), kind) == 0 &&
+			    strcmp(json_string_value(json_object_get(inc, "state")), state) == 0) {
+				json_incref(inc);
+				json_decref(j);
+				return inc;
+			}
+		}
+		json_decref(j);
+		usleep(100000);
+	}
+	cr_assert_fail("no %s %s incident", state, kind);
+	return NULL;
+}
+
+Test(api, a_move_after_a_guard_withdrawal_is_one_withdrawn_incident)
+{
+	json_t *j, *ev, *inc;
+	char *b;
+	uint64_t seq = 1;
+
+	write_guard_inventory();
+	start(NULL);
+	/* branch-1 is at home on site-a ... */
+	for (int round = 1; round <= 3; round++) {
+		char a[512], m1[512], m2[512], body[1800];
+
+		record(a, sizeof(a), seq++, (uint64_t)round, 0, "site-a", "ok", 3);
+		record(m1, sizeof(m1), seq++, (uint64_t)round, 1, "site-a", "ok", 1);
+		record(m2, sizeof(m2), seq++, (uint64_t)round, 1, "site-b", "ok", 2);
+		snprintf(body, sizeof(body), "{\"results\":[%s,%s,%s]}", a, m1, m2);
+		json_decref(http_json("POST", "/api/v1/results", TOKEN1, body, 200));
+		usleep(20000);
+	}
+	/* ... its guard withdraws it ... */
+	b = guard_body(1, "withdraw", "site-a", "3 failed probes: timeout on 198.18.255.53");
+	json_decref(http_json("POST", "/api/v1/guard", TOKEN3, b, 200));
+	free(b);
+	json_decref(wait_events("/api/v1/events?type=guard_withdraw", 1));
+	/* ... and branch-1 moves to site-b (site-a's management address still
+	 * answers: without the guard this would be a route change). */
+	for (int round = 4; round <= 9; round++) {
+		char a[512], m1[512], m2[512], body[1800];
+
+		record(a, sizeof(a), seq++, (uint64_t)round, 0, "site-b", "ok", 3);
+		record(m1, sizeof(m1), seq++, (uint64_t)round, 1, "site-a", "ok", 1);
+		record(m2, sizeof(m2), seq++, (uint64_t)round, 1, "site-b", "ok", 2);
+		snprintf(body, sizeof(body), "{\"results\":[%s,%s,%s]}", a, m1, m2);
+		json_decref(http_json("POST", "/api/v1/results", TOKEN1, body, 200));
+		usleep(20000);
+	}
+	j = wait_events("/api/v1/events?type=catchment_change", 1);
+	ev = json_array_get(json_object_get(j, "events"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "detail"), "cause")),
+			 "withdrawn");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(ev, "detail"), "guard_reason")),
+		"3 failed probes: timeout on 198.18.255.53");
+	json_decref(j);
+
+	inc = wait_incident("withdrawn", "open");
+	cr_assert_str_eq(json_string_value(json_object_get(inc, "instance")), "site-a");
+	cr_assert_str_eq(json_string_value(json_object_get(inc, "reason")),
+			 "3 failed probes: timeout on 198.18.255.53");
+	cr_assert_str_eq(json_string_value(json_object_get(inc, "summary")),
+			 "site-a dns withdrawn by its guard: 3 failed probes: timeout on "
+			 "198.18.255.53; branch-1 failed over to site-b");
+	json_decref(inc);
+	j = http_json("GET", "/api/v1/incidents", NULL, NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "incidents")), 1, "one incident only");
+	json_decref(j);
+
+	/* The guard restores, branch-1 comes home: resolved. */
+	b = guard_body(2, "restore", "site-a", "");
+	json_decref(http_json("POST", "/api/v1/guard", TOKEN3, b, 200));
+	free(b);
+	for (int round = 10; round <= 15; round++) {
+		char a[512], m1[512], m2[512], body[1800];
+
+		record(a, sizeof(a), seq++, (uint64_t)round, 0, "site-a", "ok", 3);
+		record(m1, sizeof(m1), seq++, (uint64_t)round, 1, "site-a", "ok", 1);
+		record(m2, sizeof(m2), seq++, (uint64_t)round, 1, "site-b", "ok", 2);
+		snprintf(body, sizeof(body), "{\"results\":[%s,%s,%s]}", a, m1, m2);
+		json_decref(http_json("POST", "/api/v1/results", TOKEN1, body, 200));
+		usleep(20000);
+	}
+	inc = wait_incident("withdrawn", "resolved");
+	cr_assert(json_is_string(json_object_get(inc, "ended")));
+	json_decref(inc);
+	{
+		struct reply r = http("GET", "/metrics", NULL, NULL, NULL);
+
+		cr_assert(strstr(r.body, "anycast_events_total{type=\"guard_withdraw\"} 1"), "%s",
+			  r.body);
+		cr_assert(strstr(r.body, "anycast_incidents_open{kind=\"withdrawn\"} 0"), "%s",
+			  r.body);
+		free(r.body);
+	}
+	stop(SIGTERM);
+}

@@ -1106,3 +1106,46 @@ Test(catchment, signature_changes_with_the_rows_not_with_rtt)
 	cr_assert_neq(catchment_signature(f.c, NULL), s1, "br1 moved to site-b");
 	teardown(&f);
 }
+
+Test(catchment, a_move_away_from_a_withdrawn_instance_is_withdrawn)
+{
+	struct fixture f;
+	const struct event *ev;
+	char buf[64], reason[256];
+	int64_t since = 0;
+	json_t *d;
+
+	setup(&f, NULL);
+	dns_round(f.c, "br1", T0, "site-a", "", &f.s);
+	cr_assert_eq(catchment_guard_withdrawn(f.c, "dns", "site-a", NULL, NULL, 0), 0);
+	catchment_guard(f.c, "dns", "site-a", 1, T0 + 500, "3 failed probes: timeout on 198.18.1.2");
+	catchment_guard(f.c, "dns", "site-z", 1, T0 + 500, "not an instance: ignored");
+	cr_assert_eq(catchment_guard_withdrawn(f.c, "dns", "site-z", NULL, NULL, 0), 0);
+	cr_assert_eq(catchment_guard_withdrawn(f.c, "ntp", "site-a", NULL, NULL, 0), 0,
+		     "withdrawn per service");
+	cr_assert_eq(catchment_guard_withdrawn(f.c, "dns", "site-a", &since, reason, sizeof(reason)),
+		     1);
+	cr_assert_eq(since, T0 + 500);
+	cr_assert_str_eq(reason, "3 failed probes: timeout on 198.18.1.2");
+	/* site-a's management address still answers: without the guard's
+	 * word this would be a route change. */
+	dns_round(f.c, "br1", T0 + 1000, "site-b", "", &f.s);
+	dns_round(f.c, "br1", T0 + 2000, "site-b", "", &f.s);
+	ev = find(&f.s, "catchment_change", 0);
+	cr_assert_str_eq(cause(ev, buf, sizeof(buf)), "withdrawn");
+	d = detail(ev);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "guard_reason")),
+			 "3 failed probes: timeout on 198.18.1.2");
+	cr_assert(json_is_string(json_object_get(d, "withdrawn_at")));
+	json_decref(d);
+
+	/* Restored: a later move away from site-a is a route change again. */
+	catchment_guard(f.c, "dns", "site-a", 0, T0 + 3000, NULL);
+	cr_assert_eq(catchment_guard_withdrawn(f.c, "dns", "site-a", NULL, NULL, 0), 0);
+	dns_round(f.c, "br2", T0 + 3000, "site-a", "", &f.s);
+	dns_round(f.c, "br2", T0 + 4000, "site-b", "", &f.s);
+	dns_round(f.c, "br2", T0 + 5000, "site-b", "", &f.s);
+	cr_assert_eq(count(&f.s, "catchment_change"), 2);
+	cr_assert_str_eq(cause(find(&f.s, "catchment_change", 1), buf, sizeof(buf)), "route_change");
+	teardown(&f);
+}

@@ -414,3 +414,87 @@ Test(incident, agent_silent_opens_at_once_and_resolves)
 	cr_assert_eq(count(&w, INCIDENT_AGENT_SILENT, INCIDENT_RESOLVED_NOW), 1);
 	incidents_free(e);
 }
+
+/* A guard's report as collector/collector_guard.c raises it. */
+static struct event
+guard_ev(struct world *w, int withdraw, int64_t t, const char *instance, const char *reason)
+{
+	struct event e;
+
+	memset(&e, 0, sizeof(e));
+	e.id = ++w->next_event;
+	e.time_ms = t;
+	snprintf(e.type, sizeof(e.type), "%s", withdraw ? "guard_withdraw" : "guard_restore");
+	snprintf(e.agent, sizeof(e.agent), "guard-b");
+	snprintf(e.service, sizeof(e.service), "dns");
+	snprintf(withdraw ? e.from_instance : e.to_instance, RESULT_NAME_MAX, "%s", instance);
+	snprintf(e.incident, sizeof(e.incident), "withdrawn/dns/%s", instance);
+	e.resolves = !withdraw;
+	snprintf(e.detail, sizeof(e.detail), "{\"cause\":\"guard_withdrew\",\"reason\":\"%s\"}",
+		 reason);
+	return e;
+}
+
+Test(incident, a_guard_withdrawal_explains_the_death_and_the_failover)
+{
+	struct world w;
+	struct incidents *e = engine(&w);
+	int64_t t = T0;
+
+	/* DNS dies on site-b: br2 gets no answer, the management address
+	 * fails, its guard withdraws it, br2 fails over to site-c. */
+	feed(e, ev(&w, "outage", t, "br2", "dns", 4, "site-b", "", "outage", 0, "no_answer"), t);
+	feed(e, ev(&w, "instance_down", t + 500, "", "dns", 0, "site-b", "", "instance_down", 0,
+		   "management_unreachable"), t + 500);
+	feed(e, guard_ev(&w, 1, t + 1000, "site-b", "3 failed probes: timeout on 198.18.255.53"),
+	     t + 1000);
+	feed(e, ev(&w, "recovery", t + 3000, "br2", "dns", 4, "site-b", "site-c", "outage", 1,
+		   "answers_again"), t + 3000);
+	feed(e, ev(&w, "catchment_change", t + 3000, "br2", "dns", 4, "site-b", "site-c",
+		   "catchment_change", 0, "withdrawn"), t + 3000);
+	incidents_tick(e, t + HOLD + 1);
+	cr_assert_eq(w.n, 1, "one announcement, got %d", w.n);
+	cr_assert_eq(w.t[0].kind, INCIDENT_WITHDRAWN);
+	cr_assert_str_eq(w.t[0].summary,
+			 "site-b dns withdrawn by its guard: 3 failed probes: timeout on "
+			 "198.18.255.53; br2 failed over to site-c");
+	cr_assert_eq(incidents_count_open(e, INCIDENT_INSTANCE_DOWN), 0);
+	cr_assert_eq(incidents_count_open(e, INCIDENT_OUTAGE), 0);
+	cr_assert_eq(incidents_count_open(e, INCIDENT_WITHDRAWN), 1);
+
+	/* Restored, the management address answers, br2 comes home. */
+	feed(e, guard_ev(&w, 0, t + 30000, "site-b", ""), t + 30000);
+	feed(e, ev(&w, "instance_up", t + 30500, "", "dns", 0, "", "site-b", "instance_down", 1,
+		   "management_answers"), t + 30500);
+	cr_assert_eq(count(&w, INCIDENT_WITHDRAWN, INCIDENT_RESOLVED_NOW), 0, "br2 not home yet");
+	feed(e, ev(&w, "recovery", t + 33000, "br2", "dns", 4, "site-c", "site-b", "catchment_change",
+		   1, "catchment_returned"), t + 33000);
+	cr_assert_eq(count(&w, INCIDENT_WITHDRAWN, INCIDENT_RESOLVED_NOW), 1);
+	cr_assert_eq(w.t[w.n - 1].duration_ms, 33000);
+	cr_assert_eq(w.n, 2, "one firing, one resolved");
+	incidents_free(e);
+}
+
+Test(incident, a_failover_from_a_withdrawn_instance_joins_its_withdrawal)
+{
+	struct world w;
+	struct incidents *e = engine(&w);
+	int64_t t = T0;
+
+	feed(e, guard_ev(&w, 1, t, "site-a", "rcode SERVFAIL, not NOERROR on 198.18.1.2"), t);
+	feed(e, ev(&w, "catchment_change", t + 2000, "br1", "dns", 4, "site-a", "site-b",
+		   "catchment_change", 0, "failover"), t + 2000);
+	feed(e, ev(&w, "instance_down", t + 2500, "", "dns", 0, "site-a", "", "instance_down", 0,
+		   "management_unreachable"), t + 2500);
+	incidents_tick(e, t + HOLD + 1);
+	cr_assert_eq(w.n, 1, "one announcement, got %d", w.n);
+	cr_assert_eq(w.t[0].kind, INCIDENT_WITHDRAWN);
+	cr_assert_eq(w.t[0].n_agents, 1);
+	cr_assert_eq(incidents_count_open(e, INCIDENT_INSTANCE_DOWN), 0);
+	/* Without a guard report the same failover is an instance_down. */
+	feed(e, ev(&w, "catchment_change", t + 2000, "br4", "dns", 4, "site-c", "site-b",
+		   "catchment_change", 0, "failover"), t + 2000);
+	incidents_tick(e, t + 3 * HOLD);
+	cr_assert_eq(incidents_count_open(e, INCIDENT_INSTANCE_DOWN), 1);
+	incidents_free(e);
+}

@@ -685,3 +685,31 @@ Test(inventory, agent_collector_list)
 	cr_assert_null(parse("collector: [\"http://a,b\"]\nservices: []\n", err, sizeof(err)));
 	cr_assert_null(parse("collector: [[x]]\nservices: []\n", err, sizeof(err)));
 }
+
+Test(inventory, guard_agents_and_withdrawn_routes)
+{
+	char err[512] = "";
+	struct inventory *inv = parse("services:\n  - name: dns\n    protocol: dns\n"
+	                              "    address: [198.18.255.53]\n    instances:\n"
+	                              "      - { name: site-b, management: 198.18.2.2 }\n"
+	                              "agents:\n  - { name: guard-b, guard: site-b, token_sha256: "
+	                              "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n"
+	                              "  - { name: b1, token_sha256: "
+	                              "8f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n"
+	                              "alerts:\n  - { name: am, type: alertmanager, url: http://x,"
+	                              " kinds: [withdrawn], events: [guard_withdraw, guard_restore] }\n",
+	                              err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_str_eq(inv->agents[0].guard, "site-b");
+	cr_assert_str_eq(inv->agents[1].guard, "", "not a guard unless it says so");
+	cr_assert_str_eq(inv->alerts[0].kinds[0], "withdrawn");
+	inventory_free(inv);
+	inv = parse("services:\n  - name: dns\n    protocol: dns\n    address: [198.18.255.53]\n"
+	            "    instances:\n      - { name: a, management: 198.18.1.2 }\n"
+	            "agents:\n  - { name: g, guard: \"site b\", token_sha256: "
+	            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n",
+	            err, sizeof(err));
+	cr_assert_null(inv, "a guard: that is no name was accepted");
+	cr_assert(strstr(err, "agents[0].guard") != NULL, "%s", err);
+}

@@ -754,6 +754,29 @@ test('a hostile identity is shown as text, never run', { skip: MOCK && 'mock API
 	await page.close();
 });
 
+test('the instances list shows an instance its guard withdrew, and why', { skip: MOCK && 'mock API run' }, async () => {
+	const report = async (seq, action) => {
+		const res = await fetch(`${BASE}/api/v1/guard`, {
+			method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokenOf('guard-b')}` },
+			body: JSON.stringify({ actions: [{ seq, time: new Date().toISOString(), service: 'dns', instance: 'site-b',
+				action, reason: action === 'withdraw' ? '3 failed probes: timeout on 198.18.255.53' : undefined }] }),
+		});
+		assert.equal(res.status, 200, `guard report: ${res.status} ${await res.text()}`);
+	};
+	await report(1, 'withdraw');
+	const page = await newPage();
+	await page.goto(`${BASE}/#/instances`);
+	const cell = page.locator('#instances tr[data-instance="site-b"] td.withdrawn').first();
+	await cell.waitFor({ timeout: 10000 });
+	assert.match(await cell.innerText(), /withdrawn by its guard .*: 3 failed probes: timeout on 198\.18\.255\.53/);
+	assert.equal(await page.locator('#instances tr[data-instance="site-a"] td.withdrawn').count(), 0);
+	await report(2, 'restore');
+	await page.reload();
+	await page.locator('#instances tr[data-instance="site-b"]').first().waitFor({ timeout: 10000 });
+	assert.equal(await page.locator('#instances td.withdrawn').count(), 0, 'still shown withdrawn after the restore');
+	await page.close();
+});
+
 test('no page made a request outside the collector or raised a script error', () => {
 	assert.deepEqual(foreignRequests, []);
 	assert.deepEqual(pageErrors, []);

@@ -55,6 +55,11 @@ for a in br1 br2 br3 br4 br5 br6; do
 	printf '%s\n' "$tok" > "$tmp/tokens/$a.token"
 	printf '  - name: %s\n    token_sha256: %s\n' "$a" "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >> "$inv"
 done
+# guard-b: the guard on site-b's server (its withdrawals show on the instances page).
+tok=$(hex_token)
+printf '%s\n' "$tok" > "$tmp/tokens/guard-b.token"
+printf '  - name: guard-b\n    token_sha256: %s\n    guard: site-b\n' \
+	"$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >> "$inv"
 # A second collector whose read API wants a token (the file has whitespace around it on purpose).
 read_tok=$(hex_token)
 printf '  %s  \n' "$read_tok" > "$tmp/read.token"
