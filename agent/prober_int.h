@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "agent/dns_answer.h"
 #include "agent/dns_wire.h"
 #include "agent/identify.h"
 #include "agent/ntp_wire.h"
@@ -54,6 +55,9 @@ struct query {
 	uint64_t nonce;
 	struct ntp_wire_packet np;
 	int verdict;
+	int check;                  /* index of the answer-integrity check asked, -1 none */
+	int answer_rc;              /* check: dns_answer_digest's result on the reply */
+	struct dns_answer answer;   /* check: the reply's digest and serial */
 	struct udp_probe *probe;
 };
 
@@ -76,6 +80,7 @@ struct svc {
 	int phase_pending[3];       /* NTP queries in flight per phase */
 	struct pending *pend;       /* grows up to MAX_PENDING */
 	int n_pend, cap_pend;
+	int check_rounds[INV_MAX_CHECKS]; /* a check runs in rounds 1, 1 + n, 1 + 2n, ... */
 	uint64_t skipped;
 	int retired;
 	struct svc *next;
