@@ -10,7 +10,8 @@
 
 static const char *const kind_names[INCIDENT_N_KINDS] = {
     "instance_down", "route_change", "outage",          "hijack",      "split",
-    "flapping",      "suboptimal",   "branch_isolated", "agent_silent"};
+    "flapping",      "suboptimal",   "branch_isolated", "agent_silent",
+    "serial_lag",    "inconsistent_answer", "answer_mismatch"};
 
 const char *
 incident_kind_name(enum incident_kind k)
@@ -219,6 +220,18 @@ incident_summarize(struct incident *inc)
 		break;
 	case INCIDENT_AGENT_SILENT:
 		say(inc, "agent %s silent: no reports", list);
+		break;
+	case INCIDENT_SERIAL_LAG:
+		say(inc, "%s %s serves an old zone serial%s%s", inc->instance, svcs,
+		    list[0] ? ": " : "", list);
+		break;
+	case INCIDENT_INCONSISTENT_ANSWER:
+		say(inc, "%s %s answers differ from other instances with the same serial%s%s",
+		    inc->instance, svcs, list[0] ? ": " : "", list);
+		break;
+	case INCIDENT_ANSWER_MISMATCH:
+		say(inc, "%s anycast answer differs from %s's own answer for %s", svcs,
+		    inc->instance, list);
 		break;
 	default:
 		say(inc, "%s", incident_kind_name(inc->kind));
