@@ -61,6 +61,7 @@ struct agent_check {
 struct serving {
 	char agent[RESULT_NAME_MAX];
 	char service[RESULT_NAME_MAX];
+	int family;
 	char instance[RESULT_NAME_MAX];
 	int64_t ms;
 };
@@ -184,7 +185,8 @@ static void note_serving(struct integrity *g, const struct result *r)
 	struct serving *s = NULL;
 
 	for (size_t i = 0; i < g->n_sv && s == NULL; i++)
-		if (strcmp(g->sv[i].agent, r->agent) == 0 && strcmp(g->sv[i].service, r->service) == 0)
+		if (strcmp(g->sv[i].agent, r->agent) == 0 &&
+		    strcmp(g->sv[i].service, r->service) == 0 && g->sv[i].family == r->family)
 			s = &g->sv[i];
 	if (s == NULL) {
 		if (grow((void **)&g->sv, &g->cap_sv, g->n_sv, sizeof(*s), MAX_AGENT_KEYS) < 0)
@@ -192,6 +194,7 @@ static void note_serving(struct integrity *g, const struct result *r)
 		s = &g->sv[g->n_sv++];
 		snprintf(s->agent, sizeof(s->agent), "%s", r->agent);
 		snprintf(s->service, sizeof(s->service), "%s", r->service);
+		s->family = r->family;
 		s->ms = 0;
 	}
 	if (r->time_ms >= s->ms) {
@@ -200,7 +203,16 @@ static void note_serving(struct integrity *g, const struct result *r)
 	}
 }
 
-/* The agents the instance of service served recently, as a JSON array. */
+static int has_string(const json_t *a, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_array_get(a, i)), s) == 0)
+			return 1;
+	return 0;
+}
+
+/* The agents the instance of service served recently (over either
+ * family), as a JSON array. */
 static json_t *serving_agents(const struct integrity *g, const char *service, const char *instance,
 			      int64_t now)
 {
@@ -208,7 +220,8 @@ static json_t *serving_agents(const struct integrity *g, const char *service, co
 
 	for (size_t i = 0; i < g->n_sv; i++)
 		if (strcmp(g->sv[i].service, service) == 0 &&
-		    strcmp(g->sv[i].instance, instance) == 0 && now - g->sv[i].ms <= SERVING_MS)
+		    strcmp(g->sv[i].instance, instance) == 0 && now - g->sv[i].ms <= SERVING_MS &&
+		    !has_string(a, g->sv[i].agent))
 			json_array_append_new(a, json_string(g->sv[i].agent));
 	return a;
 }
