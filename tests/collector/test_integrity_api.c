@@ -491,3 +491,36 @@ Test(integrity_api, inconsistent_and_mismatching_answers)
 	json_decref(inc);
 	stop(SIGTERM);
 }
+
+Test(integrity_api, instances_show_serial_digest_and_lag_per_instance)
+{
+	start(NULL);
+	post_round(TOKEN1, 1, 1, 12, DIGEST_A, 11, DIGEST_B, "site-a", DIGEST_A);
+	json_t *j = http_json("GET", "/api/v1/instances?service=dns", NULL, NULL, 200);
+	json_t *list = json_object_get(j, "instances");
+	int seen = 0;
+
+	cr_assert(json_is_array(list), "no instances list");
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *in = json_array_get(list, i);
+		const char *name = json_string_value(json_object_get(in, "instance"));
+		json_t *ck = json_array_get(json_object_get(in, "checks"), 0);
+
+		cr_assert_not_null(ck, "no checks for %s", name);
+		cr_assert_str_eq(json_string_value(json_object_get(ck, "check")), "soa");
+		if (strcmp(name, "site-b") == 0) {
+			cr_assert_eq(json_integer_value(json_object_get(ck, "serial")), 11);
+			cr_assert_str_eq(json_string_value(json_object_get(ck, "digest")), DIGEST_B);
+			cr_assert(json_is_string(json_object_get(ck, "behind_since")),
+				  "site-b is behind");
+			seen++;
+		} else {
+			cr_assert_eq(json_integer_value(json_object_get(ck, "serial")), 12);
+			cr_assert(json_is_null(json_object_get(ck, "behind_since")));
+			seen++;
+		}
+	}
+	cr_assert_eq(seen, 2);
+	json_decref(j);
+	stop(SIGTERM);
+}
