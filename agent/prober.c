@@ -81,6 +81,7 @@ static void svc_free(struct svc *s)
 	free(s->targets);
 	free(s->learned);
 	free(s->pend);
+	free(s->check_text);
 	free(s);
 }
 
@@ -136,6 +137,10 @@ static struct svc *svc_new(struct prober *p, const struct inv_service *cfg)
 		}
 		s->check_rounds[i] = inventory_check_rounds(&s->cfg, ck);
 	}
+	if (s->cfg.n_checks > 0 &&
+	    (s->check_text = calloc((size_t)n * (size_t)s->cfg.n_checks + 1,
+				    sizeof(*s->check_text))) == NULL)
+		goto fail;
 	for (int i = 0; i < cfg->n_address; i++)
 		if (add_target(s, cfg->address[i], cfg->port, 1, -1) < 0)
 			goto fail;
@@ -151,6 +156,28 @@ fail:
 
 /* ---- queries ---- */
 
+/* A check's reply: digest and serial; the RRs' text (a third of the cost)
+ * only when the digest differs from this target's last answer. */
+static void digest_answer(struct query *qr, const uint8_t *pkt, size_t len)
+{
+	struct svc *s = qr->svc;
+	struct check_text *ct =
+	    &s->check_text[(qr->t - s->targets) * s->cfg.n_checks + qr->check];
+
+	qr->answer_rc = dns_answer_digest_flags(pkt, len, DNS_ANSWER_NO_TEXT, &qr->answer);
+	if (qr->answer_rc < 0)
+		return;
+	if (strcmp(ct->digest, qr->answer.digest) == 0) {
+		memcpy(qr->answer.rrs, ct->rrs, sizeof(ct->rrs));
+		return;
+	}
+	qr->answer_rc = dns_answer_digest(pkt, len, &qr->answer);
+	if (qr->answer_rc == 0) {
+		memcpy(ct->digest, qr->answer.digest, sizeof(ct->digest));
+		memcpy(ct->rrs, qr->answer.rrs, sizeof(ct->rrs));
+	}
+}
+
 static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct query *qr = ctx;
@@ -161,7 +188,7 @@ static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
 	}
 	qr->verdict = dns_wire_classify(pkt, len, &qr->q, &qr->dr);
 	if (qr->check >= 0 && qr->verdict == DNS_WIRE_OK)
-		qr->answer_rc = dns_answer_digest(pkt, len, &qr->answer);
+		digest_answer(qr, pkt, len);
 	return qr->verdict != DNS_WIRE_DROP;
 }
 

@@ -23,6 +23,11 @@
 
 struct svc;
 
+struct check_text {
+	char digest[DNS_ANSWER_DIGEST_HEX];
+	char rrs[DNS_ANSWER_RRS_MAX];
+};
+
 struct target {
 	struct svc *svc;
 	char address[RESULT_ADDR_MAX];
@@ -81,6 +86,8 @@ struct svc {
 	struct pending *pend;       /* grows up to MAX_PENDING */
 	int n_pend, cap_pend;
 	int check_rounds[INV_MAX_CHECKS]; /* a check runs in rounds 1, 1 + n, 1 + 2n, ... */
+	struct check_text *check_text; /* per target and check: the last answer's text,
+					* rendered again only when its digest changes */
 	uint64_t skipped;
 	int retired;
 	struct svc *next;

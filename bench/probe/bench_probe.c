@@ -4,8 +4,8 @@
  * validation and classification. Keeps CONCURRENCY probes in flight against
  * one address for SECONDS. With "check" as the fifth argument every probe is
  * an answer-integrity check instead ("lab.test SOA", the answer section
- * digested with dns_answer_digest). Usage: bench_probe ADDR PORT SECONDS
- * CONCURRENCY [check] */
+ * digested with dns_answer_digest; "check-notext" without the RRs' text).
+ * Usage: bench_probe ADDR PORT SECONDS CONCURRENCY [check|check-notext] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +54,8 @@ static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
 	enum dns_wire_verdict v = dns_wire_classify(pkt, len, &q->question, &q->reply);
 
 	if (q->b->check && v == DNS_WIRE_OK)
-		q->answer_rc = dns_answer_digest(pkt, len, &q->answer);
+		q->answer_rc = dns_answer_digest_flags(
+		    pkt, len, q->b->check == 2 ? DNS_ANSWER_NO_TEXT : 0, &q->answer);
 	return v != DNS_WIRE_DROP;
 }
 
@@ -115,11 +116,13 @@ int main(int argc, char **argv)
 	double t0, t1, cpu;
 	int conc;
 
-	if (argc != 5 && !(argc == 6 && strcmp(argv[5], "check") == 0)) {
-		fprintf(stderr, "usage: bench_probe ADDR PORT SECONDS CONCURRENCY [check]\n");
+	if (argc != 5 && !(argc == 6 && (strcmp(argv[5], "check") == 0 ||
+					  strcmp(argv[5], "check-notext") == 0))) {
+		fprintf(stderr,
+			"usage: bench_probe ADDR PORT SECONDS CONCURRENCY [check|check-notext]\n");
 		return 2;
 	}
-	b.check = argc == 6;
+	b.check = argc == 6 ? (strcmp(argv[5], "check") == 0 ? 1 : 2) : 0;
 	if (uv_ip4_addr(argv[1], atoi(argv[2]), (struct sockaddr_in *)&b.dst) != 0 &&
 	    uv_ip6_addr(argv[1], atoi(argv[2]), (struct sockaddr_in6 *)&b.dst) != 0)
 		return 2;

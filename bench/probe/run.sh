@@ -15,7 +15,8 @@
 #  4. system calls per probe of the probe path (strace -c), when installed;
 #  5. answer-integrity checks against plain identity probes: probes per CPU
 #     second of the probe path when every probe is a check ("lab.test SOA",
-#     answer digested) and when none is, alternating runs, 64 in flight.
+#     answer digested, with and without the RRs' text) and when none is,
+#     alternating runs, 64 in flight.
 # SECONDS_PROBE (5), DURATION (20), SECTIONS (default "1 2 3 4 5").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -67,6 +68,8 @@ for i in 1 2 3; do
 	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" 64
 	printf 'check    %d: ' "$i"
 	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" 64 check
+	printf 'notext   %d: ' "$i"
+	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" 64 check-notext
 done
 fi
 
