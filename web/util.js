@@ -214,18 +214,21 @@ window.AM = window.AM || {};
 	}
 
 	const EVENT_TYPES = ['catchment_change', 'outage', 'recovery', 'instance_down', 'instance_up',
-		'unknown_instance', 'flapping', 'split', 'suboptimal'];
+		'unknown_instance', 'flapping', 'split', 'suboptimal', 'serial_lag', 'inconsistent_answer',
+		'answer_mismatch'];
 	const EVENT_LABEL = {
 		catchment_change: 'catchment change', outage: 'outage', recovery: 'recovery',
 		instance_down: 'instance down', instance_up: 'instance up',
 		unknown_instance: 'unknown instance', flapping: 'flapping', split: 'split',
-		suboptimal: 'sub-optimal',
+		suboptimal: 'sub-optimal', serial_lag: 'serial lag', inconsistent_answer: 'inconsistent answer',
+		answer_mismatch: 'answer mismatch',
 	};
 
 	const INCIDENT_KIND = {
 		instance_down: 'instance down', route_change: 'route change', outage: 'outage', hijack: 'hijack',
 		split: 'split', flapping: 'flapping', suboptimal: 'sub-optimal', branch_isolated: 'branch isolated',
-		agent_silent: 'agent silent',
+		agent_silent: 'agent silent', serial_lag: 'serial lag', inconsistent_answer: 'inconsistent answer',
+		answer_mismatch: 'answer mismatch',
 	};
 	const SEVERITIES = ['critical', 'warning', 'info'];
 
