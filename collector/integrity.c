@@ -285,17 +285,21 @@ static void judge_lag(struct integrity *g, struct check *c, int64_t now, catchme
 
 	for (size_t i = 0; i < c->n_inst; i++) {
 		struct inst *in = &c->inst[i];
-		int behind = any && in->has_serial && now - in->seen_ms <= STALE_MS &&
-			     serial_behind(in->serial, hi);
+		int fresh = in->seen_ms > 0 && now - in->seen_ms <= STALE_MS;
+		int behind = any && in->has_serial && fresh && serial_behind(in->serial, hi);
 
 		snprintf(key, sizeof(key), "serial_lag/%.40s/%.31s/%.40s", c->service, c->name, in->name);
 		if (!behind) {
 			in->behind_since_ms = 0;
-			if (in->lag_open) {
+			/* Ends when the instance gives the highest serial, or stops
+			 * answering (it serves nothing old then); an instance not
+			 * seen since a restart keeps its incident until it answers. */
+			if (in->lag_open && in->seen_ms > 0) {
 				in->lag_open = 0;
 				emit(cb, ctx, "recovery", "", c->service, in->name, key, 1,
-				     json_pack("{s:s,s:s,s:s,s:I}", "cause", "serial_caught_up",
-					       "resolved", "serial_lag", "check", c->name, "serial",
+				     json_pack("{s:s,s:s,s:s,s:I}", "cause",
+					       fresh ? "serial_caught_up" : "no_answers", "resolved",
+					       "serial_lag", "check", c->name, "serial",
 					       (json_int_t)in->serial),
 				     now);
 			}
@@ -373,6 +377,15 @@ static void judge_consistency(struct integrity *g, struct check *c, int64_t now,
 		uint32_t s;
 		int same, other = 0, peers = 0, bad;
 
+		snprintf(key, sizeof(key), "inconsistent_answer/%.40s/%.31s/%.40s", c->service, c->name,
+			 in->name);
+		if (in->inconsistent_open && in->seen_ms > 0 && now - in->seen_ms > STALE_MS) {
+			in->inconsistent_open = 0; /* stopped answering */
+			emit(cb, ctx, "recovery", "", c->service, in->name, key, 1,
+			     json_pack("{s:s,s:s,s:s}", "cause", "no_answers", "resolved",
+				       "inconsistent_answer", "check", c->name),
+			     now);
+		}
 		if (in->digest[0] == '\0' || now - in->seen_ms > STALE_MS || !serial_of(g, c, in, &s))
 			continue;
 		same = votes(g, c, s, in->digest, now);
@@ -390,8 +403,6 @@ static void judge_consistency(struct integrity *g, struct check *c, int64_t now,
 			}
 		}
 		bad = other > 0 && other >= same;
-		snprintf(key, sizeof(key), "inconsistent_answer/%.40s/%.31s/%.40s", c->service, c->name,
-			 in->name);
 		if (bad && !in->inconsistent_open) {
 			in->inconsistent_open = 1;
 			emit(cb, ctx, "inconsistent_answer", "", c->service, in->name, key, 0,
@@ -511,8 +522,62 @@ void integrity_observe(struct integrity *g, const struct result *r, size_t n, in
 
 void integrity_tick(struct integrity *g, int64_t now_ms, catchment_event_fn cb, void *ctx)
 {
-	for (size_t i = 0; i < g->n_checks; i++)
+	for (size_t i = 0; i < g->n_checks; i++) {
 		judge_lag(g, &g->checks[i], now_ms, cb, ctx);
+		judge_consistency(g, &g->checks[i], now_ms, cb, ctx);
+	}
+}
+
+/* Splits "a/b/c/d" after prefix into n parts of at most 63 bytes. */
+static int split_key(const char *key, const char *prefix, char parts[][RESULT_NAME_MAX], int n)
+{
+	const char *p = key + strlen(prefix);
+
+	if (strncmp(key, prefix, strlen(prefix)) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *e = i < n - 1 ? strchr(p, '/') : p + strlen(p);
+		size_t len = e != NULL ? (size_t)(e - p) : 0;
+
+		if (e == NULL || len == 0 || len >= RESULT_NAME_MAX)
+			return -1;
+		memcpy(parts[i], p, len);
+		parts[i][len] = '\0';
+		p = e + 1;
+	}
+	return 0;
+}
+
+void integrity_restore_open(struct integrity *g, const char *key, const char *instance)
+{
+	char part[3][RESULT_NAME_MAX];
+	struct check *c;
+	struct inst *in;
+
+	if (split_key(key, "serial_lag/", part, 3) == 0 ||
+	    split_key(key, "inconsistent_answer/", part, 3) == 0) {
+		if (strlen(part[1]) >= sizeof(c->name) || (c = find_check(g, part[0], part[1], 1)) == NULL ||
+		    (in = find_inst(c, part[2], 1)) == NULL)
+			return;
+		if (key[0] == 's')
+			in->lag_open = 1;
+		else
+			in->inconsistent_open = 1;
+	} else if (split_key(key, "answer_mismatch/", part, 3) == 0) {
+		struct result r;
+		struct agent_check *a;
+
+		memset(&r, 0, sizeof(r));
+		if (strlen(part[2]) >= sizeof(r.check))
+			return;
+		snprintf(r.agent, sizeof(r.agent), "%s", part[0]);
+		snprintf(r.service, sizeof(r.service), "%s", part[1]);
+		memcpy(r.check, part[2], strlen(part[2]) + 1);
+		if ((a = find_ac(g, &r)) == NULL)
+			return;
+		a->mismatch_open = 1;
+		snprintf(a->mismatch_instance, sizeof(a->mismatch_instance), "%s", instance);
+	}
 }
 
 int integrity_instance_state(const struct integrity *g, const char *service, const char *check,

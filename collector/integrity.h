@@ -31,6 +31,13 @@ void integrity_observe(struct integrity *g, const struct result *r, size_t n, in
 /* Time passes: a lag that has lasted long enough is raised. */
 void integrity_tick(struct integrity *g, int64_t now_ms, catchment_event_fn cb, void *ctx);
 
+/* After a restart: the condition behind an open incident's member key
+ * ("serial_lag/SERVICE/CHECK/INSTANCE", "inconsistent_answer/...", or
+ * "answer_mismatch/AGENT/SERVICE/CHECK" with its instance) is taken as
+ * still open, so that its end is seen and resolves the incident. Other
+ * keys are ignored. */
+void integrity_restore_open(struct integrity *g, const char *key, const char *instance);
+
 /* The serial and digest last seen on instance's management address for
  * (service, check), for the instances API. 1 when known (fills the outputs),
  * else 0. */

@@ -229,6 +229,50 @@ Test(integrity, records_without_a_digest_are_ignored)
 	integrity_free(g);
 }
 
+Test(integrity, restored_open_lag_resolves_when_seen_healed)
+{
+	struct integrity *g = integrity_new(LAG);
+
+	integrity_restore_open(g, "serial_lag/dns/soa/site-b", "site-b");
+	integrity_restore_open(g, "answer_mismatch/b1/dns/soa", "site-a");
+	integrity_restore_open(g, "outage/b1/dns/4", "");     /* not ours: ignored */
+	integrity_restore_open(g, "serial_lag/dns", "site-b"); /* cut short: ignored */
+	/* a record of another instance alone settles nothing about site-b */
+	struct result only_a = rec("b2", 1, T0, 0, "site-a", 12, 'a');
+	integrity_observe(g, &only_a, 1, T0, on_event, NULL);
+	cr_assert_eq(n_ev, 0, "site-b not seen yet: its incident stays open");
+	round_of(g, "b1", 1, T0, 12, 'a', 12, 'a', "site-a", 'a');
+	cr_assert_eq(n_ev, 2);
+	const struct event *lag = NULL, *mm = NULL;
+	for (int i = 0; i < n_ev; i++) {
+		cr_assert(evs[i].resolves);
+		if (strcmp(evs[i].incident, "serial_lag/dns/soa/site-b") == 0)
+			lag = &evs[i];
+		if (strcmp(evs[i].incident, "answer_mismatch/b1/dns/soa") == 0)
+			mm = &evs[i];
+	}
+	cr_assert_not_null(lag);
+	cr_assert_not_null(mm);
+	cr_assert_str_eq(mm->to_instance, "site-a");
+	integrity_free(g);
+}
+
+Test(integrity, lag_of_an_instance_that_stops_answering_ends)
+{
+	struct integrity *g = integrity_new(1000);
+
+	round_of(g, "b1", 1, T0, 12, 'a', 10, 'b', "site-a", 'a');
+	integrity_tick(g, T0 + 1000, on_event, NULL);
+	cr_assert_not_null(find_ev("serial_lag", 0));
+	integrity_tick(g, T0 + 14 * 60000, on_event, NULL);
+	cr_assert_null(find_ev("recovery", 1), "still within the 15 minutes");
+	integrity_tick(g, T0 + 16 * 60000, on_event, NULL);
+	const struct event *ev = find_ev("recovery", 1);
+	cr_assert_not_null(ev);
+	cr_assert(strstr(ev->detail, "\"no_answers\"") != NULL, "%s", ev->detail);
+	integrity_free(g);
+}
+
 /* ---- folding into incidents ---- */
 
 static int n_told;

@@ -524,3 +524,25 @@ Test(integrity_api, instances_show_serial_digest_and_lag_per_instance)
 	json_decref(j);
 	stop(SIGTERM);
 }
+
+Test(integrity_api, open_lag_survives_a_restart_and_resolves_after_it)
+{
+	start(NULL);
+	post_round(TOKEN1, 1, 1, 12, DIGEST_A, 11, DIGEST_B, "site-b", DIGEST_B);
+	json_t *ev = wait_event("serial_lag", "site-b", 8000);
+	cr_assert_not_null(ev);
+	json_decref(ev);
+	stop(SIGTERM);
+	start(NULL);
+	json_t *inc = find_incident("serial_lag", "site-b", "open");
+	cr_assert_not_null(inc, "the open incident was not restored");
+	json_decref(inc);
+	post_round(TOKEN1, 4, 2, 12, DIGEST_A, 12, DIGEST_A, "site-b", DIGEST_A);
+	int64_t deadline = time_now_ms() + 5000;
+	while ((inc = find_incident("serial_lag", "site-b", "resolved")) == NULL &&
+	       time_now_ms() < deadline)
+		usleep(100000);
+	cr_assert_not_null(inc, "healed after the restart, but the incident stayed open");
+	json_decref(inc);
+	stop(SIGTERM);
+}
