@@ -19,6 +19,7 @@
 #define MAX_CHECKS 4096
 #define MAX_INSTANCES 256
 #define MAX_ROUND_ANSWERS 64
+#define MAX_ANYCAST 8 /* anycast addresses of a service (v4 and v6) */
 #define MAX_AGENT_KEYS 200000
 
 struct inst {
@@ -42,6 +43,7 @@ struct check {
 struct answer {
 	char instance[RESULT_NAME_MAX];
 	char digest[65];
+	char address[RESULT_ADDR_MAX];
 };
 
 /* One agent's view of one check: the round in progress. */
@@ -50,8 +52,11 @@ struct agent_check {
 	char service[RESULT_NAME_MAX];
 	char check[32];
 	uint64_t round;
-	int has_anycast, judged;
-	struct answer anycast;
+	int n_any;                     /* anycast answers of the round (one per address) */
+	struct answer any[MAX_ANYCAST];
+	int judged[MAX_ANYCAST];
+	int round_differs;             /* an anycast answer of this round differed */
+	int expected_any;              /* anycast answers of the last round */
 	struct answer mgmt[MAX_ROUND_ANSWERS];
 	int n_mgmt;
 	int mismatch_open;
@@ -425,32 +430,43 @@ static void judge_consistency(struct integrity *g, struct check *c, int64_t now,
 static void judge_round(struct agent_check *a, int64_t now, catchment_event_fn cb, void *ctx)
 {
 	char key[160];
-	const struct answer *own = NULL;
-	int differ;
 
-	if (!a->has_anycast || a->judged)
-		return;
-	for (int i = 0; i < a->n_mgmt && own == NULL; i++)
-		if (strcmp(a->mgmt[i].instance, a->anycast.instance) == 0)
-			own = &a->mgmt[i];
-	if (own == NULL)
-		return;
-	a->judged = 1;
-	differ = strcmp(own->digest, a->anycast.digest) != 0;
-	if (differ && !a->mismatch_open) {
-		a->mismatch_open = 1;
-		snprintf(a->mismatch_instance, sizeof(a->mismatch_instance), "%s", own->instance);
-		snprintf(key, sizeof(key), "answer_mismatch/%.40s/%.40s/%.31s", a->agent, a->service,
-			 a->check);
-		emit(cb, ctx, "answer_mismatch", a->agent, a->service, own->instance, key, 0,
-		     json_pack("{s:s,s:s,s:s,s:I}", "check", a->check, "anycast_digest",
-			       a->anycast.digest, "management_digest", own->digest, "round",
-			       (json_int_t)a->round),
-		     now);
-	} else if (!differ && a->mismatch_open) {
+	snprintf(key, sizeof(key), "answer_mismatch/%.40s/%.40s/%.31s", a->agent, a->service,
+		 a->check);
+	for (int k = 0; k < a->n_any; k++) {
+		const struct answer *any = &a->any[k], *own = NULL;
+		int differ;
+
+		if (a->judged[k])
+			continue;
+		for (int i = 0; i < a->n_mgmt && own == NULL; i++)
+			if (strcmp(a->mgmt[i].instance, any->instance) == 0)
+				own = &a->mgmt[i];
+		if (own == NULL)
+			continue; /* its own answer may still come */
+		a->judged[k] = 1;
+		differ = strcmp(own->digest, any->digest) != 0;
+		a->round_differs |= differ;
+		if (differ && !a->mismatch_open) {
+			a->mismatch_open = 1;
+			snprintf(a->mismatch_instance, sizeof(a->mismatch_instance), "%s",
+				 own->instance);
+			emit(cb, ctx, "answer_mismatch", a->agent, a->service, own->instance, key, 0,
+			     json_pack("{s:s,s:s,s:s,s:s,s:I}", "check", a->check, "address",
+				       any->address, "anycast_digest", any->digest,
+				       "management_digest", own->digest, "round",
+				       (json_int_t)a->round),
+			     now);
+		}
+	}
+	/* Ends when every anycast answer of a round (as many as the last
+	 * round had) is the instance's own. */
+	int judged = 0;
+
+	for (int k = 0; k < a->n_any; k++)
+		judged += a->judged[k];
+	if (a->mismatch_open && !a->round_differs && judged > 0 && judged >= a->expected_any) {
 		a->mismatch_open = 0;
-		snprintf(key, sizeof(key), "answer_mismatch/%.40s/%.40s/%.31s", a->agent, a->service,
-			 a->check);
 		emit(cb, ctx, "recovery", a->agent, a->service, a->mismatch_instance, key, 1,
 		     json_pack("{s:s,s:s,s:s}", "cause", "answers_agree", "resolved",
 			       "answer_mismatch", "check", a->check),
@@ -483,12 +499,15 @@ static void observe_check(struct integrity *g, const struct result *r, int64_t n
 		if (r->round < a->round)
 			return; /* a late record of an earlier round */
 		a->round = r->round;
-		a->has_anycast = a->judged = 0;
-		a->n_mgmt = 0;
+		if (a->n_any > 0)
+			a->expected_any = a->n_any;
+		a->n_any = a->n_mgmt = a->round_differs = 0;
+		memset(a->judged, 0, sizeof(a->judged));
 	}
-	if (r->target == RESULT_TARGET_ANYCAST) {
-		ans = &a->anycast;
-		a->has_anycast = 1;
+	if (r->target == RESULT_TARGET_ANYCAST && a->n_any < MAX_ANYCAST) {
+		ans = &a->any[a->n_any++];
+	} else if (r->target == RESULT_TARGET_ANYCAST) {
+		return;
 	} else if (a->n_mgmt < MAX_ROUND_ANSWERS) {
 		ans = &a->mgmt[a->n_mgmt++];
 	} else {
@@ -496,6 +515,7 @@ static void observe_check(struct integrity *g, const struct result *r, int64_t n
 	}
 	snprintf(ans->instance, sizeof(ans->instance), "%s", r->instance);
 	snprintf(ans->digest, sizeof(ans->digest), "%s", r->digest);
+	snprintf(ans->address, sizeof(ans->address), "%s", r->address);
 	judge_round(a, now, cb, ctx);
 }
 

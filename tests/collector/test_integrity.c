@@ -200,6 +200,37 @@ Test(integrity, anycast_answer_not_the_instances_own_is_a_mismatch)
 	integrity_free(g);
 }
 
+Test(integrity, each_anycast_address_is_compared)
+{
+	struct integrity *g = integrity_new(LAG);
+	struct result r[4];
+
+	/* the IPv4 anycast answer is site-a's own, the IPv6 one is not */
+	r[0] = rec("b1", 1, T0, 1, "site-a", 12, 'a');
+	r[1] = rec("b1", 1, T0, 1, "site-a", 12, 'e');
+	snprintf(r[1].address, sizeof(r[1].address), "2001:db8:ffff::53");
+	r[1].family = 6;
+	r[2] = rec("b1", 1, T0, 0, "site-a", 12, 'a');
+	r[3] = rec("b1", 1, T0, 0, "site-b", 12, 'a');
+	integrity_observe(g, r, 4, T0, on_event, NULL);
+	const struct event *ev = find_ev("answer_mismatch", 0);
+	cr_assert_not_null(ev);
+	cr_assert(strstr(ev->detail, "2001:db8:ffff::53") != NULL, "%s", ev->detail);
+	cr_assert_eq(n_ev, 1);
+	/* next round: v4 still fine, v6 still bad: no resolution in between */
+	r[0].round = r[1].round = r[2].round = r[3].round = 2;
+	integrity_observe(g, r, 4, T0 + 1000, on_event, NULL);
+	cr_assert_eq(n_ev, 1, "a good answer of one address does not end the other's mismatch");
+	/* both right again */
+	r[1] = rec("b1", 3, T0 + 2000, 1, "site-a", 12, 'a');
+	snprintf(r[1].address, sizeof(r[1].address), "2001:db8:ffff::53");
+	r[0].round = r[2].round = r[3].round = 3;
+	integrity_observe(g, r, 4, T0 + 2000, on_event, NULL);
+	cr_assert_eq(n_ev, 2);
+	cr_assert(evs[1].resolves);
+	integrity_free(g);
+}
+
 Test(integrity, mismatch_needs_both_answers_of_the_same_round)
 {
 	struct integrity *g = integrity_new(LAG);
