@@ -5,7 +5,9 @@
 # (zone file rewritten, NSD reloaded with SIGHUP), serial_lag opens for
 # site-b and site-c (the instances now behind) within the threshold plus a
 # few rounds, naming the agents they serve, and resolves once site-a is back
-# at the old serial.
+# at the old serial. Then site-a serves other data (the SOA's RNAME) under the
+# same serial: inconsistent_answer opens for site-a alone (site-b and site-c
+# agree) and resolves on heal.
 #
 # Runs under tests/lab/run.sh (lab up, $LAB_DIR/lab.env exported, ANYCAST_BIN
 # set) or alone: then it brings up its own lab (LAB_PREFIX, default sl) and
@@ -215,5 +217,41 @@ done
 log "ok: resolved $(($(date +%s) - t0))s after heal"
 api "/api/v1/events?limit=1000" >"$W/events.json"
 others=$(py integrity "$W/events.json" | tr ' ' '\n' | grep -v '^serial_lag:' || true)
+[ -z "$others" ] || fail "unexpected answer-integrity events: $others"
+
+# ---- fault: site-a serves other data under the same serial ----
+sed -i 's/ hostmaster\.lab\. 1 / other-hostmaster.lab. 1 /' "$ZONE"
+touch "$ZONE"
+kill -HUP "$(cat "$NSD_PID")"
+t0=$(date +%s)
+got=""
+for i in $(seq $WAIT_S); do
+	api "/api/v1/events?type=inconsistent_answer&limit=1000" >"$W/events.json" || true
+	got=$(py integrity "$W/events.json")
+	[ -n "$got" ] && break
+	sleep 1
+done
+sleep 2
+api "/api/v1/events?type=inconsistent_answer&limit=1000" >"$W/events.json"
+got=$(py integrity "$W/events.json")
+[ "$got" = "inconsistent_answer:site-a" ] ||
+	fail "same serial, other data at site-a: inconsistent_answer events '$got', want site-a only"
+log "ok: inconsistent_answer for site-a only after $(($(date +%s) - t0))s"
+api "/api/v1/incidents?state=open" >"$W/incidents.json"
+incs=$(py incidents "$W/incidents.json" inconsistent_answer)
+[ "$incs" = "site-a:open" ] || fail "open inconsistent_answer incidents: '$incs'"
+restore_zone
+incs=""
+for i in $(seq $WAIT_S); do
+	api "/api/v1/incidents?state=resolved" >"$W/incidents.json" || true
+	incs=$(py incidents "$W/incidents.json" inconsistent_answer)
+	[ "$incs" = "site-a:resolved" ] && break
+	sleep 1
+done
+[ "$incs" = "site-a:resolved" ] || fail "inconsistent_answer not resolved after heal: '$incs'"
+log "ok: inconsistent_answer resolved after heal"
+api "/api/v1/events?limit=1000" >"$W/events.json"
+others=$(py integrity "$W/events.json" | tr ' ' '\n' |
+	grep -v -e '^serial_lag:site-[bc]$' -e '^inconsistent_answer:site-a$' || true)
 [ -z "$others" ] || fail "unexpected answer-integrity events: $others"
 log "all ok"
