@@ -14,8 +14,8 @@
 #include <string.h>
 
 #define DEFAULT_LAG_MS (5 * 60 * 1000)
-#define STALE_MS (15 * 60 * 1000)    /* an instance answer older than this is not compared */
-#define SERVING_MS (5 * 60 * 1000)   /* "serves it now": an anycast answer this recent */
+#define STALE_MS (15 * 60 * 1000)  /* an instance answer older than this is not compared */
+#define SERVING_MS (5 * 60 * 1000) /* "serves it now": an anycast answer this recent */
 #define MAX_CHECKS 4096
 #define MAX_INSTANCES 256
 #define MAX_ROUND_ANSWERS 64
@@ -52,11 +52,11 @@ struct agent_check {
 	char service[RESULT_NAME_MAX];
 	char check[32];
 	uint64_t round;
-	int n_any;                     /* anycast answers of the round (one per address) */
+	int n_any; /* anycast answers of the round (one per address) */
 	struct answer any[MAX_ANYCAST];
 	int judged[MAX_ANYCAST];
-	int round_differs;             /* an anycast answer of this round differed */
-	int expected_any;              /* anycast answers of the last round */
+	int round_differs; /* an anycast answer of this round differed */
+	int expected_any;  /* anycast answers of the last round */
 	struct answer mgmt[MAX_ROUND_ANSWERS];
 	int n_mgmt;
 	int mismatch_open;
@@ -133,7 +133,7 @@ static int serial_behind(uint32_t a, uint32_t b)
 }
 
 static struct check *find_check(struct integrity *g, const char *service, const char *name,
-				int create)
+                                int create)
 {
 	struct check *c;
 
@@ -173,7 +173,8 @@ static struct agent_check *find_ac(struct integrity *g, const struct result *r)
 
 	for (size_t i = 0; i < g->n_ac; i++)
 		if (strcmp(g->ac[i].agent, r->agent) == 0 &&
-		    strcmp(g->ac[i].service, r->service) == 0 && strcmp(g->ac[i].check, r->check) == 0)
+		    strcmp(g->ac[i].service, r->service) == 0 &&
+		    strcmp(g->ac[i].check, r->check) == 0)
 			return &g->ac[i];
 	if (grow((void **)&g->ac, &g->cap_ac, g->n_ac, sizeof(*a), MAX_AGENT_KEYS) < 0)
 		return NULL;
@@ -219,7 +220,7 @@ static int has_string(const json_t *a, const char *s)
 /* The agents the instance of service served recently (over either
  * family), as a JSON array. */
 static json_t *serving_agents(const struct integrity *g, const char *service, const char *instance,
-			      int64_t now)
+                              int64_t now)
 {
 	json_t *a = json_array();
 
@@ -232,8 +233,8 @@ static json_t *serving_agents(const struct integrity *g, const char *service, co
 }
 
 static void emit(catchment_event_fn cb, void *ctx, const char *type, const char *agent,
-		 const char *service, const char *instance, const char *key, int resolves,
-		 json_t *detail, int64_t now)
+                 const char *service, const char *instance, const char *key, int resolves,
+                 json_t *detail, int64_t now)
 {
 	struct event ev;
 	char *text;
@@ -281,7 +282,7 @@ static int highest_serial(const struct check *c, int64_t now, uint32_t *hi, cons
 }
 
 static void judge_lag(struct integrity *g, struct check *c, int64_t now, catchment_event_fn cb,
-		      void *ctx)
+                      void *ctx)
 {
 	uint32_t hi = 0;
 	const char *who = "";
@@ -293,7 +294,8 @@ static void judge_lag(struct integrity *g, struct check *c, int64_t now, catchme
 		int fresh = in->seen_ms > 0 && now - in->seen_ms <= STALE_MS;
 		int behind = any && in->has_serial && fresh && serial_behind(in->serial, hi);
 
-		snprintf(key, sizeof(key), "serial_lag/%.40s/%.31s/%.40s", c->service, c->name, in->name);
+		snprintf(key, sizeof(key), "serial_lag/%.40s/%.31s/%.40s", c->service, c->name,
+		         in->name);
 		if (!behind) {
 			in->behind_since_ms = 0;
 			/* Ends when the instance gives the highest serial, or stops
@@ -303,9 +305,9 @@ static void judge_lag(struct integrity *g, struct check *c, int64_t now, catchme
 				in->lag_open = 0;
 				emit(cb, ctx, "recovery", "", c->service, in->name, key, 1,
 				     json_pack("{s:s,s:s,s:s,s:I}", "cause",
-					       fresh ? "serial_caught_up" : "no_answers", "resolved",
-					       "serial_lag", "check", c->name, "serial",
-					       (json_int_t)in->serial),
+				               fresh ? "serial_caught_up" : "no_answers",
+				               "resolved", "serial_lag", "check", c->name, "serial",
+				               (json_int_t)in->serial),
 				     now);
 			}
 			continue;
@@ -317,10 +319,10 @@ static void judge_lag(struct integrity *g, struct check *c, int64_t now, catchme
 		in->lag_open = 1;
 		emit(cb, ctx, "serial_lag", "", c->service, in->name, key, 0,
 		     json_pack("{s:s,s:I,s:I,s:I,s:s,s:I,s:o}", "check", c->name, "serial",
-			       (json_int_t)in->serial, "highest", (json_int_t)hi, "behind",
-			       (json_int_t)(uint32_t)(hi - in->serial), "highest_instance", who,
-			       "behind_ms", (json_int_t)(now - in->behind_since_ms), "agents",
-			       serving_agents(g, c->service, in->name, now)),
+		               (json_int_t)in->serial, "highest", (json_int_t)hi, "behind",
+		               (json_int_t)(uint32_t)(hi - in->serial), "highest_instance", who,
+		               "behind_ms", (json_int_t)(now - in->behind_since_ms), "agents",
+		               serving_agents(g, c->service, in->name, now)),
 		     now);
 	}
 }
@@ -328,7 +330,7 @@ static void judge_lag(struct integrity *g, struct check *c, int64_t now, catchme
 /* The serial instance in last gave for any check of service: checks that
  * ask no SOA are compared under the serial of the service's SOA check. */
 static int serial_of(const struct integrity *g, const struct check *c, const struct inst *in,
-		     uint32_t *serial)
+                     uint32_t *serial)
 {
 	if (in->has_serial) {
 		*serial = in->serial;
@@ -350,7 +352,7 @@ static int serial_of(const struct integrity *g, const struct check *c, const str
 
 /* Whether o is fresh, has a digest and the serial s. */
 static int peer(const struct integrity *g, const struct check *c, const struct inst *o, uint32_t s,
-		int64_t now)
+                int64_t now)
 {
 	uint32_t s2;
 
@@ -360,7 +362,7 @@ static int peer(const struct integrity *g, const struct check *c, const struct i
 
 /* How many peers of serial s give digest. */
 static int votes(const struct integrity *g, const struct check *c, uint32_t s, const char *digest,
-		 int64_t now)
+                 int64_t now)
 {
 	int n = 0;
 
@@ -373,7 +375,7 @@ static int votes(const struct integrity *g, const struct check *c, uint32_t s, c
  * whose digest has no more votes than some other digest of that serial is
  * inconsistent (so on a tie every instance of that serial is). */
 static void judge_consistency(struct integrity *g, struct check *c, int64_t now,
-			      catchment_event_fn cb, void *ctx)
+                              catchment_event_fn cb, void *ctx)
 {
 	char key[160];
 
@@ -382,16 +384,17 @@ static void judge_consistency(struct integrity *g, struct check *c, int64_t now,
 		uint32_t s;
 		int same, other = 0, peers = 0, bad;
 
-		snprintf(key, sizeof(key), "inconsistent_answer/%.40s/%.31s/%.40s", c->service, c->name,
-			 in->name);
+		snprintf(key, sizeof(key), "inconsistent_answer/%.40s/%.31s/%.40s", c->service,
+		         c->name, in->name);
 		if (in->inconsistent_open && in->seen_ms > 0 && now - in->seen_ms > STALE_MS) {
 			in->inconsistent_open = 0; /* stopped answering */
 			emit(cb, ctx, "recovery", "", c->service, in->name, key, 1,
 			     json_pack("{s:s,s:s,s:s}", "cause", "no_answers", "resolved",
-				       "inconsistent_answer", "check", c->name),
+			               "inconsistent_answer", "check", c->name),
 			     now);
 		}
-		if (in->digest[0] == '\0' || now - in->seen_ms > STALE_MS || !serial_of(g, c, in, &s))
+		if (in->digest[0] == '\0' || now - in->seen_ms > STALE_MS ||
+		    !serial_of(g, c, in, &s))
 			continue;
 		same = votes(g, c, s, in->digest, now);
 		for (size_t k = 0; k < c->n_inst; k++) {
@@ -412,14 +415,15 @@ static void judge_consistency(struct integrity *g, struct check *c, int64_t now,
 			in->inconsistent_open = 1;
 			emit(cb, ctx, "inconsistent_answer", "", c->service, in->name, key, 0,
 			     json_pack("{s:s,s:I,s:s,s:i,s:i,s:o}", "check", c->name, "serial",
-				       (json_int_t)s, "digest", in->digest, "same", same, "of",
-				       peers, "agents", serving_agents(g, c->service, in->name, now)),
+			               (json_int_t)s, "digest", in->digest, "same", same, "of",
+			               peers, "agents",
+			               serving_agents(g, c->service, in->name, now)),
 			     now);
 		} else if (!bad && in->inconsistent_open) {
 			in->inconsistent_open = 0;
 			emit(cb, ctx, "recovery", "", c->service, in->name, key, 1,
 			     json_pack("{s:s,s:s,s:s}", "cause", "answers_agree", "resolved",
-				       "inconsistent_answer", "check", c->name),
+			               "inconsistent_answer", "check", c->name),
 			     now);
 		}
 	}
@@ -432,7 +436,7 @@ static void judge_round(struct agent_check *a, int64_t now, catchment_event_fn c
 	char key[160];
 
 	snprintf(key, sizeof(key), "answer_mismatch/%.40s/%.40s/%.31s", a->agent, a->service,
-		 a->check);
+	         a->check);
 	for (int k = 0; k < a->n_any; k++) {
 		const struct answer *any = &a->any[k], *own = NULL;
 		int differ;
@@ -450,12 +454,13 @@ static void judge_round(struct agent_check *a, int64_t now, catchment_event_fn c
 		if (differ && !a->mismatch_open) {
 			a->mismatch_open = 1;
 			snprintf(a->mismatch_instance, sizeof(a->mismatch_instance), "%s",
-				 own->instance);
-			emit(cb, ctx, "answer_mismatch", a->agent, a->service, own->instance, key, 0,
+			         own->instance);
+			emit(cb, ctx, "answer_mismatch", a->agent, a->service, own->instance, key,
+			     0,
 			     json_pack("{s:s,s:s,s:s,s:s,s:I}", "check", a->check, "address",
-				       any->address, "anycast_digest", any->digest,
-				       "management_digest", own->digest, "round",
-				       (json_int_t)a->round),
+			               any->address, "anycast_digest", any->digest,
+			               "management_digest", own->digest, "round",
+			               (json_int_t)a->round),
 			     now);
 		}
 	}
@@ -469,13 +474,13 @@ static void judge_round(struct agent_check *a, int64_t now, catchment_event_fn c
 		a->mismatch_open = 0;
 		emit(cb, ctx, "recovery", a->agent, a->service, a->mismatch_instance, key, 1,
 		     json_pack("{s:s,s:s,s:s}", "cause", "answers_agree", "resolved",
-			       "answer_mismatch", "check", a->check),
+		               "answer_mismatch", "check", a->check),
 		     now);
 	}
 }
 
 static void observe_check(struct integrity *g, const struct result *r, int64_t now,
-			  catchment_event_fn cb, void *ctx)
+                          catchment_event_fn cb, void *ctx)
 {
 	struct agent_check *a;
 	struct answer *ans;
@@ -520,7 +525,7 @@ static void observe_check(struct integrity *g, const struct result *r, int64_t n
 }
 
 void integrity_observe(struct integrity *g, const struct result *r, size_t n, int64_t now_ms,
-		       catchment_event_fn cb, void *ctx)
+                       catchment_event_fn cb, void *ctx)
 {
 	int any_check = 0;
 
@@ -576,7 +581,8 @@ void integrity_restore_open(struct integrity *g, const char *key, const char *in
 
 	if (split_key(key, "serial_lag/", part, 3) == 0 ||
 	    split_key(key, "inconsistent_answer/", part, 3) == 0) {
-		if (strlen(part[1]) >= sizeof(c->name) || (c = find_check(g, part[0], part[1], 1)) == NULL ||
+		if (strlen(part[1]) >= sizeof(c->name) ||
+		    (c = find_check(g, part[0], part[1], 1)) == NULL ||
 		    (in = find_inst(c, part[2], 1)) == NULL)
 			return;
 		if (key[0] == 's')
@@ -601,8 +607,8 @@ void integrity_restore_open(struct integrity *g, const char *key, const char *in
 }
 
 int integrity_instance_state(const struct integrity *g, const char *service, const char *check,
-			     const char *instance, int *has_serial, uint32_t *serial,
-			     char digest[65], int64_t *seen_ms, int64_t *behind_since_ms)
+                             const char *instance, int *has_serial, uint32_t *serial,
+                             char digest[65], int64_t *seen_ms, int64_t *behind_since_ms)
 {
 	struct check *c = find_check((struct integrity *)g, service, check, 0);
 	struct inst *in = c != NULL ? find_inst(c, instance, 0) : NULL;

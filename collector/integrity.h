@@ -27,7 +27,7 @@ void integrity_set_threshold(struct integrity *g, int64_t serial_lag_ms);
  * only "which instance serves which agent now". Events (opening and
  * resolving) go to cb during the call; ev is valid during the call only. */
 void integrity_observe(struct integrity *g, const struct result *r, size_t n, int64_t now_ms,
-		       catchment_event_fn cb, void *ctx);
+                       catchment_event_fn cb, void *ctx);
 /* Time passes: a lag that has lasted long enough is raised. */
 void integrity_tick(struct integrity *g, int64_t now_ms, catchment_event_fn cb, void *ctx);
 
@@ -42,7 +42,7 @@ void integrity_restore_open(struct integrity *g, const char *key, const char *in
  * (service, check), for the instances API. 1 when known (fills the outputs),
  * else 0. */
 int integrity_instance_state(const struct integrity *g, const char *service, const char *check,
-			     const char *instance, int *has_serial, uint32_t *serial,
-			     char digest[65], int64_t *seen_ms, int64_t *behind_since_ms);
+                             const char *instance, int *has_serial, uint32_t *serial,
+                             char digest[65], int64_t *seen_ms, int64_t *behind_since_ms);
 
 #endif

@@ -319,7 +319,8 @@ Test(prober_checks, checks_run_only_in_their_rounds)
 	cr_assert_null(check_of(&run, 4, "127.0.0.3"));
 	cr_assert_eq(atomic_load(&any.soa_queries), 2);
 	/* the same answer again: its text comes from the last one's */
-	const struct result *r1 = check_of(&run, 1, "127.0.0.2"), *r3 = check_of(&run, 3, "127.0.0.2");
+	const struct result *r1 = check_of(&run, 1, "127.0.0.2"),
+	                    *r3 = check_of(&run, 3, "127.0.0.2");
 	cr_assert_str_eq(r1->digest, r3->digest);
 	cr_assert(strstr(r3->rrs, "SOA") != NULL, "round 3 text: \"%s\"", r3->rrs);
 	cr_assert_str_eq(r1->rrs, r3->rrs);

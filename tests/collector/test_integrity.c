@@ -37,7 +37,7 @@ static const char *digest_of(char c)
 /* A check record of agent in round for instance: on its management address
  * (anycast = 0) or through the anycast address, identified as instance. */
 static struct result rec(const char *agent, uint64_t round, int64_t t, int anycast,
-			 const char *instance, uint32_t serial, char digest)
+                         const char *instance, uint32_t serial, char digest)
 {
 	struct result r;
 
@@ -62,8 +62,8 @@ static struct result rec(const char *agent, uint64_t round, int64_t t, int anyca
 /* One round of agent: site-a and site-b on their management addresses,
  * the anycast answer from served_by. */
 static void round_of(struct integrity *g, const char *agent, uint64_t round, int64_t t,
-		     uint32_t serial_a, char dig_a, uint32_t serial_b, char dig_b,
-		     const char *served_by, char dig_any)
+                     uint32_t serial_a, char dig_a, uint32_t serial_b, char dig_b,
+                     const char *served_by, char dig_any)
 {
 	struct result r[3];
 	uint32_t s_any = strcmp(served_by, "site-a") == 0 ? serial_a : serial_b;
@@ -159,8 +159,7 @@ Test(integrity, same_serial_different_data_is_inconsistent)
 	round_of(g, "b1", 2, T0 + 1000, 12, 'a', 12, 'a', "site-a", 'a');
 	ev = find_ev("recovery", 1);
 	cr_assert_not_null(ev);
-	cr_assert(strstr(ev->incident, "inconsistent_answer/") == ev->incident, "%s",
-		  ev->incident);
+	cr_assert(strstr(ev->incident, "inconsistent_answer/") == ev->incident, "%s", ev->incident);
 	integrity_free(g);
 }
 
@@ -186,7 +185,7 @@ Test(integrity, anycast_answer_not_the_instances_own_is_a_mismatch)
 	json_t *d = json_loads(ev->detail, 0, NULL);
 	cr_assert_str_eq(json_string_value(json_object_get(d, "anycast_digest")), digest_of('e'));
 	cr_assert_str_eq(json_string_value(json_object_get(d, "management_digest")),
-			 digest_of('a'));
+	                 digest_of('a'));
 	json_decref(d);
 	/* b2 gets the true answer: nothing for b2 */
 	round_of(g, "b2", 1, T0, 12, 'a', 12, 'a', "site-a", 'a');
@@ -266,7 +265,7 @@ Test(integrity, restored_open_lag_resolves_when_seen_healed)
 
 	integrity_restore_open(g, "serial_lag/dns/soa/site-b", "site-b");
 	integrity_restore_open(g, "answer_mismatch/b1/dns/soa", "site-a");
-	integrity_restore_open(g, "outage/b1/dns/4", "");     /* not ours: ignored */
+	integrity_restore_open(g, "outage/b1/dns/4", "");      /* not ours: ignored */
 	integrity_restore_open(g, "serial_lag/dns", "site-b"); /* cut short: ignored */
 	/* a record of another instance alone settles nothing about site-b */
 	struct result only_a = rec("b2", 1, T0, 0, "site-a", 12, 'a');
