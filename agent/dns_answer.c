@@ -45,6 +45,11 @@ static void hex(const unsigned char *bin, size_t n, char *dst)
 
 int dns_answer_digest(const uint8_t *pkt, size_t len, struct dns_answer *out)
 {
+	return dns_answer_digest_flags(pkt, len, 0, out);
+}
+
+int dns_answer_digest_flags(const uint8_t *pkt, size_t len, int flags, struct dns_answer *out)
+{
 	ldns_pkt *p = NULL;
 	ldns_rr_list *list = NULL;
 	ldns_buffer *wire = NULL;
@@ -62,7 +67,8 @@ int dns_answer_digest(const uint8_t *pkt, size_t len, struct dns_answer *out)
 		set_reason(out, "answer section unparseable", ldns_get_errorstr_by_id(st));
 		return -1;
 	}
-	list = ldns_rr_list_clone(ldns_pkt_answer(p));
+	/* The packet is ours: canonicalise and sort its own answer list. */
+	list = ldns_pkt_answer(p);
 	wire = ldns_buffer_new(4096);
 	if (list == NULL || wire == NULL) {
 		set_reason(out, "out of memory", NULL);
@@ -89,7 +95,8 @@ int dns_answer_digest(const uint8_t *pkt, size_t len, struct dns_answer *out)
 			out->has_serial = 1;
 			out->serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 		}
-		append_text(out, rr);
+		if (!(flags & DNS_ANSWER_NO_TEXT))
+			append_text(out, rr);
 	}
 	if (ldns_buffer_status(wire) != LDNS_STATUS_OK) {
 		set_reason(out, "answer section too large", NULL);
@@ -108,7 +115,6 @@ done:
 		memcpy(out->reason, keep, sizeof(keep));
 	}
 	ldns_buffer_free(wire);
-	ldns_rr_list_deep_free(list);
 	ldns_pkt_free(p);
 	return rc;
 }

@@ -7,7 +7,9 @@
  * DNS round: one query per target (the service query, or id.server CH TXT
  * when there is none; both ask for the NSID), a TCP retry when truncated, and
  * at most one CHAOS follow-up per target and second when the answer lacked
- * the service's most preferred identity source.
+ * the service's most preferred identity source. Answer-integrity checks due
+ * in a round (every Nth round) are asked on every target in that round, with
+ * the NSID, and their answers reduced to a digest and serial (dns_answer.c).
  *
  * NTP round, in phases: 0 every management address ("before"), 1 every
  * anycast address, 2 the management addresses that answered in phase 0
@@ -79,6 +81,7 @@ static void svc_free(struct svc *s)
 	free(s->targets);
 	free(s->learned);
 	free(s->pend);
+	free(s->check_text);
 	free(s);
 }
 
@@ -120,6 +123,24 @@ static struct svc *svc_new(struct prober *p, const struct inv_service *cfg)
 			goto fail;
 		}
 	}
+	for (int i = 0; i < s->cfg.n_checks; i++) {
+		uint8_t buf[DNS_WIRE_MAX_QUERY];
+		struct dns_wire_question q;
+		const struct inv_check *ck = &s->cfg.checks[i];
+
+		if (s->cfg.protocol != INV_PROTO_DNS ||
+		    dns_wire_build_query(DNS_WIRE_SERVICE, ck->query_name, ck->query_type, 0, buf,
+					 sizeof(buf), &q) < 0) {
+			log_warnx("service %s: cannot build check %s \"%s %s\"", s->cfg.name,
+				  ck->name, ck->query_name, ck->query_type);
+			goto fail;
+		}
+		s->check_rounds[i] = inventory_check_rounds(&s->cfg, ck);
+	}
+	if (s->cfg.n_checks > 0 &&
+	    (s->check_text = calloc((size_t)n * (size_t)s->cfg.n_checks + 1,
+				    sizeof(*s->check_text))) == NULL)
+		goto fail;
 	for (int i = 0; i < cfg->n_address; i++)
 		if (add_target(s, cfg->address[i], cfg->port, 1, -1) < 0)
 			goto fail;
@@ -135,6 +156,28 @@ fail:
 
 /* ---- queries ---- */
 
+/* A check's reply: digest and serial; the RRs' text (a third of the cost)
+ * only when the digest differs from this target's last answer. */
+static void digest_answer(struct query *qr, const uint8_t *pkt, size_t len)
+{
+	struct svc *s = qr->svc;
+	struct check_text *ct =
+	    &s->check_text[(qr->t - s->targets) * s->cfg.n_checks + qr->check];
+
+	qr->answer_rc = dns_answer_digest_flags(pkt, len, DNS_ANSWER_NO_TEXT, &qr->answer);
+	if (qr->answer_rc < 0)
+		return;
+	if (strcmp(ct->digest, qr->answer.digest) == 0) {
+		memcpy(qr->answer.rrs, ct->rrs, sizeof(ct->rrs));
+		return;
+	}
+	qr->answer_rc = dns_answer_digest(pkt, len, &qr->answer);
+	if (qr->answer_rc == 0) {
+		memcpy(ct->digest, qr->answer.digest, sizeof(ct->digest));
+		memcpy(ct->rrs, qr->answer.rrs, sizeof(ct->rrs));
+	}
+}
+
 static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct query *qr = ctx;
@@ -144,13 +187,18 @@ static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
 		return qr->verdict != NTP_WIRE_DROP;
 	}
 	qr->verdict = dns_wire_classify(pkt, len, &qr->q, &qr->dr);
+	if (qr->check >= 0 && qr->verdict == DNS_WIRE_OK)
+		digest_answer(qr, pkt, len);
 	return qr->verdict != DNS_WIRE_DROP;
 }
 
 static void query_done(void *ctx, const struct udp_probe_result *res);
 
-static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_kind kind, int tcp,
-		      int ntp_phase)
+/* Send one query to t: NTP, or DNS of kind; check >= 0 asks that
+ * answer-integrity check (kind DNS_WIRE_SERVICE) instead of the service
+ * query. */
+static int send_query_check(struct svc *s, struct target *t, int ntp, enum dns_wire_kind kind,
+			    int tcp, int ntp_phase, int check)
 {
 	struct prober *p = s->p;
 	struct query *qr = calloc(1, sizeof(*qr));
@@ -166,9 +214,14 @@ static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_ki
 	qr->kind = kind;
 	qr->tcp = tcp;
 	qr->ntp_phase = ntp_phase;
+	qr->check = check;
 	if (ntp) {
 		rand_pool_bytes(&qr->nonce, sizeof(qr->nonce));
 		len = ntp_wire_encode_request(qr->nonce, buf);
+	} else if (check >= 0) {
+		len = dns_wire_build_query(DNS_WIRE_SERVICE, s->cfg.checks[check].query_name,
+					   s->cfg.checks[check].query_type, (uint16_t)rnd(), buf,
+					   sizeof(buf), &qr->q);
 	} else {
 		len = dns_wire_build_query(kind, s->cfg.query_name, s->cfg.query_type,
 					   (uint16_t)rnd(), buf, sizeof(buf), &qr->q);
@@ -201,6 +254,12 @@ static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_ki
 		p->queries->prev = qr;
 	p->queries = qr;
 	return 0;
+}
+
+static int send_query(struct svc *s, struct target *t, int ntp, enum dns_wire_kind kind, int tcp,
+		      int ntp_phase)
+{
+	return send_query_check(s, t, ntp, kind, tcp, ntp_phase, -1);
 }
 
 /* A CHAOS query after the primary one, when the primary's answer did not
@@ -288,8 +347,9 @@ static void query_done(void *ctx, const struct udp_probe_result *res)
 		qr->t->fp[qr->ntp_phase] = pe->fp;
 	if (pe != NULL && !qr->ntp && !p->closing) {
 		if (qr->verdict == DNS_WIRE_TRUNCATED && !qr->tcp && res->status == UDP_PROBE_REPLY)
-			send_query(s, qr->t, 0, qr->kind, 1, 0);
-		else if (qr->kind == DNS_WIRE_SERVICE || qr->kind == DNS_WIRE_NSID)
+			send_query_check(s, qr->t, 0, qr->kind, 1, 0, qr->check);
+		else if (qr->check < 0 &&
+			 (qr->kind == DNS_WIRE_SERVICE || qr->kind == DNS_WIRE_NSID))
 			maybe_chaos_followup(qr, pe);
 	}
 	if (qr->ntp && s->in_round && !p->closing)
@@ -430,6 +490,12 @@ static void start_round(struct svc *s)
 	for (int i = 0; i < s->n_targets; i++)
 		send_query(s, &s->targets[i], 0,
 			   s->cfg.query_name[0] != '\0' ? DNS_WIRE_SERVICE : DNS_WIRE_NSID, 0, 0);
+	/* Due checks go to every target in the same round, so that an anycast
+	 * answer can be compared with its instance's own answer. */
+	for (int c = 0; c < s->cfg.n_checks; c++)
+		if ((s->round - 1) % (uint64_t)s->check_rounds[c] == 0)
+			for (int i = 0; i < s->n_targets; i++)
+				send_query_check(s, &s->targets[i], 0, DNS_WIRE_SERVICE, 0, 0, c);
 	if (s->in_flight == 0)
 		end_round(s);
 }

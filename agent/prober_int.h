@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "agent/dns_answer.h"
 #include "agent/dns_wire.h"
 #include "agent/identify.h"
 #include "agent/ntp_wire.h"
@@ -21,6 +22,11 @@
 #define MAX_PENDING 4096 /* records held per service round */
 
 struct svc;
+
+struct check_text {
+	char digest[DNS_ANSWER_DIGEST_HEX];
+	char rrs[DNS_ANSWER_RRS_MAX];
+};
 
 struct target {
 	struct svc *svc;
@@ -54,6 +60,9 @@ struct query {
 	uint64_t nonce;
 	struct ntp_wire_packet np;
 	int verdict;
+	int check;                  /* index of the answer-integrity check asked, -1 none */
+	int answer_rc;              /* check: dns_answer_digest's result on the reply */
+	struct dns_answer answer;   /* check: the reply's digest and serial */
 	struct udp_probe *probe;
 };
 
@@ -76,6 +85,9 @@ struct svc {
 	int phase_pending[3];       /* NTP queries in flight per phase */
 	struct pending *pend;       /* grows up to MAX_PENDING */
 	int n_pend, cap_pend;
+	int check_rounds[INV_MAX_CHECKS]; /* a check runs in rounds 1, 1 + n, 1 + 2n, ... */
+	struct check_text *check_text; /* per target and check: the last answer's text,
+					* rendered again only when its digest changes */
 	uint64_t skipped;
 	int retired;
 	struct svc *next;

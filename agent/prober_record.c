@@ -39,7 +39,10 @@ struct pending *prober_record_new(struct query *qr, const struct udp_probe_resul
 	if (!qr->t->anycast)
 		snprintf(r->instance, sizeof(r->instance), "%s",
 		         s->cfg.instances[qr->t->instance].name);
-	snprintf(r->query, sizeof(r->query), "%s", qr->ntp ? "ntp" : dns_wire_kind_name(qr->kind));
+	snprintf(r->query, sizeof(r->query), "%s",
+	         qr->ntp ? "ntp" : qr->check >= 0 ? "check" : dns_wire_kind_name(qr->kind));
+	if (qr->check >= 0)
+		snprintf(r->check, sizeof(r->check), "%s", s->cfg.checks[qr->check].name);
 	snprintf(r->transport, sizeof(r->transport), "%s", qr->tcp ? "tcp" : "udp");
 	r->rtt_ms = res->status == UDP_PROBE_REPLY ? res->rtt_ms : -1;
 	switch (res->status) {
@@ -70,6 +73,17 @@ void prober_record_fill_dns(struct query *qr, struct pending *pe)
 	snprintf(r->rcode, sizeof(r->rcode), "%s", qr->dr.rcode_name);
 	if (qr->verdict == DNS_WIRE_RCODE)
 		r->outcome = RESULT_RCODE;
+	if (qr->check >= 0 && qr->verdict == DNS_WIRE_OK) {
+		if (qr->answer_rc < 0) {
+			r->outcome = RESULT_MALFORMED;
+			snprintf(r->reason, sizeof(r->reason), "%s", qr->answer.reason);
+		} else {
+			r->has_serial = qr->answer.has_serial;
+			r->serial = qr->answer.serial;
+			snprintf(r->digest, sizeof(r->digest), "%s", qr->answer.digest);
+			snprintf(r->rrs, sizeof(r->rrs), "%s", qr->answer.rrs);
+		}
+	}
 	if (qr->dr.has_txt) {
 		if (qr->kind == DNS_WIRE_HOSTNAME_BIND)
 			txt_host = qr->dr.txt;

@@ -136,6 +136,21 @@ alert_format_summary(const struct event *ev, int resolved, char *buf, size_t len
 	else if (strcmp(ev->type, "guard_restore") == 0)
 		snprintf(what, sizeof(what), "%s instance %s restored by its guard %s", ev->service,
 			 ev->to_instance, ev->agent);
+	else if (strcmp(ev->type, "serial_lag") == 0)
+		snprintf(what, sizeof(what), "%s: instance %s serves serial %s, %s behind the highest",
+			 ev->service, ev->to_instance, detail_str(ev, "serial", extra, sizeof(extra)),
+			 detail_str(ev, "behind", cause, sizeof(cause)));
+	else if (strcmp(ev->type, "inconsistent_answer") == 0)
+		snprintf(what, sizeof(what),
+			 "%s: instance %s answers check %s differently from instances with the same"
+			 " serial",
+			 ev->service, ev->to_instance, detail_str(ev, "check", extra, sizeof(extra)));
+	else if (strcmp(ev->type, "answer_mismatch") == 0)
+		snprintf(what, sizeof(what),
+			 "agent %s: %s answer for check %s through the anycast address differs from"
+			 " %s's own",
+			 ev->agent, ev->service, detail_str(ev, "check", extra, sizeof(extra)),
+			 ev->to_instance);
 	else if (strcmp(ev->type, "recovery") == 0)
 		snprintf(what, sizeof(what), "%s over: agent %s, %s (%s) answered by %s (%s)",
 			 detail_str(ev, "resolved", extra, sizeof(extra)), ev->agent, ev->service, fam,

@@ -156,6 +156,41 @@ file_row(void *arg, const struct store_mgmt_row *r)
 	tb_add(&a->agents, "}", 1);
 }
 
+/* "checks":[{check, serial, digest, seen, behind_since}] as the collector
+ * last saw the instance answer each answer-integrity check on its
+ * management address (collector/integrity.c); [] when it has none. */
+static void
+write_checks(struct tbuf *out, const struct integrity *g, const struct inv_service *s,
+	     const struct inv_instance *in)
+{
+	char digest[65], t[40];
+	int has_serial, first = 1;
+	uint32_t serial;
+	int64_t seen, behind;
+
+	tb_add(out, ",\"checks\":[", 11);
+	for (int k = 0; g != NULL && k < s->n_checks; k++) {
+		if (!integrity_instance_state(g, s->name, s->checks[k].name, in->name, &has_serial,
+					      &serial, digest, &seen, &behind))
+			continue;
+		tb_add(out, first ? "{\"check\":" : ",{\"check\":", first ? 9 : 10);
+		first = 0;
+		tb_str(out, s->checks[k].name);
+		if (has_serial)
+			tb_printf(out, ",\"serial\":%u", serial);
+		else
+			tb_add(out, ",\"serial\":null", 14);
+		tb_add(out, ",\"digest\":", 10);
+		tb_str(out, digest);
+		tb_add(out, ",\"seen\":", 8);
+		tb_str(out, time_format_rfc3339(seen, t, sizeof(t)));
+		tb_add(out, ",\"behind_since\":", 16);
+		tb_str(out, behind > 0 ? time_format_rfc3339(behind, t, sizeof(t)) : "");
+		tb_add(out, "}", 1);
+	}
+	tb_add(out, "]", 1);
+}
+
 static void
 write_instance(struct collector *c, struct tbuf *out, const struct inv_service *s,
 	       const struct inv_instance *in, const struct inst_acc *a)
@@ -175,6 +210,7 @@ write_instance(struct collector *c, struct tbuf *out, const struct inv_service *
 	}
 	tb_add(out, "],\"identity\":", 13);
 	tb_str(out, in->identity);
+	write_checks(out, c->integrity, s, in);
 	tb_printf(out, ",\"status\":\"%s\",\"agents_ok\":%d,\"agents_failed\":%d,",
 		  a->ok > 0 ? (a->failed ? "partial" : "up") : (a->failed ? "down" : "unknown"),
 		  a->ok, a->failed);

@@ -48,6 +48,7 @@ collector_reload(struct collector *c, char *err, size_t errlen)
 		return -1;
 	}
 	catchment_set_inventory(c->catchment, inv);
+	integrity_set_threshold(c->integrity, inv->thresholds.serial_lag_ms);
 	metrics_set_inventory(c->metrics, inv);
 	metrics_config_reloaded(c->metrics, 1, time_now_ms());
 	if (c->alerter != NULL)
@@ -222,7 +223,8 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	 * across restarts, so a client of the previous process gets a reset. */
 	if ((c->metrics = metrics_new()) == NULL ||
 	    (c->sse = sse_new((uint64_t)c->start_ms * 1000)) == NULL ||
-	    (c->catchment = catchment_new(c->inv)) == NULL) {
+	    (c->catchment = catchment_new(c->inv)) == NULL ||
+	    (c->integrity = integrity_new(c->inv->thresholds.serial_lag_ms)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -295,6 +297,7 @@ fail:
 	incidents_free(c->incidents);
 	collector_watch_free(c);
 	catchment_free(c->catchment);
+	integrity_free(c->integrity);
 	metrics_free(c->metrics);
 	sse_free(c->sse);
 	inventory_free(c->inv);
@@ -316,6 +319,8 @@ writer_closed(void *arg)
 	collector_watch_free(c);
 	catchment_free(c->catchment);
 	c->catchment = NULL;
+	integrity_free(c->integrity);
+	c->integrity = NULL;
 	metrics_free(c->metrics);
 	c->metrics = NULL;
 	sse_free(c->sse);

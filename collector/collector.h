@@ -16,6 +16,7 @@
 #include "collector/event.h"
 #include "collector/http_server.h"
 #include "collector/incident.h"
+#include "collector/integrity.h"
 #include "collector/metrics.h"
 #include "collector/sse.h"
 #include "collector/store.h"
@@ -64,6 +65,7 @@ struct collector {
 	struct store *reader;                 /* loop-thread read connection */
 	struct store_writer *writer;
 	struct catchment *catchment;
+	struct integrity *integrity;    /* serial_lag, inconsistent_answer, answer_mismatch */
 	struct alerter *alerter;
 	struct metrics *metrics;
 	struct incidents *incidents;          /* incident engine (collector_incidents.c) */

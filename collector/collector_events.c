@@ -140,8 +140,10 @@ collector_results_stored(struct collector *c, const struct result *r,
 			i++;
 		for (j = i; j < n && stored[j]; j++)
 			;
-		if (j > i)
+		if (j > i) {
 			catchment_observe(c->catchment, &r[i], j - i, now, on_event, c);
+			integrity_observe(c->integrity, &r[i], j - i, now, on_event, c);
+		}
 		i = j;
 	}
 }
@@ -193,6 +195,7 @@ collector_on_tick(uv_timer_t *t)
 	size_t n;
 
 	catchment_tick(c->catchment, now, on_event, c);
+	integrity_tick(c->integrity, now, on_event, c);
 	collector_watch_silence(c, now);
 	if (c->incidents != NULL)
 		incidents_tick(c->incidents, now);

@@ -187,8 +187,14 @@ restore_one(void *ctx, const char *doc_txt, const char *priv_txt)
 	if (doc == NULL || incident_from_json(&inc, doc, priv) != 0) {
 		r->bad++;
 	} else {
-		if (inc.state == INCIDENT_OPEN && incidents_restore(r->c->incidents, &inc) == 0)
+		if (inc.state == INCIDENT_OPEN && incidents_restore(r->c->incidents, &inc) == 0) {
 			r->n++;
+			/* answer integrity resolves what it sees end */
+			for (size_t i = 0; r->c->integrity != NULL && i < inc.n_members; i++)
+				if (inc.members[i].open)
+					integrity_restore_open(r->c->integrity, inc.members[i].key,
+							       inc.instance);
+		}
 		incident_clear(&inc);
 	}
 	json_decref(doc);

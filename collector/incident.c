@@ -922,6 +922,36 @@ announce(struct incidents *e, struct incident *inc, int64_t now)
 	tell(e, inc, INCIDENT_OPENED);
 }
 
+/* Answer-integrity kinds, one incident per (kind, instance), announced at
+ * once. The agents that instance serves (detail.agents) become its
+ * entries: they are the ones getting the bad data. */
+static struct incident *
+on_integrity(struct incidents *e, enum incident_kind kind, const struct event *ev, int64_t now)
+{
+	struct incident *inc = get_kind(e, kind, ev->to_instance, ev, now, 0, 0);
+	json_t *d, *agents;
+	size_t i;
+
+	if (inc == NULL)
+		return NULL;
+	add_agent(inc, ev, "", ev->to_instance);
+	d = json_loads(ev->detail, 0, NULL);
+	agents = json_object_get(d, "agents");
+	for (i = 0; i < json_array_size(agents); i++) {
+		const char *name = json_string_value(json_array_get(agents, i));
+		struct event one = *ev;
+
+		if (name == NULL)
+			continue;
+		snprintf(one.agent, sizeof(one.agent), "%s", name);
+		add_agent(inc, &one, "", ev->to_instance);
+	}
+	json_decref(d);
+	add_member(inc, ev->incident, 1);
+	touch(inc, ev);
+	return inc;
+}
+
 int64_t
 incidents_event(struct incidents *e, const struct event *ev, int64_t now)
 {
@@ -948,6 +978,12 @@ incidents_event(struct incidents *e, const struct event *ev, int64_t now)
 		inc = on_window_kind(e, INCIDENT_SUBOPTIMAL, ev, now);
 	else if (strcmp(ev->type, "agent_silent") == 0)
 		inc = on_window_kind(e, INCIDENT_AGENT_SILENT, ev, now);
+	else if (strcmp(ev->type, "serial_lag") == 0)
+		inc = on_integrity(e, INCIDENT_SERIAL_LAG, ev, now);
+	else if (strcmp(ev->type, "inconsistent_answer") == 0)
+		inc = on_integrity(e, INCIDENT_INCONSISTENT_ANSWER, ev, now);
+	else if (strcmp(ev->type, "answer_mismatch") == 0)
+		inc = on_integrity(e, INCIDENT_ANSWER_MISMATCH, ev, now);
 	if (inc == NULL || ev->resolves)
 		return inc != NULL && inc->state != INCIDENT_PENDING ? inc->id : 0;
 	was_open = inc->state == INCIDENT_OPEN;

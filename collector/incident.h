@@ -26,7 +26,10 @@ enum incident_kind {
 	INCIDENT_SUBOPTIMAL,
 	INCIDENT_BRANCH_ISOLATED,
 	INCIDENT_AGENT_SILENT,
-	INCIDENT_WITHDRAWN,
+	INCIDENT_WITHDRAWN,           /* its guard took an instance out of the routing */
+	INCIDENT_SERIAL_LAG,          /* an instance serves an old zone */
+	INCIDENT_INCONSISTENT_ANSWER, /* an instance serves other data with the same serial */
+	INCIDENT_ANSWER_MISMATCH,     /* the anycast answer is not the instance's own */
 	INCIDENT_N_KINDS
 };
 

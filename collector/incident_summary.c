@@ -10,7 +10,8 @@
 
 static const char *const kind_names[INCIDENT_N_KINDS] = {
     "instance_down", "route_change", "outage",          "hijack",      "split",
-    "flapping",      "suboptimal",   "branch_isolated", "agent_silent", "withdrawn"};
+    "flapping",      "suboptimal",   "branch_isolated", "agent_silent", "withdrawn",
+    "serial_lag",    "inconsistent_answer", "answer_mismatch"};
 
 const char *
 incident_kind_name(enum incident_kind k)
@@ -226,6 +227,18 @@ incident_summarize(struct incident *inc)
 	case INCIDENT_WITHDRAWN:
 		say(inc, "%s %s withdrawn by its guard: %s%s%s", inc->instance, svcs,
 		    inc->reason[0] ? inc->reason : "no reason given", moves[0] ? "; " : "", moves);
+		break;
+	case INCIDENT_SERIAL_LAG:
+		say(inc, "%s %s serves an old zone serial%s%s", inc->instance, svcs,
+		    list[0] ? ": " : "", list);
+		break;
+	case INCIDENT_INCONSISTENT_ANSWER:
+		say(inc, "%s %s answers differ from other instances with the same serial%s%s",
+		    inc->instance, svcs, list[0] ? ": " : "", list);
+		break;
+	case INCIDENT_ANSWER_MISMATCH:
+		say(inc, "%s anycast answer differs from %s's own answer for %s", svcs,
+		    inc->instance, list);
 		break;
 	default:
 		say(inc, "%s", incident_kind_name(inc->kind));

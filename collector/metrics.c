@@ -13,8 +13,8 @@ const double metrics_rtt_bounds_ms[METRICS_N_BUCKETS] = { 1,   2,   5,    10,   
 
 const char *const metrics_event_types[METRICS_N_EVENT_TYPES] = {
 	"catchment_change", "outage",	"recovery", "instance_down", "instance_up",
-	"unknown_instance", "flapping", "split",    "suboptimal",	   "guard_withdraw",
-	"guard_restore"
+	"unknown_instance", "flapping", "split", "suboptimal", "guard_withdraw", "guard_restore",
+	"serial_lag", "inconsistent_answer", "answer_mismatch"
 };
 
 

@@ -14,7 +14,7 @@
 /* Upper bounds in ms (printed in seconds): 1 ms .. 5 s. */
 extern const double metrics_rtt_bounds_ms[METRICS_N_BUCKETS];
 extern const char *const metrics_event_types[];
-#define METRICS_N_EVENT_TYPES 11
+#define METRICS_N_EVENT_TYPES 14
 #define METRICS_N_OUTCOMES (RESULT_UNKNOWN + 1)
 
 enum series_kind {

@@ -22,8 +22,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT OR IGNORE INTO results (agent_id, seq, round, time_ms, service_id, address,"
 		" family, target, instance, identity, identity_source, query, transport, outcome,"
 		" rcode, rtt_ms, stratum, leap, refid, reference_time_ms, offset_ms, root_delay_ms,"
-		" root_dispersion_ms, kod) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-		" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+		" root_dispersion_ms, kod, check_name, serial, digest, rrs, reason) VALUES (?1, ?2, ?3,"
+		" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
+		" ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
 	[STMT_UPSERT_LATEST] =
 		"INSERT INTO latest (agent_id, service_id, target, address, seq, time_ms, instance,"
 		" identity, outcome, rcode, rtt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"

@@ -1,5 +1,5 @@
 /* collector/store_guard.c - guard reports in SQLite (table guard_actions,
- * migration 008); PostgreSQL's are in store_pg_event.c. Rare writes: the
+ * migration 007); PostgreSQL's are in store_pg_event.c. Rare writes: the
  * statements are prepared per call. */
 #include <errno.h>
 #include <stdio.h>

@@ -110,7 +110,7 @@ enum {
 	COL_SEQ, COL_ROUND, COL_TIME, COL_SERVICE, COL_ADDRESS, COL_FAMILY, COL_TARGET,
 	COL_INSTANCE, COL_IDENTITY, COL_IDSRC, COL_QUERY, COL_TRANSPORT, COL_OUTCOME, COL_RCODE,
 	COL_RTT, COL_STRATUM, COL_LEAP, COL_REFID, COL_REFTIME, COL_OFFSET, COL_RDELAY,
-	COL_RDISP, COL_KOD, COL_N
+	COL_RDISP, COL_KOD, COL_CHECK, COL_SERIAL, COL_DIGEST, COL_RRS, COL_REASON, COL_N
 };
 
 /* $1 agent id, $2 the outcome that counts as ok, $3.. the column arrays. */
@@ -119,17 +119,20 @@ static const char insert_batch_sql[] =
 	" $7::text[], $8::smallint[], $9::smallint[], $10::text[], $11::text[], $12::text[],"
 	" $13::text[], $14::text[], $15::text[], $16::text[], $17::float8[], $18::smallint[],"
 	" $19::smallint[], $20::text[], $21::bigint[], $22::float8[], $23::float8[],"
-	" $24::float8[], $25::text[]) AS u(seq, round, time_ms, service, address, family,"
+	" $24::float8[], $25::text[], $26::text[], $27::bigint[], $28::text[], $29::text[],"
+	" $30::text[]) AS u(seq, round, time_ms, service, address, family,"
 	" target, instance, identity, identity_source, query, transport, outcome, rcode, rtt_ms,"
 	" stratum, leap, refid, reference_time_ms, offset_ms, root_delay_ms, root_dispersion_ms,"
-	" kod)),"
+	" kod, check_name, serial, digest, rrs, reason)),"
 	" ins AS (INSERT INTO results (agent_id, seq, round, time_ms, service_id, address, family,"
 	" target, instance, identity, identity_source, query, transport, outcome, rcode, rtt_ms,"
 	" stratum, leap, refid, reference_time_ms, offset_ms, root_delay_ms, root_dispersion_ms,"
-	" kod) SELECT $1, u.seq, u.round, u.time_ms, s.id, u.address, u.family, u.target,"
+	" kod, check_name, serial, digest, rrs, reason) SELECT $1, u.seq, u.round, u.time_ms, s.id,"
+	" u.address, u.family, u.target,"
 	" u.instance, u.identity, u.identity_source, u.query, u.transport, u.outcome, u.rcode,"
 	" u.rtt_ms, u.stratum, u.leap, u.refid, u.reference_time_ms, u.offset_ms,"
-	" u.root_delay_ms, u.root_dispersion_ms, u.kod FROM u JOIN services s ON s.name ="
+	" u.root_delay_ms, u.root_dispersion_ms, u.kod, u.check_name, u.serial, u.digest, u.rrs,"
+	" u.reason FROM u JOIN services s ON s.name ="
 	" u.service ON CONFLICT DO NOTHING RETURNING seq, time_ms, service_id, target, address,"
 	" instance, identity, outcome, rcode, rtt_ms),"
 	" lat AS (INSERT INTO latest AS l (agent_id, service_id, target, address, seq, time_ms,"
@@ -268,6 +271,11 @@ insert_batch(struct store_pg *pg, int64_t aid, const struct result *r, size_t n,
 		sb_f64(&col[COL_RDELAY], i, x->root_delay_ms, !ntp);
 		sb_f64(&col[COL_RDISP], i, x->root_dispersion_ms, !ntp);
 		sb_text(&col[COL_KOD], i, ntp ? x->kod : NULL);
+		sb_text(&col[COL_CHECK], i, x->check);
+		sb_i64(&col[COL_SERIAL], i, (int64_t)x->serial, !(x->check[0] && x->has_serial));
+		sb_text(&col[COL_DIGEST], i, x->check[0] ? x->digest : NULL);
+		sb_text(&col[COL_RRS], i, x->check[0] ? x->rrs : NULL);
+		sb_text(&col[COL_REASON], i, x->reason);
 		sb_text(&svc, i, x->service);
 		stored[i] = 0;
 	}

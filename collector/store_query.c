@@ -161,6 +161,14 @@ result_row(sqlite3_stmt *s)
 		r.root_dispersion_ms = sqlite3_column_double(s, 22);
 		snprintf(r.kod, sizeof(r.kod), "%s", col_text(s, 23));
 	}
+	snprintf(r.check, sizeof(r.check), "%s", col_text(s, 24));
+	if (r.check[0] && sqlite3_column_type(s, 25) != SQLITE_NULL) {
+		r.has_serial = 1;
+		r.serial = (uint32_t)sqlite3_column_int64(s, 25);
+	}
+	snprintf(r.digest, sizeof(r.digest), "%s", col_text(s, 26));
+	snprintf(r.rrs, sizeof(r.rrs), "%s", col_text(s, 27));
+	snprintf(r.reason, sizeof(r.reason), "%s", col_text(s, 28));
 	return result_to_json(&r);
 }
 
@@ -179,7 +187,8 @@ store_query_results(struct store *st, const struct store_results_query *q)
 		 "SELECT a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"
 		 " r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"
 		 " r.rcode, r.rtt_ms, r.stratum, r.leap, r.refid, r.reference_time_ms, r.offset_ms,"
-		 " r.root_delay_ms, r.root_dispersion_ms, r.kod"
+		 " r.root_delay_ms, r.root_dispersion_ms, r.kod, r.check_name, r.serial, r.digest,"
+		 " r.rrs, r.reason"
 		 " FROM results r %s JOIN agents a ON a.id = r.agent_id"
 		 " JOIN services s ON s.id = r.service_id"
 		 " WHERE r.seq > ?1 AND r.time_ms >= ?2 AND r.time_ms <= ?3"

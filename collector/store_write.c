@@ -78,6 +78,14 @@ insert_one(struct store *st, sqlite3_stmt *s, int64_t aid, int64_t sid, const st
 		for (int i = 17; i <= 24; i++)
 			sqlite3_bind_null(s, i);
 	}
+	store_bind_text_or_null(s, 25, r->check);
+	if (r->check[0] && r->has_serial)
+		sqlite3_bind_int64(s, 26, (sqlite3_int64)r->serial);
+	else
+		sqlite3_bind_null(s, 26);
+	store_bind_text_or_null(s, 27, r->check[0] ? r->digest : "");
+	store_bind_text_or_null(s, 28, r->check[0] ? r->rrs : "");
+	store_bind_text_or_null(s, 29, r->reason);
 	return store_step_done(st, s);
 }
 

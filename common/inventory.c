@@ -18,12 +18,14 @@ static const char *const identify_methods[] = {"nsid", "id.server", "hostname.bi
 static const char *const event_types[] = {"catchment_change", "outage",      "recovery",
                                           "instance_down",    "instance_up", "unknown_instance",
                                           "flapping",         "split",       "suboptimal",
-                                          "agent_silent",     "guard_withdraw", "guard_restore"};
+                                          "agent_silent",     "guard_withdraw", "guard_restore",
+                                          "serial_lag",       "inconsistent_answer", "answer_mismatch"};
 
 /* Incident kinds (collector/incident.h); alert routes may list them. */
 static const char *const incident_kinds[] = {
     "instance_down", "route_change",    "outage",       "hijack", "split",
-    "flapping",      "suboptimal",      "branch_isolated", "agent_silent", "withdrawn"};
+    "flapping",      "suboptimal",      "branch_isolated", "agent_silent", "withdrawn",
+    "serial_lag",    "inconsistent_answer", "answer_mismatch"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -160,6 +162,7 @@ struct inventory *inventory_new_defaults(void)
 	    .suboptimal_for_ms = 60 * 1000,
 	    .incident_hold_ms = 0,
 	    .agent_silent_intervals = 3,
+	    .serial_lag_ms = 5 * 60 * 1000,
 	};
 	return inv;
 }
@@ -313,4 +316,14 @@ void inventory_path(char *dst, size_t n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, n, fmt, ap);
 	va_end(ap);
+}
+
+int inventory_check_rounds(const struct inv_service *s, const struct inv_check *ck)
+{
+	int64_t n;
+
+	if (ck->every_ms <= 0 || s->interval_ms <= 0)
+		return 10;
+	n = (ck->every_ms + s->interval_ms - 1) / s->interval_ms;
+	return n < 1 ? 1 : n > 1000000 ? 1000000 : (int)n;
 }

@@ -16,6 +16,18 @@
 #define INV_MAX_ADDRS 4
 #define INV_MAX_IDENTIFY 3
 #define INV_MAX_EVENTS 16
+#define INV_MAX_CHECKS 8
+#define INV_CHECK_NAME_MAX 32
+
+/* An answer-integrity check of a DNS service ("checks:"): one question asked
+ * through every anycast address and on every instance's management address
+ * in the same round, every every_ms (0: every 10th round). */
+struct inv_check {
+	char name[INV_CHECK_NAME_MAX];
+	char query_name[256];
+	char query_type[12];
+	int64_t every_ms;
+};
 
 enum inv_protocol { INV_PROTO_DNS = 0, INV_PROTO_NTP = 1 };
 
@@ -38,6 +50,8 @@ struct inv_service {
 	char identify[INV_MAX_IDENTIFY][16];            /* default nsid, id.server, hostname.bind */
 	char query_name[256];    /* optional service check ("query: example.lab SOA"), "" = none */
 	char query_type[12];
+	int n_checks;
+	struct inv_check checks[INV_MAX_CHECKS];       /* answer-integrity checks (dns only) */
 	int n_instances;
 	struct inv_instance *instances;                 /* owned */
 };
@@ -87,6 +101,8 @@ struct inv_thresholds {
 					no outage) */
 	int agent_silent_intervals;  /* [3] intervals of the slowest service without a report
 					before agent_silent */
+	int64_t serial_lag_ms;       /* [5m] an instance's SOA serial behind the highest seen
+					this long before serial_lag */
 };
 
 struct inventory {
@@ -125,12 +141,17 @@ void inventory_free(struct inventory *inv);
 
 /* The services section as the JSON the agent config endpoint serves:
  * {"services":[{name, protocol, address:[..], port, interval_ms, timeout_ms,
- *   identify:[..], query_name, query_type, instances:[{name, management:[..], identity}]}]}.
+ *   identify:[..], query_name, query_type, checks:[{name, query_name, query_type, every_ms}],
+ *   instances:[{name, management:[..], identity}]}]}.
  * Caller owns the reference. */
 json_t *inventory_services_to_json(const struct inventory *inv);
 /* Parse that JSON back (agent side). Returns a new inventory holding only
  * services, or NULL with a reason in err. */
 struct inventory *inventory_services_from_json(const json_t *obj, char *err, size_t errlen);
+
+/* How many rounds of s apart check ck runs: every_ms over the interval,
+ * rounded up, at least 1; 10 when every_ms is 0. */
+int inventory_check_rounds(const struct inv_service *s, const struct inv_check *ck);
 
 const struct inv_service *inventory_find_service(const struct inventory *inv, const char *name);
 /* The instance whose management address is addr, or NULL. */

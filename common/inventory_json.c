@@ -22,7 +22,14 @@ json_t *inventory_services_to_json(const struct inventory *inv)
 
 	for (int i = 0; list && i < inv->n_services; i++) {
 		const struct inv_service *s = &inv->services[i];
-		json_t *insts = json_array();
+		json_t *insts = json_array(), *cks = json_array();
+		for (int k = 0; cks && k < s->n_checks; k++) {
+			const struct inv_check *ck = &s->checks[k];
+			json_array_append_new(
+			    cks, json_pack("{s:s, s:s, s:s, s:I}", "name", ck->name, "query_name",
+			                   ck->query_name, "query_type", ck->query_type, "every_ms",
+			                   (json_int_t)ck->every_ms));
+		}
 		for (int k = 0; insts && k < s->n_instances; k++) {
 			const struct inv_instance *in = &s->instances[k];
 			json_array_append_new(
@@ -33,14 +40,14 @@ json_t *inventory_services_to_json(const struct inventory *inv)
 		}
 		json_array_append_new(
 		    list,
-		    json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:o, s:s, s:s, s:o}", "name", s->name,
+		    json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:o, s:s, s:s, s:o, s:o}", "name", s->name,
 		              "protocol", inventory_protocol_name(s->protocol), "address",
 		              str_array(s->address[0], RESULT_ADDR_MAX, s->n_address), "port",
 		              s->port, "interval_ms", (json_int_t)s->interval_ms, "timeout_ms",
 		              (json_int_t)s->timeout_ms, "identify",
 		              str_array(s->identify[0], sizeof(s->identify[0]), s->n_identify),
-		              "query_name", s->query_name, "query_type", s->query_type, "instances",
-		              insts));
+		              "query_name", s->query_name, "query_type", s->query_type, "checks",
+		              cks, "instances", insts));
 	}
 	return json_pack("{s:o}", "services", list);
 }
@@ -144,6 +151,57 @@ static int instance_from_json(const json_t *o, const char *path, struct inv_inst
 	return 0;
 }
 
+static int checks_from_json(const json_t *o, const char *path, struct inv_service *s, char *err,
+                            size_t errlen)
+{
+	const json_t *list = json_object_get(o, "checks");
+	char p[128];
+
+	inventory_path(p, sizeof(p), "%s.checks", path);
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list))
+		return fail(err, errlen, p, "must be a list");
+	if (json_array_size(list) > INV_MAX_CHECKS)
+		return fail(err, errlen, p, "too many checks");
+	if (json_array_size(list) > 0 && s->protocol != INV_PROTO_DNS)
+		return fail(err, errlen, p, "checks are for dns services only");
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *e = json_array_get(list, i);
+		struct inv_check *ck = &s->checks[i];
+		int64_t every;
+
+		inventory_path(p, sizeof(p), "%s.checks[%zu]", path, i);
+		if (!json_is_object(e))
+			return fail(err, errlen, p, "must be an object");
+		if (get_str(e, "name", p, ck->name, sizeof(ck->name), 1, err, errlen) < 0 ||
+		    get_str(e, "query_name", p, ck->query_name, sizeof(ck->query_name), 1, err,
+		            errlen) < 0 ||
+		    get_str(e, "query_type", p, ck->query_type, sizeof(ck->query_type), 1, err,
+		            errlen) < 0)
+			return -1;
+		if (inventory_check_name(ck->name) != NULL)
+			return fail(err, errlen, p, inventory_check_name(ck->name));
+		if (ck->query_name[0] == '\0' || inventory_check_query_name(ck->query_name))
+			return fail(err, errlen, p, "bad query_name");
+		if (inventory_check_query_type(ck->query_type) != NULL)
+			return fail(err, errlen, p, inventory_check_query_type(ck->query_type));
+		if (json_object_get(e, "every_ms") != NULL &&
+		    json_integer_value(json_object_get(e, "every_ms")) == 0 &&
+		    json_is_integer(json_object_get(e, "every_ms")))
+			every = 0;
+		else if (get_int(e, "every_ms", p, INV_MIN_INTERVAL_MS, INV_MAX_INTERVAL_MS,
+		                 &every, err, errlen) < 0)
+			return -1;
+		ck->every_ms = every;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(s->checks[j].name, ck->name) == 0)
+				return fail(err, errlen, p, "duplicate check name");
+		s->n_checks = (int)i + 1;
+	}
+	return 0;
+}
+
 static int service_from_json(const json_t *o, const char *path, struct inv_service *s, char *err,
                              size_t errlen)
 {
@@ -194,6 +252,8 @@ static int service_from_json(const json_t *o, const char *path, struct inv_servi
 	inventory_path(p, sizeof(p), "%s.query_type", path);
 	if (s->query_type[0] && inventory_check_query_type(s->query_type) != NULL)
 		return fail(err, errlen, p, inventory_check_query_type(s->query_type));
+	if (checks_from_json(o, path, s, err, errlen) < 0)
+		return -1;
 
 	insts = json_object_get(o, "instances");
 	inventory_path(p, sizeof(p), "%s.instances", path);

@@ -285,6 +285,7 @@ static int threshold_pair(struct inventory_yaml_ctx *c, const char *key, yaml_no
 	    {"incident_hold", offsetof(struct inv_thresholds, incident_hold_ms), 'd'},
 	    {"agent_silent_intervals", offsetof(struct inv_thresholds, agent_silent_intervals),
 	     'i'},
+	    {"serial_lag", offsetof(struct inv_thresholds, serial_lag_ms), 'd'},
 	};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {

@@ -10,7 +10,7 @@
 
 struct svc_arg {
 	struct inv_service *s;
-	yaml_node_t *protocol, *port, *timeout, *identify, *instances;
+	yaml_node_t *protocol, *port, *timeout, *identify, *instances, *checks;
 };
 
 static int instance_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
@@ -103,6 +103,95 @@ static int query_spec(struct inventory_yaml_ctx *c, yaml_node_t *v, const char *
 	return 0;
 }
 
+/* "NAME TYPE" (both required) into name/type buffers of a check. */
+static int check_query(struct inventory_yaml_ctx *c, yaml_node_t *v, const char *path,
+                       struct inv_check *ck)
+{
+	char q[300], *sp;
+	const char *why;
+
+	if (inventory_yaml_scalar(c, v, path, q, sizeof(q)) < 0)
+		return -1;
+	sp = strchr(q, ' ');
+	if (sp == NULL)
+		return inventory_yaml_bad(c, v, path,
+		                          "expected \"NAME TYPE\", e.g. \"example.lab SOA\"");
+	*sp++ = '\0';
+	while (*sp == ' ')
+		sp++;
+	if (q[0] == '\0' || *sp == '\0')
+		return inventory_yaml_bad(c, v, path,
+		                          "expected \"NAME TYPE\", e.g. \"example.lab SOA\"");
+	if ((why = inventory_check_query_name(q)) != NULL ||
+	    inventory_copy(ck->query_name, sizeof(ck->query_name), q) < 0)
+		return inventory_yaml_bad(c, v, path, "bad name \"%s\": %s", q,
+		                          why ? why : "too long");
+	if ((why = inventory_check_query_type(sp)) != NULL ||
+	    inventory_copy(ck->query_type, sizeof(ck->query_type), sp) < 0)
+		return inventory_yaml_bad(c, v, path, "bad type \"%s\": %s", sp,
+		                          why ? why : "too long");
+	return 0;
+}
+
+static int check_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
+                      const char *path, void *arg)
+{
+	struct inv_check *ck = arg;
+	const char *why;
+
+	if (strcmp(key, "name") == 0) {
+		if (inventory_yaml_scalar(c, v, path, ck->name, sizeof(ck->name)) < 0)
+			return -1;
+		if ((why = inventory_check_name(ck->name)) != NULL)
+			return inventory_yaml_bad(c, v, path, "%s", why);
+		return 0;
+	}
+	if (strcmp(key, "query") == 0)
+		return check_query(c, v, path, ck);
+	if (strcmp(key, "every") == 0) {
+		if (inventory_yaml_duration(c, v, path, INV_MIN_INTERVAL_MS, &ck->every_ms) < 0)
+			return -1;
+		if (ck->every_ms > INV_MAX_INTERVAL_MS)
+			return inventory_yaml_bad(c, v, path, "must be at most 1d");
+		return 0;
+	}
+	return 1;
+}
+
+static int checks(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *path,
+                  struct inv_service *s)
+{
+	char sub[INV_PATH_MAX];
+
+	if (s->protocol != INV_PROTO_DNS)
+		return inventory_yaml_bad(c, n, path, "checks are for dns services only");
+	if (n->type != YAML_SEQUENCE_NODE)
+		return inventory_yaml_bad(c, n, path, "expected a list, got %s",
+		                          inventory_yaml_kind(n));
+	int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > INV_MAX_CHECKS)
+		return inventory_yaml_bad(c, n, path, "at most %d checks", INV_MAX_CHECKS);
+	for (int i = 0; i < count; i++) {
+		yaml_node_t *item = inventory_yaml_node(c, n->data.sequence.items.start[i]);
+		struct inv_check *ck = &s->checks[i];
+
+		inventory_path(sub, sizeof(sub), "%s[%d]", path, i);
+		memset(ck, 0, sizeof(*ck));
+		if (item == NULL || inventory_yaml_each_pair(c, item, sub, check_pair, ck) < 0)
+			return -1;
+		if (ck->name[0] == '\0')
+			return inventory_yaml_bad(c, item, sub, "missing name");
+		if (ck->query_name[0] == '\0')
+			return inventory_yaml_bad(c, item, sub, "missing query (\"NAME TYPE\")");
+		for (int j = 0; j < i; j++)
+			if (strcmp(s->checks[j].name, ck->name) == 0)
+				return inventory_yaml_bad(c, item, sub,
+				                          "duplicate check name \"%s\"", ck->name);
+		s->n_checks = i + 1;
+	}
+	return 0;
+}
+
 static int service_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t *v,
                         const char *path, void *arg)
 {
@@ -162,6 +251,10 @@ static int service_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node
 			return inventory_yaml_bad(c, v, path, "%s", why);
 		return 0;
 	}
+	if (strcmp(key, "checks") == 0) {
+		a->checks = v; /* after the loop: needs the protocol */
+		return 0;
+	}
 	if (strcmp(key, "instances") == 0) {
 		a->instances = v;
 		return 0; /* after the loop: needs nothing else, but keeps errors in order */
@@ -205,6 +298,11 @@ static int service(struct inventory_yaml_ctx *c, yaml_node_t *n, const char *pat
 		return inventory_yaml_bad(c, n, path, "query_type without query_name");
 	if (s->query_name[0] && s->query_type[0] == '\0')
 		strcpy(s->query_type, "SOA");
+	if (a.checks) {
+		inventory_path(sub, sizeof(sub), "%s.checks", path);
+		if (checks(c, a.checks, sub, s) < 0)
+			return -1;
+	}
 	if (a.instances) {
 		inventory_path(sub, sizeof(sub), "%s.instances", path);
 		if (instances(c, a.instances, sub, s) < 0)

@@ -293,6 +293,23 @@ int result_to_line(const struct result *r, char *buf, size_t buflen)
 		out_str(&o, ",\"kod\":");
 		out_jstr(&o, r->kod);
 	}
+	if (r->check[0]) {
+		out_str(&o, ",\"check\":");
+		out_jstr(&o, r->check);
+		out_str(&o, ",\"serial\":");
+		if (r->has_serial)
+			out_u64(&o, r->serial);
+		else
+			out_raw(&o, "null", 4);
+		out_str(&o, ",\"digest\":");
+		out_jstr(&o, r->digest);
+		out_str(&o, ",\"rrs\":");
+		out_jstr(&o, r->rrs);
+	}
+	if (r->reason[0]) {
+		out_str(&o, ",\"reason\":");
+		out_jstr(&o, r->reason);
+	}
 	out_raw(&o, "}", 1);
 	if (o.overflow)
 		return -1;
@@ -368,6 +385,14 @@ json_t *result_to_json(const struct result *r)
 		json_object_set_new(o, "root_dispersion_ms", jms(r->root_dispersion_ms));
 		json_object_set_new(o, "kod", jstr_or_null(r->kod));
 	}
+	if (r->check[0]) {
+		json_object_set_new(o, "check", jstr_or_null(r->check));
+		json_object_set_new(o, "serial", r->has_serial ? json_integer(r->serial) : json_null());
+		json_object_set_new(o, "digest", jstr_or_null(r->digest));
+		json_object_set_new(o, "rrs", jstr_or_null(r->rrs));
+	}
+	if (r->reason[0])
+		json_object_set_new(o, "reason", jstr_or_null(r->reason));
 	return o;
 }
 
@@ -487,6 +512,36 @@ static int decode_ntp(const json_t *obj, struct result *r, char *err, size_t err
 	return 0;
 }
 
+/* The answer-integrity fields: "check" names the check; "digest" is 64
+ * lower-case hex digits or null; "serial" 0..2^32-1 or null. */
+static int decode_check(const json_t *obj, struct result *r, char *err, size_t errlen)
+{
+	const json_t *sv = json_object_get(obj, "serial");
+	json_int_t v;
+
+	if (get_str(obj, "check", r->check, sizeof(r->check), 0, err, errlen) < 0 ||
+	    get_str(obj, "digest", r->digest, sizeof(r->digest), 0, err, errlen) < 0 ||
+	    get_str(obj, "rrs", r->rrs, sizeof(r->rrs), 0, err, errlen) < 0)
+		return -1;
+	if (r->check[0] == '\0') {
+		if (r->digest[0] || (sv != NULL && !json_is_null(sv)))
+			return fail(err, errlen, "check", "missing (serial or digest without check)");
+		r->rrs[0] = '\0';
+		return 0;
+	}
+	if (r->digest[0]) {
+		if (strlen(r->digest) != 64 || strspn(r->digest, "0123456789abcdef") != 64)
+			return fail(err, errlen, "digest", "must be 64 lower-case hex digits");
+	}
+	if (sv != NULL && !json_is_null(sv)) {
+		if (get_int(obj, "serial", 0, UINT32_MAX, 0, 1, &v, err, errlen) < 0)
+			return -1;
+		r->has_serial = 1;
+		r->serial = (uint32_t)v;
+	}
+	return 0;
+}
+
 int result_from_json(const json_t *obj, struct result *r, char *err, size_t errlen)
 {
 	char s[32];
@@ -556,6 +611,9 @@ int result_from_json(const json_t *obj, struct result *r, char *err, size_t errl
 
 	st = json_object_get(obj, "stratum");
 	if (st != NULL && !json_is_null(st) && decode_ntp(obj, r, err, errlen) < 0)
+		return -1;
+	if (decode_check(obj, r, err, errlen) < 0 ||
+	    get_str(obj, "reason", r->reason, sizeof(r->reason), 0, err, errlen) < 0)
 		return -1;
 	return 0;
 }

@@ -57,6 +57,13 @@ struct result {
 	double root_delay_ms;
 	double root_dispersion_ms;
 	char kod[8];                    /* Kiss-o'-Death code, "" when none */
+	/* Answer-integrity check records only (check[0] != '\0'; query "check") */
+	char check[32];                 /* the check's name */
+	int has_serial;                 /* the answer held an SOA record */
+	uint32_t serial;                /* its serial */
+	char digest[65];                /* SHA-256 hex of the canonical answer section, "" none */
+	char rrs[512];                  /* the answer RRs as text, TTLs left out, truncated */
+	char reason[128];               /* why a reply is malformed, "" when not said */
 };
 
 const char *result_outcome_name(enum result_outcome o);

@@ -18,6 +18,7 @@
 				status: i.status || i.state || '',
 				/* null, or {since, reason}: its guard took it out of the routing */
 				withdrawn: i.withdrawn && typeof i.withdrawn === 'object' ? i.withdrawn : null,
+				checks: Array.isArray(i.checks) ? i.checks : [],
 				agents: (Array.isArray(seen) ? seen : Object.entries(seen).map(([a, v]) => Object.assign({ agent: a }, v)))
 					.map((a) => ({
 						agent: a.agent || a.name, outcome: a.outcome || a.status || '',
@@ -47,8 +48,14 @@
 				const [ib, cb] = await Promise.all([api('instances'), api('catchments')]);
 				const inst = normInstances(ib), rows = list(cb, 'catchments');
 				if (!inst.length) return fill(box, h('p', { class: 'empty' }, 'No instances configured.'));
+				/* answer-integrity checks: the serial each instance gives, marked when behind */
+				const withChecks = inst.some((i) => i.checks.length);
+				const serialCell = (i) => h('td', { class: i.checks.some((c) => c.behind_since) ? 'bad' : '' },
+					i.checks.length ? i.checks.map((c) => `${c.check} ${c.serial == null ? '—' : c.serial}` +
+						(c.behind_since ? ' (behind)' : '')).join(', ') : h('span', { class: 'muted' }, '—'));
+				const heads = ['instance', 'service', 'management', 'seen up from', 'routing', 'catchment'].concat(withChecks ? ['zone serial'] : []);
 				fill(box, h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'instances' },
-					h('thead', {}, h('tr', {}, ['instance', 'service', 'management', 'seen up from', 'routing', 'catchment'].map((t) => h('th', {}, t)))),
+					h('thead', {}, h('tr', {}, heads.map((t) => h('th', {}, t)))),
 					h('tbody', {}, inst.sort((a, b) => a.name.localeCompare(b.name) || a.service.localeCompare(b.service)).map((i) => {
 						/* an agent sees the instance up when every address it probes answers */
 						const seen = [...new Set(i.agents.map((a) => a.agent))];
@@ -65,7 +72,8 @@
 									'withdrawn by its guard ', timeEl(i.withdrawn.since, { rel: true }),
 									i.withdrawn.reason ? h('span', { class: 'muted' }, `: ${i.withdrawn.reason}`) : null)
 								: h('td', { class: 'muted' }, '—'),
-							h('td', {}, `${caught} agent${caught === 1 ? '' : 's'}`));
+							h('td', {}, `${caught} agent${caught === 1 ? '' : 's'}`),
+							withChecks ? serialCell(i) : null);
 					})))));
 			},
 		};

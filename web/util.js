@@ -214,18 +214,21 @@ window.AM = window.AM || {};
 	}
 
 	const EVENT_TYPES = ['catchment_change', 'outage', 'recovery', 'instance_down', 'instance_up',
-		'unknown_instance', 'flapping', 'split', 'suboptimal', 'guard_withdraw', 'guard_restore'];
+		'unknown_instance', 'flapping', 'split', 'suboptimal', 'guard_withdraw', 'guard_restore',
+		'serial_lag', 'inconsistent_answer', 'answer_mismatch'];
 	const EVENT_LABEL = {
 		catchment_change: 'catchment change', outage: 'outage', recovery: 'recovery',
 		instance_down: 'instance down', instance_up: 'instance up',
 		unknown_instance: 'unknown instance', flapping: 'flapping', split: 'split',
 		suboptimal: 'sub-optimal', guard_withdraw: 'withdrawn by guard', guard_restore: 'restored by guard',
+		serial_lag: 'serial lag', inconsistent_answer: 'inconsistent answer', answer_mismatch: 'answer mismatch',
 	};
 
 	const INCIDENT_KIND = {
 		instance_down: 'instance down', route_change: 'route change', outage: 'outage', hijack: 'hijack',
 		split: 'split', flapping: 'flapping', suboptimal: 'sub-optimal', branch_isolated: 'branch isolated',
 		agent_silent: 'agent silent', withdrawn: 'withdrawn by guard',
+		serial_lag: 'serial lag', inconsistent_answer: 'inconsistent answer', answer_mismatch: 'answer mismatch',
 	};
 	const SEVERITIES = ['critical', 'warning', 'info'];
 

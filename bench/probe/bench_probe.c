@@ -2,7 +2,10 @@
  * one core: DNS query building (ldns, random ID, NSID), a fresh random-port
  * UDP socket per query with IP_RECVERR and SO_TIMESTAMPNS on libuv, reply
  * validation and classification. Keeps CONCURRENCY probes in flight against
- * one address for SECONDS. Usage: bench_probe ADDR PORT SECONDS CONCURRENCY */
+ * one address for SECONDS. With "check" as the fifth argument every probe is
+ * an answer-integrity check instead ("lab.test SOA", the answer section
+ * digested with dns_answer_digest; "check-notext" without the RRs' text).
+ * Usage: bench_probe ADDR PORT SECONDS CONCURRENCY [check|check-notext] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "agent/dns_answer.h"
 #include "agent/dns_wire.h"
 #include "agent/rand_pool.h"
 #include "agent/udp_probe.h"
@@ -21,12 +25,16 @@ struct bench {
 	unsigned long sent, ok, timeouts, other, dropped_unused;
 	uint64_t dropped;
 	int in_flight;
+	int check;
+	unsigned long digested;
 };
 
 struct q {
 	struct bench *b;
 	struct dns_wire_question question;
 	struct dns_wire_reply reply;
+	struct dns_answer answer;
+	int answer_rc;
 };
 
 static double now(void)
@@ -43,7 +51,12 @@ static int accept_reply(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct q *q = ctx;
 
-	return dns_wire_classify(pkt, len, &q->question, &q->reply) != DNS_WIRE_DROP;
+	enum dns_wire_verdict v = dns_wire_classify(pkt, len, &q->question, &q->reply);
+
+	if (q->b->check && v == DNS_WIRE_OK)
+		q->answer_rc = dns_answer_digest_flags(
+		    pkt, len, q->b->check == 2 ? DNS_ANSWER_NO_TEXT : 0, &q->answer);
+	return v != DNS_WIRE_DROP;
 }
 
 static void done(void *ctx, const struct udp_probe_result *res)
@@ -51,6 +64,9 @@ static void done(void *ctx, const struct udp_probe_result *res)
 	struct q *q = ctx;
 	struct bench *b = q->b;
 
+	if (b->check && res->status == UDP_PROBE_REPLY && q->answer_rc == 0 &&
+	    q->answer.has_serial && q->answer.serial == 2026120301u)
+		b->digested++;
 	if (res->status == UDP_PROBE_REPLY && q->reply.verdict == DNS_WIRE_OK && q->reply.has_nsid)
 		b->ok++;
 	else if (res->status == UDP_PROBE_TIMEOUT)
@@ -69,8 +85,11 @@ static void start_one(struct bench *b)
 	uint8_t buf[DNS_WIRE_MAX_QUERY];
 	struct udp_probe_opts o = { 0 };
 	struct udp_probe *p;
-	int len = dns_wire_build_query(DNS_WIRE_NSID, NULL, NULL, (uint16_t)rand_pool_u32(), buf,
-				       sizeof(buf), &q->question);
+	int len = b->check ? dns_wire_build_query(DNS_WIRE_SERVICE, "lab.test", "SOA",
+						  (uint16_t)rand_pool_u32(), buf, sizeof(buf),
+						  &q->question)
+			   : dns_wire_build_query(DNS_WIRE_NSID, NULL, NULL, (uint16_t)rand_pool_u32(),
+						  buf, sizeof(buf), &q->question);
 
 	q->b = b;
 	o.dst = (struct sockaddr *)&b->dst;
@@ -97,10 +116,13 @@ int main(int argc, char **argv)
 	double t0, t1, cpu;
 	int conc;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: bench_probe ADDR PORT SECONDS CONCURRENCY\n");
+	if (argc != 5 && !(argc == 6 && (strcmp(argv[5], "check") == 0 ||
+					  strcmp(argv[5], "check-notext") == 0))) {
+		fprintf(stderr,
+			"usage: bench_probe ADDR PORT SECONDS CONCURRENCY [check|check-notext]\n");
 		return 2;
 	}
+	b.check = argc == 6 ? (strcmp(argv[5], "check") == 0 ? 1 : 2) : 0;
 	if (uv_ip4_addr(argv[1], atoi(argv[2]), (struct sockaddr_in *)&b.dst) != 0 &&
 	    uv_ip6_addr(argv[1], atoi(argv[2]), (struct sockaddr_in6 *)&b.dst) != 0)
 		return 2;
@@ -116,8 +138,11 @@ int main(int argc, char **argv)
 	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("probes %lu answered %lu timeouts %lu other %lu dropped %llu wall %.2f s "
-	       "cpu %.2f s rate %.0f/s per_cpu_s %.0f maxrss_kb %ld\n",
+	       "cpu %.2f s rate %.0f/s per_cpu_s %.0f maxrss_kb %ld",
 	       b.sent, b.ok, b.timeouts, b.other, (unsigned long long)b.dropped, t1 - t0, cpu,
 	       (double)b.sent / (t1 - t0), (double)b.sent / cpu, ru.ru_maxrss);
+	if (b.check)
+		printf(" digested %lu", b.digested);
+	printf("\n");
 	return 0;
 }

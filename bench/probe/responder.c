@@ -1,5 +1,6 @@
 /* bench/probe/responder.c - a fast loopback DNS responder for the probe
- * benchmark: answers every query with QR/AA set and an NSID ("bench"),
+ * benchmark: answers every query with QR/AA set and an NSID ("bench"), and
+ * an IN SOA question with one SOA record (serial 2026120301) as well,
  * batching with recvmmsg/sendmmsg. Usage: responder PORT (binds 0.0.0.0 and
  * [::]; IPv4 answers leave from the address the query went to, via
  * IP_PKTINFO, so any 127.x.y.z works as a target). Runs until killed. */
@@ -15,22 +16,41 @@
 #define BATCH 64
 #define NSID "bench"
 
+/* An SOA answer for the question's name (compressed), 36 bytes. */
+static size_t soa_answer(uint8_t *p)
+{
+	static const uint8_t rr[] = {
+		0xc0, 12, 0, 6, 0, 1, 0, 0, 0x0e, 0x10, 0, 24, 0xc0, 12, 0xc0, 12,
+		0x78, 0xc4, 0x24, 0x6d, /* 2026120301 */
+		0, 0, 0x0e, 0x10, 0, 0, 0x03, 0x84, 0, 0x09, 0x3a, 0x80, 0, 0, 0x01, 0x2c,
+	};
+
+	memcpy(p, rr, sizeof(rr));
+	return sizeof(rr);
+}
+
 /* Answer in place: header flags, drop the query's OPT, add ours with NSID. */
 static size_t answer(uint8_t *p, size_t len)
 {
 	size_t off = 12;
+	int soa;
 
 	if (len < 12)
 		return 0;
 	while (off < len && p[off] != 0)
 		off += (size_t)p[off] + 1;
 	off += 5;
-	if (off > len || off + 11 + 4 + sizeof(NSID) > 512)
+	if (off > len || off + 36 + 11 + 4 + sizeof(NSID) > 512)
 		return 0;
+	soa = p[off - 4] == 0 && p[off - 3] == 6 && p[off - 2] == 0 && p[off - 1] == 1;
 	p[2] = 0x84;
 	p[3] = 0;
 	p[6] = p[7] = p[8] = p[9] = p[10] = 0;
 	p[11] = 1;
+	if (soa) {
+		p[7] = 1;
+		off += soa_answer(p + off);
+	}
 	p[off++] = 0;
 	p[off++] = 0, p[off++] = 41;
 	p[off++] = 0x04, p[off++] = 0xd0;

@@ -12,8 +12,12 @@
 # Usage: bench/probe/run.sh   Env: ANYCAST_AGENT and ANYCAST_COLLECTOR
 # (binaries; default: a release build in build-bench/), ANYCAST_AGENT_BEFORE
 # (another agent binary measured in section 2 too, e.g. an older release),
-#  4. system calls per probe of the probe path (strace -c), when installed.
-# SECONDS_PROBE (5), DURATION (20), SECTIONS (default "1 2 3 4").
+#  4. system calls per probe of the probe path (strace -c), when installed;
+#  5. answer-integrity checks against plain identity probes: probes per CPU
+#     second of the probe path when every probe is a check ("lab.test SOA",
+#     answer digested, with and without the RRs' text) and when none is,
+#     alternating runs, 64 in flight.
+# SECONDS_PROBE (5), DURATION (20), SECTIONS (default "1 2 3 4 5").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/bench-probe.XXXXXX)
@@ -26,14 +30,15 @@ cleanup() {
 trap cleanup EXIT
 SECONDS_PROBE=${SECONDS_PROBE:-5}
 DURATION=${DURATION:-20}
-SECTIONS=${SECTIONS:-1 2 3 4}
+SECTIONS=${SECTIONS:-1 2 3 4 5}
 PORT=$((20000 + RANDOM % 20000))
 CPORT=$((PORT + 2))
 
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -o "$T/responder" "$ROOT/bench/probe/responder.c"
 cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -I"$ROOT" -o "$T/bench_probe" \
-	"$ROOT/bench/probe/bench_probe.c" "$ROOT/agent/dns_wire.c" "$ROOT/agent/udp_probe.c" "$ROOT/agent/rand_pool.c" \
-	"$ROOT/common/log.c" $(pkg-config --cflags --libs libuv ldns)
+	"$ROOT/bench/probe/bench_probe.c" "$ROOT/agent/dns_wire.c" "$ROOT/agent/dns_answer.c" \
+	"$ROOT/agent/udp_probe.c" "$ROOT/agent/rand_pool.c" \
+	"$ROOT/common/log.c" "$ROOT/common/text.c" $(pkg-config --cflags --libs libuv ldns)
 
 AGENT=${ANYCAST_AGENT:-}
 COLLECTOR=${ANYCAST_COLLECTOR:-}
@@ -53,6 +58,18 @@ echo "== 1. agent probe path, one core, ${SECONDS_PROBE} s per concurrency"
 for c in 16 64 256; do
 	printf 'concurrency %4d: ' "$c"
 	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" "$c"
+done
+fi
+
+if [[ " $SECTIONS " == *" 5 "* ]]; then
+echo "== 5. checks vs identity probes, one core, 64 in flight, ${SECONDS_PROBE} s per run, alternating"
+for i in 1 2 3; do
+	printf 'identity %d: ' "$i"
+	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" 64
+	printf 'check    %d: ' "$i"
+	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" 64 check
+	printf 'notext   %d: ' "$i"
+	taskset -c 0 "$T/bench_probe" 127.0.0.1 "$PORT" "$SECONDS_PROBE" 64 check-notext
 done
 fi
 

@@ -186,3 +186,18 @@ Test(dns_answer, every_cut_of_a_reply_is_handled)
 	for (size_t cut = 0; cut < len; cut++)
 		cr_assert_eq(dns_answer_digest(buf, cut, &a), -1, "cut at %zu accepted", cut);
 }
+
+Test(dns_answer, without_text_same_digest_and_serial)
+{
+	uint8_t buf[4096];
+	size_t len = fixture_load("dns", "nsd/service_soa.bin", buf, sizeof(buf));
+	struct dns_answer a, b;
+
+	cr_assert_eq(dns_answer_digest(buf, len, &a), 0, "%s", a.reason);
+	cr_assert_eq(dns_answer_digest_flags(buf, len, DNS_ANSWER_NO_TEXT, &b), 0, "%s", b.reason);
+	cr_assert_str_eq(a.digest, b.digest);
+	cr_assert_eq(a.serial, b.serial);
+	cr_assert_eq(a.rr_count, b.rr_count);
+	cr_assert_str_empty(b.rrs);
+	cr_assert_str_neq(a.rrs, "");
+}

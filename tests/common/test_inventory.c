@@ -713,3 +713,99 @@ Test(inventory, guard_agents_and_withdrawn_routes)
 	cr_assert_null(inv, "a guard: that is no name was accepted");
 	cr_assert(strstr(err, "agents[0].guard") != NULL, "%s", err);
 }
+
+/* ---- answer-integrity checks ---- */
+
+Test(inventory, checks_parsed_with_defaults)
+{
+	char err[512] = "";
+	struct inventory *inv =
+	    parse(SVC "    interval: 2s\n"
+	              "    checks:\n"
+	              "      - { name: soa, query: \"lab.test SOA\" }\n"
+	              "      - { name: www, query: \"www.lab.test  A\", every: 5s }\n"
+	              "thresholds:\n  serial_lag: 3s\n",
+	          err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	const struct inv_service *s = &inv->services[0];
+	cr_assert_eq(s->n_checks, 2);
+	cr_assert_str_eq(s->checks[0].name, "soa");
+	cr_assert_str_eq(s->checks[0].query_name, "lab.test");
+	cr_assert_str_eq(s->checks[0].query_type, "SOA");
+	cr_assert_eq(s->checks[0].every_ms, 0);
+	cr_assert_eq(inventory_check_rounds(s, &s->checks[0]), 10);
+	cr_assert_str_eq(s->checks[1].query_name, "www.lab.test");
+	cr_assert_str_eq(s->checks[1].query_type, "A");
+	cr_assert_eq(s->checks[1].every_ms, 5000);
+	cr_assert_eq(inventory_check_rounds(s, &s->checks[1]), 3); /* 5 s / 2 s, rounded up */
+	cr_assert_eq(inv->thresholds.serial_lag_ms, 3000);
+	inventory_free(inv);
+}
+
+Test(inventory, serial_lag_default_is_five_minutes)
+{
+	char err[512] = "";
+	struct inventory *inv = parse(SVC, err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_eq(inv->thresholds.serial_lag_ms, 300000);
+	cr_assert_eq(inv->services[0].n_checks, 0);
+	inventory_free(inv);
+}
+
+Test(inventory, checks_bad_input_rejected_with_line)
+{
+	rejects(SVC "    checks:\n      - { name: soa }\n",
+	        "inv.yaml:6: services[0].checks[0]: missing query (\"NAME TYPE\")");
+	rejects(SVC "    checks:\n      - { query: \"lab.test SOA\" }\n",
+	        "inv.yaml:6: services[0].checks[0]: missing name");
+	rejects(SVC "    checks:\n      - { name: soa, query: \"lab.test\" }\n",
+	        "inv.yaml:6: services[0].checks[0].query: expected \"NAME TYPE\", e.g. "
+	        "\"example.lab SOA\"");
+	rejects_prefix(SVC "    checks:\n      - { name: soa, query: \"lab.test BOGUS!\" }\n",
+	               "inv.yaml:6: services[0].checks[0].query: bad type \"BOGUS!\"");
+	rejects(SVC "    checks:\n      - { name: soa, query: \"lab.test SOA\", every: 100ms }\n",
+	        "inv.yaml:6: services[0].checks[0].every: must be at least 500ms");
+	rejects(SVC "    checks:\n      - { name: soa, query: \"a SOA\" }\n"
+	            "      - { name: soa, query: \"b SOA\" }\n",
+	        "inv.yaml:7: services[0].checks[1]: duplicate check name \"soa\"");
+	rejects(SVC "    checks:\n      - { name: soa, query: \"a SOA\", colour: red }\n",
+	        "inv.yaml:6: services[0].checks[0].colour: unknown key");
+	rejects(SVC "    checks: soa\n", "inv.yaml:5: services[0].checks: expected a list, got a value");
+	rejects("services:\n  - name: ntp\n    protocol: ntp\n    address: 198.18.255.123\n"
+	        "    checks:\n      - { name: soa, query: \"a SOA\" }\n",
+	        "inv.yaml:6: services[0].checks: checks are for dns services only");
+	rejects(SVC "thresholds:\n  serial_lag: 0s\n",
+	        "inv.yaml:6: thresholds.serial_lag: must be at least 1ms");
+}
+
+Test(inventory, checks_travel_to_agents_as_json)
+{
+	char err[512] = "";
+	struct inventory *inv =
+	    parse(SVC "    checks:\n      - { name: soa, query: \"lab.test SOA\", every: 1m }\n"
+	              "      - { name: www, query: \"www.lab.test AAAA\" }\n",
+	          err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	json_t *j = inventory_services_to_json(inv);
+	struct inventory *back = inventory_services_from_json(j, err, sizeof(err));
+	cr_assert_not_null(back, "%s", err);
+	cr_assert_eq(back->services[0].n_checks, 2);
+	cr_assert_str_eq(back->services[0].checks[0].name, "soa");
+	cr_assert_str_eq(back->services[0].checks[0].query_name, "lab.test");
+	cr_assert_eq(back->services[0].checks[0].every_ms, 60000);
+	cr_assert_str_eq(back->services[0].checks[1].query_type, "AAAA");
+	cr_assert_eq(back->services[0].checks[1].every_ms, 0);
+	/* a broken check from a collector is refused, not half-used */
+	json_t *ck = json_array_get(json_object_get(json_array_get(json_object_get(j, "services"), 0),
+	                                            "checks"),
+	                            0);
+	json_object_set_new(ck, "query_type", json_string("NOT A TYPE"));
+	cr_assert_null(inventory_services_from_json(j, err, sizeof(err)));
+	cr_assert(strstr(err, "services[0].checks[0]") != NULL, "%s", err);
+	json_decref(j);
+	inventory_free(back);
+	inventory_free(inv);
+}

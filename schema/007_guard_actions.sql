@@ -1,4 +1,4 @@
--- schema/008_guard_actions.sql - what guards (anycast-agent --guard on an
+-- schema/007_guard_actions.sql - what guards (anycast-agent --guard on an
 -- anycast server) reported: each withdrawal and restoration of an instance,
 -- once per (agent, seq), with the guard's reason.
 -- Released: never edit; add a new numbered file instead.

@@ -1,5 +1,5 @@
--- schema/postgres/003_guard_actions.sql - guard reports (see
--- schema/008_guard_actions.sql, the same table for SQLite).
+-- schema/postgres/002_guard_actions.sql - guard reports (see
+-- schema/007_guard_actions.sql, the same table for SQLite).
 -- Released: never edit; add a new numbered file instead.
 
 CREATE TABLE guard_actions (
