@@ -11,6 +11,10 @@
 # the incident open (same id, no second firing page) and, when the responder
 # comes back, send exactly one resolved notification. Then the agents drain
 # and stop: every agent's seqs are exactly 1..N in the store, none twice.
+# Then A comes back as follower, a second outage opens on B, and B's lock
+# session is terminated on the server while the responder comes back: B
+# steps down at once, one collector leads again, and the second incident
+# gets exactly one resolved notification.
 # Without the leader gating, B would classify its agents too and page a
 # second time: the checks on firing counts fail.
 TEST_NAME=pg_leader_failover
@@ -140,6 +144,46 @@ firing=$(notes firing | wc -l)
 	ok "exactly one resolved notification, for incident $inc (one firing in all)" ||
 	fail "resolved notifications: '$resolved', firing $firing"
 [ -z "$(open_outage "$URL_B")" ] && ok "no outage incident left open" || fail "still open: $(open_outage "$URL_B")"
+
+# Phase 2: the leader loses its lock connection (the server ends that
+# session) while an incident is open, and the fault ends during the handover.
+start_named a "$pa"
+PID_A=$COLLECTOR_PID
+[ "$(role "$URL_A")" = follower ] && [ "$(role "$URL_B")" = leader ] &&
+	ok "A restarted as follower, B still leads" || fail "roles: A $(role "$URL_A"), B $(role "$URL_B")"
+kill "${RESP[1]}"
+info "anycast responder stopped again"
+for _ in $(seq 300); do [ "$(notes firing | wc -l)" -ge 2 ] && break; sleep 0.1; done
+inc2=$(open_outage "$URL_B")
+[ -n "$inc2" ] && [ "$inc2" != "$inc" ] && [ "$(notes firing | tail -1)" = "$inc2" ] &&
+	ok "outage incident $inc2 opened on B, its firing alert arrived" ||
+	fail "second incident '$inc2', firing: $(notes firing | tr '\n' ' ')"
+sleep 2
+n_down=$(grep -c "stepping down" "$TMP/b.log" || true)
+killed=$(pg_psql -A -t -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE application_name = 'anycast-collector leader lock' AND pid IN
+	(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)")
+start_responder 1 "$dport"
+info "the leader's lock session terminated ($killed); anycast responder back at once"
+for _ in $(seq 100); do [ "$(grep -c "stepping down" "$TMP/b.log" || true)" -gt "$n_down" ] && break; sleep 0.05; done
+[ "$killed" = 1 ] && [ "$(grep -c "stepping down" "$TMP/b.log" || true)" -gt "$n_down" ] &&
+	ok "B stepped down when its lock connection was lost" || fail "B did not step down (terminated: $killed)"
+for _ in $(seq 200); do
+	ra=$(role "$URL_A"); rb=$(role "$URL_B")
+	[ "$ra$rb" = leaderfollower ] || [ "$ra$rb" = followerleader ] && break
+	sleep 0.05
+done
+[ "$ra$rb" = leaderfollower ] || [ "$ra$rb" = followerleader ] &&
+	ok "one leader again (A $ra, B $rb)" || fail "roles after the lock loss: A $ra, B $rb"
+for _ in $(seq 600); do [ "$(notes resolved | wc -l)" -ge 2 ] && break; sleep 0.1; done
+sleep 5
+resolved=$(notes resolved | tr '\n' ' ')
+firing=$(notes firing | tr '\n' ' ')
+[ "$resolved" = "$inc $inc2 " ] && [ "$firing" = "$inc $inc2 " ] &&
+	ok "the fault that ended during the handover was resolved once (firing: $firing; resolved: $resolved)" ||
+	fail "after the lock loss: firing '$firing', resolved '$resolved'"
+stop_pid "$PID_A"
+[ "$STOP_RC" = 0 ] && ok "A stops cleanly" || fail "A exit $STOP_RC"
 
 for p in "${AGENTS[@]}"; do
 	stop_pid "$p"
