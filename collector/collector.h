@@ -94,7 +94,6 @@ struct collector {
 	struct leader *leader;                /* the election; NULL on SQLite */
 	int is_leader;                        /* acting as leader (always 1 on SQLite) */
 	int lead_pending;                     /* lock held, state not rebuilt yet */
-	int64_t leader_since_ms;
 	uint64_t role_changes;
 	int64_t follower_refresh_ms;          /* last catchment refresh as follower */
 	struct hashmap feed;                  /* agent -> highest seq classified (collector_feed.c) */

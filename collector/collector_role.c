@@ -91,7 +91,6 @@ take_lead(struct collector *c)
 	c->lead_pending = 0;
 	c->is_leader = 1;
 	c->role_changes++;
-	c->leader_since_ms = time_now_ms();
 	if (c->alerter == NULL)
 		collector_alerter_open(c);
 	else
@@ -118,7 +117,6 @@ int
 collector_role_start(struct collector *c, char *err, size_t errlen)
 {
 	c->is_leader = 1;
-	c->leader_since_ms = c->start_ms;
 	if (!store_is_postgres(c->db_path))
 		return 0;
 	c->shared_store = 1;
