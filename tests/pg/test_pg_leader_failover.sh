@@ -64,10 +64,12 @@ notes() {
 	python3 - "$TMP/hook.log" "$1" <<'PY'
 import json, sys
 for l in open(sys.argv[1]):
-    if l.strip():
+    try:
         b = json.loads(l)
-        if b.get("status") == sys.argv[2]:
-            print(b.get("incident_id"))
+    except ValueError:
+        continue  # blank, or a line still being written
+    if b.get("status") == sys.argv[2]:
+        print(b.get("incident_id"))
 PY
 }
 open_outage() { # URL: the id of the open outage incident, or nothing
