@@ -65,7 +65,7 @@ static void
 on_event(void *ctx, const struct event *in)
 {
 	struct collector *c = ctx;
-	struct store_job *job = c->is_leader ? store_job_new(STORE_JOB_EVENT) : NULL;
+	struct store_job *job;
 	int64_t now = time_now_ms();
 	struct event ev;
 	json_t *js;
@@ -73,7 +73,7 @@ on_event(void *ctx, const struct event *in)
 	/* Only the leader raises events (a follower classifies nothing). */
 	if (!c->is_leader)
 		return;
-	if (job == NULL) {
+	if ((job = store_job_new(STORE_JOB_EVENT)) == NULL) {
 		log_warnx("event %s lost: out of memory", in->type);
 		return;
 	}
