@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/result.h"
 #include "common/timefmt.h"
 
 #define AUTH_BACKOFF_MIN_MS 10000
@@ -92,30 +93,39 @@ int64_t reporter_state_backoff_ms(struct reporter *rep, int auth, int64_t retry_
 uint64_t reporter_state_ack_point(struct reporter *rep, json_t *ans)
 {
 	json_t *js = json_object_get(ans, "stored"), *jd = json_object_get(ans, "duplicates"),
-	       *jl = json_object_get(ans, "last_seq");
+	       *jl = json_object_get(ans, "last_seq"), *jx = json_object_get(ans, "dropped");
 	struct spool_stats ss;
+	uint64_t last = 0;
 
 	if (json_is_integer(jd))
 		rep->st.duplicates += (uint64_t)json_integer_value(jd);
 	spool_get_stats(rep->sp, &ss);
-	if (json_is_integer(jl) && json_integer_value(jl) > 0 &&
-	    (uint64_t)json_integer_value(jl) >= ss.next_seq) {
-		uint64_t theirs = (uint64_t)json_integer_value(jl);
+	if (json_is_integer(jl) && json_integer_value(jl) > 0)
+		last = (uint64_t)json_integer_value(jl);
+	if (last > RESULT_SEQ_MAX) {
+		/* No agent gets there: a record planted with a stolen token must
+		 * not push our numbering to the end of the range, nor acknowledge
+		 * what was not stored. */
+		log_warnx("collector claims seq %" PRIu64 " for this agent, beyond any valid seq:"
+		          " ignored",
+		          last);
+		last = 0;
+	} else if (last >= ss.next_seq) {
 		log_warnx("collector holds seq %" PRIu64 " but ours ends at %" PRIu64
 		          " (spool directory lost?): continuing from %" PRIu64,
-		          theirs, ss.next_seq - 1, theirs + 1);
-		spool_raise_seq(rep->sp, theirs);
+		          last, ss.next_seq - 1, last + 1);
+		spool_raise_seq(rep->sp, last);
 	}
+	/* "dropped": records the collector does not keep (a service or address
+	 * not in its inventory); absent from older collectors. */
 	if (json_is_integer(js) && json_is_integer(jd) &&
-	    (uint64_t)(json_integer_value(js) + json_integer_value(jd)) == rep->batch_n)
+	    (uint64_t)(json_integer_value(js) + json_integer_value(jd) +
+	               (json_is_integer(jx) ? json_integer_value(jx) : 0)) == rep->batch_n)
 		return rep->batch_last;
-	if (json_is_integer(jl)) {
-		uint64_t l = (uint64_t)json_integer_value(jl);
-		if (l >= rep->batch_last)
-			return rep->batch_last;
-		if (l >= rep->batch_first)
-			return l;
-	}
+	if (last >= rep->batch_last)
+		return rep->batch_last;
+	if (last >= rep->batch_first)
+		return last;
 	return 0;
 }
 

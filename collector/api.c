@@ -199,6 +199,26 @@ api_auth_read(struct collector *c, struct http_exchange *ex, const struct http_r
 	return 0;
 }
 
+int
+api_read_allowed(struct collector *c, struct http_exchange *ex, const struct http_request *req)
+{
+	const char *host;
+
+	if (!api_auth_read(c, ex, req)) {
+		api_error(c, ex, 401, "read token required");
+		return 0;
+	}
+	host = http_request_header(ex, "Host");
+	if (c->inv->read_token_sha256[0] == '\0' && !api_host_served(c, host)) {
+		api_error(c, ex, 403,
+			  "Host \"%.*s\" is not served here: reach the API by address, localhost or "
+			  "the --external-url host, or set read_token_sha256",
+			  RESULT_NAME_MAX, host);
+		return 0;
+	}
+	return 1;
+}
+
 static const char *
 content_type(const char *path)
 {
@@ -332,10 +352,8 @@ route_read(struct collector *c, struct http_exchange *ex, const struct http_requ
 
 	if (!method_is(c, ex, req, "GET"))
 		return;
-	if (!api_auth_read(c, ex, req)) {
-		api_error(c, ex, 401, "read token required");
+	if (!api_read_allowed(c, ex, req))
 		return;
-	}
 	if (strcmp(p, "/api/v1/catchments") == 0)
 		api_get_catchments(c, ex, req);
 	else if (strcmp(p, "/api/v1/events") == 0)
@@ -381,17 +399,13 @@ api_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
 		if (method_is(c, ex, req, "GET"))
 			api_agent_config(c, ex, req, name);
 	} else if (suffix != NULL && suffix[0] == '\0') {
-		if (method_is(c, ex, req, "GET") && api_auth_read(c, ex, req))
+		if (method_is(c, ex, req, "GET") && api_read_allowed(c, ex, req))
 			api_get_agent(c, ex, name);
-		else if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
-			api_error(c, ex, 401, "read token required");
 	} else if (strcmp(p, "/metrics") == 0) {
 		/* with a read token, Prometheus sends it (authorization: credentials) */
 		if (method_is(c, ex, req, "GET")) {
-			if (api_auth_read(c, ex, req))
+			if (api_read_allowed(c, ex, req))
 				api_get_metrics(c, ex);
-			else
-				api_error(c, ex, 401, "read token required");
 		}
 	} else if (strcmp(p, "/healthz") == 0) {
 		if (method_is(c, ex, req, "GET"))

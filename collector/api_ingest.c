@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <openssl/sha.h>
 
 #include "common/log.h"
@@ -32,6 +33,7 @@ struct ingest_ctx {
 	size_t body_len;
 	char peer[64];
 	int rc;
+	size_t dropped; /* records of services or addresses not in the inventory */
 	char msg[512];
 };
 
@@ -49,8 +51,9 @@ ingest_done(void *arg, struct store_job *job)
 		/* time_ms: our clock as the answer is made, for the agent's
 		 * NTP-style offset estimate (Date has only 1 s resolution). */
 		api_json(c, ic->ex, 200,
-			 json_pack("{s:I,s:I,s:I,s:I}", "stored", (json_int_t)job->out.stored,
-				   "duplicates", (json_int_t)job->out.duplicates, "last_seq",
+			 json_pack("{s:I,s:I,s:I,s:I,s:I}", "stored", (json_int_t)job->out.stored,
+				   "duplicates", (json_int_t)job->out.duplicates, "dropped",
+				   (json_int_t)ic->dropped, "last_seq",
 				   (json_int_t)job->out.last_seq, "time_ms",
 				   (json_int_t)time_now_ms()),
 			 NULL);
@@ -182,6 +185,62 @@ distrust_instances(const struct inventory *inv, struct result *r, size_t n)
 	}
 }
 
+/* Two address strings name the same address (the agent may write IPv6 in
+ * another form than the inventory). */
+static int
+same_address(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	int af = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
+
+	if (inet_pton(af, a, x) == 1 && inet_pton(af, b, y) == 1)
+		return memcmp(x, y, af == AF_INET6 ? 16 : 4) == 0;
+	return strcmp(a, b) == 0;
+}
+
+/* Is r about a configured service, at one of its anycast addresses or an
+ * instance's management address? */
+static int
+configured(const struct inventory *inv, const struct result *r)
+{
+	const struct inv_service *s = inventory_find_service(inv, r->service);
+	int i, k;
+
+	if (s == NULL)
+		return 0;
+	if (r->target == RESULT_TARGET_ANYCAST) {
+		for (i = 0; i < s->n_address; i++)
+			if (same_address(s->address[i], r->address))
+				return 1;
+		return 0;
+	}
+	for (i = 0; i < s->n_instances; i++)
+		for (k = 0; k < s->instances[i].n_management; k++)
+			if (same_address(s->instances[i].management[k], r->address))
+				return 1;
+	return 0;
+}
+
+/* Drop the records of services or addresses the inventory does not have,
+ * keeping the others in order: made-up names must not become rows, series
+ * and catchments (one agent could flood the collector with them). Returns
+ * how many were dropped. */
+static size_t
+drop_unconfigured(const struct inventory *inv, struct store_job *job)
+{
+	size_t kept = 0, n = job->n_results;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!configured(inv, &job->results[i]))
+			continue;
+		if (kept != i)
+			job->results[kept] = job->results[i];
+		kept++;
+	}
+	job->n_results = kept;
+	return n - kept;
+}
+
 /* Thread pool: no loop state touched here. */
 static void
 parse_work(uv_work_t *w)
@@ -209,6 +268,12 @@ parse_done(uv_work_t *w, int status)
 		store_job_free(ic->job);
 		free(ic);
 		return;
+	}
+	ic->dropped = drop_unconfigured(c->inv, ic->job);
+	if (ic->dropped > 0) {
+		log_debug("ingest from %s: %zu records of services or addresses not in the inventory dropped",
+			  ic->job->agent, ic->dropped);
+		metrics_count_unconfigured(c->metrics, ic->dropped);
 	}
 	distrust_instances(c->inv, ic->job->results, ic->job->n_results);
 	ic->job->done = ingest_done;

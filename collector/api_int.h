@@ -57,6 +57,17 @@ const struct inv_agent *api_auth_agent(struct collector *c, struct http_exchange
 /* 1 when the read API may be used (no read token configured, or the request
  * carries it as a Bearer token or ?token=), else 0. */
 int api_auth_read(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+/* api_auth_read, and with no read token a Host the collector serves
+ * (api_host_served); otherwise answers 401 or 403 itself and returns 0. */
+int api_read_allowed(struct collector *c, struct http_exchange *ex, const struct http_request *req);
+
+/* Learn the names served (api_host.c): this machine's name and the host of
+ * external_url (may be NULL). */
+void api_host_init(struct collector *c, const char *external_url);
+/* Whether a request naming host (its Host header value, NULL when absent)
+ * is addressed to this collector: an IP literal, localhost, this machine's
+ * name or the --external-url host. */
+int api_host_served(const struct collector *c, const char *host);
 
 /* Handlers (api_ingest.c, api_read.c). */
 void api_post_results(struct collector *c, struct http_exchange *ex,

@@ -256,6 +256,7 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	if (c->is_leader)
 		collector_alerter_open(c);
 
+	api_host_init(c, opt->external_url);
 	ho.listen = c->listen;
 	ho.tls_cert = opt->tls_cert ? opt->tls_cert : (c->inv->tls_cert[0] ? c->inv->tls_cert : NULL);
 	ho.tls_key = opt->tls_key ? opt->tls_key : (c->inv->tls_key[0] ? c->inv->tls_key : NULL);

@@ -101,6 +101,9 @@ struct collector {
 	char alert_url[600];                  /* the alerter's settings, kept to reopen it */
 	int64_t alert_resend_ms;
 
+	char host_name[256];                  /* gethostname(), lower case (api_host.c) */
+	char external_host[256];              /* host of --external-url, "" when none */
+
 	int stopping;
 	int exit_code;
 	void (*stopped_cb)(struct collector *c);

@@ -331,43 +331,46 @@ http_exchange_shutdown_conn(struct http_conn *c)
 	http_exchange_flush(c);
 }
 
+/* Walks the stored headers (name NUL value NUL, ...): the first value of
+ * name, and in *count (may be NULL) how many times name occurs. */
+static const char *
+header_find(const struct http_exchange *ex, const char *name, int *count)
+{
+	const char *p = ex->hdrs.data, *end, *val, *first = NULL;
+	int i, n = 0;
+
+	if (p != NULL) {
+		end = p + ex->hdrs.len;
+		for (i = 0; i < ex->nhdrs && p < end; i++) {
+			val = p + strlen(p) + 1;
+			if (val >= end)
+				break;
+			if (strcasecmp(p, name) == 0) {
+				if (n++ == 0)
+					first = val;
+				if (count == NULL)
+					break;
+			}
+			p = val + strlen(val) + 1;
+		}
+	}
+	if (count != NULL)
+		*count = n;
+	return first;
+}
+
 const char *
 http_request_header(const struct http_exchange *ex, const char *name)
 {
-	const char *p = ex->hdrs.data, *end, *val;
-	int i;
-
-	if (p == NULL)
-		return NULL;
-	end = p + ex->hdrs.len;
-	for (i = 0; i < ex->nhdrs && p < end; i++) {
-		val = p + strlen(p) + 1;
-		if (val >= end)
-			break;
-		if (strcasecmp(p, name) == 0)
-			return val;
-		p = val + strlen(val) + 1;
-	}
-	return NULL;
+	return header_find(ex, name, NULL);
 }
 
 int
 http_request_header_count(const struct http_exchange *ex, const char *name)
 {
-	const char *p = ex->hdrs.data, *end, *val;
-	int i, n = 0;
+	int n;
 
-	if (p == NULL)
-		return 0;
-	end = p + ex->hdrs.len;
-	for (i = 0; i < ex->nhdrs && p < end; i++) {
-		val = p + strlen(p) + 1;
-		if (val >= end)
-			break;
-		if (strcasecmp(p, name) == 0)
-			n++;
-		p = val + strlen(val) + 1;
-	}
+	header_find(ex, name, &n);
 	return n;
 }
 

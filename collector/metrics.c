@@ -305,6 +305,12 @@ metrics_count_ingest(struct metrics *m, uint64_t stored, uint64_t duplicates, ui
 }
 
 void
+metrics_count_unconfigured(struct metrics *m, uint64_t n)
+{
+	m->unconfigured += n;
+}
+
+void
 metrics_count_http(struct metrics *m, int status)
 {
 	if (status >= 100 && status < 600) {

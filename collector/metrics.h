@@ -43,6 +43,8 @@ void metrics_agent_report(struct metrics *m, const char *agent, int64_t now_ms);
  * (a rejected batch counts all its records). */
 void metrics_count_ingest(struct metrics *m, uint64_t stored, uint64_t duplicates,
 			  uint64_t rejected);
+/* Records dropped at ingest: their service or address is not in the inventory. */
+void metrics_count_unconfigured(struct metrics *m, uint64_t n);
 /* One answered HTTP request with its status code. */
 void metrics_count_http(struct metrics *m, int status);
 /* One event raised. */

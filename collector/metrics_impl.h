@@ -57,6 +57,7 @@ struct metrics {
 	uint64_t dropped_series;             /* over MAX_SERIES */
 	uint64_t ignored_results;            /* agent or service not in the inventory */
 	uint64_t stored, duplicates, rejected;
+	uint64_t unconfigured; /* records of services or addresses not in the inventory */
 	uint64_t http[6];                    /* by status class 1xx..5xx, [0] other */
 	uint64_t http_code[600];
 	uint64_t events[METRICS_N_EVENT_TYPES + 1];

@@ -378,8 +378,9 @@ render_counters(const struct metrics *m, const struct metrics_inputs *in, struct
 	bprintf(b,
 		"anycast_ingest_results_total{outcome=\"stored\"} %" PRIu64 "\n"
 		"anycast_ingest_results_total{outcome=\"duplicate\"} %" PRIu64 "\n"
-		"anycast_ingest_results_total{outcome=\"rejected\"} %" PRIu64 "\n",
-		m->stored, m->duplicates, m->rejected);
+		"anycast_ingest_results_total{outcome=\"rejected\"} %" PRIu64 "\n"
+		"anycast_ingest_results_total{outcome=\"unconfigured\"} %" PRIu64 "\n",
+		m->stored, m->duplicates, m->rejected, m->unconfigured);
 	render_http(m, in, b);
 	family(b, "anycast_events_total", "counter", "Events raised by type.");
 	for (size_t i = 0; i < METRICS_N_EVENT_TYPES; i++)

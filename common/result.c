@@ -498,7 +498,7 @@ int result_from_json(const json_t *obj, struct result *r, char *err, size_t errl
 	r->rtt_ms = -1;
 	if (!json_is_object(obj))
 		return fail(err, errlen, "record", "must be an object");
-	if (get_int(obj, "seq", 1, INT64_MAX, 0, 1, &v, err, errlen) < 0)
+	if (get_int(obj, "seq", 1, (json_int_t)RESULT_SEQ_MAX, 0, 1, &v, err, errlen) < 0)
 		return -1;
 	r->seq = (uint64_t)v;
 	if (get_int(obj, "round", 0, INT64_MAX, 0, 0, &v, err, errlen) < 0)

@@ -11,6 +11,10 @@
 #define RESULT_NAME_MAX 64      /* service, instance and agent names, incl. NUL */
 #define RESULT_ADDR_MAX 48      /* textual IPv4/IPv6 address, incl. NUL */
 #define RESULT_IDENTITY_MAX 256 /* identity string a server gave, incl. NUL */
+/* Highest seq a record may carry: far beyond any agent's count and the
+ * Atlas numbering (below 2^56), far enough below 2^63 that no seq + 1
+ * overflows a JSON integer. */
+#define RESULT_SEQ_MAX ((uint64_t)1 << 62)
 
 enum result_target { RESULT_TARGET_ANYCAST = 0, RESULT_TARGET_MANAGEMENT = 1 };
 

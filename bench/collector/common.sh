@@ -55,11 +55,11 @@ EOT
 	} > "$WORK/inv.yaml"
 }
 
-# start_collector EXTRA_FLAGS...
+# start_collector EXTRA_FLAGS...: on $DB (default: an SQLite file in $WORK)
 start_collector() {
 	PORT=$(free_port)
 	URL=http://127.0.0.1:$PORT
-	"$COLLECTOR" --config "$WORK/inv.yaml" --listen "127.0.0.1:$PORT" --db "$WORK/anycast.db" \
+	"$COLLECTOR" --config "$WORK/inv.yaml" --listen "127.0.0.1:$PORT" --db "${DB:-$WORK/anycast.db}" \
 		--web-dir "$ROOT/web" "$@" 2>>"$WORK/collector.log" &
 	CPID=$!
 	for _ in $(seq 1 200); do

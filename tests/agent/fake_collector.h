@@ -51,6 +51,7 @@ struct fake_collector {
 	int max_results;   /* answer 413 to larger batches; 0 = no limit */
 	int bad_seq;       /* answer 400 to any batch holding this seq; 0 = none */
 	int partial;       /* store only the first N results of each batch; 0 = all */
+	int drop_from;     /* drop (as an unconfigured service) every seq >= this; 0 = none */
 	const char *token; /* expected bearer token, NULL = any */
 	const char *token_agent; /* the agent FC_403 names; NULL: "branch-1" */
 	int forbid_posts;        /* FC_403 to every POST the script lets through */
@@ -188,12 +189,16 @@ static int fc_results(struct fake_collector *fc, int fd, const char *body, size_
 			return 400;
 		}
 	}
-	uint64_t stored = 0, dups = 0;
+	uint64_t stored = 0, dups = 0, dropped = 0;
 	json_array_foreach(res, i, r)
 	{
 		json_int_t seq = json_integer_value(json_object_get(r, "seq"));
 		if (fc->partial && (int)i >= fc->partial)
 			break;
+		if (fc->drop_from && seq >= fc->drop_from) {
+			dropped++;
+			continue;
+		}
 		if (fc->seen[seq]++ == 0) {
 			stored++;
 			if ((uint64_t)seq > fc->last_seq)
@@ -209,15 +214,16 @@ static int fc_results(struct fake_collector *fc, int fd, const char *body, size_
 	snprintf(fc->last_status, sizeof(fc->last_status), "%s", s ? s : "");
 	free(s);
 	json_decref(j);
-	char ans[160], tm[48] = "";
+	char ans[200], tm[48] = "";
 	if (!fc->no_time) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		snprintf(tm, sizeof(tm), ",\"time_ms\":%lld",
 		         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + fc->time_skew_ms);
 	}
-	snprintf(ans, sizeof(ans), "{\"stored\":%llu,\"duplicates\":%llu,\"last_seq\":%llu%s}",
-	         (unsigned long long)stored, (unsigned long long)dups,
+	snprintf(ans, sizeof(ans),
+	         "{\"stored\":%llu,\"duplicates\":%llu,\"dropped\":%llu,\"last_seq\":%llu%s}",
+	         (unsigned long long)stored, (unsigned long long)dups, (unsigned long long)dropped,
 	         (unsigned long long)fc->last_seq, tm);
 	fc_send(fd, 200, "OK", NULL, ans);
 	return 200;

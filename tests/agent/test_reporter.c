@@ -282,6 +282,46 @@ Test(reporter, partial_acknowledgement_resends_the_rest)
 	env_fini(&e);
 }
 
+/* Records the collector drops (their service is not in its inventory) are
+ * acknowledged with the rest: the spool empties, nothing is sent again. */
+Test(reporter, records_the_collector_drops_count_as_acknowledged)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->drop_from = 91; /* the tail of the spool: last_seq alone never covers it */
+	start_reporter(&e, &o);
+	append_n(&e, 100);
+	cr_assert(run_for(&e, empty, 5000), "%" PRIu64 " left", depth(&e));
+	cr_assert_eq(e.fc->stored, 90);
+	cr_assert_leq(e.fc->posts, 2, "%d posts: the dropped records were sent again", e.fc->posts);
+	env_fini(&e);
+}
+
+/* A collector that says this agent reached seq 2^63-1 (a record planted with
+ * a stolen token) neither moves the agent's numbering to the end of the range
+ * nor acknowledges what it did not store. */
+Test(reporter, a_seq_at_the_end_of_the_range_does_not_wedge_the_agent)
+{
+	struct env e;
+	struct reporter_options o;
+
+	env_init(&e);
+	with_fake(&e, &o);
+	e.fc->last_seq = INT64_MAX;
+	start_reporter(&e, &o);
+	append_n(&e, 50);
+	cr_assert(run_for(&e, empty, 5000), "%" PRIu64 " left", depth(&e));
+	assert_all_stored(e.fc, 50, 1);
+	cr_assert_eq(spool_next_seq(e.sp), 51, "seqs stay the agent's own");
+	append_n(&e, 10);
+	cr_assert(run_for(&e, empty, 5000), "%" PRIu64 " left", depth(&e));
+	assert_all_stored(e.fc, 60, 1);
+	env_fini(&e);
+}
+
 Test(reporter, collector_ahead_of_a_lost_spool_raises_seq)
 {
 	struct env e;

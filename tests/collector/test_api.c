@@ -1231,6 +1231,49 @@ Test(api, read_token_guards_the_dashboard_api)
 	r = http("GET", "/metrics", "dashboard-secret", NULL, NULL);
 	cr_assert_eq(r.status, 200);
 	free(r.body);
+	/* The token decides, whatever name the request was sent to. */
+	r = http("GET", "/api/v1/events", "dashboard-secret", NULL, "Host: rebound.example");
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	stop(SIGTERM);
+}
+
+/* With no read token, a request addressed to another name (a page elsewhere
+ * whose name was made to resolve here: DNS rebinding) reads nothing; by
+ * address, localhost, this machine's name or --external-url it does. */
+Test(api, open_read_api_answers_only_its_own_host_names)
+{
+	static const char *refused[] = { "Host: rebound.example", "Host: rebound.example:8053",
+					 "Host: 127.0.0.1.rebound.example", "Host: [nonsense]" };
+	char host[300], name[256];
+	struct reply r;
+
+	start("--external-url=https://Monitor.Example.NET/anycast/");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		r = http("GET", "/api/v1/catchments", NULL, NULL, refused[i]);
+		cr_expect_eq(r.status, 403, "%s: %ld", refused[i], r.status);
+		free(r.body);
+		r = http("GET", "/metrics", NULL, NULL, refused[i]);
+		cr_expect_eq(r.status, 403, "/metrics with %s: %ld", refused[i], r.status);
+		free(r.body);
+	}
+	cr_assert_eq(gethostname(name, sizeof(name)), 0);
+	const char *served[] = { NULL, "Host: localhost:8053", "Host: [::1]:8053",
+				 "Host: monitor.example.net", "Host: MONITOR.example.net.:443", host };
+	snprintf(host, sizeof(host), "Host: %s:%d", name, port);
+	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++) {
+		r = http("GET", "/api/v1/catchments", NULL, NULL, served[i]);
+		cr_expect_eq(r.status, 200, "%s: %ld", served[i] ? served[i] : "127.0.0.1", r.status);
+		free(r.body);
+	}
+	/* Agents and health checks are not the read API. */
+	char *b = batch(1, 1, 1, "site-a");
+
+	r = http("GET", "/healthz", NULL, NULL, "Host: rebound.example");
+	cr_expect_eq(r.status, 200);
+	free(r.body);
+	json_decref(http_json("POST", "/api/v1/results", TOKEN1, b, 200));
+	free(b);
 	stop(SIGTERM);
 }
 
@@ -1378,6 +1421,54 @@ Test(api, instance_claims_must_name_a_configured_instance)
 	cr_assert(json_is_null(json_object_get(c, "instance")), "stored instance: %s",
 		  json_string_value(json_object_get(c, "instance")));
 	json_decref(j);
+}
+
+/* Replace the first occurrence of from in buf (len bytes) by to. */
+static void
+replace_in(char *buf, size_t len, const char *from, const char *to)
+{
+	char *p = strstr(buf, from), rest[1024];
+
+	cr_assert_not_null(p, "%s not in %s", from, buf);
+	snprintf(rest, sizeof(rest), "%s", p + strlen(from));
+	snprintf(p, len - (size_t)(p - buf), "%s%s", to, rest);
+}
+
+/* Records of a service the inventory lacks, or of an address that is
+ * neither the service's anycast address nor an instance's management
+ * address, are dropped and counted: made-up names become no rows. */
+Test(api, records_of_unconfigured_services_and_addresses_are_dropped)
+{
+	char r[4][512], body[2560];
+	struct reply m;
+	json_t *j;
+
+	record(r[0], sizeof(r[0]), 1, 1, 0, "site-a", "ok", 2.0);
+	record(r[1], sizeof(r[1]), 2, 1, 0, "site-a", "ok", 2.0);
+	replace_in(r[1], sizeof(r[1]), "\"service\":\"dns\"", "\"service\":\"made-up-7\"");
+	record(r[2], sizeof(r[2]), 3, 1, 0, "site-a", "ok", 2.0);
+	replace_in(r[2], sizeof(r[2]), "198.18.255.53", "198.18.255.99");
+	record(r[3], sizeof(r[3]), 4, 1, 1, "site-a", "ok", 2.0);
+	replace_in(r[3], sizeof(r[3]), "198.18.1.2", "198.18.9.9");
+	snprintf(body, sizeof(body), "{\"results\":[%s,%s,%s,%s]}", r[0], r[1], r[2], r[3]);
+	start(NULL);
+	j = http_json("POST", "/api/v1/results", TOKEN1, body, 200);
+	cr_expect_eq(jint(j, "stored"), 1);
+	cr_expect_eq(jint(j, "dropped"), 3);
+	json_decref(j);
+	j = http_json("POST", "/api/v1/results", TOKEN1, body, 200);
+	cr_expect_eq(jint(j, "duplicates"), 1, "a resend: the kept record is a duplicate");
+	cr_expect_eq(jint(j, "dropped"), 3);
+	json_decref(j);
+	j = http_json("GET", "/api/v1/results?agent=branch-1", NULL, NULL, 200);
+	cr_expect_eq(json_array_size(json_object_get(j, "results")), 1);
+	json_decref(j);
+	m = http("GET", "/metrics", NULL, NULL, NULL);
+	cr_expect(strstr(m.body, "anycast_ingest_results_total{outcome=\"unconfigured\"} 6\n") !=
+			  NULL,
+		  "%s", m.body);
+	cr_expect(strstr(m.body, "made-up") == NULL && strstr(m.body, "198.18.9.9") == NULL);
+	free(m.body);
 }
 
 /* JSON, /metrics and files come gzip-compressed when asked, and as they are

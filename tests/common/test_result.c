@@ -303,6 +303,9 @@ Test(result, validation_names_the_field)
 	assert_rejected("seq", NULL, "seq");
 	assert_rejected("seq", json_integer(0), "seq");
 	assert_rejected("seq", json_integer(-5), "seq");
+	/* 2^63-1 would leave no room for the next seq: the range ends at 2^62 */
+	assert_rejected("seq", json_integer(INT64_MAX), "seq");
+	assert_rejected("seq", json_integer((json_int_t)RESULT_SEQ_MAX + 1), "seq");
 	assert_rejected("seq", json_string("1"), "seq");
 	assert_rejected("seq", json_real(1.5), "seq");
 	assert_rejected("round", json_integer(-1), "round");

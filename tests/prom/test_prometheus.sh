@@ -27,13 +27,15 @@ PPORT=$(free_port)
 C=http://127.0.0.1:$CPORT
 P=http://127.0.0.1:$PPORT
 write_inventory "$TMP/inv.yaml" 5353 1s 1s branch-1 branch-2
+sed -i 's/address: \[127.0.0.1\]/address: [127.0.0.1, "::1"]/' "$TMP/inv.yaml"
 cp "$TMP/inv.yaml" "$TMP/inv.good"
 start_collector "$TMP/inv.yaml" "$CPORT" "$TMP/anycast.db"
 
-# One round of branch-1, after two results whose names are not the inventory's:
-# a service it lacks, and an anycast answer from an unknown instance.
+# One round of branch-1, after three results whose names are not the inventory's:
+# a service it lacks, an anycast answer from an unknown instance, and a
+# management address nobody has (127.0.0.9).
 if python3 "$PROM_DIR/feed.py" "$C" "$TMP/branch-1.token" 1 \
-	rogue-svc/4/anycast/rogue-1/ok/3 dns/4/anycast/rogue-2/ok/3 \
+	rogue-svc/4/anycast/rogue-1/ok/3 dns/4/anycast/rogue-2/ok/3 dns/4/management/rogue-3/ok/1 \
 	dns/4/anycast/site-a/ok/2.5 dns/4/management/site-a/ok/1.5 dns/4/management/site-b/timeout/- \
 	dns/6/anycast/-/timeout/- > "$TMP/feed.out"; then
 	ok "results stored: $(cat "$TMP/feed.out")"
@@ -64,7 +66,8 @@ check_line 'anycast_rtt_seconds_sum{agent="branch-1",service="dns",family="4",ta
 check_line 'anycast_agent_last_seen_timestamp_seconds{agent="branch-2"} 0.000' \
 	"an agent that never reported is listed with 0"
 check_line "anycast_build_info{version=\"$VERSION\"} 1" "build info $VERSION"
-check_line 'anycast_metrics_ignored_results_total 1' "the result of an unknown service is only counted"
+check_line 'anycast_ingest_results_total{outcome="unconfigured"} 2' \
+	"the records of an unknown service and of an address not in the inventory are dropped and counted"
 for name in process_cpu_seconds_total process_resident_memory_bytes process_virtual_memory_bytes \
 	process_open_fds process_max_fds process_start_time_seconds \
 	anycast_config_last_reload_successful anycast_config_last_reload_success_timestamp_seconds; do
