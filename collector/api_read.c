@@ -418,7 +418,8 @@ api_get_metrics(struct collector *c, struct http_exchange *ex)
 	struct store_writer_stats ws;
 	struct metrics_process ps;
 	struct sse_stats ss;
-	struct metrics_inputs in = { .start_ms = c->start_ms, .stream = &ss };
+	struct metrics_role role = { c->is_leader, c->role_changes, c->feed_results };
+	struct metrics_inputs in = { .start_ms = c->start_ms, .stream = &ss, .role = &role };
 	char *txt;
 	size_t len;
 
@@ -461,7 +462,10 @@ health_done(void *arg, struct store_job *job)
 	struct health_ctx *h = arg;
 
 	if (job->rc == 0)
-		api_json(h->c, h->ex, 200, json_pack("{s:s}", "status", "ok"), NULL);
+		api_json(h->c, h->ex, 200,
+			 json_pack("{s:s,s:s}", "status", "ok", "role",
+				   h->c->is_leader ? "leader" : "follower"),
+			 NULL);
 	else
 		api_error(h->c, h->ex, 503, "database not writable: %s", strerror(-job->rc));
 	free(h);

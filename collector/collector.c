@@ -170,6 +170,21 @@ open_store(struct collector *c, const struct collector_options *opt, char *err, 
 	return 0;
 }
 
+void
+collector_alerter_open(struct collector *c)
+{
+	c->alerter = alerter_new(c->loop, c->inv, collector_on_delivery, c);
+	if (c->alerter == NULL) {
+		log_warnx("alerts disabled: cannot start the alerter");
+		return;
+	}
+	alerter_set_external_url(c->alerter, c->alert_url);
+	alerter_set_resend(c->alerter, c->alert_resend_ms);
+	/* Open incidents of the previous run (or leader): Alertmanager must
+	 * hear of them again; other channels remember them as firing. */
+	collector_incidents_resend(c);
+}
+
 /* Agents' last reports as stored, so that one silent since before a restart
  * shows its age, not "never". */
 static void
@@ -233,20 +248,16 @@ collector_start(struct collector *c, uv_loop_t *loop, const struct collector_opt
 	if (open_store(c, opt, err, errlen) != 0)
 		goto fail;
 	seed_agent_reports(c);
-	c->alerter = alerter_new(loop, c->inv, collector_on_delivery, c);
-	if (c->alerter == NULL) {
-		log_warnx("alerts disabled: cannot start the alerter");
-	} else {
-		char url[600];
-
-		snprintf(url, sizeof(url), "%s", opt->external_url != NULL ? opt->external_url : "");
-		if (url[0] == '\0')
-			snprintf(url, sizeof(url), "http://%s/", c->listen);
-		alerter_set_external_url(c->alerter, url);
-		alerter_set_resend(c->alerter, opt->alert_resend_ms);
-		/* Open incidents of the previous run: Alertmanager must hear of them again. */
-		collector_incidents_resend(c);
-	}
+	snprintf(c->alert_url, sizeof(c->alert_url), "%s",
+		 opt->external_url != NULL ? opt->external_url : "");
+	if (c->alert_url[0] == '\0')
+		snprintf(c->alert_url, sizeof(c->alert_url), "http://%s/", c->listen);
+	c->alert_resend_ms = opt->alert_resend_ms;
+	if (collector_role_start(c, err, errlen) != 0)
+		goto fail_running;
+	/* A follower leaves alerts to the leader. */
+	if (c->is_leader)
+		collector_alerter_open(c);
 
 	api_host_init(c, opt->external_url);
 	ho.listen = c->listen;
@@ -288,11 +299,13 @@ fail_running:
 	if (c->alerter != NULL)
 		alerter_close(c->alerter, NULL, NULL);
 	c->alerter = NULL;
+	collector_role_stop(c);
 	store_writer_close(c->writer, NULL, NULL);
 	c->writer = NULL;
 	uv_run(loop, UV_RUN_DEFAULT);
 fail:
 	store_close(c->reader);
+	collector_feed_clear(c);
 	free(c->snap);
 	incidents_free(c->incidents);
 	collector_watch_free(c);
@@ -310,6 +323,9 @@ writer_closed(void *arg)
 {
 	struct collector *c = arg;
 
+	/* Every write is committed: another collector may lead from here. */
+	collector_role_stop(c);
+	collector_feed_clear(c);
 	store_close(c->reader);
 	c->reader = NULL;
 	free(c->snap);
@@ -340,8 +356,12 @@ alerter_closed(void *arg)
 	size_t n = catchment_snapshot(c->catchment, &rows);
 
 	c->alerter = NULL;
-	/* Last state, so a restart resumes where we stopped. */
-	collector_save_snapshot(c, rows, n);
+	/* Last state, so a restart resumes where we stopped (a follower's rows
+	 * are the leader's: not ours to save). */
+	if (c->is_leader)
+		collector_save_snapshot(c, rows, n);
+	else
+		free(rows);
 	store_writer_close(c->writer, writer_closed, c);
 	c->writer = NULL;
 }

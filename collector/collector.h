@@ -17,6 +17,7 @@
 #include "collector/http_server.h"
 #include "collector/incident.h"
 #include "collector/integrity.h"
+#include "collector/leader.h"
 #include "collector/metrics.h"
 #include "collector/sse.h"
 #include "collector/store.h"
@@ -88,6 +89,19 @@ struct collector {
 	int64_t results_announced_ms;
 	struct sse *sse;                      /* the event stream's clients and ring */
 
+	/* Role (collector/collector_role.c): several collectors may share one
+	 * PostgreSQL store; only the leader classifies, runs incidents, alerts. */
+	int shared_store;                     /* PostgreSQL: others may share it */
+	struct leader *leader;                /* the election; NULL on SQLite */
+	int is_leader;                        /* acting as leader (always 1 on SQLite) */
+	int lead_pending;                     /* lock held, state not rebuilt yet */
+	uint64_t role_changes;
+	int64_t follower_refresh_ms;          /* last catchment refresh as follower */
+	struct hashmap feed;                  /* agent -> highest seq classified (collector_feed.c) */
+	uint64_t feed_results;                /* results classified from other collectors */
+	char alert_url[600];                  /* the alerter's settings, kept to reopen it */
+	int64_t alert_resend_ms;
+
 	char host_name[256];                  /* gethostname(), lower case (api_host.c) */
 	char external_host[256];              /* host of --external-url, "" when none */
 
@@ -140,6 +154,30 @@ void collector_guard_action(struct collector *c, const char *agent, const struct
 void collector_guard_restore(struct collector *c, struct store *st);
 /* Push a message to every event-stream client (data: borrowed). */
 void collector_broadcast(struct collector *c, const char *name, json_t *data);
+
+/* Start the alerter with the saved settings and re-send open incidents to
+ * it (Alertmanager must hear of them again). NULL alerter when it fails. */
+void collector_alerter_open(struct collector *c);
+
+/* Roles (collector/collector_role.c). start: after the store opened: on
+ * PostgreSQL, join the election (a follower drops the incidents it
+ * restored); on SQLite, leader. tick: each second, before classification:
+ * the leader reads other collectors' results, a follower refreshes its
+ * catchment rows from the store. stop: leave the election (releases the
+ * lock) once the last writes are committed. */
+int collector_role_start(struct collector *c, char *err, size_t errlen);
+void collector_role_tick(struct collector *c, int64_t now_ms);
+void collector_role_stop(struct collector *c);
+
+/* Results for classification (collector/collector_feed.c). claim: 1 when r
+ * is to be classified (its seq is above its agent's cursor, which moves to
+ * it), 0 when it was already; always 1 on SQLite. start: cursors at every
+ * stored agent's last seq. poll: classify what other collectors stored
+ * since. clear: forget the cursors. */
+int collector_feed_claim(struct collector *c, const struct result *r);
+int collector_feed_start(struct collector *c);
+int collector_feed_poll(struct collector *c, int64_t now_ms);
+void collector_feed_clear(struct collector *c);
 
 /* Incidents (collector/collector_incidents.c). start: the engine, open
  * incidents restored from st (the writer's connection, before the writer

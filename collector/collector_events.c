@@ -65,12 +65,15 @@ static void
 on_event(void *ctx, const struct event *in)
 {
 	struct collector *c = ctx;
-	struct store_job *job = store_job_new(STORE_JOB_EVENT);
+	struct store_job *job;
 	int64_t now = time_now_ms();
 	struct event ev;
 	json_t *js;
 
-	if (job == NULL) {
+	/* Only the leader raises events (a follower classifies nothing). */
+	if (!c->is_leader)
+		return;
+	if ((job = store_job_new(STORE_JOB_EVENT)) == NULL) {
 		log_warnx("event %s lost: out of memory", in->type);
 		return;
 	}
@@ -132,14 +135,20 @@ collector_results_stored(struct collector *c, const struct result *r,
 			c->results_unannounced++;
 		}
 	}
-	/* Feed runs of new results: duplicates were seen before. */
+	/* Only the leader classifies. Feed runs of new results: duplicates
+	 * were seen before, and so were results another collector stored that
+	 * the leader already read from the store (collector_feed.c). */
+	if (!c->is_leader)
+		return;
 	while (i < n) {
 		size_t j;
 
-		while (i < n && !stored[i])
+		while (i < n && !(stored[i] && collector_feed_claim(c, &r[i])))
 			i++;
-		for (j = i; j < n && stored[j]; j++)
+		for (j = i + 1; j < n && stored[j] && collector_feed_claim(c, &r[j]); j++)
 			;
+		if (i >= n)
+			break;
 		if (j > i) {
 			catchment_observe(c->catchment, &r[i], j - i, now, on_event, c);
 			integrity_observe(c->integrity, &r[i], j - i, now, on_event, c);
@@ -194,11 +203,14 @@ collector_on_tick(uv_timer_t *t)
 	uint64_t sig;
 	size_t n;
 
-	catchment_tick(c->catchment, now, on_event, c);
-	integrity_tick(c->integrity, now, on_event, c);
-	collector_watch_silence(c, now);
-	if (c->incidents != NULL)
-		incidents_tick(c->incidents, now);
+	collector_role_tick(c, now);
+	if (c->is_leader) {
+		catchment_tick(c->catchment, now, on_event, c);
+		integrity_tick(c->integrity, now, on_event, c);
+		collector_watch_silence(c, now);
+		if (c->incidents != NULL)
+			incidents_tick(c->incidents, now);
+	}
 	c->snap_valid = 0;
 	if (c->snap != NULL && now - c->snap_read_ms >= SNAPSHOT_KEEP_MS)
 		drop_snapshot(c);
@@ -209,8 +221,10 @@ collector_on_tick(uv_timer_t *t)
 		if (c->sse != NULL)
 			push_catchments(c);
 	}
-	if ((c->snapshot_dirty && now - c->snapshot_saved_ms >= SNAPSHOT_MIN_INTERVAL_MS) ||
-	    (n > 0 && now - c->snapshot_saved_ms >= SNAPSHOT_MAX_INTERVAL_MS)) {
+	/* The stored snapshot is the leader's; followers read it. */
+	if (c->is_leader &&
+	    ((c->snapshot_dirty && now - c->snapshot_saved_ms >= SNAPSHOT_MIN_INTERVAL_MS) ||
+	     (n > 0 && now - c->snapshot_saved_ms >= SNAPSHOT_MAX_INTERVAL_MS))) {
 		n = catchment_snapshot(c->catchment, &rows);
 		if (rows != NULL && n == 0) {
 			free(rows);
@@ -238,8 +252,9 @@ collector_on_retention(uv_timer_t *t)
 
 	int64_t now = time_now_ms();
 
-	/* The writer deletes in paced steps until nothing older is left. */
-	if (c->writer != NULL)
+	/* One collector enforces retention for the shared store; its writer
+	 * deletes in paced steps until nothing older is left. */
+	if (c->writer != NULL && c->is_leader)
 		store_writer_set_retention(c->writer, now - c->inv->retention_ms,
 					   now - c->inv->rollup_retention_ms,
 					   now - c->inv->event_retention_ms);

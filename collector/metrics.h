@@ -64,6 +64,13 @@ struct metrics_process {
 int metrics_process_read(struct metrics_process *p);
 
 /* State that lives elsewhere and is read at render time (all may be NULL). */
+/* The collector's role among those sharing its store (collector/leader.h). */
+struct metrics_role {
+	int leader;             /* 1: classifies, runs incidents and alerts */
+	uint64_t changes;       /* role changes since start */
+	uint64_t feed_results;  /* results classified that another collector stored */
+};
+
 struct metrics_inputs {
 	const struct catchment_row *rows;
 	size_t n_rows;
@@ -76,6 +83,7 @@ struct metrics_inputs {
 	int64_t start_ms;
 	const struct metrics_process *process;
 	const struct sse_stats *stream;
+	const struct metrics_role *role; /* NULL: not rendered */
 };
 
 /* Render everything. Returns a malloc'd NUL-terminated text (caller frees)

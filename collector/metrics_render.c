@@ -251,6 +251,20 @@ render_process(const struct metrics *m, const struct metrics_inputs *in, struct 
 		bprintf(b, "anycast_collector_start_time_seconds %.3f\n",
 			(double)in->start_ms / 1000.0);
 	}
+	if (in->role != NULL) {
+		family(b, "anycast_collector_leader", "gauge",
+		       "1 when this collector is the leader (classifies catchments, runs incidents"
+		       " and alerts), 0 when a follower.");
+		bprintf(b, "anycast_collector_leader %d\n", in->role->leader);
+		family(b, "anycast_collector_role_changes_total", "counter",
+		       "Times this collector became leader or stepped down.");
+		bprintf(b, "anycast_collector_role_changes_total %llu\n",
+			(unsigned long long)in->role->changes);
+		family(b, "anycast_collector_feed_results_total", "counter",
+		       "Results another collector stored that this one classified as leader.");
+		bprintf(b, "anycast_collector_feed_results_total %llu\n",
+			(unsigned long long)in->role->feed_results);
+	}
 	family(b, "anycast_config_last_reload_successful", "gauge",
 	       "1 when the last load of the inventory (start or SIGHUP) succeeded, else 0.");
 	bprintf(b, "anycast_config_last_reload_successful %d\n", m->reload_ok);

@@ -210,6 +210,15 @@ struct store_results_query {
  * so the walk stops at the limit). NULL on error. */
 json_t *store_query_results(struct store *st, const struct store_results_query *q);
 
+/* Results stored by any collector sharing the database, for the leader's
+ * classification (PostgreSQL; SQLite answers -ENOTSUP: one collector, which
+ * sees every result it stores). For each agents[i], those with seq >
+ * after[i], at most limit of them, in ascending seq: fn runs once per
+ * result, agent after agent (r valid during the call). 0 or negative. */
+int store_each_result_after(struct store *st, const char *const *agents, const uint64_t *after,
+			    size_t n, int limit, void (*fn)(void *ctx, const struct result *r),
+			    void *ctx);
+
 struct store_events_query {
 	int64_t since_ms;    /* INT64_MIN = all */
 	const char *type;    /* NULL = any */

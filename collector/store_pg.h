@@ -6,6 +6,7 @@
 #define ANYCAST_STORE_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "collector/store.h"
 
@@ -66,6 +67,9 @@ int store_pg_save_incident(struct store_pg *pg, const struct store_incident *in)
 /* Reads (collector/store_pg_read.c). */
 void store_pg_set_query_budget(struct store_pg *pg, int ms);
 json_t *store_pg_query_results(struct store_pg *pg, const struct store_results_query *q);
+int store_pg_each_result_after(struct store_pg *pg, const char *const *agents, const uint64_t *after,
+			       size_t n, int limit, void (*fn)(void *ctx, const struct result *r),
+			       void *ctx);
 json_t *store_pg_query_events(struct store_pg *pg, const struct store_events_query *q);
 json_t *store_pg_query_agents(struct store_pg *pg);
 json_t *store_pg_query_management(struct store_pg *pg);

@@ -77,8 +77,9 @@ query_rows(struct store_pg *pg, const char *sql, int n, const char *const *v,
 	return arr;
 }
 
-static json_t *
-result_row(PGresult *s, int i)
+/* Row i of a results query (the columns of RESULT_COLUMNS) into r. */
+static void
+row_result(PGresult *s, int i, struct result *out)
 {
 	struct result r;
 	enum result_outcome o = RESULT_OK;
@@ -112,7 +113,108 @@ result_row(PGresult *s, int i)
 		r.root_dispersion_ms = strtod(val(s, i, 22), NULL);
 		snprintf(r.kod, sizeof(r.kod), "%s", val(s, i, 23));
 	}
+	*out = r;
+}
+
+static json_t *
+result_row(PGresult *s, int i)
+{
+	struct result r;
+
+	row_result(s, i, &r);
 	return result_to_json(&r);
+}
+
+#define RESULT_COLUMNS                                                                         \
+	"a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"            \
+	" r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"        \
+	" r.rcode, r.rtt_ms, r.stratum, r.leap, r.refid, r.reference_time_ms, r.offset_ms,"   \
+	" r.root_delay_ms, r.root_dispersion_ms, r.kod"
+
+/* Append s to b as an element of a PostgreSQL array literal. */
+static int
+array_text(char **b, size_t *len, size_t *cap, const char *s, int quote)
+{
+	size_t need = *len + 2 * strlen(s) + 4;
+
+	if (need > *cap) {
+		size_t ncap = need * 2;
+		char *nb = realloc(*b, ncap);
+
+		if (nb == NULL)
+			return -ENOMEM;
+		*b = nb;
+		*cap = ncap;
+	}
+	if (*len > 1)
+		(*b)[(*len)++] = ',';
+	if (quote)
+		(*b)[(*len)++] = '"';
+	for (; *s != '\0'; s++) {
+		if (quote && (*s == '"' || *s == '\\'))
+			(*b)[(*len)++] = '\\';
+		(*b)[(*len)++] = *s;
+	}
+	if (quote)
+		(*b)[(*len)++] = '"';
+	(*b)[*len] = '\0';
+	return 0;
+}
+
+int
+store_pg_each_result_after(struct store_pg *pg, const char *const *agents, const uint64_t *after,
+			   size_t n, int limit, void (*fn)(void *ctx, const struct result *r),
+			   void *ctx)
+{
+	char *names = NULL, *seqs = NULL, num[24], lim[16];
+	size_t nl = 0, nc = 0, sl = 0, sc = 0;
+	const char *v[3];
+	PGresult *res = NULL;
+	int rc = -ENOMEM;
+
+	if (n == 0)
+		return 0;
+	if (array_text(&names, &nl, &nc, "{", 0) != 0 || array_text(&seqs, &sl, &sc, "{", 0) != 0)
+		goto out;
+	nl = sl = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (array_text(&names, &nl, &nc, agents[i], 1) != 0 ||
+		    array_text(&seqs, &sl, &sc, I64(num, (int64_t)after[i]), 0) != 0)
+			goto out;
+	}
+	if (array_text(&names, &nl, &nc, "", 0) != 0 || array_text(&seqs, &sl, &sc, "", 0) != 0)
+		goto out;
+	names[nl - 1] = '}';
+	seqs[sl - 1] = '}';
+	v[0] = names;
+	v[1] = seqs;
+	v[2] = I64(lim, limit);
+	/* agents.last_seq (written with the results) skips every agent with
+	 * nothing new without touching results; for the others, the primary
+	 * key walks each day's partition from the cursor and stops at the
+	 * limit. */
+	res = store_pg_params(pg,
+			      "SELECT " RESULT_COLUMNS
+			      " FROM unnest($1::text[], $2::bigint[]) AS c(name, after)"
+			      " JOIN agents a ON a.name = c.name AND a.last_seq > c.after"
+			      " CROSS JOIN LATERAL (SELECT * FROM results x WHERE x.agent_id = a.id"
+			      " AND x.seq > c.after ORDER BY x.seq LIMIT $3::int) r"
+			      " JOIN services s ON s.id = r.service_id ORDER BY a.name, r.seq",
+			      3, v, &rc);
+	if (res == NULL)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct result r;
+
+		row_result(res, i, &r);
+		fn(ctx, &r);
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	free(names);
+	free(seqs);
+	return rc;
 }
 
 json_t *

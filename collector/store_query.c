@@ -346,6 +346,15 @@ store_query_management(struct store *st)
 }
 
 int
+store_each_result_after(struct store *st, const char *const *agents, const uint64_t *after,
+			size_t n, int limit, void (*fn)(void *ctx, const struct result *r), void *ctx)
+{
+	if (st->pg != NULL)
+		return store_pg_each_result_after(st->pg, agents, after, n, limit, fn, ctx);
+	return -ENOTSUP;
+}
+
+int
 store_each_management(struct store *st, void (*fn)(void *ctx, const struct store_mgmt_row *row),
 		      void *ctx)
 {

@@ -858,6 +858,7 @@ Test(api, catchment_change_shows_in_events_catchments_and_metrics)
 				 "family=\"4\",target=\"management\",anycast_instance=\"site-a\"} 1\n"));
 	cr_assert(strstr(r.body, "anycast_agent_last_seen_timestamp_seconds{agent=\"branch-2\"} 0.000\n"));
 	cr_assert(strstr(r.body, "anycast_build_info{version=\"") != NULL);
+	cr_assert(strstr(r.body, "\nanycast_collector_leader 1\n") != NULL);
 	/* Prometheus owns the label "instance" (ours would become exported_instance). */
 	for (const char *p = strstr(r.body, "instance=\""); p != NULL; p = strstr(p + 1, "instance=\""))
 		cr_assert(p - r.body >= 8 && strncmp(p - 8, "anycast_", 8) == 0, "label %.40s", p - 8);
@@ -949,6 +950,8 @@ Test(api, health_static_files_and_no_traversal)
 	start(NULL);
 	r = http("GET", "/healthz", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 200);
+	/* Alone on its store (SQLite, or the only one on PostgreSQL): leader. */
+	cr_assert(strstr(r.body, "\"role\":\"leader\"") != NULL, "%s", r.body);
 	free(r.body);
 	r = http("GET", "/", NULL, NULL, NULL);
 	cr_assert_eq(r.status, 200);

@@ -25,7 +25,7 @@ if [ $# -eq 0 ]; then
 	fi
 	export ANYCAST_TEST_PG
 	ANYCAST_TEST_PG=$(pg_url postgres)
-	for suite in collector_test_store collector_test_api collector_test_integrity_api; do
+	for suite in collector_test_store collector_test_api collector_test_integrity_api collector_test_leader; do
 		echo "=== pg suite: $suite"
 		if (cd "$ROOT" && "$ANYCAST_BIN/$suite" --verbose=0 -j1) >"$PG_LOG_DIR/$suite.log" 2>&1; then
 			passed+=("$suite")
