@@ -113,6 +113,14 @@ row_result(PGresult *s, int i, struct result *out)
 		r.root_dispersion_ms = strtod(val(s, i, 22), NULL);
 		snprintf(r.kod, sizeof(r.kod), "%s", val(s, i, 23));
 	}
+	snprintf(r.check, sizeof(r.check), "%s", val(s, i, 24));
+	if (!PQgetisnull(s, i, 25)) {
+		r.has_serial = 1;
+		r.serial = (uint32_t)strtoul(val(s, i, 25), NULL, 10);
+	}
+	snprintf(r.digest, sizeof(r.digest), "%s", val(s, i, 26));
+	snprintf(r.rrs, sizeof(r.rrs), "%s", val(s, i, 27));
+	snprintf(r.reason, sizeof(r.reason), "%s", val(s, i, 28));
 	*out = r;
 }
 
@@ -129,7 +137,8 @@ result_row(PGresult *s, int i)
 	"a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"            \
 	" r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"        \
 	" r.rcode, r.rtt_ms, r.stratum, r.leap, r.refid, r.reference_time_ms, r.offset_ms,"   \
-	" r.root_delay_ms, r.root_dispersion_ms, r.kod"
+	" r.root_delay_ms, r.root_dispersion_ms, r.kod, r.check_name, r.serial, r.digest,"   \
+	" r.rrs, r.reason"
 
 /* Append s to b as an element of a PostgreSQL array literal. */
 static int
@@ -228,10 +237,7 @@ store_pg_query_results(struct store_pg *pg, const struct store_results_query *q)
 	 * (agent_id, seq, time_ms) gives the order and the limit stops the
 	 * walk (a merge append across partitions). */
 	snprintf(sql, sizeof(sql),
-		 "SELECT a.name, r.seq, r.round, r.time_ms, s.name, r.address, r.family, r.target,"
-		 " r.instance, r.identity, r.identity_source, r.query, r.transport, r.outcome,"
-		 " r.rcode, r.rtt_ms, r.stratum, r.leap, r.refid, r.reference_time_ms, r.offset_ms,"
-		 " r.root_delay_ms, r.root_dispersion_ms, r.kod"
+		 "SELECT " RESULT_COLUMNS
 		 " FROM results r JOIN agents a ON a.id = r.agent_id"
 		 " JOIN services s ON s.id = r.service_id"
 		 " WHERE r.seq > $1::bigint AND r.time_ms >= $2::bigint AND r.time_ms <= $3::bigint"

@@ -404,14 +404,10 @@ Test(integrity_api, check_fields_stored_and_served)
 	json_t *res = json_object_get(j, "results");
 	cr_assert_eq(json_array_size(res), 3);
 	json_t *r = json_array_get(res, 2);
-	/* PostgreSQL stores the check columns (store_pg_write.c) but its
-	 * results reader does not return them yet */
-	if (!test_db_is_pg()) {
-		cr_assert_str_eq(json_string_value(json_object_get(r, "check")), "soa");
-		cr_assert_eq(json_integer_value(json_object_get(r, "serial")), 12);
-		cr_assert_str_eq(json_string_value(json_object_get(r, "digest")), DIGEST_A);
-		cr_assert(strstr(json_string_value(json_object_get(r, "rrs")), "SOA") != NULL);
-	}
+	cr_assert_str_eq(json_string_value(json_object_get(r, "check")), "soa");
+	cr_assert_eq(json_integer_value(json_object_get(r, "serial")), 12);
+	cr_assert_str_eq(json_string_value(json_object_get(r, "digest")), DIGEST_A);
+	cr_assert(strstr(json_string_value(json_object_get(r, "rrs")), "SOA") != NULL);
 	json_decref(j);
 	/* a bad digest is refused with the field named */
 	char body[2048], rec[1024];
