@@ -2,166 +2,16 @@
  * starts the real anycast-collector binary ($ANYCAST_BIN, else next to this
  * test) on 127.0.0.1 with a free port, its own inventory and database in a
  * temp dir, and talks to it with libcurl. */
-#include <criterion/criterion.h>
-#include <curl/curl.h>
-#include <errno.h>
-#include <jansson.h>
 #include <openssl/evp.h>
-#include <libgen.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "common/timefmt.h"
-#include "test_db.h"
-
-#define TOKEN1 "secret-token-1"
-#define TOKEN2 "secret-token-2"
-
-static char dir[256], bin[512], base[64];
-static char dbspec[400]; /* the SQLite file, or a PostgreSQL URL (test_db.h) */
-static int port;
-static pid_t pid;
-
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	char headers[4096];
-};
-
-static size_t
-on_body(char *p, size_t sz, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-
-	cr_assert_not_null(nb);
-	memcpy(nb + r->len, p, sz * n);
-	r->body = nb;
-	r->len += sz * n;
-	r->body[r->len] = '\0';
-	return sz * n;
-}
-
-static size_t
-on_header(char *p, size_t sz, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t have = strlen(r->headers);
-
-	if (have + sz * n < sizeof(r->headers))
-		memcpy(r->headers + have, p, sz * n), r->headers[have + sz * n] = '\0';
-	return sz * n;
-}
-
-/* One request; token NULL = no Authorization; header may be NULL. */
-static struct reply
-http(const char *method, const char *path, const char *token, const char *body,
-     const char *header)
-{
-	struct reply r = { 0 };
-	struct curl_slist *h = NULL;
-	char url[512], auth[256];
-	CURL *e = curl_easy_init();
-
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	if (header != NULL)
-		h = curl_slist_append(h, header);
-	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	if (body != NULL) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	if (curl_easy_perform(e) == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(e);
-	if (r.body == NULL)
-		r.body = calloc(1, 1);
-	return r;
-}
-
-static json_t *
-http_json(const char *method, const char *path, const char *token, const char *body,
-	  long want_status)
-{
-	struct reply r = http(method, path, token, body, NULL);
-	json_t *j;
-
-	cr_assert_eq(r.status, want_status, "%s %s: status %ld, body %s", method, path, r.status,
-		     r.body);
-	j = json_loads(r.body, 0, NULL);
-	cr_assert_not_null(j, "%s %s: not JSON: %s", method, path, r.body);
-	free(r.body);
-	return j;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
-static void
-write_file(const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
+#include "collector_harness.h"
 
 static void
 write_inventory(const char *extra_instance)
 {
-	char hash1[65], hash2[65], cmd[256], text[2048];
-	FILE *p;
+	char hash1[65], hash2[65], text[2048];
 
-	/* Hash the tokens with the system tool, not our code. */
-	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN1);
-	p = popen(cmd, "r");
-	cr_assert_eq(fscanf(p, "%64s", hash1), 1);
-	pclose(p);
-	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN2);
-	p = popen(cmd, "r");
-	cr_assert_eq(fscanf(p, "%64s", hash2), 1);
-	pclose(p);
+	token_sha256(TOKEN1, hash1);
+	token_sha256(TOKEN2, hash2);
 	snprintf(text, sizeof(text),
 		 "services:\n"
 		 "  - name: dns\n"
@@ -180,106 +30,12 @@ write_inventory(const char *extra_instance)
 }
 
 static void
-start(const char *extra_flag)
-{
-	char cfg[300], listen[64], web[300], logf[300];
-	const char *db = dbspec;
-	int64_t deadline;
-
-	snprintf(cfg, sizeof(cfg), "%s/inv.yaml", dir);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	snprintf(web, sizeof(web), "%s/web", dir);
-	snprintf(logf, sizeof(logf), "%s/collector.log", dir);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		FILE *l = freopen(logf, "a", stderr);
-
-		(void)l;
-		execl(bin, bin, "--config", cfg, "--listen", listen, "--db", db, "--web-dir", web,
-		      extra_flag ? extra_flag : "-v", (char *)NULL);
-		_exit(127);
-	}
-	deadline = time_now_ms() + 10000;
-	for (;;) {
-		struct reply r = http("GET", "/healthz", NULL, NULL, NULL);
-
-		free(r.body);
-		if (r.status == 200)
-			break;
-		cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "collector exited at start");
-		cr_assert_lt(time_now_ms(), deadline, "collector did not come up");
-		usleep(50000);
-	}
-}
-
-static void
-stop(int sig)
-{
-	int status;
-
-	cr_assert_eq(kill(pid, sig), 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	if (sig == SIGTERM)
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			  "collector did not stop cleanly: status %d", status);
-	pid = 0;
-}
-
-static void
 setup(void)
 {
-	const char *b = getenv("ANYCAST_BIN");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (b != NULL && b[0]) {
-		snprintf(bin, sizeof(bin), "%s/anycast-collector", b);
-	} else {
-		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		cr_assert_gt(n, 0);
-		self[n] = '\0';
-		snprintf(bin, sizeof(bin), "%s/anycast-collector", dirname(self));
-	}
-	cr_assert_eq(access(bin, X_OK), 0, "no collector binary at %s", bin);
-	snprintf(dir, sizeof(dir), "/tmp/test_api.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	char web[300];
-
-	snprintf(web, sizeof(web), "%s/web", dir);
-	cr_assert_eq(mkdir(web, 0755), 0);
-	write_file("web/index.html", "<!doctype html><title>anycast</title>\n");
-	write_file("secret.txt", "outside the web dir\n");
-	port = free_port();
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-	write_inventory(NULL);
-	{
-		char file[300];
-
-		snprintf(file, sizeof(file), "%s/anycast.db", dir);
-		test_db_make(dbspec, sizeof(dbspec), file);
-	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	harness_setup("test_api");
 }
 
-static void
-teardown(void)
-{
-	char cmd[700];
-
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	/* A test that failed half-way may leave a file immutable. */
-	snprintf(cmd, sizeof(cmd), "chattr -i '%s/anycast.db-wal' 2>/dev/null; rm -rf '%s'", dir,
-		 dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	curl_global_cleanup();
-}
-
-TestSuite(api, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(api, .init = setup, .fini = harness_teardown, .timeout = 60);
 
 /* One record as an agent sends it. */
 static void
@@ -1186,11 +942,9 @@ Test(api, read_token_guards_the_dashboard_api)
 {
 	char hash[65], path[300], hdr[128];
 	struct reply r;
-	FILE *p, *f;
+	FILE *f;
 
-	p = popen("printf %s dashboard-secret | sha256sum", "r");
-	cr_assert_eq(fscanf(p, "%64s", hash), 1);
-	pclose(p);
+	token_sha256("dashboard-secret", hash);
 	snprintf(path, sizeof(path), "%s/inv.yaml", dir);
 	f = fopen(path, "a");
 	cr_assert_not_null(f);
@@ -1509,17 +1263,10 @@ Test(api, answers_are_gzipped_when_asked)
 static void
 write_guard_inventory(void)
 {
-	char hash1[65], hash3[65], cmd[256], text[2048];
-	FILE *p;
+	char hash1[65], hash3[65], text[2048];
 
-	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN1);
-	p = popen(cmd, "r");
-	cr_assert_eq(fscanf(p, "%64s", hash1), 1);
-	pclose(p);
-	snprintf(cmd, sizeof(cmd), "printf %%s %s | sha256sum", TOKEN3);
-	p = popen(cmd, "r");
-	cr_assert_eq(fscanf(p, "%64s", hash3), 1);
-	pclose(p);
+	token_sha256(TOKEN1, hash1);
+	token_sha256(TOKEN3, hash3);
 	snprintf(text, sizeof(text),
 		 "services:\n"
 		 "  - name: dns\n"
