@@ -13,6 +13,7 @@
 
 #include "collector/incident.h"
 #include "collector/incident_impl.h"
+#include "common/array_grow.h"
 
 #define RECENT_MS (10 * 60 * 1000)     /* resolved incidents still take late events */
 #define STRAGGLER_MS (60 * 1000)       /* instance back: agents not home by then are let go */
@@ -101,26 +102,6 @@ incidents_set_update_interval(struct incidents *e, int64_t ms)
 }
 
 static int
-grow(void **p, size_t *cap, size_t n, size_t size, size_t max)
-{
-	size_t ncap;
-	void *q;
-
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return -1;
-	ncap = *cap ? *cap * 2 : 4;
-	if (ncap > max)
-		ncap = max;
-	if ((q = realloc(*p, ncap * size)) == NULL)
-		return -1;
-	*p = q;
-	*cap = ncap;
-	return 0;
-}
-
-static int
 active(const struct incident *inc)
 {
 	return inc->state != INCIDENT_RESOLVED;
@@ -183,7 +164,7 @@ new_incident(struct incidents *e, enum incident_kind kind, const struct event *e
 
 	prune(e, now);
 	if (e->n >= ACTIVE_MAX ||
-	    grow((void **)&e->list, &e->cap, e->n, sizeof(e->list[0]), ACTIVE_MAX) < 0)
+	    array_grow((void **)&e->list, &e->cap, e->n, sizeof(e->list[0]), ACTIVE_MAX) < 0)
 		return NULL;
 	if ((inc = calloc(1, sizeof(*inc))) == NULL)
 		return NULL;
@@ -229,7 +210,7 @@ add_member(struct incident *inc, const char *key, int open)
 	if (key[0] == '\0')
 		return;
 	if (m == NULL) {
-		if (grow((void **)&inc->members, &inc->cap_members, inc->n_members,
+		if (array_grow((void **)&inc->members, &inc->cap_members, inc->n_members,
 			 sizeof(*inc->members), 4096) < 0)
 			return;
 		m = &inc->members[inc->n_members++];
@@ -271,7 +252,7 @@ add_agent(struct incident *inc, const struct event *ev, const char *from, const 
 	if (a == NULL) {
 		if (!has_agent_name(inc, ev->agent))
 			inc->grew = 1;
-		if (grow((void **)&inc->agents, &inc->cap_agents, inc->n_agents,
+		if (array_grow((void **)&inc->agents, &inc->cap_agents, inc->n_agents,
 			 sizeof(*inc->agents), 4096) < 0)
 			return NULL;
 		a = &inc->agents[inc->n_agents++];
@@ -290,7 +271,7 @@ add_agent(struct incident *inc, const struct event *ev, const char *from, const 
 static void
 add_event_ref(struct incident *inc, int64_t id, const char *agent)
 {
-	if (id <= 0 || grow((void **)&inc->events, &inc->cap_events, inc->n_events,
+	if (id <= 0 || array_grow((void **)&inc->events, &inc->cap_events, inc->n_events,
 			    sizeof(*inc->events), INCIDENT_EVENTS_MAX) < 0)
 		return;
 	inc->events[inc->n_events].id = id;
@@ -1049,7 +1030,7 @@ incidents_restore(struct incidents *e, const struct incident *src)
 	struct incident *inc;
 
 	if (src->state != INCIDENT_OPEN || e->n >= ACTIVE_MAX ||
-	    grow((void **)&e->list, &e->cap, e->n, sizeof(e->list[0]), ACTIVE_MAX) < 0)
+	    array_grow((void **)&e->list, &e->cap, e->n, sizeof(e->list[0]), ACTIVE_MAX) < 0)
 		return -1;
 	if ((inc = malloc(sizeof(*inc))) == NULL)
 		return -ENOMEM;

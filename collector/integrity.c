@@ -6,6 +6,7 @@
  * is open; per (agent, service): the instance that served it last. Every
  * table has a maximum size; entries beyond it are not tracked. */
 #include "collector/integrity.h"
+#include "common/array_grow.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -81,25 +82,6 @@ struct integrity {
 	size_t n_sv, cap_sv;
 };
 
-static int grow(void **p, size_t *cap, size_t n, size_t size, size_t max)
-{
-	size_t ncap;
-	void *q;
-
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return -1;
-	ncap = *cap ? *cap * 2 : 8;
-	if (ncap > max)
-		ncap = max;
-	if ((q = realloc(*p, ncap * size)) == NULL)
-		return -1;
-	*p = q;
-	*cap = ncap;
-	return 0;
-}
-
 struct integrity *integrity_new(int64_t serial_lag_ms)
 {
 	struct integrity *g = calloc(1, sizeof(*g));
@@ -142,7 +124,7 @@ static struct check *find_check(struct integrity *g, const char *service, const 
 		    strcmp(g->checks[i].name, name) == 0)
 			return &g->checks[i];
 	if (!create ||
-	    grow((void **)&g->checks, &g->cap_checks, g->n_checks, sizeof(*c), MAX_CHECKS) < 0)
+	    array_grow((void **)&g->checks, &g->cap_checks, g->n_checks, sizeof(*c), MAX_CHECKS) < 0)
 		return NULL;
 	c = &g->checks[g->n_checks++];
 	memset(c, 0, sizeof(*c));
@@ -159,7 +141,7 @@ static struct inst *find_inst(struct check *c, const char *name, int create)
 		if (strcmp(c->inst[i].name, name) == 0)
 			return &c->inst[i];
 	if (!create ||
-	    grow((void **)&c->inst, &c->cap_inst, c->n_inst, sizeof(*in), MAX_INSTANCES) < 0)
+	    array_grow((void **)&c->inst, &c->cap_inst, c->n_inst, sizeof(*in), MAX_INSTANCES) < 0)
 		return NULL;
 	in = &c->inst[c->n_inst++];
 	memset(in, 0, sizeof(*in));
@@ -176,7 +158,7 @@ static struct agent_check *find_ac(struct integrity *g, const struct result *r)
 		    strcmp(g->ac[i].service, r->service) == 0 &&
 		    strcmp(g->ac[i].check, r->check) == 0)
 			return &g->ac[i];
-	if (grow((void **)&g->ac, &g->cap_ac, g->n_ac, sizeof(*a), MAX_AGENT_KEYS) < 0)
+	if (array_grow((void **)&g->ac, &g->cap_ac, g->n_ac, sizeof(*a), MAX_AGENT_KEYS) < 0)
 		return NULL;
 	a = &g->ac[g->n_ac++];
 	memset(a, 0, sizeof(*a));
@@ -195,7 +177,7 @@ static void note_serving(struct integrity *g, const struct result *r)
 		    strcmp(g->sv[i].service, r->service) == 0 && g->sv[i].family == r->family)
 			s = &g->sv[i];
 	if (s == NULL) {
-		if (grow((void **)&g->sv, &g->cap_sv, g->n_sv, sizeof(*s), MAX_AGENT_KEYS) < 0)
+		if (array_grow((void **)&g->sv, &g->cap_sv, g->n_sv, sizeof(*s), MAX_AGENT_KEYS) < 0)
 			return;
 		s = &g->sv[g->n_sv++];
 		snprintf(s->agent, sizeof(s->agent), "%s", r->agent);
