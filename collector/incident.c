@@ -177,119 +177,6 @@ new_incident(struct incidents *e, enum incident_kind kind, const struct event *e
 	return inc;
 }
 
-static void
-add_service(struct incident *inc, const char *service)
-{
-	int i;
-
-	if (service[0] == '\0')
-		return;
-	for (i = 0; i < inc->n_services; i++)
-		if (strcmp(inc->services[i], service) == 0)
-			return;
-	if (inc->n_services == 0)
-		snprintf(inc->service, sizeof(inc->service), "%s", service);
-	if (inc->n_services < 4)
-		snprintf(inc->services[inc->n_services++], RESULT_NAME_MAX, "%s", service);
-}
-
-static struct incident_member *
-find_member(const struct incident *inc, const char *key)
-{
-	for (size_t i = 0; i < inc->n_members; i++)
-		if (strcmp(inc->members[i].key, key) == 0)
-			return &inc->members[i];
-	return NULL;
-}
-
-static void
-add_member(struct incident *inc, const char *key, int open)
-{
-	struct incident_member *m = find_member(inc, key);
-
-	if (key[0] == '\0')
-		return;
-	if (m == NULL) {
-		if (array_grow((void **)&inc->members, &inc->cap_members, inc->n_members,
-			 sizeof(*inc->members), 4096) < 0)
-			return;
-		m = &inc->members[inc->n_members++];
-		snprintf(m->key, sizeof(m->key), "%s", key);
-	}
-	m->open = open;
-}
-
-static struct incident_agent *
-find_agent(const struct incident *inc, const char *agent, const char *service, int family)
-{
-	for (size_t i = inc->n_agents; i-- > 0;) {
-		struct incident_agent *a = &inc->agents[i];
-
-		if (strcmp(a->agent, agent) == 0 && strcmp(a->service, service) == 0 &&
-		    a->family == family)
-			return a;
-	}
-	return NULL;
-}
-
-static int
-has_agent_name(const struct incident *inc, const char *agent)
-{
-	for (size_t i = 0; i < inc->n_agents; i++)
-		if (strcmp(inc->agents[i].agent, agent) == 0)
-			return 1;
-	return 0;
-}
-
-/* The agent's entry, new or reopened; from is kept when the entry exists. */
-static struct incident_agent *
-add_agent(struct incident *inc, const struct event *ev, const char *from, const char *to)
-{
-	struct incident_agent *a = find_agent(inc, ev->agent, ev->service, ev->family);
-
-	if (ev->agent[0] == '\0')
-		return NULL;
-	if (a == NULL) {
-		if (!has_agent_name(inc, ev->agent))
-			inc->grew = 1;
-		if (array_grow((void **)&inc->agents, &inc->cap_agents, inc->n_agents,
-			 sizeof(*inc->agents), 4096) < 0)
-			return NULL;
-		a = &inc->agents[inc->n_agents++];
-		memset(a, 0, sizeof(*a));
-		snprintf(a->agent, sizeof(a->agent), "%s", ev->agent);
-		snprintf(a->service, sizeof(a->service), "%s", ev->service);
-		a->family = ev->family;
-		snprintf(a->from, sizeof(a->from), "%s", from);
-		a->started_ms = ev->time_ms;
-	}
-	snprintf(a->to, sizeof(a->to), "%s", to);
-	a->ended_ms = 0;
-	return a;
-}
-
-static void
-add_event_ref(struct incident *inc, int64_t id, const char *agent)
-{
-	if (id <= 0 || array_grow((void **)&inc->events, &inc->cap_events, inc->n_events,
-			    sizeof(*inc->events), INCIDENT_EVENTS_MAX) < 0)
-		return;
-	inc->events[inc->n_events].id = id;
-	snprintf(inc->events[inc->n_events].agent, RESULT_NAME_MAX, "%s", agent);
-	inc->n_events++;
-}
-
-static void
-touch(struct incident *inc, const struct event *ev)
-{
-	add_service(inc, ev->service);
-	if (ev->time_ms < inc->started_ms)
-		inc->started_ms = ev->time_ms;
-	if (ev->time_ms > inc->updated_ms)
-		inc->updated_ms = ev->time_ms;
-	add_event_ref(inc, ev->id, ev->agent);
-}
-
 /* ---- finding the incident an event belongs to ---- */
 
 static struct incident *
@@ -328,7 +215,7 @@ isolated_incident_of(struct incidents *e, const char *agent)
 {
 	for (size_t i = e->n; i-- > 0;)
 		if (active(e->list[i]) && e->list[i]->kind == INCIDENT_BRANCH_ISOLATED &&
-		    has_agent_name(e->list[i], agent))
+		    incident_has_agent(e->list[i], agent))
 			return e->list[i];
 	return NULL;
 }
@@ -339,60 +226,6 @@ group_window(const struct incidents *e)
 	return 2 * e->hold_ms > GROUP_MIN_MS ? 2 * e->hold_ms : GROUP_MIN_MS;
 }
 
-/* The per-agent member keys of an entry: "<type>/agent/service/family". */
-static int
-member_of_entry(const struct incident_member *m, const struct incident_agent *a)
-{
-	char tail[3 * RESULT_NAME_MAX + 8];
-	const char *slash = strchr(m->key, '/');
-
-	snprintf(tail, sizeof(tail), "/%s/%s/%d", a->agent, a->service, a->family);
-	return slash != NULL && strcmp(slash, tail) == 0;
-}
-
-/* Move the entry at index ai of src (with its members and events) to dst. */
-static void
-move_entry(struct incident *src, size_t ai, struct incident *dst)
-{
-	struct incident_agent a = src->agents[ai];
-	struct incident_agent *na;
-	struct event ev;
-	size_t i, j;
-
-	/* the hold counts from the first event of the story */
-	if (src->state == INCIDENT_PENDING && dst->state == INCIDENT_PENDING &&
-	    src->publish_ms < dst->publish_ms)
-		dst->publish_ms = src->publish_ms;
-	memset(&ev, 0, sizeof(ev));
-	snprintf(ev.agent, sizeof(ev.agent), "%s", a.agent);
-	snprintf(ev.service, sizeof(ev.service), "%s", a.service);
-	ev.family = a.family;
-	ev.time_ms = a.started_ms;
-	if ((na = add_agent(dst, &ev, a.from, a.to)) != NULL) {
-		na->started_ms = a.started_ms < na->started_ms ? a.started_ms : na->started_ms;
-		na->ended_ms = a.ended_ms;
-	}
-	touch(dst, &ev);
-	for (i = 0, j = 0; i < src->n_members; i++) {
-		if (member_of_entry(&src->members[i], &a))
-			add_member(dst, src->members[i].key, src->members[i].open);
-		else
-			src->members[j++] = src->members[i];
-	}
-	src->n_members = j;
-	memmove(&src->agents[ai], &src->agents[ai + 1], (src->n_agents - ai - 1) * sizeof(a));
-	src->n_agents--;
-	if (has_agent_name(src, a.agent))
-		return; /* its events may be about its other entries too */
-	for (i = 0, j = 0; i < src->n_events; i++) {
-		if (strcmp(src->events[i].agent, a.agent) == 0)
-			add_event_ref(dst, src->events[i].id, src->events[i].agent);
-		else
-			src->events[j++] = src->events[i];
-	}
-	src->n_events = j;
-}
-
 /* Everything of src goes to dst; src is dropped. */
 static void
 merge_into(struct incidents *e, struct incident *src, struct incident *dst)
@@ -400,13 +233,13 @@ merge_into(struct incidents *e, struct incident *src, struct incident *dst)
 	size_t i;
 
 	while (src->n_agents > 0)
-		move_entry(src, 0, dst);
+		incident_move_entry(src, 0, dst);
 	for (i = 0; i < src->n_members; i++)
-		add_member(dst, src->members[i].key, src->members[i].open);
+		incident_add_member(dst, src->members[i].key, src->members[i].open);
 	for (i = 0; i < src->n_events; i++)
-		add_event_ref(dst, src->events[i].id, src->events[i].agent);
+		incident_add_event_ref(dst, src->events[i].id, src->events[i].agent);
 	for (i = 0; i < (size_t)src->n_services; i++)
-		add_service(dst, src->services[i]);
+		incident_add_service(dst, src->services[i]);
 	if (src->started_ms < dst->started_ms)
 		dst->started_ms = src->started_ms;
 	if (src->state == INCIDENT_PENDING && dst->state == INCIDENT_PENDING &&
@@ -458,17 +291,17 @@ on_instance_down(struct incidents *e, const struct event *ev, int64_t now)
 		iso = x;
 	}
 	if (n > 0 && n <= DARK_MAX && iso != NULL) {
-		add_member(iso, ev->incident, 1);
-		touch(iso, ev);
+		incident_add_member(iso, ev->incident, 1);
+		incident_touch(iso, ev);
 		return iso;
 	}
 	/* Its guard withdrew it: the management address failing is the same death. */
 	if ((inc = find_kind(e, INCIDENT_WITHDRAWN, inst, ev->time_ms, 0)) == NULL &&
 	    (inc = get_kind(e, INCIDENT_INSTANCE_DOWN, inst, ev, now, e->hold_ms, 0)) == NULL)
 		return NULL;
-	add_member(inc, ev->incident, 1);
+	incident_add_member(inc, ev->incident, 1);
 	inc->instance_up_ms = 0;
-	touch(inc, ev);
+	incident_touch(inc, ev);
 	absorb_outages(e, inc, inst);
 	return inc;
 }
@@ -486,7 +319,7 @@ absorb_outages(struct incidents *e, struct incident *inc, const char *inst)
 			continue;
 		for (size_t k = 0; k < o->n_agents;) {
 			if (strcmp(o->agents[k].from, inst) == 0)
-				move_entry(o, k, inc);
+				incident_move_entry(o, k, inc);
 			else
 				k++;
 		}
@@ -519,9 +352,9 @@ on_withdraw(struct incidents *e, const struct event *ev, int64_t now)
 		snprintf(inc->reason, sizeof(inc->reason), "%s",
 			 json_string_value(json_object_get(d, "reason")));
 	json_decref(d);
-	add_member(inc, ev->incident, 1);
+	incident_add_member(inc, ev->incident, 1);
 	inc->instance_up_ms = 0;
-	touch(inc, ev);
+	incident_touch(inc, ev);
 	absorb_outages(e, inc, inst);
 	return inc;
 }
@@ -539,9 +372,9 @@ on_outage(struct incidents *e, const struct event *ev, int64_t now)
 	if (inc == NULL &&
 	    (inc = get_kind(e, INCIDENT_OUTAGE, NULL, ev, now, e->hold_ms, group_window(e))) == NULL)
 		return NULL;
-	add_agent(inc, ev, ev->from_instance, "");
-	add_member(inc, ev->incident, 1);
-	touch(inc, ev);
+	incident_add_agent(inc, ev, ev->from_instance, "");
+	incident_add_member(inc, ev->incident, 1);
+	incident_touch(inc, ev);
 	return inc;
 }
 
@@ -557,9 +390,9 @@ gap_of(struct incidents *e, const struct event *ev, size_t *ai)
 		struct incident *inc = e->list[i];
 		struct incident_agent *a;
 
-		if (!active(inc) || find_member(inc, key) == NULL)
+		if (!active(inc) || incident_find_member(inc, key) == NULL)
 			continue;
-		a = find_agent(inc, ev->agent, ev->service, ev->family);
+		a = incident_find_agent(inc, ev->agent, ev->service, ev->family);
 		if (a == NULL)
 			continue;
 		if (a->ended_ms != 0 && ev->time_ms - a->ended_ms > e->hold_ms &&
@@ -584,7 +417,7 @@ moved_by(struct incidents *e, const struct event *ev)
 				     inc->kind != INCIDENT_BRANCH_ISOLATED &&
 				     inc->kind != INCIDENT_WITHDRAWN))
 			continue;
-		a = find_agent(inc, ev->agent, ev->service, ev->family);
+		a = incident_find_agent(inc, ev->agent, ev->service, ev->family);
 		if (a != NULL && a->ended_ms == 0 && strcmp(a->to, ev->from_instance) == 0)
 			return inc;
 	}
@@ -625,7 +458,7 @@ on_change(struct incidents *e, const struct event *ev, int64_t now)
 			if ((inc = cause_of_change(e, ev, now)) == NULL || inc == g)
 				inc = g;
 			else
-				move_entry(g, ai, inc);
+				incident_move_entry(g, ai, inc);
 			if (g != inc && g->n_agents == 0)
 				merge_into(e, g, inc);
 		} else {
@@ -634,11 +467,11 @@ on_change(struct incidents *e, const struct event *ev, int64_t now)
 	} else if ((inc = cause_of_change(e, ev, now)) == NULL) {
 		return NULL;
 	}
-	if ((a = add_agent(inc, ev, from[0] ? from : ev->from_instance, ev->to_instance)) != NULL &&
+	if ((a = incident_add_agent(inc, ev, from[0] ? from : ev->from_instance, ev->to_instance)) != NULL &&
 	    a->from[0] == '\0')
 		snprintf(a->from, sizeof(a->from), "%s", ev->from_instance);
-	add_member(inc, ev->incident, 1);
-	touch(inc, ev);
+	incident_add_member(inc, ev->incident, 1);
+	incident_touch(inc, ev);
 	return inc;
 }
 
@@ -657,7 +490,7 @@ absorb_moves(struct incidents *e, struct incident *split, const struct event *ev
 			continue;
 		for (k = 0; k < rc->n_agents;) {
 			if (strcmp(rc->agents[k].agent, ev->agent) == 0)
-				move_entry(rc, k, split);
+				incident_move_entry(rc, k, split);
 			else
 				k++;
 		}
@@ -702,32 +535,15 @@ on_window_kind(struct incidents *e, enum incident_kind kind, const struct event 
 		return NULL;
 	if (kind == INCIDENT_HIJACK && inc->identity[0] == '\0')
 		detail_identity(ev, inc->identity, sizeof(inc->identity));
-	add_agent(inc, ev, ev->from_instance, ev->to_instance);
+	incident_add_agent(inc, ev, ev->from_instance, ev->to_instance);
 	if (kind == INCIDENT_SPLIT)
 		absorb_moves(e, inc, ev);
-	add_member(inc, ev->incident, 1);
-	touch(inc, ev);
+	incident_add_member(inc, ev->incident, 1);
+	incident_touch(inc, ev);
 	return inc;
 }
 
 /* ---- closing ---- */
-
-static int
-entry_open_members(const struct incident *inc, const struct incident_agent *a)
-{
-	for (size_t i = 0; i < inc->n_members; i++)
-		if (inc->members[i].open && member_of_entry(&inc->members[i], a))
-			return 1;
-	return 0;
-}
-
-static void
-end_entries(struct incident *inc, int64_t t)
-{
-	for (size_t i = 0; i < inc->n_agents; i++)
-		if (inc->agents[i].ended_ms == 0)
-			inc->agents[i].ended_ms = t;
-}
 
 static void
 resolve(struct incidents *e, struct incident *inc, int64_t t, int64_t now)
@@ -736,7 +552,7 @@ resolve(struct incidents *e, struct incident *inc, int64_t t, int64_t now)
 		drop(e, inc); /* came and went within the hold: nothing to tell */
 		return;
 	}
-	end_entries(inc, t);
+	incident_end_entries(inc, t);
 	inc->state = INCIDENT_RESOLVED;
 	inc->ended_ms = t > inc->started_ms ? t : inc->started_ms;
 	if (t > inc->updated_ms)
@@ -787,7 +603,7 @@ on_resolution(struct incidents *e, const struct event *ev, int64_t now)
 
 	for (size_t i = e->n; i-- > 0;) {
 		struct incident *inc = e->list[i];
-		struct incident_member *m = find_member(inc, ev->incident);
+		struct incident_member *m = incident_find_member(inc, ev->incident);
 		struct incident_agent *a;
 
 		if (m == NULL || (!active(inc) && hit != NULL))
@@ -800,15 +616,15 @@ on_resolution(struct incidents *e, const struct event *ev, int64_t now)
 		if (strncmp(m->key, "instance_down/", 14) == 0 ||
 		    strncmp(m->key, "withdrawn/", 10) == 0)
 			inc->instance_up_ms = now;
-		a = find_agent(inc, ev->agent, ev->service, ev->family);
-		if (a != NULL && !entry_open_members(inc, a)) {
+		a = incident_find_agent(inc, ev->agent, ev->service, ev->family);
+		if (a != NULL && !incident_entry_open(inc, a)) {
 			a->ended_ms = ev->time_ms;
 			if (ev->to_instance[0] != '\0')
 				snprintf(a->to, sizeof(a->to), "%s", ev->to_instance);
 		}
 		int64_t id = inc->id;
 
-		touch(inc, ev);
+		incident_touch(inc, ev);
 		incident_summarize(inc);
 		check_resolved(e, inc, ev->time_ms, now);
 		/* inc may be gone (a pending one is dropped) */
@@ -817,7 +633,7 @@ on_resolution(struct incidents *e, const struct event *ev, int64_t now)
 		return inc;
 	}
 	if (hit != NULL) {
-		touch(hit, ev);
+		incident_touch(hit, ev);
 		tell(e, hit, INCIDENT_CHANGED);
 	}
 	return hit;
@@ -887,7 +703,7 @@ isolate(struct incidents *e, struct incident *inc, int64_t now)
 		snprintf(ev.agent, sizeof(ev.agent), "%s", agent);
 		snprintf(ev.service, sizeof(ev.service), "%s", inc->service);
 		ev.time_ms = inc->started_ms;
-		add_agent(iso, &ev, inc->instance, "");
+		incident_add_agent(iso, &ev, inc->instance, "");
 	}
 	merge_into(e, inc, iso);
 	return iso;
@@ -915,7 +731,7 @@ on_integrity(struct incidents *e, enum incident_kind kind, const struct event *e
 
 	if (inc == NULL)
 		return NULL;
-	add_agent(inc, ev, "", ev->to_instance);
+	incident_add_agent(inc, ev, "", ev->to_instance);
 	d = json_loads(ev->detail, 0, NULL);
 	agents = json_object_get(d, "agents");
 	for (i = 0; i < json_array_size(agents); i++) {
@@ -925,11 +741,11 @@ on_integrity(struct incidents *e, enum incident_kind kind, const struct event *e
 		if (name == NULL)
 			continue;
 		snprintf(one.agent, sizeof(one.agent), "%s", name);
-		add_agent(inc, &one, "", ev->to_instance);
+		incident_add_agent(inc, &one, "", ev->to_instance);
 	}
 	json_decref(d);
-	add_member(inc, ev->incident, 1);
-	touch(inc, ev);
+	incident_add_member(inc, ev->incident, 1);
+	incident_touch(inc, ev);
 	return inc;
 }
 
