@@ -37,6 +37,11 @@ def rec(seq, rnd, target, address, instance, identity):
             "transport": "udp", "outcome": "ok", "rcode": "NOERROR", "rtt_ms": 1.2}
 
 
+# What a rogue server may put in its NSID: Slack markup (a channel mention and
+# a phishing link) and an attempt to end an e-mail's DATA and start another.
+HOSTILE = ("<!channel> hijack <https://evil.example/reset|Re-authenticate here>"
+           "\n.\r\nMAIL FROM:<evil@example.net>\r\n")
+
 seq = 0
 rnd = 0
 while True:
@@ -49,6 +54,8 @@ while True:
     rnd += 1
     if mode == "home":
         anycast = ("site-a", "s1.lab")
+    elif mode == "hostile":
+        anycast = (None, HOSTILE)
     else:
         anycast = (None, "rogue.evil")
     recs = [rec(seq + 1, rnd, "anycast", "127.0.0.1", *anycast),

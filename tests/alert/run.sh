@@ -15,7 +15,11 @@
 # Alertmanager got no "resolved" notification. Then the anycast address
 # answers with site-a's identity again: the incident is resolved, the alert
 # leaves Alertmanager's active ones and the receiver gets exactly one
-# "resolved" notification.
+# "resolved" notification. Last, a second collector routes the same hijack,
+# its identity Slack markup with CR/LF and a "." line in it, to a Slack
+# webhook and to e-mail through an SMTP server that reads like an
+# LF-tolerant relay (smtp_sink.py): the Slack text carries no markup, the
+# mail only CRLF line ends and no smuggled command.
 #
 # Everything listens on loopback, in a private temp dir; every daemon is
 # stopped by its PID. Env: ANYCAST_BIN (build dir; built into build-alert
@@ -257,6 +261,65 @@ esac
 
 stop_collector
 [ "$STOP_RC" = 0 ] || fail "collector exited $STOP_RC on SIGTERM"
+
+# --- a rogue server's identity reaches Slack and e-mail harmless --------------------------
+# The same hijack, its identity Slack markup plus CR/LF and a "." line meant
+# to end the mail's DATA; routes: a Slack webhook (the receiver) and e-mail
+# through an SMTP server that reads as an LF-tolerant relay would.
+sport=$(free_port)
+kport=$(free_port)
+python3 "$HERE/smtp_sink.py" "$sport" "$tmp/smtp" &
+pids+=($!)
+python3 "$ROOT/tests/fault/receiver.py" ok "$kport" "$tmp/slack.log" &
+pids+=($!)
+wait_for 10 listening "$sport" || die "the SMTP sink did not listen on 127.0.0.1:$sport"
+wait_for 10 listening "$kport" || die "the Slack receiver did not listen on 127.0.0.1:$kport"
+sed -e '/^alerts:/,$d' "$tmp/inventory.yaml" > "$tmp/inventory2.yaml"
+cat >> "$tmp/inventory2.yaml" <<EOT
+alerts:
+  - { name: chat, type: slack, url: "http://127.0.0.1:$kport/slack" }
+  - { name: mail, type: email, url: "smtp://127.0.0.1:$sport", mail_from: monitor@example.net,
+      mail_to: noc@example.net }
+EOT
+echo home > "$tmp/mode"
+(cd "$tmp" && exec "$COLLECTOR" --config "$tmp/inventory2.yaml" --listen "127.0.0.1:$port" \
+	--db "$tmp/hostile.db") >> "$tmp/collector.log" 2>&1 &
+CPID=$!
+pids+=("$CPID")
+wait_for 30 up "$URL/healthz" || die "collector (hostile names) did not start on $URL"
+wait_for 30 at_home || die "br1 not at home on the second collector"
+echo hostile > "$tmp/mode"
+slack_sent() { grep -q '"text"' "$tmp/slack.log" 2>/dev/null; }
+mail_sent() { grep -q '^=====END' "$tmp/smtp.data" 2>/dev/null; }
+wait_for 30 slack_sent || fail "no Slack message for the hijack"
+wait_for 30 mail_sent || fail "no e-mail for the hijack"
+if slack_sent; then
+	text=$(head -1 "$tmp/slack.log" | jq -r .text)
+	case "$text" in
+	*"<"* | *">"*) fail "Slack text carries markup: $text" ;;
+	*"&lt;!channel&gt;"*) ok "Slack: the identity arrives escaped, no mention, no link" ;;
+	*) fail "Slack text does not show the identity: $text" ;;
+	esac
+fi
+if mail_sent; then
+	mails=$(grep -ci '^MAIL FROM' "$tmp/smtp.cmds")
+	msgs=$(grep -c '^=====END' "$tmp/smtp.data")
+	if grep -qi 'evil@example.net' "$tmp/smtp.cmds"; then
+		fail "an SMTP command came from the identity: $(grep -i 'evil@' "$tmp/smtp.cmds" | head -1)"
+	elif [ "$mails" != "$msgs" ]; then
+		fail "$mails MAIL FROM commands for $msgs messages"
+	else
+		ok "e-mail: $msgs message(s), each its own MAIL FROM, no command smuggled in"
+	fi
+	if python3 - "$tmp/smtp.data" <<'PY'; then ok "e-mail: only CRLF line ends"; else fail "e-mail: a bare CR or LF reached the relay"; fi
+import sys
+raw = open(sys.argv[1], "rb").read().replace(b"=====END\n", b"")
+sys.exit(0 if raw.count(b"\n") == raw.count(b"\r\n") and raw.count(b"\r") == raw.count(b"\r\n") else 1)
+PY
+fi
+stop_collector
+[ "$STOP_RC" = 0 ] || fail "collector (hostile names) exited $STOP_RC on SIGTERM"
+
 if grep -qE "ERROR: AddressSanitizer|runtime error:" "$tmp/collector.log"; then
 	fail "sanitizer report in the collector log"
 	grep -m1 -A30 -E "ERROR: AddressSanitizer|runtime error:" "$tmp/collector.log"
