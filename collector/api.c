@@ -389,6 +389,9 @@ api_handle(void *ctx, struct http_exchange *ex, const struct http_request *req)
 	}
 	if (strcmp(p, "/api/v1/results") == 0 && strcmp(req->method, "POST") == 0) {
 		api_post_results(c, ex, req, NULL);
+	} else if (strcmp(p, "/api/v1/atlas/results") == 0) {
+		if (method_is(c, ex, req, "POST"))
+			api_post_atlas(c, ex, req);
 	} else if (strcmp(p, "/api/v1/guard") == 0) {
 		if (method_is(c, ex, req, "POST"))
 			api_post_guard(c, ex, req);

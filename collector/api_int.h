@@ -74,6 +74,8 @@ void api_post_results(struct collector *c, struct http_exchange *ex,
 		      const struct http_request *req, const char *url_agent);
 void api_agent_config(struct collector *c, struct http_exchange *ex,
 		      const struct http_request *req, const char *url_agent);
+/* POST /api/v1/atlas/results (api_atlas.c). */
+void api_post_atlas(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 /* POST /api/v1/guard (api_guard.c). */
 void api_post_guard(struct collector *c, struct http_exchange *ex, const struct http_request *req);
 /* 1 when the agent the request names (url_agent, ?agent= or X-Anycast-Agent)

@@ -19,6 +19,8 @@
 #include "collector/atlas_cli.h"
 #include "collector/atlas_import.h"
 #include "collector/atlas_result.h"
+#include "collector/atlas_send.h"
+#include "collector/cli_token.h"
 #include "collector/collector.h"
 #include "collector/store.h"
 
@@ -164,14 +166,32 @@ static int import_file(struct atlas_import *im, const char *path, struct cli *c)
 
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: " PROG " import --config INVENTORY [--db FILE] [--verbose] FILE...\n");
+	fprintf(stderr, "usage: " PROG " import --url URL --token-file FILE [--verbose] FILE...\n"
+	                "       " PROG " import --config INVENTORY [--db FILE] [--verbose] FILE...\n");
 	return 2;
+}
+
+/* --url: to a running collector, with an "atlas: true" agent's token. */
+static int send_main(const char *url, const char *token_file, int verbose, char **files, int n)
+{
+	char token[4096], err[512];
+
+	if (token_file == NULL) {
+		fprintf(stderr, PROG ": --url needs --token-file (see --help)\n");
+		return 2;
+	}
+	if (cli_read_token(token_file, token, sizeof(token), err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 2;
+	}
+	return atlas_send_files(url, token, verbose, files, n);
 }
 
 int atlas_cli_main(int argc, char **argv)
 {
-	const char *config = NULL, *db = NULL;
+	const char *config = NULL, *db = NULL, *url = NULL, *token_file = NULL;
+	char **files = NULL;
+	int nfiles = 0;
 	struct store_options so = {.sync = STORE_SYNC_NORMAL};
 	struct inventory *inv = NULL;
 	struct atlas_import im;
@@ -186,6 +206,10 @@ int atlas_cli_main(int argc, char **argv)
 			config = argv[++i];
 		else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
 			db = argv[++i];
+		else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+			url = argv[++i];
+		else if (strcmp(argv[i], "--token-file") == 0 && i + 1 < argc)
+			token_file = argv[++i];
 		else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
 			c.verbose = 1;
 		else if (argv[i][0] == '-')
@@ -193,8 +217,22 @@ int atlas_cli_main(int argc, char **argv)
 		else if (first == 0)
 			first = i;
 	}
-	if (config == NULL || first == 0)
+	if (first == 0 || (url != NULL) == (config != NULL))
 		return usage();
+	if (url != NULL) {
+		if ((files = calloc((size_t)argc, sizeof(*files))) == NULL)
+			return 2;
+		for (i = first; i < argc; i++) {
+			if (argv[i][0] == '-') {
+				i += strcmp(argv[i], "--url") == 0 || strcmp(argv[i], "--token-file") == 0;
+				continue;
+			}
+			files[nfiles++] = argv[i];
+		}
+		rc = send_main(url, token_file, c.verbose, files, nfiles);
+		free(files);
+		return rc;
+	}
 	if ((inv = inventory_load(config, err, sizeof(err))) == NULL) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 2;

@@ -29,6 +29,7 @@ usage(FILE *f)
 		"       " PROG " [--config FILE | --db FILE] --check-db\n"
 		"       " PROG " backup --db FILE OUT\n"
 		"       " PROG " vacuum --db FILE\n"
+		"       " PROG " atlas import --url URL --token-file FILE [--verbose] FILE...\n"
 		"       " PROG " atlas import --config FILE [--db FILE] [--verbose] FILE...\n"
 		"       " PROG " status [--url URL] [--json] [--token-file F] [--events N]\n"
 		"\n"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "collector/cli_token.h"
 #include "collector/status_impl.h"
 #include "common/timefmt.h"
 
@@ -45,30 +46,6 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 }
 
 /* Read a token file, surrounding whitespace stripped. 0 or -1 with err. */
-static int read_token(const char *path, char *tok, size_t len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	size_t n, s = 0;
-
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = fread(tok, 1, len - 1, f);
-	fclose(f);
-	tok[n] = '\0';
-	while (n > 0 && strchr(" \t\r\n", tok[n - 1]))
-		tok[--n] = '\0';
-	while (tok[s] && strchr(" \t\r\n", tok[s]))
-		s++;
-	memmove(tok, tok + s, n - s + 1);
-	if (tok[0] == '\0') {
-		snprintf(err, errlen, "%s: empty token file", path);
-		return -1;
-	}
-	return 0;
-}
-
 /* GET <base>/api/v1/<path> and parse the JSON object it answers. 0 with
  * *out (caller owns), or -1 with a one-line reason in err and *http the
  * status the collector answered (0 when it did not answer). */
@@ -219,7 +196,7 @@ int status_cli_main(int argc, char **argv)
 		return 2;
 	}
 	token[0] = '\0';
-	if (token_file && read_token(token_file, token, sizeof(token), err, sizeof(err)) < 0) {
+	if (token_file && cli_read_token(token_file, token, sizeof(token), err, sizeof(err)) < 0) {
 		fprintf(stderr, "anycast-collector status: %s\n", err);
 		return 1;
 	}

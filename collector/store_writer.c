@@ -88,6 +88,35 @@ store_job_free(struct store_job *job)
 	free(job);
 }
 
+/* Atlas records: one insert per vantage point (the records come sorted by agent). */
+static int
+run_atlas(struct store *st, struct store_job *job)
+{
+	size_t i = 0, j;
+	int rc;
+
+	if (job->stored == NULL && job->n_results > 0 &&
+	    (job->stored = calloc(job->n_results, 1)) == NULL)
+		return -ENOMEM;
+	memset(&job->out, 0, sizeof(job->out));
+	while (i < job->n_results) {
+		struct store_ingest_out o;
+
+		for (j = i + 1; j < job->n_results &&
+				strcmp(job->results[j].agent, job->results[i].agent) == 0;
+		     j++)
+			;
+		rc = store_insert_results(st, job->results[i].agent, job->results + i, j - i, NULL,
+					  job->now_ms, job->stored + i, &o);
+		if (rc != 0)
+			return rc;
+		job->out.stored += o.stored;
+		job->out.duplicates += o.duplicates;
+		i = j;
+	}
+	return 0;
+}
+
 static int
 run_job(struct store *st, struct store_job *job)
 {
@@ -98,6 +127,8 @@ run_job(struct store *st, struct store_job *job)
 			return -ENOMEM;
 		return store_insert_results(st, job->agent, job->results, job->n_results,
 					    job->status_json, job->now_ms, job->stored, &job->out);
+	case STORE_JOB_ATLAS:
+		return run_atlas(st, job);
 	case STORE_JOB_GUARD:
 		if (job->stored == NULL && job->n_guard > 0 &&
 		    (job->stored = calloc(job->n_guard, 1)) == NULL)
@@ -596,7 +627,7 @@ store_writer_submit(struct store_writer *w, struct store_job *job)
 	*w->queue_tail = job;
 	w->queue_tail = &job->next;
 	w->backlog += job->n_results;
-	if (job->kind == STORE_JOB_INGEST)
+	if (job->kind == STORE_JOB_INGEST || job->kind == STORE_JOB_ATLAS)
 		w->last_ingest_ns = time_mono_ns();
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);

@@ -24,6 +24,7 @@ enum store_job_kind {
 	STORE_JOB_INVENTORY,   /* mirror an inventory into agents/services/instances */
 	STORE_JOB_INCIDENT,    /* insert or replace one incident, mark its events */
 	STORE_JOB_GUARD,       /* one guard report: its actions, by (agent, seq) */
+	STORE_JOB_ATLAS,       /* RIPE Atlas records of many vantage points, sorted by agent */
 };
 
 struct store_job;
@@ -39,7 +40,9 @@ struct store_job {
 	struct store_job *next;    /* queue link (writer's) */
 	int64_t now_ms;
 
-	/* INGEST: results owned (malloc'd), status_json owned (may be NULL) */
+	/* INGEST: results owned (malloc'd), status_json owned (may be NULL).
+	 * ATLAS: the same results and stored[], each record's own agent; out
+	 * sums stored and duplicates over the agents. */
 	char agent[RESULT_NAME_MAX];
 	struct result *results;
 	size_t n_results;

@@ -62,6 +62,7 @@ struct inv_agent {
 	char home[RESULT_NAME_MAX];   /* "home:" instance that usually serves it, "" = learned */
 	char guard[RESULT_NAME_MAX];  /* "guard:" the instance whose server it guards, "" = none:
 	                                 only then may it report guard actions */
+	int atlas;                    /* "atlas: true": may send RIPE Atlas results */
 };
 
 enum inv_alert_type { INV_ALERT_WEBHOOK = 0, INV_ALERT_SLACK, INV_ALERT_ALERTMANAGER, INV_ALERT_EMAIL };

@@ -79,6 +79,16 @@ static int agent_pair(struct inventory_yaml_ctx *c, const char *key, yaml_node_t
 		return inventory_yaml_name(c, v, path, a->home);
 	if (strcmp(key, "guard") == 0)
 		return inventory_yaml_name(c, v, path, a->guard);
+	if (strcmp(key, "atlas") == 0) {
+		char b[8];
+
+		if (inventory_yaml_scalar(c, v, path, b, sizeof(b)) < 0)
+			return -1;
+		if (strcmp(b, "true") != 0 && strcmp(b, "false") != 0)
+			return inventory_yaml_bad(c, v, path, "must be true or false");
+		a->atlas = b[0] == 't';
+		return 0;
+	}
 	return 1;
 }
 

@@ -227,3 +227,93 @@ Test(atlas_import, results_served_by_the_api)
 	cr_expect_eq(waitpid(pid, &st, 0), pid);
 	curl_global_cleanup();
 }
+
+/* "atlas import --url --token-file": the files go to a running collector,
+ * which stores them (nothing twice) and tracks each probe's catchment; a
+ * token of an agent without "atlas: true" is refused. */
+Test(atlas_import, sent_to_a_running_collector)
+{
+	char out[4096], cfg[300], db[300], listen[64], url[256], cmd[2048], *body = NULL;
+	int port = free_port(), st;
+	int64_t deadline;
+	json_t *j;
+	pid_t pid;
+	FILE *f, *p;
+	size_t n;
+
+	snprintf(cfg, sizeof(cfg), "%s/inv.yaml", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "cp " INV " %s && printf 'agents:\\n  - { name: feed, atlas: true, token_sha256: "
+	         "%%s }\\n  - { name: br1, token_sha256: %%s }\\n' $(printf atlas-t | sha256sum | "
+	         "cut -d' ' -f1) $(printf br-t | sha256sum | cut -d' ' -f1) >> %s && "
+	         "printf atlas-t > %s/feed.token && printf br-t > %s/br.token",
+	         cfg, cfg, dir, dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(db, sizeof(db), "%s/a.db", dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((pid = fork()) == 0) {
+		f = freopen("/dev/null", "w", stderr);
+		(void)f;
+		execl(bin, bin, "--config", cfg, "--db", db, "--listen", listen, (char *)NULL);
+		_exit(127);
+	}
+	deadline = time_now_ms() + 10000;
+	snprintf(url, sizeof(url), "http://%s/healthz", listen);
+	while (get(url, &body) != 200) {
+		free(body);
+		cr_assert_lt(time_now_ms(), deadline, "collector did not come up");
+		usleep(50000);
+	}
+	free(body);
+	for (int k = 0; k < 2; k++) {
+		snprintf(cmd, sizeof(cmd),
+		         "%s atlas import --url http://%s --token-file %s/feed.token %s 2>&1", bin,
+		         listen, dir, k == 0 ? "tests/fixtures/atlas/results.json"
+		                             : "tests/fixtures/atlas/results.jsonl");
+		cr_assert_not_null(p = popen(cmd, "r"));
+		n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = '\0';
+		st = pclose(p);
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+		cr_expect(strstr(out, k == 0 ? "11 results, 12 records: 12 stored, 0 duplicates"
+		                             : "11 results, 12 records: 0 stored, 12 duplicates") != NULL,
+		          "%s", out);
+	}
+	snprintf(cmd, sizeof(cmd),
+	         "%s atlas import --url http://%s --token-file %s/br.token "
+	         "tests/fixtures/atlas/results.json 2>&1",
+	         bin, listen, dir);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
+	cr_expect(strstr(out, "HTTP 403: agent br1 may not send Atlas results") != NULL, "%s", out);
+	/* each probe is a vantage point with its catchment */
+	snprintf(url, sizeof(url), "http://%s/api/v1/catchments", listen);
+	deadline = time_now_ms() + 5000;
+	for (;;) {
+		cr_expect_eq(get(url, &body), 200);
+		if (strstr(body, "\"agent\":\"atlas:1001\"") != NULL || time_now_ms() > deadline)
+			break;
+		free(body);
+		usleep(100000);
+	}
+	j = json_loads(body, 0, NULL);
+	free(body);
+	cr_assert_not_null(j);
+	int found = 0;
+	size_t i;
+	json_t *row;
+	json_array_foreach(json_object_get(j, "catchments"), i, row)
+	{
+		if (strcmp(json_string_value(json_object_get(row, "agent")), "atlas:1001") == 0)
+			found = strcmp(json_string_value(json_object_get(row, "instance")), "site-a") == 0;
+	}
+	cr_expect(found, "no catchment atlas:1001 -> site-a");
+	json_decref(j);
+	kill(pid, SIGTERM);
+	cr_expect_eq(waitpid(pid, &st, 0), pid);
+	curl_global_cleanup();
+}

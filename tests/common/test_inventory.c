@@ -809,3 +809,28 @@ Test(inventory, checks_travel_to_agents_as_json)
 	inventory_free(back);
 	inventory_free(inv);
 }
+
+Test(inventory, atlas_agents)
+{
+	char err[512] = "";
+	struct inventory *inv = parse("services:\n  - name: dns\n    protocol: dns\n"
+	                              "    address: [198.18.255.53]\n    instances:\n"
+	                              "      - { name: a, management: 198.18.1.2 }\n"
+	                              "agents:\n  - { name: feed, atlas: true, token_sha256: "
+	                              "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n"
+	                              "  - { name: b1, token_sha256: "
+	                              "8f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n",
+	                              err, sizeof(err));
+
+	cr_assert_not_null(inv, "%s", err);
+	cr_assert_eq(inv->agents[0].atlas, 1);
+	cr_assert_eq(inv->agents[1].atlas, 0, "no Atlas results unless it says so");
+	inventory_free(inv);
+	inv = parse("services:\n  - name: dns\n    protocol: dns\n    address: [198.18.255.53]\n"
+	            "    instances:\n      - { name: a, management: 198.18.1.2 }\n"
+	            "agents:\n  - { name: g, atlas: yes, token_sha256: "
+	            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n",
+	            err, sizeof(err));
+	cr_assert_null(inv, "atlas: yes was accepted");
+	cr_assert(strstr(err, "agents[0].atlas: must be true or false") != NULL, "%s", err);
+}
