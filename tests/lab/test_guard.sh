@@ -86,6 +86,11 @@ service dns6
 EOC
 "$BIN/anycast-agent" --guard "$W/guard.conf" --check-config >/dev/null || fatal "guard config refused"
 start_in_ns site-b guard "$BIN/anycast-agent" --guard "$W/guard.conf" -v
+# The guard stands in for the health check: with its pid in health.pid,
+# "lab heal" starts no second controller of the same BIRD protocols (the two
+# toggling them against each other flap the route: a split). Once the guard
+# is stopped the pid is dead, and the next heal starts the health check again.
+cp "$TEST_TMP/guard/pid" "$LAB_DIR/site-b/health.pid"
 sleep 3
 assert_true "the guard withdrew a healthy service" sh -c "! grep -q guard_withdraw '$W/guard/log'"
 
