@@ -620,7 +620,7 @@ on_resolution(struct incidents *e, const struct event *ev, int64_t now)
 		if (a != NULL && !incident_entry_open(inc, a)) {
 			a->ended_ms = ev->time_ms;
 			if (ev->to_instance[0] != '\0')
-				snprintf(a->to, sizeof(a->to), "%s", ev->to_instance);
+				incident_set_to(inc, a, ev->to_instance);
 		}
 		int64_t id = inc->id;
 

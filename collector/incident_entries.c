@@ -73,6 +73,18 @@ incident_has_agent(const struct incident *inc, const char *agent)
 	return 0;
 }
 
+void
+incident_set_to(const struct incident *inc, struct incident_agent *a, const char *to)
+{
+	/* Coming back to the instance the incident is about ends a failover:
+	 * the entry keeps where the agent failed over to, so the story told
+	 * at the end is still "br2 failed over to site-c". */
+	if (a->to[0] != '\0' && inc->instance[0] != '\0' && strcmp(to, inc->instance) == 0 &&
+	    (inc->kind == INCIDENT_INSTANCE_DOWN || inc->kind == INCIDENT_WITHDRAWN))
+		return;
+	snprintf(a->to, sizeof(a->to), "%s", to);
+}
+
 struct incident_agent *
 incident_add_agent(struct incident *inc, const struct event *ev, const char *from, const char *to)
 {
@@ -94,7 +106,7 @@ incident_add_agent(struct incident *inc, const struct event *ev, const char *fro
 		snprintf(a->from, sizeof(a->from), "%s", from);
 		a->started_ms = ev->time_ms;
 	}
-	snprintf(a->to, sizeof(a->to), "%s", to);
+	incident_set_to(inc, a, to);
 	a->ended_ms = 0;
 	return a;
 }

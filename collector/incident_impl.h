@@ -25,6 +25,9 @@ int incident_has_agent(const struct incident *inc, const char *agent);
  * when the event names no agent or memory is short. */
 struct incident_agent *incident_add_agent(struct incident *inc, const struct event *ev,
 					  const char *from, const char *to);
+/* Where the entry's agent is now served (to); a return to the instance an
+ * instance_down or withdrawn incident is about keeps the failover's target. */
+void incident_set_to(const struct incident *inc, struct incident_agent *a, const char *to);
 /* Remember the event (id, agent) as part of the story (at most INCIDENT_EVENTS_MAX). */
 void incident_add_event_ref(struct incident *inc, int64_t id, const char *agent);
 /* The event joins: its service, the time span and the event reference. */

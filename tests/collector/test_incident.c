@@ -471,6 +471,9 @@ Test(incident, a_guard_withdrawal_explains_the_death_and_the_failover)
 		   1, "catchment_returned"), t + 33000);
 	cr_assert_eq(count(&w, INCIDENT_WITHDRAWN, INCIDENT_RESOLVED_NOW), 1);
 	cr_assert_eq(w.t[w.n - 1].duration_ms, 33000);
+	/* the story told at the end is the failover, not the way home */
+	cr_assert(strstr(w.t[w.n - 1].summary, "br2 failed over to site-c") != NULL, "%s",
+		  w.t[w.n - 1].summary);
 	cr_assert_eq(w.n, 2, "one firing, one resolved");
 	incidents_free(e);
 }
