@@ -193,7 +193,7 @@ write_checks(struct tbuf *out, const struct integrity *g, const struct inv_servi
 
 static void
 write_instance(struct collector *c, struct tbuf *out, const struct inv_service *s,
-	       const struct inv_instance *in, const struct inst_acc *a)
+	       const struct inv_instance *in, const struct inst_acc *a, int with_agents)
 {
 	char reason[256], when[40];
 	int64_t since;
@@ -225,6 +225,10 @@ write_instance(struct collector *c, struct tbuf *out, const struct inv_service *
 	} else {
 		tb_add(out, "\"withdrawn\":null,", 17);
 	}
+	if (!with_agents) {
+		tb_add(out, "\"agents\":null}", 14);
+		return;
+	}
 	tb_add(out, "\"agents\":[", 10);
 	if (a->agents.len > 0)
 		tb_add(out, a->agents.p, a->agents.len);
@@ -234,8 +238,8 @@ write_instance(struct collector *c, struct tbuf *out, const struct inv_service *
 void
 api_get_instances(struct collector *c, struct http_exchange *ex, const struct http_request *req)
 {
-	char sbuf[RESULT_NAME_MAX * 3], ibuf[RESULT_NAME_MAX * 3];
-	const char *service, *instance;
+	char sbuf[RESULT_NAME_MAX * 3], ibuf[RESULT_NAME_MAX * 3], abuf[8];
+	const char *service, *instance, *agents;
 	const struct inventory *inv = c->inv;
 	struct file_ctx f = { .inv = inv };
 	struct tbuf out = { 0 };
@@ -243,8 +247,15 @@ api_get_instances(struct collector *c, struct http_exchange *ex, const struct ht
 
 	if (api_param(c, ex, req, "service", sbuf, sizeof(sbuf), &service) != 0 ||
 	    api_param(c, ex, req, "instance", ibuf, sizeof(ibuf), &instance) != 0 ||
+	    api_param(c, ex, req, "agents", abuf, sizeof(abuf), &agents) != 0 ||
 	    api_param_limit(c, ex, req, &limit) != 0)
 		return;
+	/* agents=0: the instances without every agent's view of them (the
+	 * dashboard's names and colours need only that) */
+	if (agents != NULL && strcmp(agents, "0") != 0 && strcmp(agents, "1") != 0) {
+		api_error(c, ex, 400, "agents: must be 0 or 1");
+		return;
+	}
 	if ((base = calloc((size_t)inv->n_services + 1, sizeof(*base))) == NULL) {
 		api_error(c, ex, 503, "out of memory");
 		return;
@@ -278,7 +289,8 @@ api_get_instances(struct collector *c, struct http_exchange *ex, const struct ht
 				continue;
 			if (n++ > 0)
 				tb_add(&out, ",", 1);
-			write_instance(c, &out, s, &s->instances[j], &f.acc[base[i] + j]);
+			write_instance(c, &out, s, &s->instances[j], &f.acc[base[i] + j],
+				       agents == NULL || agents[0] == '1');
 			/* copied into out: let it go before the next one grows out */
 			free(f.acc[base[i] + j].agents.p);
 			f.acc[base[i] + j].agents.p = NULL;

@@ -61,7 +61,7 @@
 
 	/* Agent and service names (filters, rows) and instance colours. */
 	async function loadContext() {
-		const [ab, ib] = await Promise.all([api('agents'), api('instances')]);
+		const [ab, ib] = await Promise.all([api('agents'), api('instances', { agents: 0 })]);
 		const agents = list(ab, 'agents').map((a) => a.name).filter(Boolean).sort();
 		const agentState = Object.fromEntries(list(ab, 'agents').map((a) => [a.name, a.state || '']));
 		const inst = AM.normInstances(ib);

@@ -934,7 +934,16 @@ Test(api, rollups_and_instance_health)
 	inst = json_array_get(r, 1);
 	cr_assert_str_eq(json_string_value(json_object_get(inst, "status")), "down");
 	cr_assert_eq(jint(inst, "agents_failed"), 1);
+	cr_assert_gt(json_array_size(json_object_get(inst, "agents")), 0);
 	json_decref(j);
+	/* agents=0: the same instances and counts without each agent's view */
+	j = http_json("GET", "/api/v1/instances?service=dns&agents=0", NULL, NULL, 200);
+	inst = json_array_get(json_object_get(j, "instances"), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(inst, "status")), "down");
+	cr_assert_eq(jint(inst, "agents_failed"), 1);
+	cr_assert(json_is_null(json_object_get(inst, "agents")));
+	json_decref(j);
+	json_decref(http_json("GET", "/api/v1/instances?agents=yes", NULL, NULL, 400));
 	stop(SIGTERM);
 }
 
