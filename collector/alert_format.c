@@ -242,24 +242,59 @@ alert_format_webhook(const struct event *ev, int resolved, const char *route)
 
 /* Slack reads &, < and > as markup (mentions, links): escape them, so a
  * server's identity can never become a mention or a link. */
-char *
-alert_format_slack(const struct event *ev, int resolved)
+/* src with every control character replaced by a space. */
+static const char *
+clean(const char *src, char *buf, size_t len)
 {
-	char line[600], esc[sizeof(line) * 5];
+	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
 	size_t o = 0;
+	int n;
 
-	alert_format_summary(ev, resolved, line, sizeof(line));
-	for (const char *p = line; *p != '\0'; p++) {
+	for (; *p != '\0' && o + 1 < len; p += n > 0 ? n : 1) {
+		n = (int)text_hidden_len((const char *)p);
+		buf[o++] = n > 0 ? ' ' : (char)*p;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Append src to dst (room for 5 bytes per byte of src) with &, < and >
+ * escaped; in_code also turns ` into ' so the text cannot leave a code span. */
+static size_t
+slack_escape(char *dst, size_t o, const char *src, int in_code)
+{
+	for (const char *p = src; *p != '\0'; p++) {
 		const char *rep = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
 
 		if (rep != NULL) {
-			memcpy(esc + o, rep, strlen(rep));
+			memcpy(dst + o, rep, strlen(rep));
 			o += strlen(rep);
 		} else {
-			esc[o++] = *p;
+			dst[o++] = in_code && *p == '`' ? '\'' : *p;
 		}
 	}
-	esc[o] = '\0';
+	dst[o] = '\0';
+	return o;
+}
+
+char *
+alert_format_slack(const struct event *ev, int resolved)
+{
+	char line[600], id[RESULT_IDENTITY_MAX], clean_id[RESULT_IDENTITY_MAX];
+	char esc[sizeof(line) * 5 + sizeof(id) * 5 + 32];
+	size_t o;
+
+	alert_format_summary(ev, resolved, line, sizeof(line));
+	o = slack_escape(esc, 0, line, 0);
+	/* A server's identity once more, as code: shown as the bytes it is. */
+	detail_str(ev, "identity", id, sizeof(id));
+	if (id[0] != '\0') {
+		clean(id, clean_id, sizeof(clean_id));
+		memcpy(esc + o, "\nidentity: `", 12);
+		o = slack_escape(esc, o + 12, clean_id, 1);
+		esc[o++] = '`';
+		esc[o] = '\0';
+	}
 	return dump(json_pack("{ss}", "text", esc));
 }
 
@@ -281,21 +316,6 @@ alertname(const char *kind, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
-/* src with every control character replaced by a space. */
-static const char *
-clean(const char *src, char *buf, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
-	size_t o = 0;
-	int n;
-
-	for (; *p != '\0' && o + 1 < len; p += n > 0 ? n : 1) {
-		n = (int)text_hidden_len((const char *)p);
-		buf[o++] = n > 0 ? ' ' : (char)*p;
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 /* Readable lines: summary, then one line per affected agent; the only line
  * breaks are ours. */

@@ -68,12 +68,21 @@ Test(alert_format, slack_cannot_mention_or_link)
 {
 	struct event ev = incident_event(
 	    "hijack", "dns possible hijack: unknown identity \"<!channel> <https://evil.example/x|Re-auth>\"", 0);
-	char *p = alert_format_slack(&ev, 0);
-	json_t *o = json_loads(p, 0, NULL);
-	const char *text = json_string_value(json_object_get(o, "text"));
+	char *p;
+	json_t *o;
+	const char *text;
 
+	snprintf(ev.detail, sizeof(ev.detail),
+		 "{\"identity\":\"<!channel> `x` <https://evil.example/x|Re-auth>\"}");
+	p = alert_format_slack(&ev, 0);
+	o = json_loads(p, 0, NULL);
+	text = json_string_value(json_object_get(o, "text"));
 	cr_assert(strchr(text, '<') == NULL && strchr(text, '>') == NULL, "%s", text);
 	cr_assert(strstr(text, "&lt;!channel&gt;") != NULL, "%s", text);
+	/* the identity once more as code, with no way out of the code span */
+	cr_assert(strstr(text, "\nidentity: `&lt;!channel&gt; 'x' &lt;https://evil.example/x|Re-auth&gt;`") !=
+		      NULL,
+		  "%s", text);
 	json_decref(o);
 	free(p);
 }
