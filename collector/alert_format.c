@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "collector/alert_format.h"
 #include "collector/incident.h"
@@ -452,11 +453,43 @@ mail_text(char *dst, size_t cap, const char *src)
 }
 
 /* An incident mail: the summary as subject, the description as body. */
+/* A Subject header value: ASCII as it is; otherwise RFC 2047 encoded words
+ * (=?UTF-8?B?...?=, at most 45 bytes of text each, cut between UTF-8
+ * characters), folded onto continuation lines. out needs 2.5x text. */
+static char *
+subject_header(const char *text, char *out, size_t outlen)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t n = strlen(text), o = 0;
+	int ascii = 1;
+
+	for (size_t i = 0; i < n; i++)
+		ascii &= p[i] < 0x80;
+	if (ascii) {
+		snprintf(out, outlen, "%s", text);
+		return out;
+	}
+	out[0] = '\0';
+	for (size_t i = 0; i < n;) {
+		unsigned char b64[64];
+		size_t k = n - i < 45 ? n - i : 45;
+
+		while (k > 0 && i + k < n && (p[i + k] & 0xc0) == 0x80)
+			k--; /* not inside a character */
+		EVP_EncodeBlock(b64, p + i, (int)k);
+		o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0, "%s=?UTF-8?B?%s?=",
+				      i ? "\r\n " : "", b64);
+		i += k;
+	}
+	return out;
+}
+
 static char *
 incident_email(const struct event *ev, int resolved, const char *from, const char *to,
 	       size_t *len)
 {
-	char line[600], desc[2048], body[4200], subj[700], date[64], hdr_to[256], *out;
+	char line[600], desc[2048], body[4200], subj[700], subj_hdr[1800], date[64], hdr_to[256],
+		*out;
 	struct tm tm;
 	time_t secs = (time_t)(ev->time_ms / 1000);
 	size_t cap;
@@ -470,7 +503,8 @@ incident_email(const struct event *ev, int resolved, const char *from, const cha
 	mail_text(hdr_to, sizeof(hdr_to), to);
 	incident_description(ev, desc, sizeof(desc));
 	mail_text(body, sizeof(body), desc);
-	cap = 1024 + strlen(subj) + strlen(body) + strlen(hdr_to) + strlen(from);
+	subject_header(subj, subj_hdr, sizeof(subj_hdr));
+	cap = 1024 + strlen(subj_hdr) + strlen(body) + strlen(hdr_to) + strlen(from);
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
 	n = snprintf(out, cap,
@@ -478,7 +512,7 @@ incident_email(const struct event *ev, int resolved, const char *from, const cha
 		     "Message-ID: <incident.%lld.%s.%lld@anycast-monitor>\r\nMIME-Version: 1.0\r\n"
 		     "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n\r\nincident: %lld\r\n"
 		     "status: %s\r\n",
-		     date, from, hdr_to, subj, (long long)ev->incident_id,
+		     date, from, hdr_to, subj_hdr, (long long)ev->incident_id,
 		     resolved ? "resolved" : ev->update ? "updated" : "firing", (long long)ev->time_ms,
 		     body, (long long)ev->incident_id,
 		     resolved ? "resolved" : ev->update ? "updated" : "firing");
@@ -494,7 +528,7 @@ char *
 alert_format_email(const struct event *ev, int resolved, const char *from, const char *to,
 		   size_t *len)
 {
-	char line[600], date[64], t[32], hdr_to[256], *out = NULL, *p;
+	char line[600], subj_hdr[1800], date[64], t[32], hdr_to[256], *out = NULL, *p;
 	struct tm tm;
 	time_t secs = (time_t)(ev->time_ms / 1000);
 
@@ -511,7 +545,7 @@ alert_format_email(const struct event *ev, int resolved, const char *from, const
 		if ((unsigned char)*p < 0x20)
 			*p = ' ';
 	time_format_rfc3339(ev->time_ms, t, sizeof(t));
-	cap = 1024 + strlen(line) + strlen(ev->detail) + strlen(hdr_to) + strlen(from) +
+	cap = 3072 + strlen(line) + strlen(ev->detail) + strlen(hdr_to) + strlen(from) +
 	      sizeof(ev->incident) * 2 + 4 * RESULT_NAME_MAX;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
@@ -526,7 +560,8 @@ alert_format_email(const struct event *ev, int resolved, const char *from, const
 		     "Content-Type: text/plain; charset=utf-8\r\n\r\n"
 		     "%s\r\n\r\ntime: %s\r\ntype: %s\r\nagent: %s\r\nservice: %s\r\nfamily: %d\r\n"
 		     "from: %s\r\nto: %s\r\nincident: %s\r\nstatus: %s\r\n\r\ndetail: %s\r\n",
-		     date, from, hdr_to, line, (long long)ev->time_ms,
+		     date, from, hdr_to, subject_header(line, subj_hdr, sizeof(subj_hdr)),
+		     (long long)ev->time_ms,
 		     clean(ev->type, f_type, sizeof(f_type)), resolved, line, t, f_type,
 		     clean(nz(ev->agent, "-"), f_agent, sizeof(f_agent)),
 		     clean(ev->service, f_svc, sizeof(f_svc)), ev->family,

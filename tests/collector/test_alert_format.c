@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "collector/alert_format.h"
 
 #define T0 1700000000000LL
@@ -210,5 +212,48 @@ Test(alert_format, a_guard_withdrawal_names_the_guard_and_the_instance)
 	cr_assert(strstr(p, "[FIRING] withdrawn: site-a dns withdrawn by its guard: 3 failed probes: "
 			    "timeout on 198.18.255.53; br1 failed over to site-b") != NULL,
 		  "%s", p);
+	free(p);
+}
+
+/* A non-ASCII summary goes into Subject as RFC 2047 encoded words that
+ * decode to it; an ASCII one stays as it is. */
+Test(alert_format, email_subject_is_rfc2047_when_not_ascii)
+{
+	struct event ev = incident_event(
+	    "instance_down", "site-é dns down: br1 failed over to site-b, 2001:db8::53 — ça va", 0);
+	char *p, *s, *e, decoded[512] = "", chunk[200];
+	size_t len = 0, o = 0;
+
+	p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
+	cr_assert_not_null(p);
+	s = strstr(p, "\r\nSubject: ");
+	cr_assert_not_null(s);
+	s += 11;
+	/* every encoded word on the (folded) Subject decodes to a piece of the text */
+	while ((s = strstr(s, "=?UTF-8?B?")) != NULL && s < strstr(p, "\r\nMessage-ID")) {
+		unsigned char out[200];
+		int n;
+
+		s += 10;
+		e = strstr(s, "?=");
+		cr_assert_not_null(e);
+		snprintf(chunk, sizeof(chunk), "%.*s", (int)(e - s), s);
+		n = EVP_DecodeBlock(out, (const unsigned char *)chunk, (int)strlen(chunk));
+		cr_assert_gt(n, 0);
+		while (n > 0 && out[n - 1] == '\0' && chunk[strlen(chunk) - 1] == '=')
+			n--; /* the padding EVP_DecodeBlock keeps */
+		memcpy(decoded + o, out, (size_t)n);
+		o += (size_t)n;
+		s = e + 2;
+	}
+	decoded[o] = '\0';
+	cr_assert(strstr(decoded, "site-é dns down") != NULL && strstr(decoded, "— ça va") != NULL,
+		  "decoded [%s] from %s", decoded, p);
+	for (size_t i = 0; p[i] != '\0' && strncmp(p + i, "\r\n\r\n", 4) != 0; i++)
+		cr_assert((unsigned char)p[i] < 0x80, "non-ASCII byte in the header at %zu", i);
+	free(p);
+	ev = incident_event("instance_down", "site-a dns down", 0);
+	p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
+	cr_assert_not_null(strstr(p, "\r\nSubject: [FIRING]"), "%s", p);
 	free(p);
 }
