@@ -474,8 +474,12 @@ subject_header(const char *text, char *out, size_t outlen)
 		unsigned char b64[64];
 		size_t k = n - i < 45 ? n - i : 45;
 
+		size_t whole = k;
+
 		while (k > 0 && i + k < n && (p[i + k] & 0xc0) == 0x80)
 			k--; /* not inside a character */
+		if (k == 0)
+			k = whole; /* not UTF-8 at all: cut anywhere */
 		EVP_EncodeBlock(b64, p + i, (int)k);
 		o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0, "%s=?UTF-8?B?%s?=",
 				      i ? "\r\n " : "", b64);

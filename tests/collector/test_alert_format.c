@@ -256,4 +256,14 @@ Test(alert_format, email_subject_is_rfc2047_when_not_ascii)
 	p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
 	cr_assert_not_null(strstr(p, "\r\nSubject: [FIRING]"), "%s", p);
 	free(p);
+	/* not UTF-8 at all (60 continuation bytes, found by the fuzzer: it looped) */
+	char junk[61];
+
+	memset(junk, 0x80, 60);
+	junk[60] = '\0';
+	ev = incident_event("instance_down", junk, 0);
+	p = alert_format_email(&ev, 0, "monitor@example", "ops@example", &len);
+	cr_assert_not_null(p);
+	cr_assert_not_null(strstr(p, "=?UTF-8?B?"));
+	free(p);
 }
