@@ -191,11 +191,15 @@ static int
 same_address(const char *a, const char *b)
 {
 	unsigned char x[16], y[16];
-	int af = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
 
-	if (inet_pton(af, a, x) == 1 && inet_pton(af, b, y) == 1)
-		return memcmp(x, y, af == AF_INET6 ? 16 : 4) == 0;
-	return strcmp(a, b) == 0;
+	/* Per record on the loop thread: equal text (what agents send, the
+	 * inventory's own strings) needs no parsing; only IPv6 has other forms. */
+	if (strcmp(a, b) == 0)
+		return 1;
+	if (strchr(a, ':') == NULL || strchr(b, ':') == NULL)
+		return 0;
+	return inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1 &&
+	       memcmp(x, y, 16) == 0;
 }
 
 /* Is r about a configured service, at one of its anycast addresses or an
