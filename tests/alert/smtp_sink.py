@@ -14,8 +14,9 @@ ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", port))
 ls.listen(8)
-while True:
-    c, _ = ls.accept()
+
+
+def serve(c):
     f = c.makefile("rb")
     c.sendall(b"220 sink ESMTP\r\n")
     with open(log + ".cmds", "ab") as cmds, open(log + ".data", "ab") as data:
@@ -43,4 +44,12 @@ while True:
                 c.sendall(b"250 sink\r\n")
             else:
                 c.sendall(b"250 ok\r\n")
+
+
+while True:
+    c, _ = ls.accept()
+    try:
+        serve(c)
+    except OSError:
+        pass  # a client that left early (a port probe) must not end the server
     c.close()
